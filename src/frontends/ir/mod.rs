@@ -1,0 +1,1 @@
+//! The OpenVINO IR (v10/v11) reader and writer.

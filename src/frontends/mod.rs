@@ -1,0 +1,3 @@
+//! Frontends: turn model files into an [`crate::ir::Model`].
+
+pub mod ir;

@@ -1,0 +1,177 @@
+//! A model: parameters, results and sinks of a graph of shared nodes, plus a name and runtime info.
+
+use super::node::{Node, Output};
+use super::rt_info::RtInfo;
+use super::shape::PartialShape;
+use crate::error::{Error, Result};
+use std::collections::{HashMap, HashSet};
+
+/// A computation graph with named inputs (Parameters) and outputs (Results).
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The model name (`friendly_name` in Python).
+    pub name: String,
+    /// Parameter nodes, in input order.
+    pub parameters: Vec<Node>,
+    /// Result nodes, in output order.
+    pub results: Vec<Node>,
+    /// Nodes with no outputs that must run (Assign).
+    pub sinks: Vec<Node>,
+    /// Model-level runtime info.
+    pub rt_info: RtInfo,
+}
+
+impl Model {
+    /// A model from its results and parameters; checks that every node reached is fed by a listed parameter.
+    pub fn new(results: Vec<Node>, sinks: Vec<Node>, parameters: Vec<Node>, name: &str) -> Result<Model> {
+        for r in &results {
+            if r.type_name() != "Result" {
+                return Err(Error::InvalidArgument(format!("model output {} is not a Result", r.describe())));
+            }
+        }
+        let m = Model { name: name.to_string(), parameters, results, sinks, rt_info: RtInfo::new() };
+        let params: HashSet<Node> = m.parameters.iter().cloned().collect();
+        for n in m.ordered_ops()? {
+            if n.type_name() == "Parameter" && !params.contains(&n) {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is used by the graph but is not among the model's parameters",
+                    n.describe()
+                )));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Every node in topological order (producers first), parameters first; detects cycles.
+    pub fn ordered_ops(&self) -> Result<Vec<Node>> {
+        topological_order(self.parameters.iter().chain(&self.results).chain(&self.sinks).cloned())
+    }
+
+    /// Model inputs: output 0 of each parameter.
+    pub fn inputs(&self) -> Vec<Output> {
+        self.parameters.iter().map(|p| p.output(0)).collect()
+    }
+
+    /// Model outputs: output 0 of each result.
+    pub fn outputs(&self) -> Vec<Output> {
+        self.results.iter().map(|r| r.output(0)).collect()
+    }
+
+    /// The tensor names of model output `i` (those of the tensor its Result consumes).
+    pub fn output_names(&self, i: usize) -> Result<std::collections::BTreeSet<String>> {
+        let r = self.results.get(i).ok_or_else(|| Error::NotFound(format!("model has no output {i}")))?;
+        Ok(r.input(0)?.names())
+    }
+
+    /// Index of the input carrying tensor name `name`.
+    pub fn input_index(&self, name: &str) -> Result<usize> {
+        self.parameters
+            .iter()
+            .position(|p| p.output(0).names().contains(name))
+            .or_else(|| self.parameters.iter().position(|p| p.friendly_name() == name))
+            .ok_or_else(|| Error::NotFound(format!("model has no input named '{name}'")))
+    }
+
+    /// Index of the output carrying tensor name `name`.
+    pub fn output_index(&self, name: &str) -> Result<usize> {
+        (0..self.results.len())
+            .find(|&i| self.output_names(i).is_ok_and(|n| n.contains(name)))
+            .ok_or_else(|| Error::NotFound(format!("model has no output named '{name}'")))
+    }
+
+    /// True when any input or output shape is not static.
+    pub fn is_dynamic(&self) -> bool {
+        self.ordered_ops().map(|ops| ops.iter().any(|n| n.outputs().iter().any(|o| o.shape().is_dynamic()))).unwrap_or(true)
+    }
+
+    /// Re-runs shape inference over the whole graph in order.
+    pub fn validate(&self) -> Result<()> {
+        for n in self.ordered_ops()? {
+            n.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Sets new input shapes (by input index) and re-infers every node.
+    pub fn reshape(&self, shapes: &[(usize, PartialShape)]) -> Result<()> {
+        for (i, shape) in shapes {
+            let p = self.parameters.get(*i).ok_or_else(|| Error::NotFound(format!("model has no input {i}")))?;
+            crate::ops::structure::set_parameter_shape(p, shape.clone())?;
+        }
+        self.validate()
+    }
+
+    /// A deep copy: new nodes with the same ops, names and runtime info.
+    pub fn deep_clone(&self) -> Result<Model> {
+        let mut map: HashMap<Node, Node> = HashMap::new();
+        for n in self.ordered_ops()? {
+            let inputs = n
+                .inputs()
+                .iter()
+                .map(|o| {
+                    map.get(&o.node).map(|nn| nn.output(o.index)).ok_or_else(|| Error::Internal("clone order".into()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let copy = Node::with_name(n.op().clone_op(), inputs, &n.friendly_name())?;
+            for i in 0..n.output_count() {
+                let p = n.port(i)?;
+                copy.update_port(i, |q| {
+                    q.names = p.names.clone();
+                    q.rt_info = p.rt_info.clone();
+                })?;
+            }
+            let rt = n.rt_info();
+            copy.update_rt_info(|r| *r = rt);
+            map.insert(n, copy);
+        }
+        let pick = |v: &[Node]| -> Result<Vec<Node>> {
+            v.iter().map(|n| map.get(n).cloned().ok_or_else(|| Error::Internal("clone lost a node".into()))).collect()
+        };
+        Ok(Model {
+            name: self.name.clone(),
+            parameters: pick(&self.parameters)?,
+            results: pick(&self.results)?,
+            sinks: pick(&self.sinks)?,
+            rt_info: self.rt_info.clone(),
+        })
+    }
+}
+
+/// Topological order of everything reachable (through inputs) from `roots`; errors on cycles.
+pub fn topological_order(roots: impl IntoIterator<Item = Node>) -> Result<Vec<Node>> {
+    #[derive(PartialEq)]
+    enum Mark {
+        Open,
+        Done,
+    }
+    let mut marks: HashMap<Node, Mark> = HashMap::new();
+    let mut order = Vec::new();
+    for root in roots {
+        if marks.contains_key(&root) {
+            continue;
+        }
+        let mut stack: Vec<(Node, usize)> = vec![(root.clone(), 0)];
+        marks.insert(root, Mark::Open);
+        while let Some((node, next)) = stack.pop() {
+            let inputs = node.inputs();
+            if next < inputs.len() {
+                stack.push((node.clone(), next + 1));
+                let child = inputs[next].node.clone();
+                match marks.get(&child) {
+                    Some(Mark::Open) => {
+                        return Err(Error::Parse(format!("the graph has a cycle through {}", child.describe())));
+                    }
+                    Some(Mark::Done) => {}
+                    None => {
+                        marks.insert(child.clone(), Mark::Open);
+                        stack.push((child, 0));
+                    }
+                }
+            } else {
+                marks.insert(node.clone(), Mark::Done);
+                order.push(node);
+            }
+        }
+    }
+    Ok(order)
+}

@@ -1,0 +1,423 @@
+//! Tensors: an element type, a static shape and bytes that are owned, mapped from a weights file,
+//! or borrowed from a foreign buffer (a numpy array) that is kept alive by the tensor.
+
+use super::element_type::ElementType;
+use super::scalar::Scalar;
+use super::shape::{fmt_shape, num_elements};
+use crate::error::{Error, Result};
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// A 64-byte-aligned chunk, so owned buffers suit SIMD loads of every element type.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Chunk([u8; 64]);
+
+/// Where a tensor's bytes live.
+enum Storage {
+    /// Memory owned by the tensor.
+    Owned { chunks: Vec<Chunk>, len: usize },
+    /// A region of a memory-mapped weights file.
+    Mapped { map: Arc<memmap2::Mmap>, offset: usize, len: usize },
+    /// Memory owned by someone else, kept alive by `_owner`.
+    Foreign { ptr: *mut u8, len: usize, _owner: Box<dyn Any + Send + Sync> },
+}
+
+// SAFETY: `Foreign` memory is only reached through `&self`/`&mut self` of the tensor that keeps its owner
+// alive; the owner promises the pointer is valid for `len` bytes for its whole life.
+unsafe impl Send for Storage {}
+// SAFETY: see above; shared access only reads.
+unsafe impl Sync for Storage {}
+
+impl Storage {
+    fn owned_zeroed(len: usize) -> Storage {
+        Storage::Owned { chunks: vec![Chunk([0; 64]); len.div_ceil(64)], len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Owned { chunks, len } => {
+                // SAFETY: `chunks` holds at least `len` initialised bytes, contiguously.
+                unsafe { std::slice::from_raw_parts(chunks.as_ptr() as *const u8, *len) }
+            }
+            Storage::Mapped { map, offset, len } => &map[*offset..*offset + *len],
+            Storage::Foreign { ptr, len, .. } => {
+                if *len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: the owner keeps `ptr` valid for `len` bytes (see `Tensor::from_foreign`).
+                    unsafe { std::slice::from_raw_parts(*ptr, *len) }
+                }
+            }
+        }
+    }
+}
+
+/// An n-dimensional array of one element type with a static shape.
+///
+/// Cloning is cheap: clones share the bytes. Writing through [`Tensor::bytes_mut`] copies first when the bytes
+/// are shared or read-only (copy-on-write), except for foreign buffers lent as writable.
+#[derive(Clone)]
+pub struct Tensor {
+    element_type: ElementType,
+    shape: Vec<usize>,
+    storage: Arc<Storage>,
+    writable_foreign: bool,
+}
+
+impl Tensor {
+    /// A zero-filled tensor.
+    pub fn zeros(element_type: ElementType, shape: &[usize]) -> Tensor {
+        let len = element_type.bytes_for(num_elements(shape));
+        Tensor {
+            element_type,
+            shape: shape.to_vec(),
+            storage: Arc::new(Storage::owned_zeroed(len)),
+            writable_foreign: false,
+        }
+    }
+
+    /// A tensor holding a copy of `bytes`, which must be exactly the packed size of the shape.
+    pub fn from_bytes(element_type: ElementType, shape: &[usize], bytes: &[u8]) -> Result<Tensor> {
+        let mut t = Tensor::zeros(element_type, shape);
+        if bytes.len() != t.byte_size() {
+            return Err(Error::InvalidArgument(format!(
+                "{} bytes given for a {element_type} tensor of shape {} that needs {}",
+                bytes.len(),
+                fmt_shape(shape),
+                t.byte_size()
+            )));
+        }
+        t.bytes_mut().copy_from_slice(bytes);
+        Ok(t)
+    }
+
+    /// A tensor that takes its values from a vector of a Rust scalar type.
+    pub fn from_vec<T: Scalar>(shape: &[usize], values: Vec<T>) -> Result<Tensor> {
+        Tensor::from_slice(shape, &values)
+    }
+
+    /// A tensor holding a copy of `values`.
+    pub fn from_slice<T: Scalar>(shape: &[usize], values: &[T]) -> Result<Tensor> {
+        if values.len() != num_elements(shape) {
+            return Err(Error::InvalidArgument(format!(
+                "{} values given for shape {}",
+                values.len(),
+                fmt_shape(shape)
+            )));
+        }
+        let mut t = Tensor::zeros(T::TYPE, shape);
+        t.typed_mut::<T>()?.copy_from_slice(values);
+        Ok(t)
+    }
+
+    /// A scalar (rank-0) tensor.
+    pub fn scalar<T: Scalar>(v: T) -> Tensor {
+        let mut t = Tensor::zeros(T::TYPE, &[]);
+        if let Ok(s) = t.typed_mut::<T>() {
+            s[0] = v;
+        }
+        t
+    }
+
+    /// A tensor viewing `len` bytes at `offset` of a mapped weights file without copying when the offset
+    /// suits the element type's alignment; otherwise the bytes are copied into an aligned buffer.
+    pub fn from_mapped(
+        element_type: ElementType,
+        shape: &[usize],
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+    ) -> Result<Tensor> {
+        let end = offset.checked_add(len).filter(|&e| e <= map.len()).ok_or_else(|| {
+            Error::Parse(format!(
+                "weights region [{offset}, {offset}+{len}) lies past the end of the {}-byte weights file",
+                map.len()
+            ))
+        })?;
+        let need = element_type.bytes_for(num_elements(shape));
+        if need != len {
+            return Err(Error::Parse(format!(
+                "weights region holds {len} bytes but a {element_type} tensor of shape {} needs {need}",
+                fmt_shape(shape)
+            )));
+        }
+        let aligned = (map.as_ptr() as usize + offset) % element_type.size().max(1) == 0;
+        if !aligned {
+            return Tensor::from_bytes(element_type, shape, &map[offset..end]);
+        }
+        Ok(Tensor {
+            element_type,
+            shape: shape.to_vec(),
+            storage: Arc::new(Storage::Mapped { map, offset, len }),
+            writable_foreign: false,
+        })
+    }
+
+    /// A tensor over foreign memory kept alive by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads of `len` bytes (and writes, if `writable`) for as long as `owner` lives,
+    /// aligned for `element_type`, and `len` must equal the packed size of `shape`.
+    pub unsafe fn from_foreign(
+        element_type: ElementType,
+        shape: &[usize],
+        ptr: *mut u8,
+        len: usize,
+        writable: bool,
+        owner: Box<dyn Any + Send + Sync>,
+    ) -> Tensor {
+        Tensor {
+            element_type,
+            shape: shape.to_vec(),
+            storage: Arc::new(Storage::Foreign { ptr, len, _owner: owner }),
+            writable_foreign: writable,
+        }
+    }
+
+    /// The element type.
+    pub fn element_type(&self) -> ElementType {
+        self.element_type
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The rank.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        num_elements(&self.shape)
+    }
+
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The packed size in bytes.
+    pub fn byte_size(&self) -> usize {
+        self.element_type.bytes_for(self.len())
+    }
+
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.storage.bytes()
+    }
+
+    /// True when `self` and `other` view the same bytes.
+    pub fn shares_memory_with(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The raw bytes, writable: copies them first unless this tensor owns them alone (or they are a writable
+    /// foreign buffer).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let unique_owned = matches!(Arc::get_mut(&mut self.storage), Some(Storage::Owned { .. }));
+        let writable_foreign = self.writable_foreign && matches!(*self.storage, Storage::Foreign { .. });
+        if !unique_owned && !writable_foreign {
+            let len = self.storage.bytes().len();
+            let mut fresh = Storage::owned_zeroed(len);
+            if let Storage::Owned { chunks, .. } = &mut fresh {
+                // SAFETY: `chunks` has room for `len` bytes.
+                let dst = unsafe { std::slice::from_raw_parts_mut(chunks.as_mut_ptr() as *mut u8, len) };
+                dst.copy_from_slice(self.storage.bytes());
+            }
+            self.storage = Arc::new(fresh);
+            self.writable_foreign = false;
+        }
+        match &*self.storage {
+            Storage::Foreign { ptr, len, .. } => {
+                if *len == 0 {
+                    return &mut [];
+                }
+                // SAFETY: the owner lent this buffer as writable for the tensor's life (`from_foreign`).
+                unsafe { std::slice::from_raw_parts_mut(*ptr, *len) }
+            }
+            _ => match Arc::get_mut(&mut self.storage) {
+                Some(Storage::Owned { chunks, len }) => {
+                    // SAFETY: `chunks` holds `len` bytes and we hold the only reference.
+                    unsafe { std::slice::from_raw_parts_mut(chunks.as_mut_ptr() as *mut u8, *len) }
+                }
+                _ => &mut [],
+            },
+        }
+    }
+
+    fn check_type<T: Scalar>(&self) -> Result<()> {
+        let ok = T::TYPE == self.element_type || (T::TYPE == ElementType::U8 && self.element_type == ElementType::Boolean);
+        if !ok {
+            return Err(Error::Internal(format!(
+                "tensor of type {} read as {}",
+                self.element_type,
+                T::TYPE
+            )));
+        }
+        Ok(())
+    }
+
+    /// The values as a slice of the matching Rust type (Boolean reads as `u8`).
+    pub fn typed<T: Scalar>(&self) -> Result<&[T]> {
+        self.check_type::<T>()?;
+        let b = self.bytes();
+        if b.is_empty() {
+            return Ok(&[]);
+        }
+        if b.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+            return Err(Error::Internal("misaligned tensor buffer".into()));
+        }
+        // SAFETY: type checked above, alignment checked, and every bit pattern is a valid value of T.
+        Ok(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const T, b.len() / std::mem::size_of::<T>()) })
+    }
+
+    /// The values as a mutable slice (copy-on-write, see [`Tensor::bytes_mut`]).
+    pub fn typed_mut<T: Scalar>(&mut self) -> Result<&mut [T]> {
+        self.check_type::<T>()?;
+        let b = self.bytes_mut();
+        if b.is_empty() {
+            return Ok(&mut []);
+        }
+        if b.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+            return Err(Error::Internal("misaligned tensor buffer".into()));
+        }
+        let n = b.len() / std::mem::size_of::<T>();
+        // SAFETY: as in `typed`, and we hold the only writable view.
+        Ok(unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut T, n) })
+    }
+
+    /// The same bytes under a new shape with the same element count.
+    pub fn reshaped(&self, shape: &[usize]) -> Result<Tensor> {
+        if num_elements(shape) != self.len() {
+            return Err(Error::Shape(format!(
+                "cannot reshape {} elements of shape {} to {}",
+                self.len(),
+                fmt_shape(&self.shape),
+                fmt_shape(shape)
+            )));
+        }
+        Ok(Tensor { shape: shape.to_vec(), ..self.clone() })
+    }
+
+    /// Value `i` widened to f64 (sub-byte types unpacked).
+    pub fn get_f64(&self, i: usize) -> f64 {
+        let b = self.bytes();
+        match self.element_type {
+            ElementType::U1 => ((b[i / 8] >> (7 - i % 8)) & 1) as f64,
+            ElementType::U4 => ((b[i / 2] >> (4 * (i % 2))) & 0xF) as f64,
+            ElementType::I4 => {
+                let n = (b[i / 2] >> (4 * (i % 2))) & 0xF;
+                (((n << 4) as i8) >> 4) as f64
+            }
+            et => crate::dispatch_scalar!(et, T => self.typed::<T>().map(|s| s[i].to_f64()).unwrap_or(0.0), _ => 0.0),
+        }
+    }
+
+    /// Every value widened to f64 (sub-byte types unpacked).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        crate::dispatch_scalar!(self.element_type,
+            T => match self.typed::<T>() {
+                Ok(s) => s.iter().map(|v| v.to_f64()).collect(),
+                Err(_) => Vec::new(),
+            },
+            _ => (0..self.len()).map(|i| self.get_f64(i)).collect())
+    }
+
+    /// Every value as i64 (floats truncated; sub-byte types unpacked).
+    pub fn to_i64_vec(&self) -> Vec<i64> {
+        crate::dispatch_scalar!(self.element_type,
+            T => match self.typed::<T>() {
+                Ok(s) => s.iter().map(|v| v.to_i64()).collect(),
+                Err(_) => Vec::new(),
+            },
+            _ => (0..self.len()).map(|i| self.get_f64(i) as i64).collect())
+    }
+
+    /// A tensor of `element_type` built from f64 values (rounding/saturating as `Scalar::from_f64` does).
+    pub fn from_f64s(element_type: ElementType, shape: &[usize], values: &[f64]) -> Result<Tensor> {
+        if values.len() != num_elements(shape) {
+            return Err(Error::Internal(format!("{} values for shape {}", values.len(), fmt_shape(shape))));
+        }
+        let mut t = Tensor::zeros(element_type, shape);
+        match element_type {
+            ElementType::Boolean => {
+                for (d, v) in t.typed_mut::<u8>()?.iter_mut().zip(values) {
+                    *d = (*v != 0.0) as u8;
+                }
+            }
+            ElementType::U1 | ElementType::U4 | ElementType::I4 => {
+                let bits = element_type.bitwidth();
+                let bytes = t.bytes_mut();
+                for (i, v) in values.iter().enumerate() {
+                    let raw = match element_type {
+                        ElementType::U1 => (*v != 0.0) as u8,
+                        ElementType::U4 => (*v as i64).clamp(0, 15) as u8,
+                        _ => ((*v as i64).clamp(-8, 7) as i8 as u8) & 0xF,
+                    };
+                    if bits == 1 {
+                        bytes[i / 8] |= raw << (7 - i % 8);
+                    } else {
+                        bytes[i / 2] |= raw << (4 * (i % 2));
+                    }
+                }
+            }
+            et => crate::dispatch_scalar!(et, T => {
+                for (d, v) in t.typed_mut::<T>()?.iter_mut().zip(values) {
+                    *d = T::from_f64(*v);
+                }
+            }, _ => return Err(Error::Unsupported(format!("cannot build a tensor of type {et}")))),
+        }
+        Ok(t)
+    }
+
+    /// A tensor of `element_type` built from i64 values.
+    pub fn from_i64s(element_type: ElementType, shape: &[usize], values: &[i64]) -> Result<Tensor> {
+        crate::dispatch_scalar!(element_type, T => {
+            if element_type == ElementType::Boolean {
+                let v: Vec<f64> = values.iter().map(|&x| x as f64).collect();
+                return Tensor::from_f64s(element_type, shape, &v);
+            }
+            let v: Vec<T> = values.iter().map(|&x| T::from_i64(x)).collect();
+            Tensor::from_vec(shape, v)
+        }, _ => {
+            let v: Vec<f64> = values.iter().map(|&x| x as f64).collect();
+            Tensor::from_f64s(element_type, shape, &v)
+        })
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor({}, {})", self.element_type, fmt_shape(&self.shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_round_trip_and_copy_on_write() -> Result<()> {
+        let a = Tensor::from_vec(&[2, 2], vec![1.0f32, 2.0, 3.0, 4.0])?;
+        let mut b = a.clone();
+        b.typed_mut::<f32>()?[0] = 9.0;
+        assert_eq!(a.typed::<f32>()?[0], 1.0);
+        assert_eq!(b.typed::<f32>()?[0], 9.0);
+        assert!(a.typed::<i32>().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn packed_types() -> Result<()> {
+        let t = Tensor::from_f64s(ElementType::U4, &[5], &[1.0, 2.0, 3.0, 4.0, 5.0])?;
+        assert_eq!(t.bytes(), &[0x21, 0x43, 0x05]);
+        let i = Tensor::from_f64s(ElementType::I4, &[2], &[-1.0, 7.0])?;
+        assert_eq!(i.to_f64_vec(), vec![-1.0, 7.0]);
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! CPU kernels. Each family file offers `select`, which returns an optimised kernel for an op it knows (weights
+//! packed at compile time from the known input values), or `None`; the plan then falls back to the op's
+//! reference evaluation.
+
+use crate::error::Result;
+use crate::ir::Tensor;
+use crate::ops::{Op, TensorDesc};
+use std::fmt::Debug;
+
+/// A compiled computation for one node.
+pub trait Kernel: Debug + Send + Sync {
+    /// Computes the outputs from the inputs (shapes resolved at run time).
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>>;
+    /// A short name for profiling (`gemm_f32`, `ref`).
+    fn name(&self) -> &'static str;
+}
+
+/// Runs an op's reference evaluation: the kernel of ops with no optimised path.
+#[derive(Debug)]
+pub struct ReferenceKernel(pub Box<dyn Op>);
+
+impl Kernel for ReferenceKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.0.evaluate(inputs)
+    }
+    fn name(&self) -> &'static str {
+        "ref"
+    }
+}
+
+/// The best kernel for `op` given what is known of its inputs.
+pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
+    let families: [fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>; 0] = [];
+    families
+        .iter()
+        .find_map(|f| f(op, inputs))
+        .unwrap_or_else(|| Box::new(ReferenceKernel(op.clone_op())))
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Compares a selected kernel with the op's reference evaluation.
+
+    use super::*;
+    use crate::ir::ElementType;
+
+    /// A deterministic pseudo-random generator for test data.
+    pub struct Lcg(pub u64);
+
+    impl Lcg {
+        /// Next value in [0, 1).
+        pub fn next_f64(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+        /// A random f32 tensor with values in [-1, 1).
+        pub fn tensor(&mut self, shape: &[usize]) -> Tensor {
+            let n = shape.iter().product();
+            let v: Vec<f64> = (0..n).map(|_| self.next_f64() * 2.0 - 1.0).collect();
+            Tensor::from_f64s(ElementType::F32, shape, &v).unwrap_or_else(|_| Tensor::zeros(ElementType::F32, shape))
+        }
+    }
+
+    /// Asserts that the selected kernel and the reference agree within `rtol`/`atol`.
+    /// `constant` marks inputs whose values are known at compile time (weights).
+    pub fn assert_kernel_matches(op: &dyn Op, inputs: &[Tensor], constant: &[bool], rtol: f64, atol: f64) {
+        let descs: Vec<TensorDesc> = inputs
+            .iter()
+            .zip(constant.iter().chain(std::iter::repeat(&false)))
+            .map(|(t, &c)| {
+                let mut d = TensorDesc::of_tensor(t);
+                if !c {
+                    d.value = None;
+                }
+                d
+            })
+            .collect();
+        let kernel = select(op, &descs);
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let want = op.evaluate(&refs).expect("reference evaluation failed");
+        let got = kernel.run(&refs).expect("kernel failed");
+        assert_eq!(want.len(), got.len(), "{op:?}: output count");
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(w.shape(), g.shape(), "{op:?} with kernel {}: shape", kernel.name());
+            assert_eq!(w.element_type(), g.element_type(), "{op:?}: element type");
+            for (i, (a, b)) in w.to_f64_vec().iter().zip(g.to_f64_vec()).enumerate() {
+                let ok = (a - b).abs() <= atol + rtol * a.abs() || (a.is_nan() && b.is_nan());
+                assert!(ok, "{op:?} with kernel {}: element {i}: reference {a}, kernel {b}", kernel.name());
+            }
+        }
+    }
+}

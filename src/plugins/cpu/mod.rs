@@ -1,0 +1,3 @@
+//! The CPU plugin.
+
+pub mod kernels;

@@ -1,0 +1,3 @@
+//! Device plugins.
+
+pub mod cpu;

@@ -1,0 +1,1 @@
+//! Core, the plugin trait, compiled models and infer requests.
