@@ -1,1 +1,9 @@
 //! Core, the plugin trait, compiled models and infer requests.
+
+pub mod infer_request;
+pub mod plugin;
+pub mod properties;
+
+pub use infer_request::InferRequest;
+pub use plugin::{CompiledModel, Plugin, RequestState};
+pub use properties::{Config, PropertyValue};

@@ -1,0 +1,103 @@
+//! An infer request: input and output tensors bound to one compiled model.
+
+use super::plugin::{CompiledModel, RequestState};
+use crate::error::{Error, Result};
+use crate::ir::Tensor;
+use crate::ir::shape::fmt_shape;
+use std::sync::Arc;
+
+/// Holds tensors for one compiled model and runs inferences on them.
+pub struct InferRequest {
+    compiled: Arc<dyn CompiledModel>,
+    inputs: Vec<Option<Tensor>>,
+    outputs: Vec<Option<Tensor>>,
+    state: RequestState,
+}
+
+impl InferRequest {
+    /// A request with no tensors set yet.
+    pub fn new(compiled: Arc<dyn CompiledModel>) -> InferRequest {
+        let n_in = compiled.model().parameters.len();
+        let n_out = compiled.model().results.len();
+        InferRequest { compiled, inputs: vec![None; n_in], outputs: vec![None; n_out], state: RequestState::default() }
+    }
+
+    /// The compiled model.
+    pub fn compiled_model(&self) -> &Arc<dyn CompiledModel> {
+        &self.compiled
+    }
+
+    /// Binds the tensor of input `i`, checking its element type and shape against the model.
+    pub fn set_input(&mut self, i: usize, t: Tensor) -> Result<()> {
+        let model = self.compiled.model();
+        let p = model.parameters.get(i).ok_or_else(|| {
+            Error::NotFound(format!("model has {} inputs, there is no input {i}", model.parameters.len()))
+        })?;
+        let port = p.output(0);
+        let name = port.names().into_iter().next().unwrap_or_else(|| p.friendly_name());
+        let et = port.element_type();
+        if et.is_static() && t.element_type() != et {
+            return Err(Error::InvalidArgument(format!(
+                "input '{name}' (index {i}): tensor has element type {}, expected {et}",
+                t.element_type()
+            )));
+        }
+        let shape = port.shape();
+        if !crate::ir::PartialShape::from_static(t.shape()).refines(&shape) {
+            return Err(Error::Shape(format!(
+                "input '{name}' (index {i}): tensor has shape {}, expected {shape}",
+                fmt_shape(t.shape())
+            )));
+        }
+        self.inputs[i] = Some(t);
+        Ok(())
+    }
+
+    /// The tensor bound to input `i`, if any.
+    pub fn input(&self, i: usize) -> Option<&Tensor> {
+        self.inputs.get(i).and_then(|t| t.as_ref())
+    }
+
+    /// The tensor of output `i` from the last inference.
+    pub fn output(&self, i: usize) -> Result<&Tensor> {
+        self.outputs.get(i).and_then(|t| t.as_ref()).ok_or_else(|| {
+            Error::NotFound(format!("output {i} has no tensor: run infer() first"))
+        })
+    }
+
+    /// Replaces the tensor of output `i` (a preallocated destination): the next inference writes into it.
+    pub fn set_output(&mut self, i: usize, t: Tensor) -> Result<()> {
+        let slot = self.outputs.get_mut(i).ok_or_else(|| Error::NotFound(format!("there is no output {i}")))?;
+        *slot = Some(t);
+        Ok(())
+    }
+
+    /// Runs one inference with the bound inputs.
+    pub fn infer(&mut self) -> Result<()> {
+        let model = self.compiled.model();
+        let mut ins = Vec::with_capacity(self.inputs.len());
+        for (i, t) in self.inputs.iter().enumerate() {
+            let t = t.as_ref().ok_or_else(|| {
+                let p = &model.parameters[i];
+                let name = p.output(0).names().into_iter().next().unwrap_or_else(|| p.friendly_name());
+                Error::InvalidArgument(format!("input '{name}' (index {i}) has no tensor set"))
+            })?;
+            ins.push(t.clone());
+        }
+        let outs = self.compiled.infer(&ins, &mut self.state)?;
+        for (slot, t) in self.outputs.iter_mut().zip(outs) {
+            match slot {
+                Some(dst) if dst.shape() == t.shape() && dst.element_type() == t.element_type() => {
+                    dst.bytes_mut().copy_from_slice(t.bytes());
+                }
+                _ => *slot = Some(t),
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-request state (variables).
+    pub fn state(&mut self) -> &mut RequestState {
+        &mut self.state
+    }
+}
