@@ -10,7 +10,7 @@ pub struct OpEntry {
     /// Opset number where this version appeared.
     pub since: u32,
     /// Builds the op with default attributes.
-    pub make: fn() -> Box<dyn Op>,
+    pub make: Box<dyn Fn() -> Box<dyn Op> + Send + Sync>,
 }
 
 /// Collects entries from each family's `register` function.
@@ -21,8 +21,8 @@ pub struct Registry {
 
 impl Registry {
     /// Adds one op version.
-    pub fn add(&mut self, name: &'static str, since: u32, make: fn() -> Box<dyn Op>) {
-        self.entries.push(OpEntry { name, since, make });
+    pub fn add(&mut self, name: &'static str, since: u32, make: impl Fn() -> Box<dyn Op> + Send + Sync + 'static) {
+        self.entries.push(OpEntry { name, since, make: Box::new(make) });
     }
 
     /// Every entry.
