@@ -7,6 +7,8 @@ use crate::ir::Tensor;
 use crate::ops::{Op, TensorDesc};
 use std::fmt::Debug;
 
+pub mod elementwise;
+
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {
     /// Computes the outputs from the inputs (shapes resolved at run time).
@@ -30,7 +32,7 @@ impl Kernel for ReferenceKernel {
 
 /// The best kernel for `op` given what is known of its inputs.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
-    let families: [fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>; 0] = [];
+    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] = &[elementwise::select];
     families
         .iter()
         .find_map(|f| f(op, inputs))
