@@ -1,0 +1,67 @@
+//! The CPU plugin end to end on small graphs built with the Rust API.
+
+use ferrovino::ir::{ElementType, Model, Node, PartialShape, Tensor};
+use ferrovino::ops::registry::create;
+use ferrovino::ops::structure::{Constant, Parameter, ResultOp};
+use ferrovino::plugins::cpu::CpuPlugin;
+use ferrovino::runtime::{Config, InferRequest, Plugin};
+
+fn parameter(shape: &str) -> Node {
+    let p = Parameter { element_type: ElementType::F32, shape: PartialShape::parse_ir(shape).unwrap() };
+    Node::with_name(Box::new(p), vec![], "x").unwrap()
+}
+
+fn op(name: &str, inputs: &[&Node]) -> Node {
+    Node::new(create(name, 16).unwrap(), inputs.iter().map(|n| n.output(0)).collect()).unwrap()
+}
+
+fn model_relu_add() -> Model {
+    let x = parameter("?,3");
+    let c = Node::new(Box::new(Constant::new(Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap())), vec![]).unwrap();
+    // A constant sub-graph (c * c) that compile folds.
+    let cc = op("Multiply", &[&c, &c]);
+    let y = op("Relu", &[&op("Add", &[&x, &cc])]);
+    let r = Node::new(Box::new(ResultOp), vec![y.output(0)]).unwrap();
+    Model::new(vec![r], vec![], vec![x], "m").unwrap()
+}
+
+#[test]
+fn compiles_and_runs_with_dynamic_batch() {
+    let m = model_relu_add();
+    let compiled = CpuPlugin::default().compile(&m, &Config::new()).unwrap();
+    let mut req = InferRequest::new(compiled);
+    for batch in [1usize, 4, 0] {
+        let x = Tensor::from_vec(&[batch, 3], vec![-10.0f32; batch * 3]).unwrap();
+        req.set_input(0, x).unwrap();
+        req.infer().unwrap();
+        let y = req.output(0).unwrap();
+        assert_eq!(y.shape(), &[batch, 3]);
+        if batch > 0 {
+            assert_eq!(&y.typed::<f32>().unwrap()[..3], &[0.0, 0.0, 0.0]);
+        }
+    }
+    let x = Tensor::from_vec(&[1, 3], vec![0.0f32; 3]).unwrap();
+    req.set_input(0, x).unwrap();
+    req.infer().unwrap();
+    assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &[1.0, 4.0, 9.0]);
+}
+
+#[test]
+fn wrong_input_type_or_shape_is_a_clear_error() {
+    let m = model_relu_add();
+    let compiled = CpuPlugin::default().compile(&m, &Config::new()).unwrap();
+    let mut req = InferRequest::new(compiled);
+    let e = req.set_input(0, Tensor::from_vec(&[1, 3], vec![0i32; 3]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("input 'x'") && e.contains("i32") && e.contains("f32"), "{e}");
+    let e = req.set_input(0, Tensor::from_vec(&[1, 4], vec![0f32; 4]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("[1,4]") && e.contains("[?,3]"), "{e}");
+    assert!(req.infer().is_err());
+}
+
+#[test]
+fn unknown_config_key_is_rejected() {
+    let m = model_relu_add();
+    let cfg = Config::from([("NOT_A_KEY".to_string(), "1".into())]);
+    let e = CpuPlugin::default().compile(&m, &cfg).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("NOT_A_KEY"), "{e}");
+}
