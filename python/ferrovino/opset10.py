@@ -1,0 +1,5 @@
+"""The builder functions of opset 10, with the names, parameters and defaults of ``openvino.opset10``."""
+
+from ferrovino._builder import export_opset
+
+__all__ = export_opset(10, globals())

@@ -1,0 +1,5 @@
+"""The builder functions of opset 14, with the names, parameters and defaults of ``openvino.opset14``."""
+
+from ferrovino._builder import export_opset
+
+__all__ = export_opset(14, globals())
