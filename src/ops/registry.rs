@@ -104,9 +104,12 @@ pub fn create(type_name: &str, opset: u32) -> Result<Box<dyn Op>> {
     }
 }
 
+/// The newest opset this runtime knows.
+pub const LATEST_OPSET: u32 = 17;
+
 /// Builds an op from its IR `type` and `version` attributes (`version="opset8"`).
 pub fn create_from_ir(type_name: &str, version: &str) -> Result<Box<dyn Op>> {
-    let n = opset_number(version).ok_or_else(|| {
+    let n = opset_number(version).filter(|n| (1..=LATEST_OPSET).contains(n)).ok_or_else(|| {
         Error::Unsupported(format!("op '{type_name}' has version '{version}', which is not an opsetN this runtime knows"))
     })?;
     create(type_name, n)
@@ -115,4 +118,49 @@ pub fn create_from_ir(type_name: &str, version: &str) -> Result<Box<dyn Op>> {
 /// Every registered (class name, opset of introduction).
 pub fn all_versions() -> Vec<(&'static str, u32)> {
     registry().entries.iter().map(|e| (e.name, e.since)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AttributeCollector, IrAttributeReader};
+
+    #[test]
+    fn every_entry_reports_its_own_name_and_version() {
+        for e in registry().entries() {
+            let op = (e.make)();
+            let t = op.type_info();
+            assert_eq!(t.name, e.name, "entry {}-{}", e.name, e.since);
+            assert_eq!(opset_number(t.version), Some(e.since), "{} registered at opset{} reports {}", e.name, e.since, t.version);
+        }
+    }
+
+    #[test]
+    fn attributes_survive_the_ir_string_form() {
+        for e in registry().entries() {
+            let mut op = (e.make)();
+            let mut before = AttributeCollector::default();
+            op.visit_attributes(&mut before).unwrap();
+            let strings: Vec<(String, String)> = before.values.iter().map(|(n, v)| (n.clone(), v.to_ir())).collect();
+            let mut fresh = (e.make)();
+            fresh.visit_attributes(&mut IrAttributeReader::new(&strings)).unwrap();
+            let mut after = AttributeCollector::default();
+            fresh.visit_attributes(&mut after).unwrap();
+            let same = before.values.iter().zip(&after.values).all(|((n1, v1), (n2, v2))| {
+                n1 == n2 && (v1 == v2 || v1.to_ir() == v2.to_ir())
+            });
+            assert!(same && before.values.len() == after.values.len(), "{}: {:?} vs {:?}", e.name, before.values, after.values);
+        }
+    }
+
+    #[test]
+    fn unknown_ops_and_versions_are_unsupported() {
+        assert!(matches!(create("NoSuchOp", 16), Err(Error::Unsupported(_))));
+        assert!(matches!(create_from_ir("Relu", "opset99x"), Err(Error::Unsupported(_))));
+        assert!(matches!(create_from_ir("Relu", "opset99"), Err(Error::Unsupported(_))));
+        assert!(create_from_ir("ReLU", "opset8").is_ok());
+        let e = create_from_ir("ScaledDotProductAttention", "opset1").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("opset13"), "{e}");
+        assert_eq!(ir_name(class_name("ReLU")), "ReLU");
+    }
 }
