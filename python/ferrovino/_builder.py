@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def _is_node(value: Any) -> bool:
     return callable(getattr(value, "outputs", None)) and callable(getattr(value, "output", None))
 
 
-def make_constant(value: Any, dtype: Any = None, name: Optional[str] = None) -> Any:
+def make_constant(value: Any, dtype: Any = None, name: str | None = None) -> Any:
     """A Constant node holding ``value`` (converted to ``dtype`` when given, else with numpy's own dtype)."""
     array = value if isinstance(value, np.ndarray) else np.array(value)
     element_type = None
@@ -98,7 +98,7 @@ def make_constant(value: Any, dtype: Any = None, name: Optional[str] = None) -> 
     return _native().make_constant(array, element_type, name)
 
 
-def _auto_constant(value: Any, name: Optional[str]) -> Any:
+def _auto_constant(value: Any, name: str | None) -> Any:
     """An input given as data: a Constant named ``<name>/<default name>`` when the op is named, as OpenVINO does."""
     node = make_constant(value)
     if name:
@@ -106,7 +106,7 @@ def _auto_constant(value: Any, name: Optional[str]) -> Any:
     return node
 
 
-def as_outputs(value: NodeInput, name: Optional[str] = None) -> list:
+def as_outputs(value: NodeInput, name: str | None = None) -> list:
     """The output ports ``value`` stands for: an Output itself, every output of a Node, or a new Constant's one."""
     if _is_output(value):
         return [value]
@@ -115,7 +115,7 @@ def as_outputs(value: NodeInput, name: Optional[str] = None) -> list:
     return list(value.outputs())
 
 
-def as_output(value: NodeInput, name: Optional[str] = None) -> Any:
+def as_output(value: NodeInput, name: str | None = None) -> Any:
     """The single output port ``value`` stands for (the first output of a Node)."""
     if _is_output(value):
         return value
@@ -124,7 +124,7 @@ def as_output(value: NodeInput, name: Optional[str] = None) -> Any:
     return value.output(0)
 
 
-def create(type_name: str, opset: int, inputs: list, attributes: dict, name: Optional[str] = None) -> Any:
+def create(type_name: str, opset: int, inputs: list, attributes: dict, name: str | None = None) -> Any:
     """Creates the op ``type_name`` as opset ``opset`` defines it, with IR-named ``attributes``."""
     return _native().make_node(type_name, opset, inputs, attributes, name)
 
@@ -211,7 +211,7 @@ class Attr:
     name: str
     conv: Callable[[Any], Any]
     default: Any = REQUIRED
-    ir: Optional[str] = None
+    ir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,8 +234,8 @@ class OpSpec:
     type_name: str
     opset: int
     params: tuple
-    input_order: Optional[tuple] = None
-    prepare: Optional[Prepare] = None
+    input_order: tuple | None = None
+    prepare: Prepare | None = None
 
     def signature(self) -> inspect.Signature:
         """The Python signature: the params in order, then ``name=None``."""
@@ -264,7 +264,7 @@ class OpSpec:
         return create(self.type_name, self.opset, inputs, attributes, name)
 
 
-def _input_ports(param: Param, value: Any, name: Optional[str]) -> list:
+def _input_ports(param: Param, value: Any, name: str | None) -> list:
     if isinstance(param, Ins):
         return [port for item in value for port in as_outputs(item, name)]
     if value is None and param.default is None:
@@ -302,24 +302,24 @@ def make_function(spec: OpSpec) -> Callable[..., Any]:
 # Hand-written builders (parameter, constant, result), which are not a single generic op.
 
 
-def parameter(shape: Any, dtype: Any = np.float32, name: Optional[str] = None) -> Any:
+def parameter(shape: Any, dtype: Any = np.float32, name: str | None = None) -> Any:
     """Creates a Parameter with shape ``shape`` (list, PartialShape or string) and element type ``dtype``."""
     return _native().make_parameter(type_name(dtype), shape, name)
 
 
-def constant_v1(value: Any, dtype: Any = None, name: Optional[str] = None) -> Any:
+def constant_v1(value: Any, dtype: Any = None, name: str | None = None) -> Any:
     """Creates a Constant holding ``value``, converted to ``dtype`` when given."""
     return make_constant(value, dtype, name)
 
 
-def constant(value: Any, dtype: Any = None, name: Optional[str] = None, *, shared_memory: bool = False) -> Any:
+def constant(value: Any, dtype: Any = None, name: str | None = None, *, shared_memory: bool = False) -> Any:
     """Creates a Constant holding ``value``, converted to ``dtype`` when given (``shared_memory`` is accepted and
     ignored: the data is always copied)."""
     del shared_memory
     return make_constant(value, dtype, name)
 
 
-def result(data: NodeInput, name: Optional[str] = None) -> Any:
+def result(data: NodeInput, name: str | None = None) -> Any:
     """Creates a Result of ``data`` (the first output of a Node)."""
     return create("Result", 1, [as_output(data, name)], {}, name)
 
@@ -461,7 +461,7 @@ def _family(table: dict, default_params: str, tail: tuple) -> list:
     return rows
 
 
-def _op(func: str, since: int, type_name: str, *params: Param, opset: Optional[int] = None, **extra: Any) -> OpSpec:
+def _op(func: str, since: int, type_name: str, *params: Param, opset: int | None = None, **extra: Any) -> OpSpec:
     return OpSpec(func, since, type_name, since if opset is None else opset, params, **extra)
 
 
@@ -478,6 +478,7 @@ _INTERPOLATE_ATTRS = (
     In("axes", None),
 )
 
+# fmt: off
 SPECS: list = [
     *_family(_UNARY, "node", ()),
     *_family(_BINARY, "left_node,right_node", (_AUTO_BROADCAST,)),
@@ -671,7 +672,9 @@ SPECS: list = [
         Attr("alignment", _lower, "tensorflow"), prepare=_check_seeds,
     ),
 ]
+# fmt: on
 """Every generic builder-function variant."""
+
 
 def functions_of(opset: int) -> dict:
     """Name → builder function of ``ferrovino.opset{opset}``: the newest variant each name has up to ``opset``."""
@@ -688,8 +691,8 @@ def functions_of(opset: int) -> dict:
     return dict(sorted(functions.items()))
 
 
-def export_opset(opset: int, namespace: dict) -> list:
-    """Fills the module ``namespace`` of ``ferrovino.opset{opset}`` and returns its ``__all__``."""
+def export_opset(opset: int, namespace: dict) -> None:
+    """Fills the module ``namespace`` of ``ferrovino.opset{opset}`` with its functions and ``__all__``."""
     functions = functions_of(opset)
     namespace.update(functions)
-    return list(functions)
+    namespace["__all__"] = list(functions)

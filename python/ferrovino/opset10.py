@@ -2,4 +2,4 @@
 
 from ferrovino._builder import export_opset
 
-__all__ = export_opset(10, globals())
+export_opset(10, globals())

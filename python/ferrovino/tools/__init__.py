@@ -1,0 +1,1 @@
+"""Command-line tools (``ferrovino benchmark``, ``ferrovino infer``) and the run-time model builders they use."""
