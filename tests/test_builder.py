@@ -266,6 +266,8 @@ CASES: list = [
     (1, "reduce_mean", lambda o: o.reduce_mean(X(o), [2, 3], True)),
     (1, "reduce_logical_or", lambda o: o.reduce_logical_or(X(o, dtype=bool), 1)),
     (4, "reduce_l2", lambda o: o.reduce_l2(X(o), np.array([-1], np.int32))),
+    (3, "read_value", lambda o: o.read_value(X(o), "state")),
+    (3, "assign", lambda o: o.assign(o.read_value(X(o), "state"), "state")),
     (1, "convert", lambda o: o.convert(X(o), np.int32)),
     (1, "convert", lambda o: o.convert(X(o), "f16")),
     (1, "convert_like", lambda o: o.convert_like(X(o), X(o, dtype=np.int64))),

@@ -227,7 +227,8 @@ Prepare = Callable[[dict], dict]
 
 @dataclass(frozen=True)
 class OpSpec:
-    """One builder-function variant: ``openvino.opset{since}`` introduced it; it creates ``type_name`` of ``opset``."""
+    """One builder-function variant: ``openvino.opset{since}`` … ``opset{until}`` export it; it creates
+    ``type_name`` as ``opset`` defines it."""
 
     func: str
     since: int
@@ -236,6 +237,7 @@ class OpSpec:
     params: tuple
     input_order: tuple | None = None
     prepare: Prepare | None = None
+    until: int = 16
 
     def signature(self) -> inspect.Signature:
         """The Python signature: the params in order, then ``name=None``."""
@@ -483,7 +485,9 @@ SPECS: list = [
     *_family(_UNARY, "node", ()),
     *_family(_BINARY, "left_node,right_node", (_AUTO_BROADCAST,)),
     *_family(_REDUCE, "node,reduction_axes", (_KEEP_DIMS,)),
-    # structure
+    # structure (opset6+ ReadValue/Assign take Variable objects, which the builder does not offer yet)
+    _op("read_value", 3, "ReadValue", In("init_value"), Attr("variable_id", _str), until=5),
+    _op("assign", 3, "Assign", In("new_value"), Attr("variable_id", _str), until=5),
     _op("convert", 1, "Convert", In("data"), Attr("destination_type", _element_type)),
     _op("convert_like", 1, "ConvertLike", In("data"), In("like")),
     _op("shape_of", 1, "ShapeOf", In("data")),
@@ -682,7 +686,8 @@ def functions_of(opset: int) -> dict:
         raise ValueError(f"opset must be in 1..16, got {opset}")
     chosen: dict = {}
     for spec in SPECS:
-        if spec.since <= opset and (spec.func not in chosen or chosen[spec.func].since < spec.since):
+        newer = spec.func not in chosen or chosen[spec.func].since < spec.since
+        if spec.since <= opset <= spec.until and newer:
             chosen[spec.func] = spec
     functions = {name: make_function(spec) for name, spec in chosen.items()}
     for since, custom in sorted(CUSTOM.items()):
