@@ -499,8 +499,9 @@ def test_type_names(fv):
         "f16",
         "boolean",
     ]
-    with pytest.raises(TypeError):
-        type_name(np.complex64)
+    for bad in (np.complex64, None, object()):
+        with pytest.raises(TypeError):
+            type_name(bad)
 
 
 def test_bad_arguments_raise_type_error(fv):

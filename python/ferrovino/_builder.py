@@ -56,6 +56,8 @@ def _native() -> Any:
 
 def type_name(value: Any) -> str:
     """The IR element-type name (``"f32"``) of a numpy dtype or scalar type, a Python type, a Type or a string."""
+    if value is None:
+        raise TypeError("an element type is required, got None")
     if value is int:
         return "i32"  # OpenVINO maps the unsized Python types to 32 bits
     if value is float:
