@@ -1,0 +1,51 @@
+"""Shared pytest fixtures: the runtime under test, the OpenVINO oracle and cached OpenVINO-written IR files.
+
+`--runtime=openvino` (or `FERROVINO_TEST_RUNTIME=openvino`) runs every test against OpenVINO itself, which
+checks the tests before ferrovino is judged by them.
+"""
+
+import importlib
+
+import pytest
+
+from helpers.openvino_ir import OpenVinoIrCache
+from helpers.runtime import ENV_VAR, RUNTIMES, runtime_name
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--runtime",
+        choices=RUNTIMES,
+        default=None,
+        help=f"runtime under test (default: ${ENV_VAR} or ferrovino)",
+    )
+
+
+def pytest_report_header(config):
+    return f"runtime under test: {runtime_name(config.getoption('--runtime'))}"
+
+
+@pytest.fixture(scope="session")
+def rt_name(request) -> str:
+    """ "ferrovino" or "openvino"."""
+    return runtime_name(request.config.getoption("--runtime"))
+
+
+@pytest.fixture(scope="session")
+def rt(rt_name):
+    """The runtime module under test. ferrovino must import: a broken build fails, it is never skipped."""
+    if rt_name == "openvino":
+        return pytest.importorskip("openvino")
+    return importlib.import_module(rt_name)
+
+
+@pytest.fixture(scope="session")
+def ov():
+    """OpenVINO, the oracle (a test extra)."""
+    return pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="session")
+def ov_ir(ov, tmp_path_factory) -> OpenVinoIrCache:
+    """IR files written by OpenVINO (`convert_model` + `save_model`), generated once per session."""
+    return OpenVinoIrCache(ov, tmp_path_factory.mktemp("openvino_ir"))

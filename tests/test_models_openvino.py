@@ -1,0 +1,54 @@
+"""IR files written by OpenVINO's own converter load in the runtime under test and give OpenVINO's outputs.
+
+Sources: the nine `light_*` ONNX models of the onnx package (`openvino.convert_model`), as shipped (every
+weight 0.02, so each output is constant) and with seeded random weights (`@random`), and the CNN and
+transformer of `helpers.models` (built with `openvino.opset16`), each saved by `openvino.save_model` with f32
+weights and with `compress_to_fp16=True`.
+"""
+
+import pytest
+
+from helpers.models import BUILT_MODELS
+from helpers.openvino_ir import (
+    LIGHT_MODEL_NAMES,
+    RANDOM_SUFFIX,
+    RANDOMIZED_LIGHT_MODEL_NAMES,
+)
+from helpers.runtime import (
+    assert_outputs_close,
+    compile_f32,
+    infer,
+    interface,
+    random_inputs,
+)
+
+COMPRESSION = [pytest.param(False, id="fp32"), pytest.param(True, id="fp16")]
+
+
+def check_against_openvino(rt, ov, xml, inputs=None):
+    """Reads `xml` with both runtimes: same interface, and the runtime under test gives OpenVINO's outputs."""
+    expected_model = ov.Core().read_model(str(xml))
+    actual_model = rt.Core().read_model(str(xml))
+    assert interface(actual_model) == interface(expected_model)
+    if inputs is None:
+        inputs = random_inputs(expected_model, seed=0)
+    expected = infer(compile_f32(ov, expected_model), inputs)
+    actual = infer(compile_f32(rt, actual_model), inputs)
+    assert_outputs_close(actual, expected)
+
+
+@pytest.mark.parametrize("compress", COMPRESSION)
+@pytest.mark.parametrize(
+    "name",
+    LIGHT_MODEL_NAMES + tuple(n + RANDOM_SUFFIX for n in RANDOMIZED_LIGHT_MODEL_NAMES),
+)
+def test_light_onnx_model(rt, ov, ov_ir, name, compress):
+    pytest.importorskip("onnx")
+    check_against_openvino(rt, ov, ov_ir.xml(name, compress))
+
+
+@pytest.mark.parametrize("compress", COMPRESSION)
+@pytest.mark.parametrize("name", sorted(BUILT_MODELS))
+def test_opset16_model(rt, ov, ov_ir, name, compress):
+    _, make_inputs = BUILT_MODELS[name]
+    check_against_openvino(rt, ov, ov_ir.xml(name, compress), make_inputs())
