@@ -7,7 +7,6 @@ checks the tests before ferrovino is judged by them.
 import importlib
 
 import pytest
-
 from helpers.openvino_ir import OpenVinoIrCache
 from helpers.runtime import ENV_VAR, RUNTIMES, runtime_name
 

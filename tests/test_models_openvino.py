@@ -7,7 +7,6 @@ weights and with `compress_to_fp16=True`.
 """
 
 import pytest
-
 from helpers.models import BUILT_MODELS
 from helpers.openvino_ir import (
     LIGHT_MODEL_NAMES,
