@@ -36,24 +36,38 @@ pub fn int_scalar(t: &Tensor, what: &str) -> Result<i64> {
     let v = ints_of(t, what)?;
     match v.as_slice() {
         [x] => Ok(*x),
-        _ => Err(Error::Shape(format!("{what} must hold one value, has {}", v.len()))),
+        _ => Err(Error::Shape(format!(
+            "{what} must hold one value, has {}",
+            v.len()
+        ))),
     }
 }
 
 /// Reads a 0-D or 1-D integer tensor as a list.
 pub fn int_list(t: &Tensor, what: &str) -> Result<Vec<i64>> {
-    crate::ensure!(t.rank() <= 1, Shape, "{what} must be a scalar or 1-D, has rank {}", t.rank());
+    crate::ensure!(
+        t.rank() <= 1,
+        Shape,
+        "{what} must be a scalar or 1-D, has rank {}",
+        t.rank()
+    );
     ints_of(t, what)
 }
 
 /// Converts a non-negative i64 into a dimension length, erroring on negatives.
 pub fn to_len(v: i64, what: &str) -> Result<usize> {
-    usize::try_from(v).map_err(|_| Error::Shape(format!("{what} is {v}, expected a non-negative value")))
+    usize::try_from(v)
+        .map_err(|_| Error::Shape(format!("{what} is {v}, expected a non-negative value")))
 }
 
 /// Checks that an input's element type is an integer type (or dynamic).
 pub fn check_int_input(d: &TensorDesc, what: &str) -> Result<()> {
-    crate::ops::util::check_type(d.element_type, ElementType::is_integral_number, "an integer type", what)
+    crate::ops::util::check_type(
+        d.element_type,
+        ElementType::is_integral_number,
+        "an integer type",
+        what,
+    )
 }
 
 #[cfg(test)]

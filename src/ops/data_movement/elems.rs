@@ -16,7 +16,11 @@ pub struct Elems<'a> {
 /// Bit position and mask of packed value `i` for a sub-byte type (OpenVINO's packing: u1 is MSB first,
 /// 4-bit types put the first value in the low nibble).
 fn packed_slot(et: ElementType, i: usize) -> (usize, u32, u8) {
-    if et.bitwidth() == 1 { (i / 8, 7 - (i % 8) as u32, 1) } else { (i / 2, 4 * (i % 2) as u32, 0xF) }
+    if et.bitwidth() == 1 {
+        (i / 8, 7 - (i % 8) as u32, 1)
+    } else {
+        (i / 2, 4 * (i % 2) as u32, 0xF)
+    }
 }
 
 impl<'a> Elems<'a> {
@@ -31,9 +35,17 @@ impl<'a> Elems<'a> {
                     b.get(byte).map_or(0, |v| (v >> shift) & mask)
                 })
                 .collect();
-            Elems { et, width: 1, data: Cow::Owned(data) }
+            Elems {
+                et,
+                width: 1,
+                data: Cow::Owned(data),
+            }
         } else {
-            Elems { et, width: et.size().max(1), data: Cow::Borrowed(t.bytes()) }
+            Elems {
+                et,
+                width: et.size().max(1),
+                data: Cow::Borrowed(t.bytes()),
+            }
         }
     }
 
@@ -57,7 +69,12 @@ impl<'a> Elems<'a> {
         let w = self.width;
         i.checked_mul(w)
             .and_then(|s| self.data.get(s..s + w))
-            .ok_or_else(|| Error::Internal(format!("element {i} read from a tensor of {} values", self.len())))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "element {i} read from a tensor of {} values",
+                    self.len()
+                ))
+            })
     }
 
     /// The chunks of `n` consecutive values starting at value `start`; errors when out of range.
@@ -66,7 +83,12 @@ impl<'a> Elems<'a> {
         start
             .checked_add(n)
             .and_then(|end| self.data.get(start * w..end * w))
-            .ok_or_else(|| Error::Internal(format!("values {start}..+{n} read from a tensor of {} values", self.len())))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "values {start}..+{n} read from a tensor of {} values",
+                    self.len()
+                ))
+            })
     }
 
     /// An empty builder of the same element type with room for `n` values.
@@ -84,7 +106,10 @@ pub struct ElemsBuilder {
 impl ElemsBuilder {
     /// A builder for `n` values of `et`.
     pub fn new(et: ElementType, n: usize) -> ElemsBuilder {
-        ElemsBuilder { et, data: Vec::with_capacity(n.saturating_mul(et.size().max(1))) }
+        ElemsBuilder {
+            et,
+            data: Vec::with_capacity(n.saturating_mul(et.size().max(1))),
+        }
     }
 
     /// Appends one value (or several contiguous values).
@@ -95,7 +120,11 @@ impl ElemsBuilder {
     /// The tensor of shape `shape`; errors when the number of values pushed does not match.
     pub fn finish(self, shape: &[usize]) -> Result<Tensor> {
         let n = num_elements(shape);
-        let w = if self.et.is_sub_byte() { 1 } else { self.et.size().max(1) };
+        let w = if self.et.is_sub_byte() {
+            1
+        } else {
+            self.et.size().max(1)
+        };
         if self.data.len() != n * w {
             return Err(Error::Internal(format!(
                 "{} values built for shape {}",
@@ -189,7 +218,11 @@ mod tests {
         let t = Tensor::from_f64s(ElementType::U4, &[5], &[1.0, 2.0, 3.0, 4.0, 5.0])?;
         let r = take(&t, &[5], None, |i| Ok(Some(4 - i[0])))?;
         assert_eq!(r.to_f64_vec(), vec![5.0, 4.0, 3.0, 2.0, 1.0]);
-        let b = Tensor::from_f64s(ElementType::U1, &[9], &[1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0])?;
+        let b = Tensor::from_f64s(
+            ElementType::U1,
+            &[9],
+            &[1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        )?;
         let r = take(&b, &[9], None, |i| Ok(Some(i[0])))?;
         assert_eq!(r.bytes(), b.bytes());
         Ok(())

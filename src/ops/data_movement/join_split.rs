@@ -10,7 +10,10 @@ use crate::ops::{Op, TensorDesc, TypeInfo};
 
 /// Number of values before `axis` and from `axis` on (exclusive of `axis` itself for `inner`).
 fn outer_inner(shape: &[usize], axis: usize) -> (usize, usize) {
-    (shape[..axis].iter().product(), shape[axis + 1..].iter().product())
+    (
+        shape[..axis].iter().product(),
+        shape[axis + 1..].iter().product(),
+    )
 }
 
 /// Concat-1: joins its inputs along `axis` (negative counts from the end).
@@ -55,7 +58,10 @@ impl Op for Concat {
                             *p
                         } else {
                             p.merge(q).ok_or_else(|| {
-                                Error::Shape(format!("Concat input {i} has shape {}: dimension {k} does not match", d.shape))
+                                Error::Shape(format!(
+                                    "Concat input {i} has shape {}: dimension {k} does not match",
+                                    d.shape
+                                ))
                             })?
                         });
                     }
@@ -75,8 +81,15 @@ impl Op for Concat {
         Ok(vec![TensorDesc::new(et, shape)])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        let descs: Vec<TensorDesc> = inputs.iter().map(|t| TensorDesc::new(t.element_type(), t.shape().into())).collect();
-        let out = self.infer(&descs)?.remove(0).shape.expect_static("Concat output")?;
+        let descs: Vec<TensorDesc> = inputs
+            .iter()
+            .map(|t| TensorDesc::new(t.element_type(), t.shape().into()))
+            .collect();
+        let out = self
+            .infer(&descs)?
+            .remove(0)
+            .shape
+            .expect_static("Concat output")?;
         let a = normalize_axis(self.axis, out.len(), "Concat")?;
         let (outer, _) = outer_inner(&out, a);
         let views: Vec<(Elems, usize)> = inputs
@@ -160,7 +173,12 @@ impl Split {
         u64::try_from(self.num_splits)
             .ok()
             .filter(|&n| n > 0)
-            .ok_or_else(|| Error::Shape(format!("num_splits is {}, expected a positive value", self.num_splits)))
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "num_splits is {}, expected a positive value",
+                    self.num_splits
+                ))
+            })
     }
 }
 
@@ -178,7 +196,11 @@ impl Op for Split {
         let len = match (axis, inputs[0].shape.dims()) {
             (Some(a), Some(d)) => match d[a].get() {
                 Some(v) => {
-                    crate::ensure!(v % n == 0, Shape, "dimension {a} of length {v} does not split into {n} equal parts");
+                    crate::ensure!(
+                        v % n == 0,
+                        Shape,
+                        "dimension {a} of length {v} does not split into {n} equal parts"
+                    );
                     Dimension::new(v / n)
                 }
                 None => Dimension::DYNAMIC,
@@ -193,7 +215,11 @@ impl Op for Split {
         let a = normalize_axis(int_scalar(inputs[1], "axis")?, x.rank(), "Split")?;
         let n = self.parts()? as usize;
         let dim = x.shape()[a];
-        crate::ensure!(dim % n == 0, Shape, "dimension {a} of length {dim} does not split into {n} equal parts");
+        crate::ensure!(
+            dim % n == 0,
+            Shape,
+            "dimension {a} of length {dim} does not split into {n} equal parts"
+        );
         split_pieces(x, a, &vec![dim / n; n])
     }
 }
@@ -226,7 +252,16 @@ fn resolve_lengths(lengths: &[i64], dim: Option<u64>) -> Result<Vec<Dimension>> 
         }
         None => Dimension::DYNAMIC,
     };
-    Ok(lengths.iter().map(|&l| if l == -1 { rest } else { Dimension::new(l as u64) }).collect())
+    Ok(lengths
+        .iter()
+        .map(|&l| {
+            if l == -1 {
+                rest
+            } else {
+                Dimension::new(l as u64)
+            }
+        })
+        .collect())
 }
 
 impl Op for VariadicSplit {
@@ -247,7 +282,11 @@ impl Op for VariadicSplit {
             }
             None => match inputs[2].shape.to_static().as_deref() {
                 Some([n]) => vec![Dimension::DYNAMIC; *n],
-                _ => crate::bail!(Shape, "split_lengths has shape {}, expected a static 1-D shape", inputs[2].shape),
+                _ => crate::bail!(
+                    Shape,
+                    "split_lengths has shape {}, expected a static 1-D shape",
+                    inputs[2].shape
+                ),
             },
         };
         Ok(split_descs(&inputs[0], axis, &lengths))
@@ -256,8 +295,14 @@ impl Op for VariadicSplit {
         check_input_count(inputs, 3, 3)?;
         let x = inputs[0];
         let a = normalize_axis(int_scalar(inputs[1], "axis")?, x.rank(), "VariadicSplit")?;
-        let lengths = resolve_lengths(&int_list(inputs[2], "split_lengths")?, Some(x.shape()[a] as u64))?;
-        let lengths: Vec<usize> = lengths.iter().map(|d| d.get().unwrap_or(0) as usize).collect();
+        let lengths = resolve_lengths(
+            &int_list(inputs[2], "split_lengths")?,
+            Some(x.shape()[a] as u64),
+        )?;
+        let lengths: Vec<usize> = lengths
+            .iter()
+            .map(|d| d.get().unwrap_or(0) as usize)
+            .collect();
         split_pieces(x, a, &lengths)
     }
 }
@@ -270,10 +315,19 @@ mod tests {
     #[test]
     fn concat() {
         let c = Concat { axis: -1 };
-        assert_eq!(shape_of(&c, &[st(&[2, 3]), st(&[2, 0]), ps("?,4")]), "[2,7]");
+        assert_eq!(
+            shape_of(&c, &[st(&[2, 3]), st(&[2, 0]), ps("?,4")]),
+            "[2,7]"
+        );
         assert_eq!(shape_of(&c, &[ps("..."), st(&[2, 3])]), "[2,3..]");
         assert!(c.infer(&[st(&[2, 3]), st(&[3, 3])]).is_err());
-        assert!(c.infer(&[st(&[2, 3]), TensorDesc::new(ElementType::I32, PartialShape::from_static(&[2, 3]))]).is_err());
+        assert!(
+            c.infer(&[
+                st(&[2, 3]),
+                TensorDesc::new(ElementType::I32, PartialShape::from_static(&[2, 3]))
+            ])
+            .is_err()
+        );
         let y = eval1(&c, &[iota(&[2, 2]), iota(&[2, 1]), iota(&[2, 0])]);
         assert_eq!(y.to_f64_vec(), vec![0., 1., 0., 2., 3., 1.]);
         let y = eval1(&Concat { axis: 0 }, &[iota(&[1, 2]), iota(&[2, 2])]);
@@ -287,7 +341,9 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].shape.to_string(), "[?,2]");
         assert!(s.infer(&[st(&[3]), cs(0)]).is_err());
-        let r = s.evaluate(&[&iota(&[2, 4]), &Tensor::scalar(1i64)]).unwrap();
+        let r = s
+            .evaluate(&[&iota(&[2, 4]), &Tensor::scalar(1i64)])
+            .unwrap();
         assert_eq!(r[1].to_f64_vec(), vec![2., 3., 6., 7.]);
         let v = VariadicSplit;
         let out = v.infer(&[st(&[2, 7]), cs(1), ci(&[2, -1, 1])]).unwrap();
@@ -295,7 +351,9 @@ mod tests {
         let out = v.infer(&[st(&[2, 7]), cs(1), dyn_i(&[2])]).unwrap();
         assert_eq!(out[0].shape.to_string(), "[2,?]");
         assert!(v.infer(&[st(&[2, 7]), cs(1), ci(&[2, 2])]).is_err());
-        let r = v.evaluate(&[&iota(&[5]), &Tensor::scalar(0i64), &ti(&[-1, 0, 2])]).unwrap();
+        let r = v
+            .evaluate(&[&iota(&[5]), &Tensor::scalar(0i64), &ti(&[-1, 0, 2])])
+            .unwrap();
         assert_eq!(r[0].to_f64_vec(), vec![0., 1., 2.]);
         assert_eq!(r[1].shape(), &[0]);
         assert_eq!(r[2].to_f64_vec(), vec![3., 4.]);

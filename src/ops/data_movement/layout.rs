@@ -13,13 +13,25 @@ pub fn transpose_order(order: &[i64], rank: usize) -> Result<Vec<usize>> {
     if order.is_empty() {
         return Ok((0..rank).rev().collect());
     }
-    let bad = || Error::Shape(format!("Transpose order {order:?} is not a permutation of the {rank} axes"));
-    crate::ensure!(order.len() == rank, Shape, "Transpose order {order:?} has {} values for rank {rank}", order.len());
+    let bad = || {
+        Error::Shape(format!(
+            "Transpose order {order:?} is not a permutation of the {rank} axes"
+        ))
+    };
+    crate::ensure!(
+        order.len() == rank,
+        Shape,
+        "Transpose order {order:?} has {} values for rank {rank}",
+        order.len()
+    );
     let mut seen = vec![false; rank];
     order
         .iter()
         .map(|&o| {
-            let a = usize::try_from(o).ok().filter(|&a| a < rank).ok_or_else(bad)?;
+            let a = usize::try_from(o)
+                .ok()
+                .filter(|&a| a < rank)
+                .ok_or_else(bad)?;
             if std::mem::replace(&mut seen[a], true) {
                 return Err(bad());
             }
@@ -43,18 +55,30 @@ impl Op for Transpose {
         check_input_count(inputs, 2, 2)?;
         let et = inputs[0].element_type;
         let Some(order) = known_i64s(&inputs[1]) else {
-            let rank = inputs[0].rank().or(inputs[1].shape.to_static().and_then(|s| s.first().copied()));
+            let rank = inputs[0]
+                .rank()
+                .or(inputs[1].shape.to_static().and_then(|s| s.first().copied()));
             return Ok(match rank {
                 Some(r) => one_desc(et, PartialShape::dynamic_of_rank(r)),
                 None => dyn_rank(et),
             });
         };
         let Some(dims) = inputs[0].shape.dims() else {
-            let r = if order.is_empty() { None } else { Some(order.len()) };
-            return Ok(r.map_or_else(|| dyn_rank(et), |r| one_desc(et, PartialShape::dynamic_of_rank(r))));
+            let r = if order.is_empty() {
+                None
+            } else {
+                Some(order.len())
+            };
+            return Ok(r.map_or_else(
+                || dyn_rank(et),
+                |r| one_desc(et, PartialShape::dynamic_of_rank(r)),
+            ));
         };
         let perm = transpose_order(&order, dims.len())?;
-        Ok(one_desc(et, PartialShape::new(perm.iter().map(|&p| dims[p]).collect())))
+        Ok(one_desc(
+            et,
+            PartialShape::new(perm.iter().map(|&p| dims[p]).collect()),
+        ))
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
@@ -96,22 +120,39 @@ pub struct DepthSpace {
 impl DepthSpace {
     /// DepthToSpace-1 with default attributes.
     pub fn depth_to_space() -> DepthSpace {
-        DepthSpace { direction: Direction::ToSpace, mode: SpaceMode::BlocksFirst, block_size: 1 }
+        DepthSpace {
+            direction: Direction::ToSpace,
+            mode: SpaceMode::BlocksFirst,
+            block_size: 1,
+        }
     }
     /// SpaceToDepth-1 with default attributes.
     pub fn space_to_depth() -> DepthSpace {
-        DepthSpace { direction: Direction::ToDepth, ..DepthSpace::depth_to_space() }
+        DepthSpace {
+            direction: Direction::ToDepth,
+            ..DepthSpace::depth_to_space()
+        }
     }
 
     fn block(&self) -> Result<usize> {
         usize::try_from(self.block_size)
             .ok()
             .filter(|&b| b > 0)
-            .ok_or_else(|| Error::Shape(format!("block_size is {}, expected a positive value", self.block_size)))
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "block_size is {}, expected a positive value",
+                    self.block_size
+                ))
+            })
     }
 
     fn out_dims(&self, dims: &[Dimension]) -> Result<Vec<Dimension>> {
-        crate::ensure!(dims.len() >= 3, Shape, "input rank is {}, expected at least 3", dims.len());
+        crate::ensure!(
+            dims.len() >= 3,
+            Shape,
+            "input rank is {}, expected at least 3",
+            dims.len()
+        );
         let b = self.block()? as u64;
         let k = (dims.len() - 2) as u32;
         let blocks = b.pow(k);
@@ -119,7 +160,11 @@ impl DepthSpace {
         match self.direction {
             Direction::ToSpace => {
                 if let Some(c) = dims[1].get() {
-                    crate::ensure!(c % blocks == 0, Shape, "channels {c} not divisible by block_size^{k} = {blocks}");
+                    crate::ensure!(
+                        c % blocks == 0,
+                        Shape,
+                        "channels {c} not divisible by block_size^{k} = {blocks}"
+                    );
                     out[1] = Dimension::new(c / blocks);
                 } else {
                     out[1] = Dimension::DYNAMIC;
@@ -133,7 +178,11 @@ impl DepthSpace {
                 for d in &mut out[2..] {
                     *d = match d.get() {
                         Some(v) => {
-                            crate::ensure!(v % b == 0, Shape, "spatial dimension {v} not divisible by block_size {b}");
+                            crate::ensure!(
+                                v % b == 0,
+                                Shape,
+                                "spatial dimension {v} not divisible by block_size {b}"
+                            );
                             Dimension::new(v / b)
                         }
                         None => Dimension::DYNAMIC,
@@ -235,12 +284,22 @@ impl Op for ShuffleChannels {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 1, 1)?;
-        crate::ensure!(self.group >= 1, Shape, "group is {}, expected at least 1", self.group);
+        crate::ensure!(
+            self.group >= 1,
+            Shape,
+            "group is {}, expected at least 1",
+            self.group
+        );
         if let Some(d) = inputs[0].shape.dims() {
             crate::ensure!(!d.is_empty(), Shape, "input must have rank at least 1");
             let a = normalize_axis(self.axis, d.len(), "ShuffleChannels")?;
             if let Some(n) = d[a].get() {
-                crate::ensure!(n % self.group as u64 == 0, Shape, "dimension {n} not divisible by group {}", self.group);
+                crate::ensure!(
+                    n % self.group as u64 == 0,
+                    Shape,
+                    "dimension {n} not divisible by group {}",
+                    self.group
+                );
             }
         }
         Ok(one_desc(inputs[0].element_type, inputs[0].shape.clone()))
@@ -282,7 +341,12 @@ impl Reverse {
                 }
             }
             ReverseMode::Mask => {
-                crate::ensure!(v.len() == rank, Shape, "Reverse mask has {} values for rank {rank}", v.len());
+                crate::ensure!(
+                    v.len() == rank,
+                    Shape,
+                    "Reverse mask has {} values for rank {rank}",
+                    v.len()
+                );
                 for (f, &m) in flip.iter_mut().zip(v) {
                     *f = m != 0;
                 }
@@ -309,13 +373,21 @@ impl Op for Reverse {
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
         let x = inputs[0];
-        let v = if self.mode == ReverseMode::Mask { inputs[1].to_i64_vec() } else { int_list(inputs[1], "axes")? };
+        let v = if self.mode == ReverseMode::Mask {
+            inputs[1].to_i64_vec()
+        } else {
+            int_list(inputs[1], "axes")?
+        };
         let flip = self.axes(&v, x.rank())?;
         let shape = x.shape();
         let mut src = vec![0; shape.len()];
         Ok(vec![take(x, shape, None, |idx| {
             for (d, s) in src.iter_mut().enumerate() {
-                *s = if flip[d] { shape[d] - 1 - idx[d] } else { idx[d] };
+                *s = if flip[d] {
+                    shape[d] - 1 - idx[d]
+                } else {
+                    idx[d]
+                };
             }
             Ok(Some(flat_index(&src, shape)))
         })?])
@@ -386,7 +458,10 @@ mod tests {
 
     #[test]
     fn transpose() {
-        assert_eq!(shape_of(&Transpose, &[st(&[2, 3, 4]), ci(&[2, 0, 1])]), "[4,2,3]");
+        assert_eq!(
+            shape_of(&Transpose, &[st(&[2, 3, 4]), ci(&[2, 0, 1])]),
+            "[4,2,3]"
+        );
         assert_eq!(shape_of(&Transpose, &[st(&[2, 3, 4]), ci(&[])]), "[4,3,2]");
         assert_eq!(shape_of(&Transpose, &[ps("?,3"), dyn_i(&[2])]), "[?,?]");
         assert!(Transpose.infer(&[st(&[2, 3]), ci(&[0, 0])]).is_err());
@@ -405,25 +480,52 @@ mod tests {
         d2s.block_size = 2;
         let y = eval1(&d2s, std::slice::from_ref(&x));
         assert_eq!(y.shape(), &[1, 1, 4, 4]);
-        let want = [0., 4., 1., 5., 8., 12., 9., 13., 2., 6., 3., 7., 10., 14., 11., 15.];
+        let want = [
+            0., 4., 1., 5., 8., 12., 9., 13., 2., 6., 3., 7., 10., 14., 11., 15.,
+        ];
         assert_eq!(y.to_f64_vec(), want.to_vec());
         for mode in [SpaceMode::BlocksFirst, SpaceMode::DepthFirst] {
-            let d2s = DepthSpace { mode, ..d2s.clone() };
-            let s2d = DepthSpace { direction: Direction::ToDepth, ..d2s.clone() };
+            let d2s = DepthSpace {
+                mode,
+                ..d2s.clone()
+            };
+            let s2d = DepthSpace {
+                direction: Direction::ToDepth,
+                ..d2s.clone()
+            };
             let back = eval1(&s2d, &[eval1(&d2s, std::slice::from_ref(&x))]);
             assert_eq!(back.to_f64_vec(), x.to_f64_vec());
         }
         // Checked against openvino on arange(16).reshape(1,8,2,1), block 2.
         let x = iota(&[1, 8, 2, 1]);
-        let bf = [0., 4., 8., 12., 1., 5., 9., 13., 2., 6., 10., 14., 3., 7., 11., 15.];
-        let df = [0., 2., 4., 6., 1., 3., 5., 7., 8., 10., 12., 14., 9., 11., 13., 15.];
+        let bf = [
+            0., 4., 8., 12., 1., 5., 9., 13., 2., 6., 10., 14., 3., 7., 11., 15.,
+        ];
+        let df = [
+            0., 2., 4., 6., 1., 3., 5., 7., 8., 10., 12., 14., 9., 11., 13., 15.,
+        ];
         for (mode, want) in [(SpaceMode::BlocksFirst, bf), (SpaceMode::DepthFirst, df)] {
-            let y = eval1(&DepthSpace { mode, ..d2s.clone() }, std::slice::from_ref(&x));
+            let y = eval1(
+                &DepthSpace {
+                    mode,
+                    ..d2s.clone()
+                },
+                std::slice::from_ref(&x),
+            );
             assert_eq!(y.shape(), &[1, 2, 4, 2]);
             assert_eq!(y.to_f64_vec(), want.to_vec());
         }
         assert!(d2s.infer(&[st(&[1, 3, 2, 2])]).is_err());
-        assert_eq!(shape_of(&DepthSpace { direction: Direction::ToDepth, ..d2s }, &[ps("?,3,4,?")]), "[?,12,2,?]");
+        assert_eq!(
+            shape_of(
+                &DepthSpace {
+                    direction: Direction::ToDepth,
+                    ..d2s
+                },
+                &[ps("?,3,4,?")]
+            ),
+            "[?,12,2,?]"
+        );
     }
 
     #[test]
@@ -432,10 +534,14 @@ mod tests {
         let y = eval1(&sc, &[iota(&[1, 6])]);
         assert_eq!(y.to_f64_vec(), vec![0., 3., 1., 4., 2., 5.]);
         assert!(sc.infer(&[st(&[1, 5])]).is_err());
-        let r = Reverse { mode: ReverseMode::Index };
+        let r = Reverse {
+            mode: ReverseMode::Index,
+        };
         let y = eval1(&r, &[iota(&[2, 3]), ti(&[-1])]);
         assert_eq!(y.to_f64_vec(), vec![2., 1., 0., 5., 4., 3.]);
-        let rm = Reverse { mode: ReverseMode::Mask };
+        let rm = Reverse {
+            mode: ReverseMode::Mask,
+        };
         let mask = Tensor::from_vec(&[2], vec![1u8, 0]).unwrap();
         let y = eval1(&rm, &[iota(&[2, 3]), mask]);
         assert_eq!(y.to_f64_vec(), vec![3., 4., 5., 0., 1., 2.]);
@@ -443,6 +549,9 @@ mod tests {
         assert_eq!(y.to_f64_vec(), vec![5., 3., 4., 2., 0., 1.]);
         let y = eval1(&Roll, &[iota(&[5]), ti(&[-2]), ti(&[0])]);
         assert_eq!(y.to_f64_vec(), vec![2., 3., 4., 0., 1.]);
-        assert!(Roll.infer(&[st(&[2, 3]), ci(&[1, 2]), ci(&[0, 1, 1])]).is_err());
+        assert!(
+            Roll.infer(&[st(&[2, 3]), ci(&[1, 2]), ci(&[0, 1, 1])])
+                .is_err()
+        );
     }
 }

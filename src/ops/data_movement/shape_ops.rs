@@ -10,7 +10,9 @@ use crate::ops::{Op, TensorDesc, TypeInfo};
 /// Evaluates a shape-only op: the input's bytes under the shape inference computes from the actual values.
 fn reshape_by_infer(op: &dyn Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
     let shape = static_out_shape(op, inputs)?;
-    let x = inputs.first().ok_or_else(|| crate::error::Error::InvalidArgument("missing data input".into()))?;
+    let x = inputs
+        .first()
+        .ok_or_else(|| crate::error::Error::InvalidArgument("missing data input".into()))?;
     Ok(vec![x.reshaped(&shape)?])
 }
 
@@ -23,7 +25,11 @@ pub struct Reshape {
 }
 
 /// The output shape of Reshape for a target shape given as integers.
-pub fn reshape_dims(input: &PartialShape, target: &[i64], special_zero: bool) -> Result<PartialShape> {
+pub fn reshape_dims(
+    input: &PartialShape,
+    target: &[i64],
+    special_zero: bool,
+) -> Result<PartialShape> {
     crate::ensure!(
         target.iter().filter(|&&t| t == -1).count() <= 1,
         Shape,
@@ -56,7 +62,11 @@ pub fn reshape_dims(input: &PartialShape, target: &[i64], special_zero: bool) ->
     match (target.iter().position(|&t| t == -1), total, known) {
         (Some(p), Some(total), Some(known)) => {
             let v = if known == 0 {
-                crate::ensure!(total == 0, Shape, "cannot infer -1 in {target:?}: the other dimensions hold no element");
+                crate::ensure!(
+                    total == 0,
+                    Shape,
+                    "cannot infer -1 in {target:?}: the other dimensions hold no element"
+                );
                 0
             } else {
                 crate::ensure!(
@@ -69,7 +79,11 @@ pub fn reshape_dims(input: &PartialShape, target: &[i64], special_zero: bool) ->
             out[p] = Dimension::new(v as u64);
         }
         (None, Some(total), Some(known)) => {
-            crate::ensure!(total == known, Shape, "cannot reshape {input} ({total} elements) to {target:?} ({known} elements)");
+            crate::ensure!(
+                total == known,
+                Shape,
+                "cannot reshape {input} ({total} elements) to {target:?} ({known} elements)"
+            );
         }
         _ => {}
     }
@@ -141,13 +155,26 @@ impl Squeeze {
                 }
             }
         }
-        Ok(PartialShape::new(dims.iter().zip(&remove).filter(|(_, r)| !**r).map(|(d, _)| *d).collect()))
+        Ok(PartialShape::new(
+            dims.iter()
+                .zip(&remove)
+                .filter(|(_, r)| !**r)
+                .map(|(d, _)| *d)
+                .collect(),
+        ))
     }
 }
 
 impl Op for Squeeze {
     fn type_info(&self) -> TypeInfo {
-        TypeInfo::new("Squeeze", if self.version >= 15 { "opset15" } else { "opset1" })
+        TypeInfo::new(
+            "Squeeze",
+            if self.version >= 15 {
+                "opset15"
+            } else {
+                "opset1"
+            },
+        )
     }
     fn visit_attributes(&mut self, v: &mut dyn AttributeVisitor) -> Result<()> {
         if self.version >= 15 {
@@ -191,13 +218,26 @@ impl Op for Unsqueeze {
         axes.sort_unstable();
         axes.dedup();
         let out_rank = dims.len() + axes.len();
-        let mut at: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, out_rank, "Unsqueeze")).collect::<Result<_>>()?;
+        let mut at: Vec<usize> = axes
+            .iter()
+            .map(|&a| normalize_axis(a, out_rank, "Unsqueeze"))
+            .collect::<Result<_>>()?;
         at.sort_unstable();
         at.dedup();
-        crate::ensure!(at.len() == axes.len(), Shape, "Unsqueeze axes {axes:?} name the same output axis twice");
+        crate::ensure!(
+            at.len() == axes.len(),
+            Shape,
+            "Unsqueeze axes {axes:?} name the same output axis twice"
+        );
         let mut src = dims.iter();
         let out = (0..out_rank)
-            .map(|i| if at.contains(&i) { Dimension::new(1) } else { src.next().copied().unwrap_or(Dimension::DYNAMIC) })
+            .map(|i| {
+                if at.contains(&i) {
+                    Dimension::new(1)
+                } else {
+                    src.next().copied().unwrap_or(Dimension::DYNAMIC)
+                }
+            })
             .collect();
         Ok(one_desc(et, PartialShape::new(out)))
     }
@@ -219,7 +259,9 @@ mod tests {
         assert_eq!(shape_of(&r, &[ps("?,3,4"), ci(&[0, 3, 4])]), "[?,3,4]");
         assert_eq!(shape_of(&r, &[st(&[2, 3]), dyn_i(&[3])]), "[?,?,?]");
         assert_eq!(shape_of(&r, &[st(&[0, 3]), ci(&[-1, 0])]), "[0,3]");
-        let r = Reshape { special_zero: false };
+        let r = Reshape {
+            special_zero: false,
+        };
         assert!(r.infer(&[st(&[2, 3]), ci(&[3, 0])]).is_err());
         assert!(r.infer(&[st(&[2, 3]), ci(&[4, -1])]).is_err());
         assert!(r.infer(&[st(&[2, 3]), ci(&[-1, -1])]).is_err());
@@ -229,14 +271,22 @@ mod tests {
     #[test]
     fn reshape_values() {
         let x = Tensor::from_vec(&[2, 3], (0..6).map(|v| v as f32).collect()).unwrap();
-        let y = eval1(&Reshape { special_zero: false }, &[x, ti(&[3, -1])]);
+        let y = eval1(
+            &Reshape {
+                special_zero: false,
+            },
+            &[x, ti(&[3, -1])],
+        );
         assert_eq!(y.shape(), &[3, 2]);
         assert_eq!(y.to_f64_vec(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
     }
 
     #[test]
     fn squeeze_shapes() {
-        let v1 = Squeeze { version: 1, allow_axis_skip: false };
+        let v1 = Squeeze {
+            version: 1,
+            allow_axis_skip: false,
+        };
         assert_eq!(shape_of(&v1, &[st(&[1, 3, 1])]), "[3]");
         assert_eq!(shape_of(&v1, &[st(&[1, 3, 1]), ci(&[-1])]), "[1,3]");
         assert_eq!(shape_of(&v1, &[st(&[1, 3]), ci(&[0, 1])]), "[3]");
@@ -244,9 +294,18 @@ mod tests {
         assert_eq!(shape_of(&v1, &[ps("?,3,1")]), "[...]");
         assert_eq!(shape_of(&v1, &[ps("2..5,3,1")]), "[2..5,3]");
         assert!(v1.infer(&[st(&[1, 3]), ci(&[2])]).is_err());
-        let v15 = Squeeze { version: 15, allow_axis_skip: true };
+        let v15 = Squeeze {
+            version: 15,
+            allow_axis_skip: true,
+        };
         assert_eq!(shape_of(&v15, &[ps("?,3,1"), ci(&[0])]), "[...]");
-        let y = eval1(&v1, &[Tensor::zeros(crate::ir::ElementType::I8, &[1, 2, 1]), ti(&[0])]);
+        let y = eval1(
+            &v1,
+            &[
+                Tensor::zeros(crate::ir::ElementType::I8, &[1, 2, 1]),
+                ti(&[0]),
+            ],
+        );
         assert_eq!(y.shape(), &[2, 1]);
     }
 
