@@ -846,3 +846,333 @@ conv_op!(
     ["strides" => strides, "pads_begin" => pads_begin, "pads_end" => pads_end, "dilations" => dilations,
      "auto_pad" => auto_pad, "output_padding" => output_padding]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(et: ElementType, shape: &str) -> TensorDesc {
+        TensorDesc::new(et, PartialShape::parse_ir(shape).unwrap())
+    }
+
+    fn f32s(shape: &[usize], v: &[f32]) -> Tensor {
+        Tensor::from_slice(shape, v).unwrap()
+    }
+
+    fn attrs(strides: &[i64], pb: &[i64], pe: &[i64], dil: &[i64], auto_pad: AutoPad) -> ConvAttrs {
+        ConvAttrs {
+            strides: strides.to_vec(),
+            dilations: dil.to_vec(),
+            pads_begin: pb.to_vec(),
+            pads_end: pe.to_vec(),
+            auto_pad,
+            output_padding: vec![],
+        }
+    }
+
+    fn out_shape(op: &dyn Op, inputs: &[TensorDesc]) -> String {
+        op.infer(inputs).unwrap()[0].shape.to_string()
+    }
+
+    #[test]
+    fn convolution_shapes() {
+        let f32 = ElementType::F32;
+        let filt = desc(f32, "2,1,3,3");
+        let cases = [
+            (AutoPad::SameUpper, "[1,2,5,?]"),
+            (AutoPad::SameLower, "[1,2,5,?]"),
+            (AutoPad::Valid, "[1,2,4,1..]"),
+            (AutoPad::Explicit, "[1,2,5,1..]"),
+        ];
+        for (ap, want) in cases {
+            let op = Convolution {
+                attrs: attrs(&[2, 3], &[1, 1], &[1, 1], &[1, 1], ap),
+            };
+            assert_eq!(
+                out_shape(&op, &[desc(f32, "1,1,10,?"), filt.clone()]),
+                want,
+                "{ap}"
+            );
+        }
+        let op = Convolution {
+            attrs: attrs(&[2, 1], &[0, 0], &[0, 0], &[1, 1], AutoPad::Explicit),
+        };
+        assert_eq!(
+            out_shape(&op, &[desc(f32, "1,1,5..20,1..4"), filt.clone()]),
+            "[1,2,2..9,1..2]"
+        );
+        assert_eq!(
+            out_shape(&op, &[desc(f32, "..."), filt.clone()]),
+            "[?,2,1..,1..]"
+        );
+        assert_eq!(
+            out_shape(&op, &[desc(f32, "..."), desc(f32, "...")]),
+            "[?,?,?,?]"
+        );
+        let no_attrs = Convolution::default();
+        assert_eq!(
+            out_shape(&no_attrs, &[desc(f32, "..."), desc(f32, "...")]),
+            "[...]"
+        );
+        assert_eq!(
+            out_shape(&op, &[desc(f32, "2,1,7,7"), desc(f32, "4,1,?,3")]),
+            "[2,4,?,5]"
+        );
+        let same = Convolution {
+            attrs: attrs(&[2, 1], &[], &[], &[], AutoPad::SameUpper),
+        };
+        assert_eq!(
+            out_shape(&same, &[desc(f32, "1,1,5..20,1..4"), filt.clone()]),
+            "[1,2,3..10,1..4]"
+        );
+        // Errors: channel mismatch, kernel larger than the input, rank, attribute lengths, element types.
+        assert!(op.infer(&[desc(f32, "1,3,9,9"), filt.clone()]).is_err());
+        assert!(op.infer(&[desc(f32, "1,1,2,2"), filt.clone()]).is_err());
+        assert!(op.infer(&[desc(f32, "1,1,9"), filt.clone()]).is_err());
+        assert!(
+            op.infer(&[desc(ElementType::F16, "1,1,9,9"), filt.clone()])
+                .is_err()
+        );
+        let bad = Convolution {
+            attrs: attrs(&[1, 1, 1], &[0, 0], &[0, 0], &[1, 1], AutoPad::Explicit),
+        };
+        assert!(bad.infer(&[desc(f32, "1,1,9,9"), filt.clone()]).is_err());
+        let zero = Convolution {
+            attrs: attrs(&[0, 1], &[0, 0], &[0, 0], &[1, 1], AutoPad::Explicit),
+        };
+        assert!(zero.infer(&[desc(f32, "1,1,9,9"), filt]).is_err());
+    }
+
+    #[test]
+    fn group_and_backprop_shapes() {
+        let f32 = ElementType::F32;
+        let g = GroupConvolution {
+            attrs: attrs(&[1, 1], &[0, 0], &[0, 0], &[1, 1], AutoPad::Explicit),
+        };
+        assert_eq!(
+            out_shape(&g, &[desc(f32, "1,4,9,9"), desc(f32, "2,4,2,3,3")]),
+            "[1,8,7,7]"
+        );
+        assert_eq!(
+            out_shape(&g, &[desc(f32, "?,?,9,9"), desc(f32, "?,4,2,3,3")]),
+            "[?,?,7,7]"
+        );
+        assert!(
+            g.infer(&[desc(f32, "1,6,9,9"), desc(f32, "2,4,2,3,3")])
+                .is_err()
+        );
+        // Shapes checked against OpenVINO 2026.4 (data [1,2,5,6], filters [2,3,3,3], strides 2).
+        let x = desc(f32, "1,2,5,6");
+        let w = desc(f32, "2,3,3,3");
+        let mut os = TensorDesc::of_tensor(&Tensor::from_slice(&[2], &[11i64, 12]).unwrap());
+        for (ap, want) in [
+            (AutoPad::SameUpper, "[1,3,12,13]"),
+            (AutoPad::Valid, "[1,3,12,13]"),
+            (AutoPad::Explicit, "[1,3,11,12]"),
+        ] {
+            let mut a = attrs(&[2, 2], &[1, 0], &[0, 1], &[1, 1], ap);
+            a.output_padding = vec![1, 0];
+            let op = ConvolutionBackpropData { attrs: a };
+            assert_eq!(out_shape(&op, &[x.clone(), w.clone()]), want, "{ap}");
+            assert_eq!(
+                out_shape(&op, &[x.clone(), w.clone(), os.clone()]),
+                "[1,3,11,12]",
+                "{ap}"
+            );
+        }
+        os.value = None;
+        let op = ConvolutionBackpropData {
+            attrs: attrs(&[2, 2], &[], &[], &[], AutoPad::Explicit),
+        };
+        assert_eq!(out_shape(&op, &[x.clone(), w.clone(), os]), "[1,3,?,?]");
+        assert_eq!(
+            out_shape(&op, &[desc(f32, "1,2,?,2..5"), w.clone()]),
+            "[1,3,3..,5..11]"
+        );
+        let padded = ConvolutionBackpropData {
+            attrs: attrs(&[2, 2], &[2, 2], &[2, 2], &[], AutoPad::Explicit),
+        };
+        assert_eq!(
+            out_shape(&padded, &[desc(f32, "1,2,?,2..5"), w.clone()]),
+            "[1,3,?,1..7]"
+        );
+        assert!(op.infer(&[desc(f32, "1,3,5,6"), w]).is_err());
+        let gb = GroupConvolutionBackpropData {
+            attrs: attrs(&[1], &[], &[], &[2], AutoPad::Explicit),
+        };
+        assert_eq!(
+            out_shape(&gb, &[desc(f32, "1,2,2"), desc(f32, "2,1,3,2")]),
+            "[1,6,4]"
+        );
+    }
+
+    #[test]
+    fn values_match_openvino() {
+        // Convolution, explicit asymmetric pads (OpenVINO CPU, f32).
+        let x = f32s(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+        let w = f32s(&[2, 1, 2, 2], &[1., 0., 0., -1., 1., 2., 3., 4.]);
+        let op = Convolution {
+            attrs: attrs(&[1, 1], &[1, 0], &[0, 1], &[1, 1], AutoPad::Explicit),
+        };
+        let r = op.evaluate(&[&x, &w]).unwrap();
+        assert_eq!(r[0].shape(), &[1, 2, 3, 3]);
+        let want = [
+            -2., -3., 0., -4., -4., 3., -4., -4., 6., 11., 18., 9., 37., 47., 21., 67., 77., 33.,
+        ];
+        assert_eq!(r[0].to_f64_vec(), want);
+        // same_lower with stride 2.
+        let x = f32s(
+            &[1, 1, 4, 4],
+            &(1..=16).map(|v| v as f32).collect::<Vec<_>>(),
+        );
+        let w = f32s(&[1, 1, 2, 2], &[1., -1., 2., 0.]);
+        let op = Convolution {
+            attrs: attrs(&[2, 1], &[], &[], &[], AutoPad::SameLower),
+        };
+        let r = op.evaluate(&[&x, &w]).unwrap();
+        assert_eq!(r[0].shape(), &[1, 1, 2, 4]);
+        assert_eq!(r[0].to_f64_vec(), [-1., 9., 11., 13., -9., 25., 27., 29.]);
+        // GroupConvolution 1-D with dilation.
+        let x = f32s(&[1, 2, 6], &(1..=12).map(|v| v as f32).collect::<Vec<_>>());
+        let w = f32s(&[2, 1, 1, 2], &[1., 2., -1., 1.]);
+        let op = GroupConvolution {
+            attrs: attrs(&[2], &[1], &[0], &[2], AutoPad::Explicit),
+        };
+        assert_eq!(
+            op.evaluate(&[&x, &w]).unwrap()[0].to_f64_vec(),
+            [4., 10., 16., 8., 2., 2.]
+        );
+    }
+
+    #[test]
+    fn backprop_values_match_openvino() {
+        let x = f32s(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+        let w = f32s(&[1, 2, 2, 2], &[1., 2., 3., 4., 0., 1., 1., 0.]);
+        let mut a = attrs(&[2, 2], &[1, 0], &[0, 0], &[1, 1], AutoPad::Explicit);
+        a.output_padding = vec![1, 0];
+        let r = ConvolutionBackpropData { attrs: a }
+            .evaluate(&[&x, &w])
+            .unwrap();
+        assert_eq!(r[0].shape(), &[1, 2, 6, 6]);
+        let v = r[0].to_f64_vec();
+        assert_eq!(v[..6], [3., 4., 6., 8., 9., 12.]);
+        assert_eq!(v[30..36], [0.; 6]);
+        assert_eq!(v[36..42], [1., 0., 2., 0., 3., 0.]);
+        let x = f32s(&[1, 1, 3], &[1., 2., 3.]);
+        let w = f32s(&[1, 1, 3], &[1., 10., 100.]);
+        let cases: [(AutoPad, i64, &[i64], &[f64]); 3] = [
+            (
+                AutoPad::SameUpper,
+                6,
+                &[0],
+                &[10., 102., 20., 203., 30., 300.],
+            ),
+            (
+                AutoPad::SameLower,
+                6,
+                &[0],
+                &[1., 10., 102., 20., 203., 30.],
+            ),
+            (
+                AutoPad::Explicit,
+                8,
+                &[1],
+                &[10., 102., 20., 203., 30., 300., 0., 0.],
+            ),
+        ];
+        for (ap, len, pb, want) in cases {
+            let op = ConvolutionBackpropData {
+                attrs: attrs(&[2], pb, &[0], &[1], ap),
+            };
+            let os = Tensor::from_slice(&[1], &[len]).unwrap();
+            assert_eq!(
+                op.evaluate(&[&x, &w, &os]).unwrap()[0].to_f64_vec(),
+                want,
+                "{ap}"
+            );
+        }
+        let x = f32s(&[1, 2, 2], &[1., 2., 3., 4.]);
+        let w = f32s(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
+        let op = GroupConvolutionBackpropData {
+            attrs: attrs(&[1], &[0], &[0], &[2], AutoPad::Explicit),
+        };
+        assert_eq!(
+            op.evaluate(&[&x, &w]).unwrap()[0].to_f64_vec(),
+            [1., 2., 2., 4., 9., 12., 12., 16.]
+        );
+    }
+
+    #[test]
+    fn other_types_batch_zero_and_bad_inputs() {
+        let op = Convolution {
+            attrs: attrs(&[1], &[0], &[0], &[1], AutoPad::Explicit),
+        };
+        let x = Tensor::from_slice(&[1, 1, 3], &[1i32, 2, 3]).unwrap();
+        let w = Tensor::from_slice(&[1, 1, 2], &[2i32, -1]).unwrap();
+        let r = op.evaluate(&[&x, &w]).unwrap();
+        assert_eq!(r[0].element_type(), ElementType::I32);
+        assert_eq!(r[0].to_i64_vec(), [0, 1]);
+        let x = Tensor::from_f64s(ElementType::F16, &[1, 1, 3], &[1., 2., 3.]).unwrap();
+        let w = Tensor::from_f64s(ElementType::F16, &[1, 1, 2], &[0.5, 0.5]).unwrap();
+        assert_eq!(op.evaluate(&[&x, &w]).unwrap()[0].to_f64_vec(), [1.5, 2.5]);
+        let x = Tensor::zeros(ElementType::F32, &[0, 1, 3]);
+        let w = Tensor::zeros(ElementType::F32, &[4, 1, 2]);
+        assert_eq!(op.evaluate(&[&x, &w]).unwrap()[0].shape(), &[0, 4, 2]);
+        assert!(op.evaluate(&[&x]).is_err());
+        assert!(
+            op.evaluate(&[&x, &Tensor::zeros(ElementType::F32, &[4, 2, 2])])
+                .is_err()
+        );
+        assert!(
+            op.evaluate(&[&x, &Tensor::zeros(ElementType::F64, &[4, 1, 2])])
+                .is_err()
+        );
+        let b = Tensor::zeros(ElementType::Boolean, &[1, 1, 3]);
+        assert!(
+            op.evaluate(&[&b, &Tensor::zeros(ElementType::Boolean, &[1, 1, 2])])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn attributes_round_trip() {
+        let mut op = GroupConvolutionBackpropData::default();
+        let values = vec![
+            (
+                "strides".to_string(),
+                crate::ir::AttrValue::Str("2, 2".into()),
+            ),
+            (
+                "auto_pad".to_string(),
+                crate::ir::AttrValue::Str("SAME_UPPER".into()),
+            ),
+            (
+                "output_padding".to_string(),
+                crate::ir::AttrValue::Ints(vec![1, 1]),
+            ),
+        ];
+        let mut setter = crate::ir::AttributeSetter::new(&values);
+        op.visit_attributes(&mut setter).unwrap();
+        assert!(setter.unused().is_empty());
+        assert_eq!(op.attrs.strides, [2, 2]);
+        assert_eq!(op.attrs.auto_pad, AutoPad::SameUpper);
+        let mut c = crate::ir::AttributeCollector::default();
+        op.visit_attributes(&mut c).unwrap();
+        let names: Vec<&str> = c.values.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "strides",
+                "pads_begin",
+                "pads_end",
+                "dilations",
+                "auto_pad",
+                "output_padding"
+            ]
+        );
+        assert_eq!(
+            op.type_info(),
+            TypeInfo::new("GroupConvolutionBackpropData", "opset1")
+        );
+    }
+}

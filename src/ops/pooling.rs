@@ -599,3 +599,334 @@ fn adaptive_max_reference<T: Scalar>(
     });
     (values, indices)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(shape: &str) -> TensorDesc {
+        TensorDesc::new(ElementType::F32, PartialShape::parse_ir(shape).unwrap())
+    }
+
+    fn pool(
+        kernel: &[i64],
+        strides: &[i64],
+        pb: &[i64],
+        pe: &[i64],
+        rt: RoundingType,
+        ap: AutoPad,
+    ) -> PoolAttrs {
+        PoolAttrs {
+            kernel: kernel.to_vec(),
+            strides: strides.to_vec(),
+            dilations: vec![],
+            pads_begin: pb.to_vec(),
+            pads_end: pe.to_vec(),
+            rounding_type: rt,
+            auto_pad: ap,
+        }
+    }
+
+    fn iota(shape: &[usize]) -> Tensor {
+        let v: Vec<f32> = (1..=num_elements(shape)).map(|v| v as f32).collect();
+        Tensor::from_slice(shape, &v).unwrap()
+    }
+
+    #[test]
+    fn pooling_shapes_match_openvino() {
+        let cases = [
+            (RoundingType::Floor, AutoPad::Explicit, "[1,1,3,1..]"),
+            (RoundingType::Floor, AutoPad::SameUpper, "[1,1,4,?]"),
+            (RoundingType::Floor, AutoPad::Valid, "[1,1,3,1..]"),
+            (RoundingType::Ceil, AutoPad::Explicit, "[1,1,4,1..]"),
+            (RoundingType::Ceil, AutoPad::SameUpper, "[1,1,4,?]"),
+            (RoundingType::Ceil, AutoPad::Valid, "[1,1,4,1..]"),
+        ];
+        for (rt, ap, want) in cases {
+            let op = MaxPool {
+                attrs: pool(&[2, 2], &[3, 3], &[0, 0], &[0, 0], rt, ap),
+                ..MaxPool::new(8)
+            };
+            let out = op.infer(&[desc("1,1,10,?")]).unwrap();
+            assert_eq!(out[0].shape.to_string(), want, "{rt} {ap}");
+            assert_eq!(out[1].element_type, ElementType::I64);
+            assert_eq!(out[1].shape.to_string(), want);
+        }
+        for (rt, want) in [
+            (RoundingType::Floor, "[1,1,3,3]"),
+            (RoundingType::Ceil, "[1,1,4,4]"),
+        ] {
+            let op = AvgPool {
+                attrs: pool(&[2, 2], &[2, 2], &[1, 1], &[1, 1], rt, AutoPad::Explicit),
+                ..AvgPool::new(14)
+            };
+            assert_eq!(
+                op.infer(&[desc("1,1,5,5")]).unwrap()[0].shape.to_string(),
+                want
+            );
+        }
+        let torch = MaxPool {
+            attrs: pool(
+                &[2],
+                &[2],
+                &[1],
+                &[1],
+                RoundingType::CeilTorch,
+                AutoPad::Explicit,
+            ),
+            ..MaxPool::new(14)
+        };
+        assert_eq!(
+            torch.infer(&[desc("2,3,5")]).unwrap()[0].shape.to_string(),
+            "[2,3,3]"
+        );
+        assert_eq!(
+            torch.infer(&[desc("...")]).unwrap()[0].shape.to_string(),
+            "[?,?,1..]"
+        );
+        // ceil_torch needs opset14; kernels bigger than the input, wrong rank and bad axis fail.
+        let old = MaxPool {
+            version: 8,
+            ..torch.clone()
+        };
+        assert!(old.infer(&[desc("2,3,5")]).is_err());
+        assert!(torch.infer(&[desc("2,3,5,5")]).is_err());
+        let big = MaxPool {
+            attrs: pool(&[4], &[1], &[], &[], RoundingType::Floor, AutoPad::Explicit),
+            ..MaxPool::new(1)
+        };
+        assert_eq!(
+            big.infer(&[desc("1,1,3")])
+                .err()
+                .map(|e| e.to_string().contains("larger")),
+            Some(true)
+        );
+        assert_eq!(
+            MaxPool::new(1).infer(&[desc("1,1,3")]).err().is_some(),
+            true
+        );
+        let axis = MaxPool { axis: 3, ..torch };
+        assert!(axis.infer(&[desc("2,3,5")]).is_err());
+        assert_eq!(
+            MaxPool::new(1).type_info(),
+            TypeInfo::new("MaxPool", "opset1")
+        );
+        assert_eq!(
+            AvgPool::new(16).type_info(),
+            TypeInfo::new("AvgPool", "opset16")
+        );
+    }
+
+    #[test]
+    fn max_pool_values_match_openvino() {
+        // MaxPool-14, 5x5 iota, kernel 2, stride 2, pads 1 (OpenVINO CPU).
+        let x = iota(&[1, 1, 5, 5]);
+        let mut op = MaxPool {
+            attrs: pool(
+                &[2, 2],
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                RoundingType::Ceil,
+                AutoPad::Explicit,
+            ),
+            ..MaxPool::new(14)
+        };
+        op.index_element_type = ElementType::I32;
+        op.axis = 2;
+        let r = op.evaluate(&[&x]).unwrap();
+        assert_eq!(r[0].shape(), &[1, 1, 4, 4]);
+        let m = f32::MIN as f64;
+        assert_eq!(r[0].to_f64_vec()[..8], [1., 3., 5., m, 11., 13., 15., m]);
+        assert_eq!(r[1].element_type(), ElementType::I32);
+        assert_eq!(r[1].to_i64_vec()[..8], [0, 2, 4, 0, 10, 12, 14, 0]);
+        op.attrs.rounding_type = RoundingType::CeilTorch;
+        let r = op.evaluate(&[&x]).unwrap();
+        assert_eq!(
+            r[0].to_f64_vec(),
+            [1., 3., 5., 11., 13., 15., 21., 23., 25.]
+        );
+        // axis 0: indices into the whole tensor; all-padding windows point at the channel start.
+        let neg = Tensor::from_f64s(
+            ElementType::F32,
+            &[1, 1, 5, 5],
+            &(1..=25).map(|v| -v as f64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let both = Tensor::from_slice(
+            &[2, 1, 5, 5],
+            &[x.typed::<f32>().unwrap(), neg.typed::<f32>().unwrap()].concat(),
+        )
+        .unwrap();
+        op.attrs.rounding_type = RoundingType::Ceil;
+        op.axis = 0;
+        let r = op.evaluate(&[&both]).unwrap();
+        assert_eq!(r[1].to_i64_vec()[16..24], [25, 26, 28, 25, 30, 31, 33, 25]);
+        // MaxPool-1 has one output; integer data keeps its type.
+        let ints = Tensor::from_slice(&[1, 1, 4], &[i64::MAX - 1, 3, i64::MAX, 2]).unwrap();
+        let op = MaxPool {
+            attrs: pool(&[2], &[2], &[], &[], RoundingType::Floor, AutoPad::Explicit),
+            ..MaxPool::new(1)
+        };
+        let r = op.evaluate(&[&ints]).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].to_i64_vec(), [i64::MAX - 1, i64::MAX]);
+    }
+
+    #[test]
+    fn avg_pool_values_match_openvino() {
+        let x = iota(&[1, 1, 5, 5]);
+        let cases: [(RoundingType, bool, [f64; 3]); 4] = [
+            (RoundingType::Floor, true, [1.0, 2.5, 4.5]),
+            (RoundingType::Floor, false, [0.25, 1.25, 2.25]),
+            (RoundingType::CeilTorch, false, [0.25, 1.25, 2.25]),
+            (RoundingType::Ceil, false, [0.25, 1.25, 2.25]),
+        ];
+        for (rt, exclude_pad, row) in cases {
+            let attrs = pool(&[2, 2], &[2, 2], &[1, 1], &[1, 1], rt, AutoPad::Explicit);
+            let r = AvgPool {
+                attrs,
+                exclude_pad,
+                ..AvgPool::new(14)
+            }
+            .evaluate(&[&x])
+            .unwrap();
+            assert_eq!(r[0].to_f64_vec()[..3], row, "{rt} {exclude_pad}");
+        }
+        // Windows past the end padding: the divisor counts only the padded input.
+        let x = iota(&[1, 1, 5]);
+        for (exclude_pad, last) in [(true, f64::NAN), (false, 0.0)] {
+            let attrs = pool(
+                &[3],
+                &[3],
+                &[1],
+                &[1],
+                RoundingType::Ceil,
+                AutoPad::Explicit,
+            );
+            let r = AvgPool {
+                attrs,
+                exclude_pad,
+                ..AvgPool::new(1)
+            }
+            .evaluate(&[&x])
+            .unwrap()[0]
+                .to_f64_vec();
+            assert_eq!(r[..2], [if exclude_pad { 1.5 } else { 1.0 }, 4.0]);
+            assert!(r[2] == last || (r[2].is_nan() && last.is_nan()));
+        }
+        // same_upper, exclude-pad false.
+        let x = iota(&[1, 1, 6, 6]);
+        let attrs = pool(
+            &[3, 3],
+            &[2, 2],
+            &[0, 0],
+            &[0, 0],
+            RoundingType::Floor,
+            AutoPad::SameUpper,
+        );
+        let r = AvgPool {
+            attrs,
+            exclude_pad: false,
+            ..AvgPool::new(1)
+        }
+        .evaluate(&[&x])
+        .unwrap()[0]
+            .to_f64_vec();
+        let want = [8.0, 10.0, 69.0 / 9.0, 20.0, 22.0, 141.0 / 9.0];
+        assert!(
+            r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{r:?}"
+        );
+        // AvgPool-16 dilations.
+        let x = iota(&[1, 1, 5, 5]);
+        let mut attrs = pool(
+            &[2, 2],
+            &[1, 1],
+            &[1, 1],
+            &[1, 1],
+            RoundingType::Floor,
+            AutoPad::Explicit,
+        );
+        attrs.dilations = vec![2, 2];
+        let r = AvgPool {
+            attrs: attrs.clone(),
+            exclude_pad: true,
+            ..AvgPool::new(16)
+        }
+        .evaluate(&[&x])
+        .unwrap();
+        assert_eq!(r[0].to_f64_vec()[..5], [7., 7., 8., 9., 9.]);
+        let r = AvgPool {
+            attrs,
+            exclude_pad: false,
+            ..AvgPool::new(16)
+        }
+        .evaluate(&[&x])
+        .unwrap();
+        assert_eq!(r[0].to_f64_vec()[..5], [1.75, 3.5, 4.0, 4.5, 2.25]);
+    }
+
+    #[test]
+    fn adaptive_pools() {
+        let x = iota(&[1, 1, 5, 5]);
+        let os = Tensor::from_slice(&[2], &[3i64, 2]).unwrap();
+        let r = AdaptiveAvgPool.evaluate(&[&x, &os]).unwrap();
+        assert_eq!(r[0].to_f64_vec(), [4.5, 6.5, 12.0, 14.0, 19.5, 21.5]);
+        let amp = AdaptiveMaxPool {
+            index_element_type: ElementType::I32,
+        };
+        let r = amp.evaluate(&[&x, &os]).unwrap();
+        assert_eq!(r[0].to_f64_vec(), [8., 10., 18., 20., 23., 25.]);
+        assert_eq!(r[1].to_i64_vec(), [7, 9, 17, 19, 22, 24]);
+        let shapes = amp
+            .infer(&[desc("2,3,?,?"), TensorDesc::of_tensor(&os)])
+            .unwrap();
+        assert_eq!(shapes[0].shape.to_string(), "[2,3,3,2]");
+        assert_eq!(shapes[1].element_type, ElementType::I32);
+        let unknown = desc("2");
+        assert_eq!(
+            AdaptiveAvgPool
+                .infer(&[desc("..."), unknown.clone()])
+                .unwrap()[0]
+                .shape
+                .to_string(),
+            "[?,?,?,?]"
+        );
+        assert!(
+            AdaptiveAvgPool
+                .infer(&[desc("1,1,5"), TensorDesc::of_tensor(&os)])
+                .is_err()
+        );
+        assert!(AdaptiveAvgPool.evaluate(&[&x]).is_err());
+        let bad = AdaptiveMaxPool {
+            index_element_type: ElementType::F32,
+        };
+        assert!(bad.infer(&[desc("1,1,5,5"), unknown]).is_err());
+    }
+
+    #[test]
+    fn batch_zero_and_types() {
+        let x = Tensor::zeros(ElementType::F16, &[0, 3, 4]);
+        let op = AvgPool {
+            attrs: pool(&[2], &[2], &[], &[], RoundingType::Floor, AutoPad::Valid),
+            ..AvgPool::new(1)
+        };
+        let r = op.evaluate(&[&x]).unwrap();
+        assert_eq!(
+            (r[0].shape(), r[0].element_type()),
+            (&[0usize, 3, 2][..], ElementType::F16)
+        );
+        assert!(
+            op.evaluate(&[&Tensor::zeros(ElementType::Boolean, &[1, 1, 4])])
+                .is_err()
+        );
+        assert!(
+            op.infer(&[TensorDesc::new(
+                ElementType::Boolean,
+                PartialShape::from_static(&[1, 1, 4])
+            )])
+            .is_err()
+        );
+    }
+}
