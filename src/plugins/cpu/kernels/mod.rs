@@ -8,6 +8,9 @@ use crate::ops::{Op, TensorDesc};
 use std::fmt::Debug;
 
 pub mod elementwise;
+pub mod matmul;
+pub mod normalization;
+pub mod reduction;
 
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {
@@ -32,7 +35,8 @@ impl Kernel for ReferenceKernel {
 
 /// The best kernel for `op` given what is known of its inputs.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
-    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] = &[elementwise::select];
+    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] =
+        &[elementwise::select, matmul::select, normalization::select, reduction::select];
     families
         .iter()
         .find_map(|f| f(op, inputs))

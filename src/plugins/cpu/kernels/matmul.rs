@@ -1,0 +1,282 @@
+//! f32 MatMul through the `gemm` crate: constant right-hand sides (weights) are repacked once at selection into
+//! contiguous row-major K × N matrices; batches run in parallel with rayon, a single large product lets `gemm`
+//! split the work itself.
+
+use super::Kernel;
+use crate::error::{Error, Result};
+use crate::ir::{ElementType, Tensor};
+use crate::ops::linalg::{MatMul, MatrixView};
+use crate::ops::{Op, TensorDesc};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds per batch, batches run one after the other without threads.
+const PARALLEL_WORK: usize = 1 << 15;
+
+/// Chooses the gemm kernel for an f32 MatMul.
+pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    let mm = op.as_any().downcast_ref::<MatMul>()?;
+    let [a, b] = inputs else { return None };
+    if a.element_type != ElementType::F32 || b.element_type != ElementType::F32 {
+        return None;
+    }
+    let packed = match &b.value {
+        Some(w) => Some(PackedB::new(w, mm.transpose_b).ok()?),
+        None => None,
+    };
+    Some(Box::new(GemmF32 {
+        op: mm.clone(),
+        packed,
+    }))
+}
+
+/// A right-hand side repacked into contiguous row-major K × N matrices, one per batch.
+#[derive(Debug)]
+struct PackedB {
+    /// The shape of the original input (what the plan is computed from).
+    shape: Vec<usize>,
+    /// The packed values.
+    data: Vec<f32>,
+    /// The view of one packed matrix.
+    view: MatrixView,
+}
+
+impl PackedB {
+    fn new(w: &Tensor, transpose: bool) -> Result<PackedB> {
+        let probe = MatMul {
+            transpose_a: false,
+            transpose_b: transpose,
+        };
+        // Plan against a 1 × K left operand only to learn how B is read.
+        let k_len = match w.shape() {
+            [] => {
+                return Err(Error::Shape(
+                    "MatMul weights must have rank 1 or more".into(),
+                ));
+            }
+            [k] => *k,
+            [.., r, c] => {
+                if transpose {
+                    *c
+                } else {
+                    *r
+                }
+            }
+        };
+        let plan = probe.plan(&[k_len], w.shape())?;
+        let src = w.typed::<f32>()?;
+        let v = plan.b;
+        let mut data = Vec::with_capacity(src.len());
+        for m in src.chunks(v.size().max(1)) {
+            for r in 0..v.rows {
+                data.extend((0..v.cols).filter_map(|c| m.get(r * v.row_stride + c * v.col_stride)));
+            }
+        }
+        let view = MatrixView {
+            rows: v.rows,
+            cols: v.cols,
+            row_stride: v.cols,
+            col_stride: 1,
+        };
+        Ok(PackedB {
+            shape: w.shape().to_vec(),
+            data,
+            view,
+        })
+    }
+}
+
+/// MatMul on f32 through `gemm`.
+#[derive(Debug)]
+pub struct GemmF32 {
+    op: MatMul,
+    packed: Option<PackedB>,
+}
+
+/// The stored matrix `index` of a buffer of `view`-sized matrices, checked against the buffer's length.
+fn matrix(data: &[f32], view: MatrixView, index: usize) -> Result<&[f32]> {
+    let start = index * view.size();
+    data.get(start..start + view.size()).ok_or_else(|| {
+        Error::Internal(format!(
+            "matrix {index} lies outside a buffer of {} values",
+            data.len()
+        ))
+    })
+}
+
+/// `dst = a · b` for one batch. `dst` is the row-major M × N output; a fused bias or activation epilogue would
+/// run on `dst` right after this call, while it is still in cache.
+pub fn gemm_batch(
+    dst: &mut [f32],
+    a: &[f32],
+    av: MatrixView,
+    b: &[f32],
+    bv: MatrixView,
+    par: Parallelism,
+) -> Result<()> {
+    let (m, k, n) = (av.rows, av.cols, bv.cols);
+    let fits = |len: usize, v: MatrixView| v.rows == 0 || v.cols == 0 || len >= v.size();
+    if dst.len() != m * n || bv.rows != k || !fits(a.len(), av) || !fits(b.len(), bv) {
+        return Err(Error::Internal(
+            "gemm_batch called with mismatched buffers".into(),
+        ));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return Ok(());
+    }
+    // SAFETY: every index gemm forms is `i * row_stride + p * col_stride` with i < rows, p < cols of the
+    // matching view; the views describe row-major or transposed matrices of exactly `size()` elements, and the
+    // checks above guarantee each buffer holds at least that many. `dst` is M × N row-major and exclusively ours.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            av.col_stride as isize,
+            av.row_stride as isize,
+            b.as_ptr(),
+            bv.col_stride as isize,
+            bv.row_stride as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    Ok(())
+}
+
+impl Kernel for GemmF32 {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        crate::ops::util::check_input_count(inputs, 2, 2)?;
+        let (a, b) = (inputs[0], inputs[1]);
+        let b_shape = self
+            .packed
+            .as_ref()
+            .map_or(b.shape(), |p| p.shape.as_slice());
+        let plan = self.op.plan(a.shape(), b_shape)?;
+        let (bdata, bview) = match &self.packed {
+            Some(p) => (p.data.as_slice(), p.view),
+            None => (b.typed::<f32>()?, plan.b),
+        };
+        let adata = a.typed::<f32>()?;
+        let mut out = Tensor::zeros(ElementType::F32, &plan.out_shape);
+        let (mn, work) = (plan.m() * plan.n(), plan.m() * plan.n() * plan.k());
+        if mn == 0 {
+            return Ok(vec![out]);
+        }
+        let y = out.typed_mut::<f32>()?;
+        let batch = |(i, dst): (usize, &mut [f32]), par: Parallelism| -> Result<()> {
+            let (ia, ib) = (
+                plan.a_batches.get(i).copied(),
+                plan.b_batches.get(i).copied(),
+            );
+            let (Some(ia), Some(ib)) = (ia, ib) else {
+                return Err(Error::Internal(format!("no operands for MatMul batch {i}")));
+            };
+            gemm_batch(
+                dst,
+                matrix(adata, plan.a, ia)?,
+                plan.a,
+                matrix(bdata, bview, ib)?,
+                bview,
+                par,
+            )
+        };
+        let batches = plan.a_batches.len();
+        if batches > 1 && work >= PARALLEL_WORK {
+            y.par_chunks_mut(mn)
+                .enumerate()
+                .try_for_each(|c| batch(c, Parallelism::None))?;
+        } else {
+            let par = if work >= PARALLEL_WORK {
+                Parallelism::Rayon(0)
+            } else {
+                Parallelism::None
+            };
+            y.chunks_mut(mn)
+                .enumerate()
+                .try_for_each(|c| batch(c, par))?;
+        }
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "gemm_f32"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::cpu::kernels::testing::{Lcg, assert_kernel_matches};
+
+    fn mm(ta: bool, tb: bool) -> MatMul {
+        MatMul {
+            transpose_a: ta,
+            transpose_b: tb,
+        }
+    }
+
+    #[test]
+    fn matches_reference_on_random_shapes() {
+        let mut rng = Lcg(7);
+        let cases: &[(&[usize], &[usize], bool, bool)] = &[
+            (&[3, 4], &[4, 5], false, false),
+            (&[4, 3], &[4, 5], true, false),
+            (&[3, 4], &[5, 4], false, true),
+            (&[4, 3], &[5, 4], true, true),
+            (&[2, 1, 3, 4], &[5, 4, 6], false, false),
+            (&[6, 4, 3], &[1, 5, 4], true, true),
+            (&[4], &[4, 5], true, false),
+            (&[3, 4], &[4], false, true),
+            (&[4], &[4], false, false),
+            (&[7], &[2, 7, 3], false, false),
+            (&[2, 3, 0], &[0, 4], false, false),
+            (&[0, 3, 4], &[4, 2], false, false),
+            (&[2, 0, 4], &[4, 3], false, false),
+            (&[16, 70, 40], &[40, 50], false, false),
+            (&[130, 120], &[140, 120], false, true),
+        ];
+        for &(a, b, ta, tb) in cases {
+            let inputs = [rng.tensor(a), rng.tensor(b)];
+            for constant in [[false, false], [false, true]] {
+                assert_kernel_matches(&mm(ta, tb), &inputs, &constant, 1e-4, 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn selected_for_f32_only() {
+        let d = TensorDesc::of_tensor(&Tensor::zeros(ElementType::F32, &[2, 2]));
+        assert_eq!(
+            select(&mm(false, false), &[d.clone(), d.clone()]).map(|k| k.name()),
+            Some("gemm_f32")
+        );
+        let i = TensorDesc::of_tensor(&Tensor::zeros(ElementType::I32, &[2, 2]));
+        assert!(select(&mm(false, false), &[i.clone(), i]).is_none());
+    }
+
+    #[test]
+    fn run_rejects_mismatched_shapes() {
+        let k = GemmF32 {
+            op: mm(false, false),
+            packed: None,
+        };
+        let (a, b) = (
+            Tensor::zeros(ElementType::F32, &[2, 3]),
+            Tensor::zeros(ElementType::F32, &[4, 2]),
+        );
+        assert!(k.run(&[&a, &b]).is_err());
+    }
+}
