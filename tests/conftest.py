@@ -26,7 +26,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def rt_name(request) -> str:
-    """ "ferrovino" or "openvino"."""
+    """The name of the runtime under test: ferrovino or openvino."""
     return runtime_name(request.config.getoption("--runtime"))
 
 

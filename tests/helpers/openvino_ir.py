@@ -57,20 +57,20 @@ def light_model_path(name: str) -> Path:
     return path
 
 
+def _fan_in(shape: list[int], consumer) -> int:
+    """Inputs per output of a Conv filter [O, I, k...] or a Gemm matrix B ([K, N], or [N, K] under transB)."""
+    if consumer.op_type == "Gemm":
+        trans_b = any(a.name == "transB" and a.i for a in consumer.attribute)
+        return shape[1] if trans_b else shape[0]
+    return int(np.prod(shape[1:]))
+
+
 def _random_weight(
     rng: np.random.Generator, shape: list[int], consumer, port: int
 ) -> np.ndarray:
     """He-scaled weights for Conv/Gemm filters, batch-norm-like statistics elsewhere."""
     if port == 1 and consumer.op_type in ("Conv", "Gemm"):
-        trans_b = any(a.name == "transB" and a.i for a in consumer.attribute)
-        fan_in = (
-            shape[1]
-            if consumer.op_type == "Gemm" and trans_b
-            else int(np.prod(shape[1:] or [1]))
-        )
-        if consumer.op_type == "Gemm" and not trans_b:
-            fan_in = shape[0]
-        return rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+        return rng.standard_normal(shape) * np.sqrt(2.0 / _fan_in(shape, consumer))
     if consumer.op_type == "BatchNormalization" and port in (2, 3):
         return rng.standard_normal(shape) * 0.1
     if consumer.op_type == "BatchNormalization" and port == 1:
