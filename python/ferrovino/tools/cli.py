@@ -21,7 +21,8 @@ from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
-from ferrovino.tools import models
+
+from . import models
 
 DEFAULT_MODEL = "resnet50"
 DEFAULT_SECONDS = 10.0
