@@ -188,12 +188,24 @@ fn parse_edge(
     let [from_layer, from_port, to_layer, to_port] =
         ["from-layer", "from-port", "to-layer", "to-port"].map(|a| attr_u64(el, a, &what));
     let (from_layer, from_port, to_layer, to_port) = (from_layer?, from_port?, to_layer?, to_port?);
-    let find = |id: u64, end: &str| {
-        index.get(&id).copied().ok_or_else(|| {
-            Error::Parse(format!("{what} ({from_layer}:{from_port} -> {to_layer}:{to_port}): {end} layer {id} does not exist"))
-        })
+    let (from, to) = match (index.get(&from_layer), index.get(&to_layer)) {
+        (Some(&f), Some(&t)) => (f, t),
+        (Some(&f), None) => {
+            return Err(layers[f].parse_err(format!(
+                "{what} leads to layer {to_layer}, which does not exist"
+            )));
+        }
+        (None, Some(&t)) => {
+            return Err(layers[t].parse_err(format!(
+                "{what} comes from layer {from_layer}, which does not exist"
+            )));
+        }
+        (None, None) => {
+            return Err(Error::Parse(format!(
+                "{what} connects layers {from_layer} and {to_layer}, neither of which exists"
+            )));
+        }
     };
-    let (from, to) = (find(from_layer, "source")?, find(to_layer, "target")?);
     let (src, dst) = (&layers[from], &layers[to]);
     let from_out = port_position(&src.outputs, from_port).ok_or_else(|| {
         src.parse_err(format!(
