@@ -418,7 +418,7 @@ fn expand(term: &[Subscript], e: usize, ell: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Merges the length of every label over the inputs: letters must agree, ellipsis axes broadcast.
+/// Merges the length of every label over the inputs; lengths broadcast (1 stretches), as OpenVINO allows.
 fn label_dims(
     labels: &[Vec<usize>],
     shapes: &[&[Dimension]],
@@ -428,18 +428,11 @@ fn label_dims(
         for (&l, &d) in ls.iter().zip(shape.iter()) {
             let merged = match dims.get(&l) {
                 None => d,
-                Some(prev) => {
-                    let m = if l >= ELLIPSIS_BASE {
-                        prev.broadcast(&d)
-                    } else {
-                        prev.merge(&d)
-                    };
-                    m.ok_or_else(|| {
-                        Error::Shape(format!(
-                            "Einsum: axes with one label have lengths {prev} and {d}"
-                        ))
-                    })?
-                }
+                Some(prev) => prev.broadcast(&d).ok_or_else(|| {
+                    Error::Shape(format!(
+                        "Einsum: axes with one label have lengths {prev} and {d}"
+                    ))
+                })?,
             };
             dims.insert(l, merged);
         }
@@ -580,7 +573,7 @@ impl ScaledDotProductAttention {
     fn dims(q: &[usize], k: &[usize], v: &[usize]) -> Result<AttentionDims> {
         let bad = || {
             Error::Shape(format!(
-                "query {}, key {} and value {} do not fit [..., L, E], [..., S, E], [..., S, Ev]",
+                "query {}, key {} and value {} do not fit [N, ..., L, E], [N, ..., S, E], [N, ..., S, Ev]",
                 fmt_shape(q),
                 fmt_shape(k),
                 fmt_shape(v)
@@ -589,7 +582,8 @@ impl ScaledDotProductAttention {
         let ([qb @ .., l, e], [kb @ .., s, ek], [vb @ .., sv, ev]) = (q, k, v) else {
             return Err(bad());
         };
-        crate::ensure!(e == ek && s == sv, Shape, "{}", bad());
+        let ranks_ok = q.len() >= 3 && k.len() >= 3 && v.len() >= 3;
+        crate::ensure!(ranks_ok && e == ek && s == sv, Shape, "{}", bad());
         let batch = broadcast_shapes(&broadcast_shapes(qb, kb).map_err(|_| bad())?, vb)
             .map_err(|_| bad())?;
         Ok(AttentionDims {
@@ -680,9 +674,9 @@ impl Op for ScaledDotProductAttention {
         let (q, k, v) = (&inputs[0].shape, &inputs[1].shape, &inputs[2].shape);
         for (s, name) in [(q, "query"), (k, "key"), (v, "value")] {
             crate::ensure!(
-                s.rank().is_none_or(|r| r >= 2),
+                s.rank().is_none_or(|r| r >= 3),
                 Shape,
-                "{name} must have rank 2 or more, got {s}"
+                "{name} must have rank 3 or more, got {s}"
             );
         }
         if let Some(s) = inputs.get(4).and_then(|d| d.shape.to_static()) {
@@ -905,6 +899,17 @@ mod tests {
             "[?,5]"
         );
         assert!(op.infer(&[desc("2,3"), desc("4,5")]).is_err());
+        // OpenVINO broadcasts labelled lengths of 1: ij,jk with [2,1] and [3,4] gives [2,4].
+        let out = op.infer(&[desc("2,1"), desc("3,4")]).unwrap();
+        assert_eq!(out[0].shape.to_string(), "[2,4]");
+        let b = einsum("ij,jk->ik", &[&t(&[2, 1], &[1.0, 2.0]), &seq(&[3, 4])]);
+        let ov = [0.3, 0.6, 0.9, 1.2, 0.6, 1.2, 1.8, 2.4]; // OpenVINO CPU
+        assert!(
+            b.to_f64_vec()
+                .iter()
+                .zip(ov)
+                .all(|(x, y)| (x - y).abs() < 1e-6)
+        );
         assert!(op.infer(&[desc("2,3")]).is_err());
         let ell = Einsum {
             equation: "...a,a->...".into(),
@@ -944,6 +949,11 @@ mod tests {
         );
         assert!(
             op.infer(&[desc("2,2,3"), desc("1,4,4"), desc("1,4,5")])
+                .is_err()
+        );
+        assert!(op.infer(&[desc("2,3"), desc("4,3"), desc("4,5")]).is_err());
+        assert!(
+            op.evaluate(&[&seq(&[2, 3]), &seq(&[4, 3]), &seq(&[4, 5])])
                 .is_err()
         );
         let plain = op.evaluate(&[&q, &k, &v]).unwrap().remove(0);
