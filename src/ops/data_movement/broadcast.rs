@@ -31,25 +31,58 @@ pub struct Broadcast {
 }
 
 /// For each data axis, the output axis it lands on.
-fn axis_map(mode: BroadcastMode, data_rank: usize, out_rank: usize, mapping: Option<&[i64]>) -> Result<Vec<usize>> {
+fn axis_map(
+    mode: BroadcastMode,
+    data_rank: usize,
+    out_rank: usize,
+    mapping: Option<&[i64]>,
+) -> Result<Vec<usize>> {
     if mode != BroadcastMode::Explicit {
-        crate::ensure!(data_rank <= out_rank, Shape, "data rank {data_rank} exceeds the target rank {out_rank}");
+        crate::ensure!(
+            data_rank <= out_rank,
+            Shape,
+            "data rank {data_rank} exceeds the target rank {out_rank}"
+        );
         return Ok((0..data_rank).map(|i| i + out_rank - data_rank).collect());
     }
-    let m = mapping.ok_or_else(|| Error::Shape("explicit mode needs the axes_mapping input".into()))?;
-    crate::ensure!(m.len() == data_rank, Shape, "axes_mapping has {} values for data rank {data_rank}", m.len());
+    let m =
+        mapping.ok_or_else(|| Error::Shape("explicit mode needs the axes_mapping input".into()))?;
+    crate::ensure!(
+        m.len() == data_rank,
+        Shape,
+        "axes_mapping has {} values for data rank {data_rank}",
+        m.len()
+    );
     let axes: Vec<usize> = m
         .iter()
         .map(|&a| usize::try_from(a).ok().filter(|&a| a < out_rank))
         .collect::<Option<_>>()
-        .ok_or_else(|| Error::Shape(format!("axes_mapping {m:?} is out of range for target rank {out_rank}")))?;
-    crate::ensure!(axes.windows(2).all(|w| w[0] < w[1]), Shape, "axes_mapping {m:?} is not increasing");
+        .ok_or_else(|| {
+            Error::Shape(format!(
+                "axes_mapping {m:?} is out of range for target rank {out_rank}"
+            ))
+        })?;
+    crate::ensure!(
+        axes.windows(2).all(|w| w[0] < w[1]),
+        Shape,
+        "axes_mapping {m:?} is not increasing"
+    );
     Ok(axes)
 }
 
 impl Broadcast {
-    fn out_shape(&self, data: &PartialShape, target: &[i64], mapping: Option<&[i64]>) -> Result<PartialShape> {
-        let target = PartialShape::new(target.iter().map(|&t| Dimension::from_i64(t)).collect::<Result<_>>()?);
+    fn out_shape(
+        &self,
+        data: &PartialShape,
+        target: &[i64],
+        mapping: Option<&[i64]>,
+    ) -> Result<PartialShape> {
+        let target = PartialShape::new(
+            target
+                .iter()
+                .map(|&t| Dimension::from_i64(t))
+                .collect::<Result<_>>()?,
+        );
         if self.mode == BroadcastMode::Bidirectional {
             return broadcast_partial(data, &target);
         }
@@ -59,7 +92,11 @@ impl Broadcast {
         let map = axis_map(self.mode, d.len(), t.len(), mapping)?;
         for (i, &j) in map.iter().enumerate() {
             let ok = d[i].get() == Some(1) || d[i].compatible(&t[j]);
-            crate::ensure!(ok, Shape, "data shape {data} does not broadcast to the target {target} (axis {i})");
+            crate::ensure!(
+                ok,
+                Shape,
+                "data shape {data} does not broadcast to the target {target} (axis {i})"
+            );
         }
         Ok(target)
     }
@@ -67,13 +104,24 @@ impl Broadcast {
 
 impl Op for Broadcast {
     fn type_info(&self) -> TypeInfo {
-        TypeInfo::new("Broadcast", if self.version >= 3 { "opset3" } else { "opset1" })
+        TypeInfo::new(
+            "Broadcast",
+            if self.version >= 3 {
+                "opset3"
+            } else {
+                "opset1"
+            },
+        )
     }
     fn visit_attributes(&mut self, v: &mut dyn AttributeVisitor) -> Result<()> {
         crate::visit_attrs!(self, v; "mode" => mode)
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
-        let n = if self.mode == BroadcastMode::Explicit { 3 } else { 2 };
+        let n = if self.mode == BroadcastMode::Explicit {
+            3
+        } else {
+            2
+        };
         check_input_count(inputs, n, 3)?;
         crate::ensure!(
             self.version >= 3 || self.mode != BroadcastMode::Bidirectional,
@@ -82,17 +130,31 @@ impl Op for Broadcast {
         );
         check_int_input(&inputs[1], "target_shape")?;
         let et = inputs[0].element_type;
-        let mapping = if n == 3 { known_i64s(&inputs[2]) } else { Some(vec![]) };
+        let mapping = if n == 3 {
+            known_i64s(&inputs[2])
+        } else {
+            Some(vec![])
+        };
         if let (Some(t), Some(m)) = (known_i64s(&inputs[1]), mapping) {
-            return Ok(one_desc(et, self.out_shape(&inputs[0].shape, &t, Some(&m))?));
+            return Ok(one_desc(
+                et,
+                self.out_shape(&inputs[0].shape, &t, Some(&m))?,
+            ));
         }
-        let rank = match (inputs[1].shape.to_static().as_deref(), self.mode, inputs[0].rank()) {
+        let rank = match (
+            inputs[1].shape.to_static().as_deref(),
+            self.mode,
+            inputs[0].rank(),
+        ) {
             (Some([n]), BroadcastMode::Bidirectional, Some(r)) => Some((*n).max(r)),
             (Some([_]), BroadcastMode::Bidirectional, None) => None,
             (Some([n]), _, _) => Some(*n),
             _ => None,
         };
-        Ok(one_desc(et, rank.map_or_else(PartialShape::dynamic_rank, PartialShape::dynamic_of_rank)))
+        Ok(one_desc(
+            et,
+            rank.map_or_else(PartialShape::dynamic_rank, PartialShape::dynamic_of_rank),
+        ))
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         let out = static_out_shape(self, inputs)?;
@@ -151,9 +213,18 @@ impl Op for Tile {
         let one = Dimension::new(1);
         let out = (0..rank)
             .map(|i| {
-                let d = if i + dims.len() >= rank { dims[i + dims.len() - rank] } else { one };
-                let r = if i + reps.len() >= rank { reps[i + reps.len() - rank] } else { 1 };
-                let r = u64::try_from(r).map_err(|_| Error::Shape(format!("repeats {reps:?} has a negative value")))?;
+                let d = if i + dims.len() >= rank {
+                    dims[i + dims.len() - rank]
+                } else {
+                    one
+                };
+                let r = if i + reps.len() >= rank {
+                    reps[i + reps.len() - rank]
+                } else {
+                    1
+                };
+                let r = u64::try_from(r)
+                    .map_err(|_| Error::Shape(format!("repeats {reps:?} has a negative value")))?;
                 Ok(d.mul(&Dimension::new(r)))
             })
             .collect::<Result<_>>()?;
@@ -184,9 +255,16 @@ mod tests {
         assert_eq!(shape_of(&np, &[st(&[3, 1]), dyn_i(&[4])]), "[?,?,?,?]");
         let bi = bc(3, BroadcastMode::Bidirectional);
         assert_eq!(shape_of(&bi, &[st(&[3, 1]), ci(&[2, 1, 4])]), "[2,3,4]");
-        assert!(bc(1, BroadcastMode::Bidirectional).infer(&[st(&[3]), ci(&[3])]).is_err());
+        assert!(
+            bc(1, BroadcastMode::Bidirectional)
+                .infer(&[st(&[3]), ci(&[3])])
+                .is_err()
+        );
         let ex = bc(1, BroadcastMode::Explicit);
-        assert_eq!(shape_of(&ex, &[st(&[3]), ci(&[2, 3, 4]), ci(&[1])]), "[2,3,4]");
+        assert_eq!(
+            shape_of(&ex, &[st(&[3]), ci(&[2, 3, 4]), ci(&[1])]),
+            "[2,3,4]"
+        );
         assert!(ex.infer(&[st(&[3]), ci(&[2, 3, 4]), ci(&[2])]).is_err());
     }
 
@@ -194,9 +272,15 @@ mod tests {
     fn broadcast_values() {
         let y = eval1(&bc(3, BroadcastMode::Numpy), &[iota(&[3]), ti(&[2, 3])]);
         assert_eq!(y.to_f64_vec(), vec![0., 1., 2., 0., 1., 2.]);
-        let y = eval1(&bc(1, BroadcastMode::Explicit), &[iota(&[2]), ti(&[2, 3]), ti(&[0])]);
+        let y = eval1(
+            &bc(1, BroadcastMode::Explicit),
+            &[iota(&[2]), ti(&[2, 3]), ti(&[0])],
+        );
         assert_eq!(y.to_f64_vec(), vec![0., 0., 0., 1., 1., 1.]);
-        let y = eval1(&bc(3, BroadcastMode::Bidirectional), &[iota(&[2, 1]), ti(&[1, 3])]);
+        let y = eval1(
+            &bc(3, BroadcastMode::Bidirectional),
+            &[iota(&[2, 1]), ti(&[1, 3])],
+        );
         assert_eq!(y.shape(), &[2, 3]);
         assert_eq!(y.to_f64_vec(), vec![0., 0., 0., 1., 1., 1.]);
     }

@@ -112,6 +112,24 @@ impl ElemsBuilder {
         }
     }
 
+    /// A builder holding a copy of `e`'s values, for ops that overwrite some of them.
+    pub fn copy_of(e: &Elems) -> ElemsBuilder {
+        ElemsBuilder {
+            et: e.et,
+            data: e.data.to_vec(),
+        }
+    }
+
+    /// Overwrites value `i` with `chunk`; errors when `i` is out of range or the chunk has another width.
+    pub fn set(&mut self, i: usize, chunk: &[u8]) -> Result<()> {
+        let w = chunk.len();
+        let n = self.data.len() / w.max(1);
+        let slot = i.checked_mul(w).and_then(|s| self.data.get_mut(s..s + w));
+        slot.map(|s| s.copy_from_slice(chunk)).ok_or_else(|| {
+            Error::Internal(format!("element {i} written to a tensor of {n} values"))
+        })
+    }
+
     /// Appends one value (or several contiguous values).
     pub fn push(&mut self, chunk: &[u8]) {
         self.data.extend_from_slice(chunk);

@@ -52,11 +52,31 @@ pub fn register(r: &mut Registry) {
         })
     });
     r.add("Roll", 7, || Box::new(Roll));
-    r.add("Broadcast", 1, || Box::new(Broadcast { version: 1, mode: BroadcastMode::Numpy }));
-    r.add("Broadcast", 3, || Box::new(Broadcast { version: 3, mode: BroadcastMode::Numpy }));
+    r.add("Broadcast", 1, || {
+        Box::new(Broadcast {
+            version: 1,
+            mode: BroadcastMode::Numpy,
+        })
+    });
+    r.add("Broadcast", 3, || {
+        Box::new(Broadcast {
+            version: 3,
+            mode: BroadcastMode::Numpy,
+        })
+    });
     r.add("Tile", 1, || Box::new(Tile));
     r.add("StridedSlice", 1, || Box::new(StridedSlice::default()));
     r.add("Slice", 8, || Box::new(Slice));
-    r.add("Pad", 1, || Box::new(Pad { version: 1, pad_mode: PadMode::Constant }));
-    r.add("Pad", 12, || Box::new(Pad { version: 12, pad_mode: PadMode::Constant }));
+    r.add("Pad", 1, || {
+        Box::new(Pad {
+            version: 1,
+            pad_mode: PadMode::Constant,
+        })
+    });
+    r.add("Pad", 12, || {
+        Box::new(Pad {
+            version: 12,
+            pad_mode: PadMode::Constant,
+        })
+    });
 }

@@ -36,7 +36,11 @@ impl Pad {
         let max = match self.pad_mode {
             PadMode::Constant => return Ok(()),
             PadMode::Edge => {
-                crate::ensure!(pad <= 0 || dim > 0, Shape, "edge padding of the empty axis {axis}");
+                crate::ensure!(
+                    pad <= 0 || dim > 0,
+                    Shape,
+                    "edge padding of the empty axis {axis}"
+                );
                 return Ok(());
             }
             PadMode::Reflect => dim as i64 - 1,
@@ -73,7 +77,14 @@ impl Pad {
 
 impl Op for Pad {
     fn type_info(&self) -> TypeInfo {
-        TypeInfo::new("Pad", if self.version >= 12 { "opset12" } else { "opset1" })
+        TypeInfo::new(
+            "Pad",
+            if self.version >= 12 {
+                "opset12"
+            } else {
+                "opset1"
+            },
+        )
     }
     fn visit_attributes(&mut self, v: &mut dyn AttributeVisitor) -> Result<()> {
         crate::visit_attrs!(self, v; "pad_mode" => pad_mode)
@@ -85,15 +96,28 @@ impl Op for Pad {
         let et = inputs[0].element_type;
         if let Some(v) = inputs.get(3) {
             merge_types(et, v.element_type, "Pad data and pad_value")?;
-            crate::ensure!(v.rank().is_none_or(|r| r == 0), Shape, "pad_value has shape {}, expected a scalar", v.shape);
+            crate::ensure!(
+                v.rank().is_none_or(|r| r == 0),
+                Shape,
+                "pad_value has shape {}, expected a scalar",
+                v.shape
+            );
         }
-        let rank = inputs[0].rank().or_else(|| match inputs[1].shape.to_static().as_deref() {
-            Some([n]) => Some(*n),
-            _ => None,
-        });
-        let (Some(dims), Some(pb), Some(pe)) = (inputs[0].shape.dims(), known_i64s(&inputs[1]), known_i64s(&inputs[2]))
-        else {
-            return Ok(one_desc(et, rank.map_or_else(PartialShape::dynamic_rank, PartialShape::dynamic_of_rank)));
+        let rank = inputs[0]
+            .rank()
+            .or_else(|| match inputs[1].shape.to_static().as_deref() {
+                Some([n]) => Some(*n),
+                _ => None,
+            });
+        let (Some(dims), Some(pb), Some(pe)) = (
+            inputs[0].shape.dims(),
+            known_i64s(&inputs[1]),
+            known_i64s(&inputs[2]),
+        ) else {
+            return Ok(one_desc(
+                et,
+                rank.map_or_else(PartialShape::dynamic_rank, PartialShape::dynamic_of_rank),
+            ));
         };
         let r = dims.len();
         crate::ensure!(
@@ -108,7 +132,13 @@ impl Op for Pad {
                     self.check_pad(n, pb[a], a)?;
                     self.check_pad(n, pe[a], a)?;
                     let len = n as i64 + pb[a] + pe[a];
-                    crate::ensure!(len >= 0, Shape, "padding axis {a} of length {n} by {} and {} leaves {len}", pb[a], pe[a]);
+                    crate::ensure!(
+                        len >= 0,
+                        Shape,
+                        "padding axis {a} of length {n} by {} and {} leaves {len}",
+                        pb[a],
+                        pe[a]
+                    );
                     Dimension::new(len as u64)
                 }
                 None if pb[a] == 0 && pe[a] == 0 => *d,
@@ -122,7 +152,11 @@ impl Op for Pad {
         let x = inputs[0];
         let pb = int_list(inputs[1], "pads_begin")?;
         let shape = x.shape();
-        let fill = if self.pad_mode == PadMode::Constant { inputs.get(3).copied() } else { None };
+        let fill = if self.pad_mode == PadMode::Constant {
+            inputs.get(3).copied()
+        } else {
+            None
+        };
         let mut src = vec![0; shape.len()];
         Ok(vec![take(x, &out, fill, |idx| {
             for (a, s) in src.iter_mut().enumerate() {
@@ -142,18 +176,38 @@ mod tests {
     use super::*;
 
     fn pad(mode: PadMode) -> Pad {
-        Pad { version: 12, pad_mode: mode }
+        Pad {
+            version: 12,
+            pad_mode: mode,
+        }
     }
 
     #[test]
     fn shapes() {
         let p = pad(PadMode::Constant);
-        assert_eq!(shape_of(&p, &[st(&[2, 3]), ci(&[1, -1]), ci(&[0, 2])]), "[3,4]");
-        assert_eq!(shape_of(&p, &[ps("?,3"), ci(&[0, 1]), ci(&[0, 1])]), "[?,5]");
-        assert_eq!(shape_of(&p, &[ps("?,3"), dyn_i(&[2]), ci(&[0, 1])]), "[?,?]");
+        assert_eq!(
+            shape_of(&p, &[st(&[2, 3]), ci(&[1, -1]), ci(&[0, 2])]),
+            "[3,4]"
+        );
+        assert_eq!(
+            shape_of(&p, &[ps("?,3"), ci(&[0, 1]), ci(&[0, 1])]),
+            "[?,5]"
+        );
+        assert_eq!(
+            shape_of(&p, &[ps("?,3"), dyn_i(&[2]), ci(&[0, 1])]),
+            "[?,?]"
+        );
         assert!(p.infer(&[st(&[2, 3]), ci(&[0, -4]), ci(&[0, 0])]).is_err());
-        assert!(pad(PadMode::Reflect).infer(&[st(&[3]), ci(&[3]), ci(&[0])]).is_err());
-        assert!(pad(PadMode::Symmetric).infer(&[st(&[3]), ci(&[3]), ci(&[0])]).is_ok());
+        assert!(
+            pad(PadMode::Reflect)
+                .infer(&[st(&[3]), ci(&[3]), ci(&[0])])
+                .is_err()
+        );
+        assert!(
+            pad(PadMode::Symmetric)
+                .infer(&[st(&[3]), ci(&[3]), ci(&[0])])
+                .is_ok()
+        );
     }
 
     #[test]
@@ -167,10 +221,16 @@ mod tests {
             (PadMode::Symmetric, vec![2., 1., 0., 0., 1., 2., 3., 3., 2.]),
         ];
         for (mode, want) in cases {
-            let y = eval1(&pad(mode), &[x.clone(), ti(&[3]), ti(&[2]), Tensor::scalar(9.0f32)]);
+            let y = eval1(
+                &pad(mode),
+                &[x.clone(), ti(&[3]), ti(&[2]), Tensor::scalar(9.0f32)],
+            );
             assert_eq!(y.to_f64_vec(), want, "{mode}");
         }
-        let y = eval1(&pad(PadMode::Constant), &[iota(&[2, 3]), ti(&[-1, 0]), ti(&[0, -1])]);
+        let y = eval1(
+            &pad(PadMode::Constant),
+            &[iota(&[2, 3]), ti(&[-1, 0]), ti(&[0, -1])],
+        );
         assert_eq!(y.to_f64_vec(), vec![3., 4.]);
     }
 }
