@@ -1,0 +1,97 @@
+"""ferrovino: a deep-learning inference runtime with OpenVINO's Python API.
+
+``import ferrovino as ov`` works as ``import openvino as ov`` does: ``ov.Core``, ``ov.compile_model``,
+``ov.Tensor``, ``ov.Type``, ``ov.opset13`` and so on.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ferrovino._native import (
+    ConstOutput,
+    DeviceError,
+    Dimension,
+    DiscreteTypeInfo,
+    FerrovinoError,
+    Input,
+    InternalError,
+    InvalidArgumentError,
+    IoError,
+    Layout,
+    Model,
+    Node,
+    NotFoundError,
+    Output,
+    ParseError,
+    PartialShape,
+    Shape,
+    ShapeError,
+    Tensor,
+    Type,
+    UnsupportedError,
+    get_version,
+)
+from ferrovino._ov_api import (
+    CompiledModel,
+    Core,
+    InferRequest,
+    Version,
+    compile_model,
+    read_model,
+    save_model,
+    serialize,
+)
+from ferrovino._ovdict import OVDict
+
+__version__ = get_version()
+
+__all__ = [
+    "CompiledModel",
+    "ConstOutput",
+    "Core",
+    "DeviceError",
+    "Dimension",
+    "DiscreteTypeInfo",
+    "FerrovinoError",
+    "InferRequest",
+    "Input",
+    "InternalError",
+    "InvalidArgumentError",
+    "IoError",
+    "Layout",
+    "Model",
+    "Node",
+    "NotFoundError",
+    "OVDict",
+    "Output",
+    "ParseError",
+    "PartialShape",
+    "Shape",
+    "ShapeError",
+    "Tensor",
+    "Type",
+    "UnsupportedError",
+    "Version",
+    "compile_model",
+    "get_version",
+    "read_model",
+    "save_model",
+    "serialize",
+    "tensor_from_file",
+]
+
+
+def tensor_from_file(path: str) -> Tensor:
+    """A u8 tensor holding the bytes of a file."""
+    import numpy as np
+
+    return Tensor(np.fromfile(path, dtype=np.uint8))
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Imports the ``opsetN`` builder modules on first use (``ov.opset13.relu``)."""
+    if name.startswith("opset") and name[5:].isdigit():
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

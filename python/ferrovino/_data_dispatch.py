@@ -1,0 +1,106 @@
+"""Input normalisation for ``InferRequest.infer`` and ``CompiledModel.__call__``, as OpenVINO's data dispatcher does.
+
+Accepted containers: a dict keyed by input index, tensor name or port; a list or tuple in input order (a flat list
+of numbers for a single-input model is one value); an ``OVDict``; or a single value for input 0. Accepted values:
+``Tensor`` (used as is), numpy arrays and anything with ``__array__``, lists, and scalars. Arrays of the input's
+dtype that are C-contiguous and writeable are shared without a copy when ``share_inputs`` is true; otherwise (and
+whenever the dtype differs, which converts the values as OpenVINO does) the data are copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import numpy as np
+
+from ferrovino._native import ConstOutput, Tensor, Type
+from ferrovino._ovdict import OVDict
+
+Key = Union[int, str, ConstOutput]
+
+_SCALARS = (bool, int, float, np.number, np.bool_)
+
+
+def _is_flat_number_list(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values)
+
+
+def _items(request: Any, inputs: Any) -> list[tuple[Key, Any]]:
+    """The ``(key, value)`` pairs an ``inputs`` argument stands for."""
+    if isinstance(inputs, dict):
+        return list(inputs.items())
+    if isinstance(inputs, OVDict):
+        return list(enumerate(inputs.values()))
+    if isinstance(inputs, (list, tuple)):
+        if len(request.model_inputs) == 1 and _is_flat_number_list(inputs):
+            return [(0, inputs)]
+        return list(enumerate(inputs))
+    return [(0, inputs)]
+
+
+def _port(request: Any, key: Key) -> ConstOutput:
+    """The model input a key designates (used to learn its element type and shape)."""
+    ports = request.model_inputs
+    if isinstance(key, bool) or not isinstance(key, (int, str, ConstOutput)):
+        raise TypeError(f"Incompatible key type for input: {key}")
+    if isinstance(key, int):
+        if not 0 <= key < len(ports):
+            raise IndexError(f"input index {key} is out of range: the model has {len(ports)} inputs")
+        return ports[key]
+    if isinstance(key, str):
+        for port in ports:
+            if key in port.get_names():
+                return port
+        return request.get_tensor(key)  # raises NotFoundError naming the key
+    return key
+
+
+def _bf16_bits(values: np.ndarray) -> np.ndarray:
+    """Rounds values to bfloat16 (to nearest even) and returns the bits in a float16 array, as bf16 tensors hold them."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return bits.astype(np.uint16).view(np.float16)
+
+
+def _as_array(value: Any, key: Key) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (list, tuple)) or isinstance(value, _SCALARS) or hasattr(value, "__array__"):
+        return np.asarray(value)
+    raise TypeError(f"Incompatible inputs of type: {type(value)} under {key} key!")
+
+
+def _to_tensor(value: Any, port: ConstOutput, key: Key, share: bool) -> Tensor:
+    """A tensor for one input value: shared when allowed and possible, otherwise converted and copied."""
+    if isinstance(value, Tensor):
+        return value
+    array = _as_array(value, key)
+    element_type = port.get_element_type()
+    if element_type == Type.dynamic:
+        return Tensor(array, shared_memory=share and array.flags.c_contiguous and array.flags.writeable)
+    if element_type == Type.bf16:
+        return Tensor(_bf16_bits(array).reshape(array.shape), array.shape, Type.bf16)
+    dtype = element_type.to_dtype()
+    if array.dtype != dtype:
+        if array.dtype.kind in "OSUV":
+            raise TypeError(
+                f"input {key!r} expects {element_type.type_name} values; got an array of dtype {array.dtype}"
+            )
+        array = array.astype(dtype)
+    elif share and array.flags.c_contiguous and array.flags.writeable:
+        return Tensor(array, shared_memory=True)
+    if array.ndim == 0 and port.get_partial_shape().is_static and len(port.get_partial_shape()) > 0:
+        array = array.reshape(port.get_shape())
+    return Tensor(array, shared_memory=False)
+
+
+def dispatch(request: Any, inputs: Any, share_inputs: bool) -> None:
+    """Binds ``inputs`` to the request's input tensors."""
+    if inputs is None:
+        return
+    for key, value in _items(request, inputs):
+        tensor = _to_tensor(value, _port(request, key), key, share_inputs)
+        if isinstance(key, int):
+            request.set_input_tensor(key, tensor)
+        else:
+            request.set_tensor(key, tensor)

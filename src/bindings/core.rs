@@ -1,0 +1,187 @@
+//! `Core`: reads models, compiles them for a device and answers device queries.
+
+use super::compiled_model::PyCompiledModel;
+use super::errors::{detached, guarded};
+use super::model::PyModel;
+use super::properties::{optional_config, property_to_py, py_to_config};
+use super::tensor::PyTensor;
+use crate::Error;
+use crate::ir::{ElementType, Model, Tensor};
+use crate::runtime::core::Core;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The runtime's entry point (`Core()`).
+#[pyclass(module = "ferrovino", name = "Core", subclass, frozen)]
+pub struct PyCore(pub Arc<Core>);
+
+/// The bytes of a `bytes` or `BytesIO` object.
+fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Some(b.as_bytes().to_vec()));
+    }
+    if obj.hasattr("getvalue")? {
+        return Ok(Some(
+            obj.call_method0("getvalue")?
+                .cast::<PyBytes>()?
+                .as_bytes()
+                .to_vec(),
+        ));
+    }
+    Ok(None)
+}
+
+fn read(
+    core: &Core,
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Model> {
+    if let Some(xml) = bytes_of(model)? {
+        let w = match weights {
+            None => None,
+            Some(w) => Some(match (w.cast::<PyTensor>(), bytes_of(w)?) {
+                (Ok(t), _) => t.borrow().inner.clone(),
+                (Err(_), Some(b)) => {
+                    guarded(|| Tensor::from_bytes(ElementType::U8, &[b.len()], &b))?
+                }
+                (Err(_), None) => {
+                    return Err(PyTypeError::new_err(
+                        "weights must be bytes, BytesIO or a Tensor",
+                    ));
+                }
+            }),
+        };
+        return detached(py, || core.read_model_bytes(&xml, w));
+    }
+    let path: PathBuf = model
+        .extract()
+        .map_err(|_| PyTypeError::new_err("model must be a path, bytes or BytesIO"))?;
+    let bin: Option<PathBuf> = weights.map(|w| w.extract()).transpose()?;
+    detached(py, || core.read_model_path(&path, bin.as_deref()))
+}
+
+impl PyCore {
+    fn first_device(&self) -> crate::Result<String> {
+        self.0
+            .available_devices()
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Device("no device available".into()))
+    }
+}
+
+#[pymethods]
+impl PyCore {
+    /// `Core(xml_config_file="")` (the plugin configuration file is not used).
+    #[new]
+    #[pyo3(signature = (xml_config_file=""))]
+    fn new(xml_config_file: &str) -> PyCore {
+        let _ = xml_config_file;
+        PyCore(Arc::new(Core::new()))
+    }
+    /// Physical devices (`CPU`, `GPU.0`, ...).
+    #[getter(available_devices)]
+    fn prop_available_devices(&self) -> Vec<String> {
+        self.0.available_devices()
+    }
+    /// Physical devices (`CPU`, `GPU.0`, ...).
+    fn get_available_devices(&self) -> Vec<String> {
+        self.0.available_devices()
+    }
+    /// Reads an IR model from a path (`.bin` beside it unless `weights` is given) or from XML bytes and weight bytes.
+    #[pyo3(signature = (model, weights=None, config=None))]
+    fn read_model(
+        &self,
+        py: Python<'_>,
+        model: &Bound<'_, PyAny>,
+        weights: Option<&Bound<'_, PyAny>>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyModel> {
+        optional_config(config)?;
+        read(&self.0, py, model, weights).map(PyModel)
+    }
+    /// Compiles a model (or reads then compiles a path) for a device; no device means AUTO.
+    #[pyo3(signature = (model, device_name=None, config=None))]
+    fn compile_model(
+        &self,
+        py: Python<'_>,
+        model: &Bound<'_, PyAny>,
+        device_name: Option<&str>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyCompiledModel> {
+        let cfg = optional_config(config)?;
+        let model = match model.cast::<PyModel>() {
+            Ok(m) => m.borrow().0.clone(),
+            Err(_) => read(&self.0, py, model, None)?,
+        };
+        let device = device_name.unwrap_or("AUTO");
+        let core = &self.0;
+        detached(py, || core.compile_model(&model, device, &cfg)).map(PyCompiledModel)
+    }
+    /// Node friendly name → device that would run it.
+    #[pyo3(signature = (model, device_name, config=None))]
+    fn query_model(
+        &self,
+        model: &Bound<'_, PyModel>,
+        device_name: &str,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<std::collections::BTreeMap<String, String>> {
+        let cfg = optional_config(config)?;
+        guarded(|| self.0.query_model(&model.borrow().0, device_name, &cfg))
+    }
+    /// `set_property(device, {key: value})`, or `set_property({key: value})` for every device.
+    #[pyo3(signature = (device_name_or_properties, properties=None))]
+    fn set_property(
+        &self,
+        device_name_or_properties: &Bound<'_, PyAny>,
+        properties: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        if let Ok(d) = device_name_or_properties.cast::<PyDict>() {
+            let cfg = py_to_config(d)?;
+            return self
+                .0
+                .available_devices()
+                .iter()
+                .try_for_each(|dev| guarded(|| self.0.set_property(dev, &cfg)));
+        }
+        let device: String = device_name_or_properties.extract()?;
+        let props = properties.ok_or_else(|| {
+            PyTypeError::new_err("set_property(device, properties) needs a dict of properties")
+        })?;
+        let cfg = py_to_config(props)?;
+        guarded(|| self.0.set_property(&device, &cfg))
+    }
+    /// `get_property(device, key)`, or `get_property(key)` answered by the first device.
+    #[pyo3(signature = (device_name_or_property, property=None))]
+    fn get_property<'py>(
+        &self,
+        py: Python<'py>,
+        device_name_or_property: &Bound<'_, PyAny>,
+        property: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let first = device_name_or_property.str()?.to_string();
+        let (device, key) = match property {
+            Some(p) => (first, p.str()?.to_string()),
+            None => (guarded(|| self.first_device())?, first),
+        };
+        let v = guarded(|| self.0.get_property(&device, &key))?;
+        property_to_py(py, &v)
+    }
+    /// Device name → version string of the devices behind `device_name`.
+    fn get_versions(
+        &self,
+        device_name: &str,
+    ) -> PyResult<std::collections::BTreeMap<String, String>> {
+        guarded(|| self.0.versions(device_name))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<Core: available plugins[{}]>",
+            self.0.available_devices().join(", ")
+        )
+    }
+}

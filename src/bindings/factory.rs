@@ -1,0 +1,264 @@
+//! The node factory the opset builders call (`make_node`, `make_constant`, `make_parameter`) and the conversion
+//! of attribute values between Python and [`AttrValue`].
+
+use super::element_type::{PyType, extract_element_type, numpy_name};
+use super::errors::{IntoPyResult, guarded};
+use super::node::PyNode;
+use super::output::port_of;
+use super::partial_shape::{PyPartialShape, extract_partial_shape};
+use super::tensor::array_element_type;
+use crate::Error;
+use crate::ir::{
+    AttrValue, Attribute, AttributeCollector, AttributeVisitor, ElementType, Node, Tensor,
+};
+use crate::ops::Op;
+use crate::ops::structure::{Constant, Parameter};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+
+/// Converts an attribute value to its Python form (lists for lists, `str` type names, shapes as lists of ints).
+pub fn attr_to_py<'py>(py: Python<'py>, v: &AttrValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        AttrValue::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        AttrValue::Int(i) => i.into_pyobject(py)?.into_any(),
+        AttrValue::Float(f) => f.into_pyobject(py)?.into_any(),
+        AttrValue::Str(s) => s.into_pyobject(py)?.into_any(),
+        AttrValue::Ints(v) => v.into_pyobject(py)?.into_any(),
+        AttrValue::Floats(v) => v.into_pyobject(py)?.into_any(),
+        AttrValue::Strs(v) => v.into_pyobject(py)?.into_any(),
+        AttrValue::Type(t) => t.name().into_pyobject(py)?.into_any(),
+        AttrValue::Shape(s) => match s.dims() {
+            Some(d) => d
+                .iter()
+                .map(|x| x.to_i64())
+                .collect::<Vec<_>>()
+                .into_pyobject(py)?
+                .into_any(),
+            None => s.to_string().into_pyobject(py)?.into_any(),
+        },
+    })
+}
+
+/// Python scalars in their most natural attribute kind (used when the op's current value gives no guidance).
+fn natural(obj: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(AttrValue::Bool(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(AttrValue::Int(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(AttrValue::Float(obj.extract()?));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(AttrValue::Str(s.to_cow()?.to_string()));
+    }
+    if let Ok(t) = obj.cast::<PyType>() {
+        return Ok(AttrValue::Type(t.get().0));
+    }
+    if let Ok(s) = obj.cast::<PyPartialShape>() {
+        return Ok(AttrValue::Shape(s.borrow().0.clone()));
+    }
+    if let Ok(v) = obj.extract::<i64>() {
+        return Ok(AttrValue::Int(v));
+    }
+    obj.extract::<f64>().map(AttrValue::Float).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "unsupported attribute value of type {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
+/// Converts a Python value to an attribute value of the kind the op expects (`like` is the current value).
+fn py_to_attr(obj: &Bound<'_, PyAny>, like: &AttrValue) -> PyResult<AttrValue> {
+    // numpy arrays and scalars become plain Python values first.
+    let obj = if obj.hasattr("tolist")? && !obj.is_instance_of::<PyList>() {
+        obj.call_method0("tolist")?
+    } else {
+        obj.clone()
+    };
+    let is_seq = obj.is_instance_of::<PyList>() || obj.is_instance_of::<pyo3::types::PyTuple>();
+    Ok(match like {
+        AttrValue::Ints(_) if is_seq => AttrValue::Ints(obj.extract()?),
+        AttrValue::Floats(_) if is_seq => AttrValue::Floats(obj.extract()?),
+        AttrValue::Strs(_) if is_seq => AttrValue::Strs(obj.extract()?),
+        AttrValue::Float(_) if !obj.is_instance_of::<PyString>() => {
+            AttrValue::Float(obj.extract()?)
+        }
+        AttrValue::Type(_) => AttrValue::Type(extract_element_type(&obj)?),
+        AttrValue::Shape(_) => AttrValue::Shape(extract_partial_shape(&obj)?),
+        AttrValue::Str(_) if obj.is_instance_of::<PyType>() => {
+            AttrValue::Str(obj.cast::<PyType>()?.get().0.name().into())
+        }
+        _ if is_seq => natural_list(&obj)?,
+        _ => natural(&obj)?,
+    })
+}
+
+/// A list in its natural kind: ints, then reals, then strings.
+fn natural_list(obj: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
+    if let Ok(v) = obj.extract::<Vec<i64>>() {
+        return Ok(AttrValue::Ints(v));
+    }
+    if let Ok(v) = obj.extract::<Vec<f64>>() {
+        return Ok(AttrValue::Floats(v));
+    }
+    Ok(AttrValue::Strs(obj.extract()?))
+}
+
+/// Sets attributes from Python values, remembering the first Python error (to re-raise it with its class).
+struct PySetter<'a, 'py> {
+    values: Vec<(String, Bound<'py, PyAny>)>,
+    used: Vec<bool>,
+    failure: &'a mut Option<PyErr>,
+}
+
+impl AttributeVisitor for PySetter<'_, '_> {
+    fn on(&mut self, name: &str, attr: &mut dyn Attribute) -> crate::Result<()> {
+        let Some(i) = self.values.iter().position(|(n, _)| n == name) else {
+            return Ok(());
+        };
+        self.used[i] = true;
+        let value = match py_to_attr(&self.values[i].1, &attr.get()) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = e.to_string();
+                *self.failure = Some(e);
+                return Err(Error::InvalidArgument(format!("attribute '{name}': {msg}")));
+            }
+        };
+        attr.set(value)
+            .map_err(|e| e.context(format!("attribute '{name}'")))
+    }
+}
+
+/// Sets the attributes in `attributes` on `op` through its `visit_attributes`; unknown names are an error naming the op.
+pub fn set_attributes(op: &mut dyn Op, attributes: &Bound<'_, PyDict>) -> PyResult<()> {
+    let values: Vec<(String, Bound<'_, PyAny>)> = attributes
+        .iter()
+        .map(|(k, v)| Ok((k.extract::<String>()?, v)))
+        .collect::<PyResult<_>>()?;
+    let mut failure = None;
+    let mut setter = PySetter {
+        used: vec![false; values.len()],
+        values,
+        failure: &mut failure,
+    };
+    let result = guarded(|| op.visit_attributes(&mut setter));
+    let unknown: Vec<String> = setter
+        .values
+        .iter()
+        .zip(&setter.used)
+        .filter(|(_, u)| !**u)
+        .map(|((n, _), _)| n.clone())
+        .collect();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result?;
+    if !unknown.is_empty() {
+        let mut known = AttributeCollector::default();
+        let mut probe = op.clone_op();
+        guarded(|| probe.visit_attributes(&mut known))?;
+        let t = op.type_info();
+        let names: Vec<&str> = known.values.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Error::InvalidArgument(format!(
+            "op {}-{} has no attribute(s) {} (its attributes: {})",
+            t.name,
+            t.version,
+            unknown.join(", "),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )))
+        .py();
+    }
+    Ok(())
+}
+
+fn named_node(
+    op: Box<dyn Op>,
+    inputs: Vec<crate::ir::Output>,
+    name: Option<&str>,
+) -> PyResult<PyNode> {
+    guarded(|| match name {
+        Some(n) => Node::with_name(op, inputs, n),
+        None => Node::new(op, inputs),
+    })
+    .map(PyNode)
+}
+
+/// Creates node `type_name` as opset `opset` defines it, with the given inputs and attributes.
+#[pyfunction]
+#[pyo3(signature = (type_name, opset, inputs, attributes, name=None))]
+pub fn make_node(
+    type_name: &str,
+    opset: u32,
+    inputs: &Bound<'_, PyAny>,
+    attributes: &Bound<'_, PyDict>,
+    name: Option<&str>,
+) -> PyResult<PyNode> {
+    let mut op = crate::ops::registry::create(type_name, opset).py()?;
+    set_attributes(op.as_mut(), attributes)?;
+    let ports = inputs
+        .try_iter()?
+        .map(|i| port_of(&i?))
+        .collect::<PyResult<Vec<_>>>()?;
+    named_node(op, ports, name)
+}
+
+/// Creates a Constant holding a copy of `array` (converted to `element_type` when given).
+#[pyfunction]
+#[pyo3(signature = (array, element_type=None, name=None))]
+pub fn make_constant(
+    array: &Bound<'_, PyAny>,
+    element_type: Option<&Bound<'_, PyAny>>,
+    name: Option<&str>,
+) -> PyResult<PyNode> {
+    let np = array.py().import("numpy")?;
+    let arr = np.call_method1("ascontiguousarray", (array,))?;
+    let src = array_element_type(&arr)?;
+    let et = element_type
+        .map(extract_element_type)
+        .transpose()?
+        .unwrap_or(src);
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let tensor = match numpy_name(et) {
+        Some(dtype) if !et.is_sub_byte() && et != ElementType::BF16 => {
+            let bytes = arr
+                .call_method1("astype", (dtype,))?
+                .call_method0("tobytes")?;
+            Tensor::from_bytes(et, &shape, bytes.cast::<pyo3::types::PyBytes>()?.as_bytes()).py()?
+        }
+        _ => {
+            let values: Vec<f64> = arr
+                .call_method1("astype", ("float64",))?
+                .call_method0("ravel")?
+                .extract()?;
+            Tensor::from_f64s(et, &shape, &values).py()?
+        }
+    };
+    named_node(Box::new(Constant::new(tensor)), vec![], name)
+}
+
+/// Creates a Parameter (a model input) of the given element type and shape.
+#[pyfunction]
+#[pyo3(signature = (element_type, shape, name=None))]
+pub fn make_parameter(
+    element_type: &Bound<'_, PyAny>,
+    shape: &Bound<'_, PyAny>,
+    name: Option<&str>,
+) -> PyResult<PyNode> {
+    let op = Parameter {
+        element_type: extract_element_type(element_type)?,
+        shape: extract_partial_shape(shape)?,
+    };
+    named_node(Box::new(op), vec![], name)
+}

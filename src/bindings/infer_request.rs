@@ -1,0 +1,357 @@
+//! `InferRequest`: binds tensors to a compiled model's inputs and outputs and runs inferences.
+//!
+//! Tensors handed to Python share memory with the request: an input tensor from `get_input_tensor` is the one the
+//! next inference reads, and an output tensor from `get_output_tensor` is written in place by later inferences of
+//! the same output shape.
+
+use super::compiled_model::PyCompiledModel;
+use super::errors::{IntoPyResult, detached};
+use super::model::model_repr;
+use super::output::{PyConstOutput, const_output, port_names, port_of};
+use super::tensor::{PyTensor, to_numpy, zeros};
+use crate::Error;
+use crate::ir::{Output, PartialShape};
+use crate::runtime::{CompiledModel, InferRequest};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// The state shared by every Python handle to one request.
+struct RequestState {
+    request: InferRequest,
+    inputs: Vec<Option<Py<PyTensor>>>,
+    outputs: Vec<Option<Py<PyTensor>>>,
+    latency_ms: f64,
+}
+
+/// An infer request (`compiled.create_infer_request()`).
+#[pyclass(module = "ferrovino", name = "InferRequest", subclass, frozen)]
+pub struct PyInferRequest {
+    state: Arc<Mutex<RequestState>>,
+    compiled: Arc<dyn CompiledModel>,
+}
+
+/// Which tensor a key designates.
+#[derive(Clone, Copy)]
+enum Slot {
+    Input(usize),
+    Output(usize),
+}
+
+impl PyInferRequest {
+    /// A fresh request for a compiled model.
+    pub fn create(compiled: Arc<dyn CompiledModel>) -> PyInferRequest {
+        let n_in = compiled.model().parameters.len();
+        let n_out = compiled.model().results.len();
+        let state = RequestState {
+            request: InferRequest::new(compiled.clone()),
+            inputs: (0..n_in).map(|_| None).collect(),
+            outputs: (0..n_out).map(|_| None).collect(),
+            latency_ms: 0.0,
+        };
+        PyInferRequest {
+            state: Arc::new(Mutex::new(state)),
+            compiled,
+        }
+    }
+
+    /// Locks the request; a request running on another thread is reported as busy instead of blocking.
+    fn lock(&self) -> PyResult<MutexGuard<'_, RequestState>> {
+        self.state
+            .try_lock()
+            .map_err(|_| Error::Device("Infer Request is busy".into()))
+            .py()
+    }
+
+    fn find_port(&self, port: &Output, ports: &[Output]) -> Option<usize> {
+        ports.iter().position(|p| p == port).or_else(|| {
+            let names = port_names(port);
+            ports
+                .iter()
+                .position(|p| !names.is_empty() && !port_names(p).is_disjoint(&names))
+        })
+    }
+
+    /// Resolves a tensor name or a port to an input or output.
+    fn slot(&self, key: &Bound<'_, PyAny>) -> PyResult<Slot> {
+        let model = self.compiled.model();
+        if let Ok(s) = key.cast::<PyString>() {
+            let name = s.to_cow()?;
+            return model
+                .input_index(&name)
+                .map(Slot::Input)
+                .or_else(|_| model.output_index(&name).map(Slot::Output))
+                .map_err(|_| Error::NotFound(format!("Port for tensor name {name} was not found.")))
+                .py();
+        }
+        let port = port_of(key).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "a tensor key must be a name or a port, got {}",
+                key.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        self.find_port(&port, &model.inputs())
+            .map(Slot::Input)
+            .or_else(|| self.find_port(&port, &model.outputs()).map(Slot::Output))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "Port {} was not found among the model's inputs and outputs.",
+                    port.node.describe()
+                ))
+            })
+            .py()
+    }
+
+    fn check_index(&self, i: usize, is_input: bool) -> PyResult<()> {
+        let m = self.compiled.model();
+        let (n, what) = if is_input {
+            (m.parameters.len(), "inputs")
+        } else {
+            (m.results.len(), "outputs")
+        };
+        if i >= n {
+            return Err(Error::NotFound(format!(
+                "the model has {n} {what}; index {i} is out of range"
+            )))
+            .py();
+        }
+        Ok(())
+    }
+
+    /// A zero tensor matching a port (dynamic dimensions take their lower bound).
+    fn blank(py: Python<'_>, port: &Output) -> PyResult<PyTensor> {
+        let shape = match port.shape().dims() {
+            Some(d) => d.iter().map(|x| x.min() as usize).collect(),
+            None => vec![0],
+        };
+        zeros(py, port.element_type(), &shape)
+    }
+
+    fn input_tensor(&self, py: Python<'_>, i: usize) -> PyResult<Py<PyTensor>> {
+        self.check_index(i, true)?;
+        let mut st = self.lock()?;
+        if let Some(t) = &st.inputs[i] {
+            return Ok(t.clone_ref(py));
+        }
+        let port = self.compiled.model().inputs()[i].clone();
+        let t = Self::blank(py, &port)?;
+        let fits = PartialShape::from_static(t.inner.shape()).refines(&port.shape());
+        if fits {
+            st.request.set_input(i, t.inner.clone()).py()?;
+        }
+        let t = Py::new(py, t)?;
+        if fits {
+            st.inputs[i] = Some(t.clone_ref(py));
+        }
+        Ok(t)
+    }
+
+    fn output_tensor(&self, py: Python<'_>, i: usize) -> PyResult<Py<PyTensor>> {
+        self.check_index(i, false)?;
+        let mut st = self.lock()?;
+        let current = st.request.output(i).ok().cloned();
+        if let (Some(t), Some(cur)) = (&st.outputs[i], &current)
+            && t.borrow(py).inner.shares_memory_with(cur)
+        {
+            return Ok(t.clone_ref(py));
+        }
+        let t = match &current {
+            Some(cur) => super::tensor::from_rust(py, cur)?,
+            None => Self::blank(py, &self.compiled.model().outputs()[i])?,
+        };
+        st.request.set_output(i, t.inner.clone()).py()?;
+        let t = Py::new(py, t)?;
+        st.outputs[i] = Some(t.clone_ref(py));
+        Ok(t)
+    }
+
+    fn set_slot(&self, py: Python<'_>, slot: Slot, tensor: &Bound<'_, PyTensor>) -> PyResult<()> {
+        let inner = tensor.borrow().inner.clone();
+        let mut st = self.lock()?;
+        match slot {
+            Slot::Input(i) => {
+                self.check_index(i, true)?;
+                st.request.set_input(i, inner).py()?;
+                st.inputs[i] = Some(tensor.clone().unbind());
+            }
+            Slot::Output(i) => {
+                self.check_index(i, false)?;
+                st.request.set_output(i, inner).py()?;
+                st.outputs[i] = Some(tensor.clone().unbind());
+            }
+        }
+        let _ = py;
+        Ok(())
+    }
+
+    fn tensor(&self, py: Python<'_>, slot: Slot) -> PyResult<Py<PyTensor>> {
+        match slot {
+            Slot::Input(i) => self.input_tensor(py, i),
+            Slot::Output(i) => self.output_tensor(py, i),
+        }
+    }
+}
+
+/// Splits `(index, tensor)` or `(tensor,)` arguments of `set_input_tensor`/`set_output_tensor`.
+fn index_and_tensor<'py>(
+    a: &Bound<'py, PyAny>,
+    b: Option<&Bound<'py, PyTensor>>,
+) -> PyResult<(usize, Bound<'py, PyTensor>)> {
+    match b {
+        Some(t) => Ok((a.extract()?, t.clone())),
+        None => Ok((0, a.cast::<PyTensor>()?.clone())),
+    }
+}
+
+#[pymethods]
+impl PyInferRequest {
+    /// Another handle to the same request.
+    #[new]
+    fn new(other: &Bound<'_, PyInferRequest>) -> PyInferRequest {
+        let o = other.get();
+        PyInferRequest {
+            state: o.state.clone(),
+            compiled: o.compiled.clone(),
+        }
+    }
+    /// Runs one inference with the bound input tensors (the interpreter is released meanwhile).
+    fn infer(&self, py: Python<'_>) -> PyResult<()> {
+        let mut st = self.lock()?;
+        let request = &mut st.request;
+        let start = Instant::now();
+        detached(py, || request.infer())?;
+        st.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(())
+    }
+    /// Copies of every output of the last inference as numpy arrays (views of the output tensors when `share`).
+    #[pyo3(signature = (share=false))]
+    fn _output_arrays<'py>(
+        &self,
+        py: Python<'py>,
+        share: bool,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let n = self.compiled.model().results.len();
+        (0..n)
+            .map(|i| {
+                if share {
+                    return self.output_tensor(py, i)?.bind(py).getattr("data");
+                }
+                let st = self.lock()?;
+                to_numpy(py, st.request.output(i).py()?)
+            })
+            .collect()
+    }
+    /// The tensor of an input or output, by tensor name or port.
+    fn get_tensor(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let slot = self.slot(key)?;
+        self.tensor(py, slot)
+    }
+    /// Binds a tensor to an input or output, by tensor name or port.
+    fn set_tensor(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        tensor: &Bound<'_, PyTensor>,
+    ) -> PyResult<()> {
+        let slot = self.slot(key)?;
+        self.set_slot(py, slot, tensor)
+    }
+    /// Binds several tensors: `{name | port | index: tensor}` (an index means an input).
+    fn set_tensors(&self, py: Python<'_>, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
+        for (k, v) in tensors.iter() {
+            let slot = match k.extract::<usize>() {
+                Ok(i) => Slot::Input(i),
+                Err(_) => self.slot(&k)?,
+            };
+            self.set_slot(py, slot, v.cast::<PyTensor>()?)?;
+        }
+        Ok(())
+    }
+    /// Binds input tensors: `{index | name | port: tensor}`.
+    fn set_input_tensors(&self, py: Python<'_>, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.set_tensors(py, tensors)
+    }
+    /// The tensor of input `index` (allocated on first use).
+    #[pyo3(signature = (index=0))]
+    fn get_input_tensor(&self, py: Python<'_>, index: usize) -> PyResult<Py<PyTensor>> {
+        self.input_tensor(py, index)
+    }
+    /// The tensor of output `index`.
+    #[pyo3(signature = (index=0))]
+    fn get_output_tensor(&self, py: Python<'_>, index: usize) -> PyResult<Py<PyTensor>> {
+        self.output_tensor(py, index)
+    }
+    /// `set_input_tensor(tensor)` for a single-input model, or `set_input_tensor(index, tensor)`.
+    #[pyo3(signature = (index_or_tensor, tensor=None))]
+    fn set_input_tensor(
+        &self,
+        py: Python<'_>,
+        index_or_tensor: &Bound<'_, PyAny>,
+        tensor: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<()> {
+        let (i, t) = index_and_tensor(index_or_tensor, tensor)?;
+        self.set_slot(py, Slot::Input(i), &t)
+    }
+    /// `set_output_tensor(tensor)` for a single-output model, or `set_output_tensor(index, tensor)`.
+    #[pyo3(signature = (index_or_tensor, tensor=None))]
+    fn set_output_tensor(
+        &self,
+        py: Python<'_>,
+        index_or_tensor: &Bound<'_, PyAny>,
+        tensor: Option<&Bound<'_, PyTensor>>,
+    ) -> PyResult<()> {
+        let (i, t) = index_and_tensor(index_or_tensor, tensor)?;
+        self.set_slot(py, Slot::Output(i), &t)
+    }
+    /// Every input tensor.
+    #[getter]
+    fn input_tensors(&self, py: Python<'_>) -> PyResult<Vec<Py<PyTensor>>> {
+        (0..self.compiled.model().parameters.len())
+            .map(|i| self.input_tensor(py, i))
+            .collect()
+    }
+    /// Every output tensor.
+    #[getter]
+    fn output_tensors(&self, py: Python<'_>) -> PyResult<Vec<Py<PyTensor>>> {
+        (0..self.compiled.model().results.len())
+            .map(|i| self.output_tensor(py, i))
+            .collect()
+    }
+    /// The model inputs.
+    #[getter]
+    fn model_inputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyConstOutput>>> {
+        self.compiled
+            .model()
+            .inputs()
+            .into_iter()
+            .map(|o| const_output(py, o))
+            .collect()
+    }
+    /// The model outputs.
+    #[getter]
+    fn model_outputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyConstOutput>>> {
+        self.compiled
+            .model()
+            .outputs()
+            .into_iter()
+            .map(|o| const_output(py, o))
+            .collect()
+    }
+    /// Duration of the last inference in milliseconds.
+    #[getter]
+    fn latency(&self) -> PyResult<f64> {
+        Ok(self.lock()?.latency_ms)
+    }
+    /// The compiled model this request belongs to.
+    fn get_compiled_model(&self) -> PyCompiledModel {
+        PyCompiledModel(self.compiled.clone())
+    }
+    fn __repr__(&self) -> String {
+        model_repr("InferRequest:", self.compiled.model())
+    }
+}

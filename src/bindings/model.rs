@@ -1,0 +1,376 @@
+//! `Model`: parameters and results of a graph, with OpenVINO's construction rules (non-Result outputs get wrapped
+//! in Results; unnamed input and output tensors are named after their nodes) and `reshape` in every accepted form.
+
+use super::element_type::PyType;
+use super::errors::{IntoPyResult, guarded};
+use super::node::PyNode;
+use super::output::{PyConstOutput, PyOutput, describe, output, outputs, port_of};
+use super::partial_shape::{PyPartialShape, extract_partial_shape};
+use super::shape::PyShape;
+use crate::Error;
+use crate::ir::rt_info::{RtValue, get_path, set_path};
+use crate::ir::{Model, Node, Output, PartialShape, RtInfo};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static MODEL_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// A model (`Model(results, parameters, name="")`).
+#[pyclass(module = "ferrovino", name = "Model", subclass)]
+pub struct PyModel(pub Model);
+
+/// Converts runtime info into nested dicts of strings.
+pub fn rt_info_to_py<'py>(py: Python<'py>, info: &RtInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in info {
+        match v {
+            RtValue::Str(s) => d.set_item(k, s)?,
+            RtValue::Map(m) => d.set_item(k, rt_info_to_py(py, m)?)?,
+        }
+    }
+    Ok(d)
+}
+
+fn rt_path(path: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    match path.cast::<PyString>() {
+        Ok(s) => Ok(vec![s.to_cow()?.to_string()]),
+        Err(_) => path.extract(),
+    }
+}
+
+/// Wraps a port in a Result unless its node already is one.
+fn as_result(port: Output) -> crate::Result<Node> {
+    if port.node.type_name() == "Result" {
+        return Ok(port.node);
+    }
+    Node::new(crate::ops::registry::create("Result", 1)?, vec![port])
+}
+
+/// Names unnamed parameter tensors after their node and unnamed output tensors after their Result, as OpenVINO does.
+fn name_unnamed_tensors(m: &Model) -> crate::Result<()> {
+    for p in &m.parameters {
+        let port = p.output(0);
+        if port.names().is_empty() {
+            port.add_names([p.friendly_name()])?;
+        }
+    }
+    for r in &m.results {
+        let src = r.input(0)?;
+        if src.names().is_empty() {
+            src.add_names([r.friendly_name()])?;
+        }
+    }
+    Ok(())
+}
+
+fn nodes_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<pyo3::types::PyTuple>() {
+        obj.try_iter()?.collect()
+    } else {
+        Ok(vec![obj.clone()])
+    }
+}
+
+/// Input (`is_input`) or output of `m` by index or tensor name; with no key, the only one.
+pub fn port_by_key(m: &Model, key: Option<&Bound<'_, PyAny>>, is_input: bool) -> PyResult<Output> {
+    let (ports, what) = if is_input {
+        (m.inputs(), "input")
+    } else {
+        (m.outputs(), "output")
+    };
+    let index = match key {
+        None if ports.len() == 1 => 0,
+        None => {
+            return Err(PyRuntimeError::new_err(format!(
+                "{what}() must be called with an index or a name on a model with {} {what}s",
+                ports.len()
+            )));
+        }
+        Some(k) => match k.cast::<PyString>() {
+            Ok(s) if is_input => m.input_index(&s.to_cow()?).py()?,
+            Ok(s) => m.output_index(&s.to_cow()?).py()?,
+            Err(_) => k
+                .extract::<usize>()
+                .map_err(|_| PyTypeError::new_err(format!("{what}() takes an int or a str")))?,
+        },
+    };
+    ports.get(index).cloned().ok_or_else(|| {
+        PyRuntimeError::new_err(format!(
+            "model has {} {what}s, there is no {what} {index}",
+            ports.len()
+        ))
+    })
+}
+
+impl PyModel {
+    fn output_port(&self, i: usize) -> PyResult<Output> {
+        self.0.outputs().get(i).cloned().ok_or_else(|| {
+            PyRuntimeError::new_err(format!(
+                "model has {} outputs, there is no output {i}",
+                self.0.results.len()
+            ))
+        })
+    }
+
+    fn input_index_of(&self, key: &Bound<'_, PyAny>) -> PyResult<usize> {
+        if let Ok(s) = key.cast::<PyString>() {
+            return self.0.input_index(&s.to_cow()?).py();
+        }
+        if key.is_instance_of::<PyConstOutput>() || key.is_instance_of::<PyNode>() {
+            let port = port_of(key)?;
+            return self
+                .0
+                .parameters
+                .iter()
+                .position(|p| *p == port.node)
+                .ok_or_else(|| {
+                    PyRuntimeError::new_err(format!(
+                        "{} is not an input of this model",
+                        port.node.describe()
+                    ))
+                });
+        }
+        key.extract::<usize>().map_err(|_| {
+            PyTypeError::new_err("reshape keys must be input indices, tensor names or ports")
+        })
+    }
+}
+
+#[pymethods]
+impl PyModel {
+    /// `Model(results, parameters, name="")`: results are Nodes or Outputs (wrapped in Results when needed).
+    #[new]
+    #[pyo3(signature = (results, parameters, name=""))]
+    fn new(
+        results: &Bound<'_, PyAny>,
+        parameters: &Bound<'_, PyAny>,
+        name: &str,
+    ) -> PyResult<PyModel> {
+        let ports = nodes_of(results)?
+            .iter()
+            .map(port_of)
+            .collect::<PyResult<Vec<_>>>()?;
+        let params = nodes_of(parameters)?
+            .iter()
+            .map(|p| {
+                p.cast::<PyNode>()
+                    .map(|n| n.get().0.clone())
+                    .map_err(|_| PyTypeError::new_err("parameters must be Parameter nodes"))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let id = MODEL_COUNT.fetch_add(1, Ordering::Relaxed);
+        let name = if name.is_empty() {
+            format!("Model{id}")
+        } else {
+            name.to_string()
+        };
+        guarded(|| {
+            let results = ports
+                .into_iter()
+                .map(as_result)
+                .collect::<crate::Result<Vec<_>>>()?;
+            let m = Model::new(results, vec![], params, &name)?;
+            name_unnamed_tensors(&m)?;
+            Ok(PyModel(m))
+        })
+    }
+
+    /// The model inputs (output 0 of each Parameter).
+    #[getter]
+    fn inputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyOutput>>> {
+        outputs(py, self.0.inputs())
+    }
+    /// The model outputs (output 0 of each Result).
+    #[getter]
+    fn outputs(&self, py: Python<'_>) -> PyResult<Vec<Py<PyOutput>>> {
+        outputs(py, self.0.outputs())
+    }
+    /// Input by index or tensor name (no argument: the only input).
+    #[pyo3(signature = (key=None))]
+    fn input(&self, py: Python<'_>, key: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyOutput>> {
+        output(py, port_by_key(&self.0, key, true)?)
+    }
+    /// Output by index or tensor name (no argument: the only output).
+    #[pyo3(signature = (key=None))]
+    fn output(&self, py: Python<'_>, key: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyOutput>> {
+        output(py, port_by_key(&self.0, key, false)?)
+    }
+    /// The Parameter nodes.
+    fn get_parameters(&self) -> Vec<PyNode> {
+        self.0.parameters.iter().cloned().map(PyNode).collect()
+    }
+    /// The Parameter nodes.
+    #[getter(parameters)]
+    fn prop_parameters(&self) -> Vec<PyNode> {
+        self.get_parameters()
+    }
+    /// The Result nodes.
+    fn get_results(&self) -> Vec<PyNode> {
+        self.0.results.iter().cloned().map(PyNode).collect()
+    }
+    /// The Result nodes.
+    #[getter(results)]
+    fn prop_results(&self) -> Vec<PyNode> {
+        self.get_results()
+    }
+    /// Every node.
+    fn get_ops(&self) -> PyResult<Vec<PyNode>> {
+        self.get_ordered_ops()
+    }
+    /// Every node in topological order.
+    fn get_ordered_ops(&self) -> PyResult<Vec<PyNode>> {
+        Ok(guarded(|| self.0.ordered_ops())?
+            .into_iter()
+            .map(PyNode)
+            .collect())
+    }
+    /// Number of outputs.
+    fn get_output_size(&self) -> usize {
+        self.0.results.len()
+    }
+    /// Element type of output `i`.
+    fn get_output_element_type(&self, i: usize) -> PyResult<PyType> {
+        Ok(PyType(self.output_port(i)?.element_type()))
+    }
+    /// Partial shape of output `i`.
+    fn get_output_partial_shape(&self, i: usize) -> PyResult<PyPartialShape> {
+        Ok(PyPartialShape(self.output_port(i)?.shape()))
+    }
+    /// Static shape of output `i`; raises when dynamic.
+    fn get_output_shape(&self, i: usize) -> PyResult<PyShape> {
+        self.output_port(i)?
+            .shape()
+            .to_static()
+            .map(PyShape)
+            .ok_or_else(|| PyRuntimeError::new_err("to_shape was called on a dynamic shape."))
+    }
+    /// The model name.
+    #[getter(friendly_name)]
+    fn prop_friendly_name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// Sets the model name.
+    #[setter(friendly_name)]
+    fn set_friendly_name_prop(&mut self, name: String) {
+        self.0.name = name;
+    }
+    /// The model name.
+    fn get_friendly_name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// The model name.
+    fn get_name(&self) -> String {
+        self.0.name.clone()
+    }
+    /// Sets the model name.
+    fn set_friendly_name(&mut self, name: String) {
+        self.0.name = name;
+    }
+    /// True when any shape in the model is not static.
+    fn is_dynamic(&self) -> bool {
+        self.0.is_dynamic()
+    }
+    /// Sets new input shapes: one shape for a single-input model, or `{index | name | port: shape}`.
+    /// A shape is a PartialShape, a list of ints / -1 / (min, max) / Dimension / "a..b", or a string.
+    #[pyo3(signature = (shapes, variables_shapes=None))]
+    fn reshape(
+        &self,
+        shapes: &Bound<'_, PyAny>,
+        variables_shapes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if variables_shapes.is_some_and(|v| v.len().unwrap_or(0) > 0) {
+            return Err(Error::Unsupported(
+                "reshape: variables_shapes is not supported".into(),
+            ))
+            .py();
+        }
+        let list: Vec<(usize, PartialShape)> = match shapes.cast::<PyDict>() {
+            Ok(d) => d
+                .iter()
+                .map(|(k, v)| Ok((self.input_index_of(&k)?, extract_partial_shape(&v)?)))
+                .collect::<PyResult<_>>()?,
+            Err(_) => {
+                if self.0.parameters.len() != 1 {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "reshape with a single shape needs a model with one input; this one has {} (pass a dict)",
+                        self.0.parameters.len()
+                    )));
+                }
+                vec![(0, extract_partial_shape(shapes)?)]
+            }
+        };
+        guarded(|| self.0.reshape(&list))
+    }
+    /// A deep copy.
+    fn clone(&self) -> PyResult<PyModel> {
+        guarded(|| self.0.deep_clone()).map(PyModel)
+    }
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<PyModel> {
+        self.clone()
+    }
+    fn __copy__(&self) -> PyResult<PyModel> {
+        Err(PyTypeError::new_err(
+            "Cannot copy 'openvino.runtime.Model'. Please, use deepcopy instead.",
+        ))
+    }
+    /// Runtime info: the whole tree, or the value at a path (a key or a list of keys).
+    #[pyo3(signature = (path=None))]
+    fn get_rt_info<'py>(
+        &self,
+        py: Python<'py>,
+        path: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(path) = path else {
+            return Ok(rt_info_to_py(py, &self.0.rt_info)?.into_any());
+        };
+        let keys = rt_path(path)?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        match get_path(&self.0.rt_info, &refs) {
+            Some(RtValue::Str(s)) => Ok(s.into_pyobject(py)?.into_any()),
+            Some(RtValue::Map(m)) => Ok(rt_info_to_py(py, m)?.into_any()),
+            None => Err(Error::NotFound(format!(
+                "rt_info has no entry {}",
+                keys.join("/")
+            )))
+            .py(),
+        }
+    }
+    /// True when runtime info has an entry at the path.
+    fn has_rt_info(&self, path: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let keys = rt_path(path)?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(get_path(&self.0.rt_info, &refs).is_some())
+    }
+    /// Sets a runtime-info string at a path.
+    fn set_rt_info(&mut self, value: &Bound<'_, PyAny>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+        let keys = rt_path(path)?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        set_path(
+            &mut self.0.rt_info,
+            &refs,
+            RtValue::Str(value.str()?.to_string()),
+        );
+        Ok(())
+    }
+    fn __repr__(&self) -> String {
+        model_repr(&format!("Model: '{}'", self.0.name), &self.0)
+    }
+}
+
+/// `<Head\ninputs[\n<ConstOutput: ...>,\n...\n]\noutputs[\n...\n]>`, as OpenVINO prints models.
+pub fn model_repr(head: &str, m: &Model) -> String {
+    let list = |ports: Vec<Output>| -> String {
+        ports
+            .iter()
+            .map(|o| describe("ConstOutput", o))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    format!(
+        "<{head}\ninputs[\n{}\n]\noutputs[\n{}\n]>",
+        list(m.inputs()),
+        list(m.outputs())
+    )
+}
