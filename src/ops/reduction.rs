@@ -515,6 +515,21 @@ mod tests {
     }
 
     #[test]
+    fn half_precision_keeps_its_type() {
+        let x = Tensor::from_f64s(ElementType::F16, &[2, 2], &[1.0, 2.0, 3.0, 4.5]).unwrap();
+        let out = eval(ReduceKind::Sum, false, &x, &[-1]);
+        assert_eq!(
+            (out.element_type(), out.to_f64_vec()),
+            (ElementType::F16, vec![3.0, 7.5])
+        );
+        let b = Tensor::from_f64s(ElementType::BF16, &[2], &[-1.0, 8.0]).unwrap();
+        assert_eq!(
+            eval(ReduceKind::Max, true, &b, &[0]).to_f64_vec(),
+            vec![8.0]
+        );
+    }
+
+    #[test]
     fn evaluate_rejects_bad_axes() {
         let x = Tensor::zeros(ElementType::F32, &[2, 3]);
         let op = Reduce::new(ReduceKind::Sum);
