@@ -1,0 +1,634 @@
+//! f32 convolution kernels (Convolution, GroupConvolution): a direct loop for depthwise filters, a plain GEMM
+//! for 1x1 stride-1 unpadded filters, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
+//! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
+//! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
+
+use super::Kernel;
+use crate::error::{Error, Result};
+use crate::ir::shape::num_elements;
+use crate::ir::{ElementType, Tensor};
+use crate::ops::conv::{Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution};
+use crate::ops::util::check_input_count;
+use crate::ops::{Op, TensorDesc};
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Picks the f32 convolution kernel for Convolution and GroupConvolution.
+pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    let any = op.as_any();
+    let (attrs, kind) = if let Some(c) = any.downcast_ref::<Convolution>() {
+        (&c.attrs, Convolution::KIND)
+    } else if let Some(g) = any.downcast_ref::<GroupConvolution>() {
+        (&g.attrs, GroupConvolution::KIND)
+    } else {
+        return None;
+    };
+    if inputs.len() != 2 || inputs.iter().any(|d| d.element_type != ElementType::F32) {
+        return None;
+    }
+    let filter = inputs[1].value.as_ref().and_then(PackedFilter::new);
+    Some(Box::new(ConvKernel {
+        attrs: attrs.clone(),
+        kind,
+        filter,
+    }))
+}
+
+/// A constant filter captured at compile time in the order the kernels read it: `[G][C_out/G][C_in/G · k...]`,
+/// which is the GEMM's row-major left operand (the `gemm` crate packs its panels itself) and the depthwise
+/// loop's per-channel taps.
+#[derive(Debug)]
+struct PackedFilter {
+    shape: Vec<usize>,
+    values: Arc<[f32]>,
+}
+
+impl PackedFilter {
+    fn new(t: &Tensor) -> Option<PackedFilter> {
+        let values = t.typed::<f32>().ok()?;
+        Some(PackedFilter {
+            shape: t.shape().to_vec(),
+            values: values.into(),
+        })
+    }
+}
+
+/// The f32 convolution kernel.
+#[derive(Debug)]
+struct ConvKernel {
+    attrs: ConvAttrs,
+    kind: ConvKind,
+    filter: Option<PackedFilter>,
+}
+
+impl Kernel for ConvKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        check_input_count(inputs, 2, 2)?;
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.attrs.geometry(self.kind, x.shape(), w.shape(), None)?;
+        let filter = match &self.filter {
+            Some(p) if p.shape == w.shape() => &p.values[..],
+            _ => w.typed::<f32>()?,
+        };
+        let mut out = Tensor::zeros(ElementType::F32, &g.output_shape());
+        convolve(x.typed::<f32>()?, filter, &g, out.typed_mut::<f32>()?)?;
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "conv_f32"
+    }
+}
+
+/// Lifts 1-D and 2-D axes to three by prepending axes of length one.
+pub fn lift3(axes: &[Axis]) -> Result<[Axis; 3]> {
+    let mut a = [Axis::unit(); 3];
+    let off = 3usize.checked_sub(axes.len()).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "{} spatial axes (at most 3 are supported)",
+            axes.len()
+        ))
+    })?;
+    a[off..].copy_from_slice(axes);
+    Ok(a)
+}
+
+/// The kernel taps of output `o` that read the input (not the padding).
+pub fn tap_range(a: &Axis, o: usize) -> Range<usize> {
+    let start = o * a.stride;
+    let lo = a.pad_begin.saturating_sub(start).div_ceil(a.dilation);
+    let hi = (a.pad_begin + a.input)
+        .saturating_sub(start)
+        .div_ceil(a.dilation)
+        .min(a.kernel);
+    lo..hi.max(lo)
+}
+
+/// The input position of tap `k` of output `o`, for a tap inside [`tap_range`] (or an output inside the range
+/// of outputs that tap reaches).
+pub fn tap_source(a: &Axis, o: usize, k: usize) -> usize {
+    o * a.stride + k * a.dilation - a.pad_begin
+}
+
+/// Which algorithm a geometry runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// One filter tap set per channel.
+    Depthwise,
+    /// 1x1, stride 1, unpadded: the input already is the GEMM's right operand.
+    Pointwise,
+    /// im2col then GEMM.
+    Im2col,
+}
+
+fn method(g: &ConvGeometry) -> Method {
+    if g.in_per_group == 1 && g.out_per_group == 1 && g.groups > 1 {
+        Method::Depthwise
+    } else if g
+        .axes
+        .iter()
+        .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.pad_end == 0)
+    {
+        Method::Pointwise
+    } else {
+        Method::Im2col
+    }
+}
+
+/// Computes the convolution `g` of `x` with filter `w` into `out` (shaped `g.output_shape()`).
+///
+/// Each (batch, group) job writes one contiguous block of `out`: `[C_out/G, spatial]`. A fused bias/activation
+/// epilogue belongs at the end of [`run_job`], while that block is still in cache.
+fn convolve(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [f32]) -> Result<()> {
+    let axes = lift3(&g.axes)?;
+    let isz: usize = axes.iter().map(|a| a.input).product();
+    let osz: usize = axes.iter().map(|a| a.output).product();
+    let ksz: usize = axes.iter().map(|a| a.kernel).product();
+    let need_x = g.batch * g.groups * g.in_per_group * isz;
+    let need_w = g.groups * g.out_per_group * g.in_per_group * ksz;
+    if x.len() != need_x || w.len() != need_w || out.len() != num_elements(&g.output_shape()) {
+        return Err(Error::Internal(
+            "convolution buffers do not match the geometry".into(),
+        ));
+    }
+    let block = g.out_per_group * osz;
+    if block == 0 || out.is_empty() {
+        return Ok(());
+    }
+    let job = Job {
+        g,
+        axes,
+        isz,
+        osz,
+        ksz,
+        method: method(g),
+    };
+    let jobs = g.batch * g.groups;
+    if jobs >= rayon::current_num_threads() || job.method == Method::Depthwise {
+        out.par_chunks_mut(block)
+            .enumerate()
+            .try_for_each(|(j, dst)| run_job(&job, j, x, w, dst, Parallelism::None))
+    } else {
+        out.chunks_mut(block)
+            .enumerate()
+            .try_for_each(|(j, dst)| run_job(&job, j, x, w, dst, Parallelism::Rayon(0)))
+    }
+}
+
+/// What every (batch, group) job shares.
+struct Job<'a> {
+    g: &'a ConvGeometry,
+    axes: [Axis; 3],
+    isz: usize,
+    osz: usize,
+    ksz: usize,
+    method: Method,
+}
+
+/// Computes job `j` (batch `j / G`, group `j % G`): the group's input channels and filters into its output
+/// block `dst`.
+fn run_job(
+    job: &Job,
+    j: usize,
+    x: &[f32],
+    w: &[f32],
+    dst: &mut [f32],
+    par: Parallelism,
+) -> Result<()> {
+    let g = job.g;
+    let gr = j % g.groups;
+    let cin = g.in_per_group * job.isz;
+    let xs = x.get(j * cin..(j + 1) * cin).unwrap_or(&[]);
+    let wlen = g.out_per_group * g.in_per_group * job.ksz;
+    let ws = w.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
+    match job.method {
+        Method::Depthwise => {
+            depthwise(xs, ws, &job.axes, dst);
+            Ok(())
+        }
+        Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, job.osz, g.in_per_group, par),
+        Method::Im2col => {
+            let rows = g.in_per_group * job.ksz;
+            let mut col = vec![0.0f32; rows * job.osz];
+            im2col(xs, g.in_per_group, &job.axes, &mut col);
+            matmul(dst, ws, &col, g.out_per_group, job.osz, rows, par)
+        }
+    }
+}
+
+/// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous.
+fn matmul(
+    dst: &mut [f32],
+    lhs: &[f32],
+    rhs: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    par: Parallelism,
+) -> Result<()> {
+    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
+        return Err(Error::Internal(format!(
+            "GEMM operands of {}, {} and {} elements do not fit {m}x{k} · {k}x{n}",
+            dst.len(),
+            lhs.len(),
+            rhs.len()
+        )));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return Ok(());
+    }
+    // SAFETY: the three slices were checked above to hold exactly m·n, m·k and k·n elements, and the strides
+    // below describe those row-major layouts; `dst` is exclusively borrowed and does not overlap the inputs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    Ok(())
+}
+
+/// Unfolds `channels` input planes into `col[(c, kd, kh, kw)][od, oh, ow]`, zeros where taps hit the padding.
+fn im2col(x: &[f32], channels: usize, a: &[Axis; 3], col: &mut [f32]) {
+    let isz = a[0].input * a[1].input * a[2].input;
+    let osz = a[0].output * a[1].output * a[2].output;
+    let mut rows = col.chunks_exact_mut(osz.max(1));
+    for c in 0..channels {
+        let plane = &x[c * isz..(c + 1) * isz];
+        for kd in 0..a[0].kernel {
+            for kh in 0..a[1].kernel {
+                for kw in 0..a[2].kernel {
+                    let Some(row) = rows.next() else { return };
+                    fill_row(plane, a, [kd, kh, kw], row);
+                }
+            }
+        }
+    }
+}
+
+/// One im2col row: the input values tap `k` reads for every output position.
+fn fill_row(plane: &[f32], a: &[Axis; 3], k: [usize; 3], row: &mut [f32]) {
+    let (ow_n, iw) = (a[2].output, a[2].input);
+    let wr = ow_range(&a[2], k[2]);
+    let mut lines = row.chunks_exact_mut(ow_n.max(1));
+    for od in 0..a[0].output {
+        let d = a[0].source(od, k[0]);
+        for oh in 0..a[1].output {
+            let Some(line) = lines.next() else { return };
+            let (Some(d), Some(h)) = (d, a[1].source(oh, k[1])) else {
+                line.fill(0.0);
+                continue;
+            };
+            let src = &plane[(d * a[1].input + h) * iw..(d * a[1].input + h + 1) * iw];
+            line[..wr.start].fill(0.0);
+            line[wr.end..].fill(0.0);
+            if wr.is_empty() {
+                continue;
+            }
+            let first = tap_source(&a[2], wr.start, k[2]);
+            if a[2].stride == 1 {
+                line[wr.clone()].copy_from_slice(&src[first..first + wr.len()]);
+            } else {
+                for (i, v) in line[wr.clone()].iter_mut().enumerate() {
+                    *v = src[first + i * a[2].stride];
+                }
+            }
+        }
+    }
+}
+
+/// The outputs whose tap `k` falls inside the input along axis `a`.
+fn ow_range(a: &Axis, k: usize) -> Range<usize> {
+    let off = k * a.dilation;
+    let lo = a.pad_begin.saturating_sub(off).div_ceil(a.stride);
+    let hi = (a.pad_begin + a.input)
+        .saturating_sub(off)
+        .div_ceil(a.stride)
+        .min(a.output);
+    lo.min(hi)..hi
+}
+
+/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps.
+fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
+    let (kh_n, kw_n) = (a[1].kernel, a[2].kernel);
+    let (ih, iw) = (a[1].input, a[2].input);
+    let mut out = dst.iter_mut();
+    for od in 0..a[0].output {
+        let rd = tap_range(&a[0], od);
+        for oh in 0..a[1].output {
+            let rh = tap_range(&a[1], oh);
+            for ow in 0..a[2].output {
+                let rw = tap_range(&a[2], ow);
+                let mut acc = 0.0f32;
+                for kd in rd.clone() {
+                    let d = tap_source(&a[0], od, kd);
+                    for kh in rh.clone() {
+                        let row = (d * ih + tap_source(&a[1], oh, kh)) * iw;
+                        let wrow = (kd * kh_n + kh) * kw_n;
+                        for kw in rw.clone() {
+                            acc += x[row + tap_source(&a[2], ow, kw)] * w[wrow + kw];
+                        }
+                    }
+                }
+                if let Some(o) = out.next() {
+                    *o = acc;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Lcg, assert_kernel_matches};
+    use super::*;
+    use crate::ops::conv::AutoPad;
+
+    struct Case {
+        data: Vec<usize>,
+        filter: Vec<usize>,
+        grouped: bool,
+        strides: Vec<i64>,
+        dilations: Vec<i64>,
+        pads: (Vec<i64>, Vec<i64>),
+        auto_pad: AutoPad,
+    }
+
+    fn case(
+        data: &[usize],
+        filter: &[usize],
+        grouped: bool,
+        s: &[i64],
+        d: &[i64],
+        pb: &[i64],
+        pe: &[i64],
+    ) -> Case {
+        Case {
+            data: data.to_vec(),
+            filter: filter.to_vec(),
+            grouped,
+            strides: s.to_vec(),
+            dilations: d.to_vec(),
+            pads: (pb.to_vec(), pe.to_vec()),
+            auto_pad: AutoPad::Explicit,
+        }
+    }
+
+    fn check(c: &Case, rng: &mut Lcg) {
+        let attrs = ConvAttrs {
+            strides: c.strides.clone(),
+            dilations: c.dilations.clone(),
+            pads_begin: c.pads.0.clone(),
+            pads_end: c.pads.1.clone(),
+            auto_pad: c.auto_pad,
+            output_padding: vec![],
+        };
+        let op: Box<dyn Op> = if c.grouped {
+            Box::new(GroupConvolution { attrs })
+        } else {
+            Box::new(Convolution { attrs })
+        };
+        let inputs = [rng.tensor(&c.data), rng.tensor(&c.filter)];
+        for constant in [true, false] {
+            assert_kernel_matches(op.as_ref(), &inputs, &[false, constant], 1e-4, 1e-4);
+        }
+    }
+
+    #[test]
+    fn method_choice() {
+        let g = |groups, ip, op, k| ConvGeometry {
+            batch: 1,
+            groups,
+            in_per_group: ip,
+            out_per_group: op,
+            axes: vec![Axis {
+                kernel: k,
+                ..Axis::unit()
+            }],
+        };
+        assert_eq!(method(&g(4, 1, 1, 3)), Method::Depthwise);
+        assert_eq!(method(&g(1, 4, 2, 1)), Method::Pointwise);
+        assert_eq!(method(&g(1, 4, 2, 3)), Method::Im2col);
+        assert_eq!(method(&g(4, 1, 2, 3)), Method::Im2col);
+    }
+
+    #[test]
+    fn kernel_matches_reference() {
+        let mut rng = Lcg(7);
+        let cases = [
+            // 2-D: plain, strided, dilated, asymmetric pads, odd sizes, batch > 1.
+            case(
+                &[1, 3, 9, 9],
+                &[4, 3, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[2, 5, 11, 7],
+                &[6, 5, 3, 2],
+                false,
+                &[2, 3],
+                &[1, 1],
+                &[1, 0],
+                &[0, 2],
+            ),
+            case(
+                &[3, 2, 10, 13],
+                &[3, 2, 3, 3],
+                false,
+                &[1, 2],
+                &[2, 3],
+                &[2, 1],
+                &[1, 3],
+            ),
+            // Pointwise (1x1, stride 1, no pads) and 1x1 strided.
+            case(
+                &[2, 8, 5, 6],
+                &[3, 8, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 4, 7, 7],
+                &[5, 4, 1, 1],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            // 1-D and 3-D.
+            case(&[2, 3, 17], &[4, 3, 5], false, &[2], &[2], &[3], &[1]),
+            case(
+                &[1, 2, 5, 6, 7],
+                &[3, 2, 2, 3, 2],
+                false,
+                &[1, 2, 1],
+                &[2, 1, 1],
+                &[1, 0, 1],
+                &[0, 1, 1],
+            ),
+            // Groups, depthwise (2-D, 1-D, 3-D) and depthwise with a channel multiplier.
+            case(
+                &[2, 6, 8, 8],
+                &[3, 4, 2, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[2, 6, 9, 10],
+                &[6, 1, 1, 3, 3],
+                true,
+                &[2, 1],
+                &[1, 2],
+                &[1, 2],
+                &[0, 1],
+            ),
+            case(&[1, 4, 12], &[4, 1, 1, 4], true, &[3], &[1], &[2], &[2]),
+            case(
+                &[1, 3, 4, 5, 6],
+                &[3, 1, 1, 2, 2, 3],
+                true,
+                &[1, 1, 2],
+                &[1, 1, 1],
+                &[1, 1, 1],
+                &[0, 0, 1],
+            ),
+            case(
+                &[1, 3, 6, 6],
+                &[3, 2, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            // Empty batch and a filter wider than the input but covered by padding.
+            case(
+                &[0, 3, 5, 5],
+                &[2, 3, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 2, 2, 2],
+                &[2, 2, 4, 4],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[2, 2],
+                &[1, 1],
+            ),
+        ];
+        for c in &cases {
+            check(c, &mut rng);
+        }
+        for auto_pad in [
+            AutoPad::SameUpper,
+            AutoPad::SameLower,
+            AutoPad::Valid,
+            AutoPad::NotSet,
+        ] {
+            let mut c = case(
+                &[2, 3, 10, 9],
+                &[4, 3, 3, 4],
+                false,
+                &[2, 3],
+                &[1, 2],
+                &[5, 5],
+                &[5, 5],
+            );
+            c.auto_pad = auto_pad;
+            check(&c, &mut rng);
+            let mut d = case(
+                &[1, 4, 7, 8],
+                &[4, 1, 1, 3, 2],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[],
+                &[],
+            );
+            d.auto_pad = auto_pad;
+            check(&d, &mut rng);
+        }
+    }
+
+    #[test]
+    fn large_single_job_uses_parallel_gemm() {
+        let mut rng = Lcg(3);
+        check(
+            &case(
+                &[1, 16, 20, 20],
+                &[24, 16, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            &mut rng,
+        );
+    }
+
+    #[test]
+    fn selection_and_errors() {
+        let op = Convolution::default();
+        let f32d = |s: &[usize]| {
+            TensorDesc::new(ElementType::F32, crate::ir::PartialShape::from_static(s))
+        };
+        let f16d = TensorDesc::new(
+            ElementType::F16,
+            crate::ir::PartialShape::from_static(&[1, 1, 3]),
+        );
+        assert!(select(&op, &[f32d(&[1, 1, 3]), f32d(&[1, 1, 1])]).is_some());
+        assert!(select(&op, &[f16d.clone(), f16d]).is_none());
+        assert!(
+            select(
+                &crate::ops::conv::ConvolutionBackpropData::default(),
+                &[f32d(&[1, 1, 3]), f32d(&[1, 1, 1])]
+            )
+            .is_none()
+        );
+        let k = super::super::select(&op, &[f32d(&[1, 1, 3]), f32d(&[1, 1, 1])]);
+        assert_eq!(k.name(), "conv_f32");
+        let x = Tensor::zeros(ElementType::F32, &[1, 2, 3]);
+        let w = Tensor::zeros(ElementType::F32, &[1, 1, 1]);
+        assert!(k.run(&[&x, &w]).is_err());
+        assert!(k.run(&[&x]).is_err());
+    }
+}

@@ -1,0 +1,357 @@
+//! f32 MaxPool (every version, indices included) and AvgPool kernels: problems lifted to three spatial axes,
+//! window taps clipped to the input once per output row instead of tested per tap, parallel over N·C planes.
+
+use super::Kernel;
+use super::conv::{lift3, tap_range, tap_source};
+use crate::error::Result;
+use crate::ir::{ElementType, Tensor};
+use crate::ops::conv::Axis;
+use crate::ops::pooling::{AvgPool, MaxPool, empty_window_max};
+use crate::ops::util::check_input_count;
+use crate::ops::{Op, TensorDesc};
+use rayon::prelude::*;
+
+/// Picks the f32 MaxPool or AvgPool kernel.
+pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    if inputs.len() != 1 || inputs[0].element_type != ElementType::F32 {
+        return None;
+    }
+    let any = op.as_any();
+    if let Some(m) = any.downcast_ref::<MaxPool>() {
+        return Some(Box::new(MaxPoolKernel(m.clone())));
+    }
+    any.downcast_ref::<AvgPool>()
+        .map(|a| Box::new(AvgPoolKernel(a.clone())) as Box<dyn Kernel>)
+}
+
+/// Plane geometry shared by the pooling kernels.
+struct Planes {
+    axes: [Axis; 3],
+    in_size: usize,
+    out_size: usize,
+    count: usize,
+    out_shape: Vec<usize>,
+}
+
+impl Planes {
+    fn new(shape: &[usize], axes: &[Axis]) -> Result<Planes> {
+        let lifted = lift3(axes)?;
+        let mut out_shape = shape[..2].to_vec();
+        out_shape.extend(axes.iter().map(|a| a.output));
+        Ok(Planes {
+            axes: lifted,
+            in_size: lifted.iter().map(|a| a.input).product(),
+            out_size: lifted.iter().map(|a| a.output).product(),
+            count: shape[0] * shape[1],
+            out_shape,
+        })
+    }
+
+    /// Calls `f(flat_output, taps_d, taps_h, taps_w, [od, oh, ow])` for every output position of one plane.
+    fn for_each_window(&self, mut f: impl FnMut(usize, [std::ops::Range<usize>; 3], [usize; 3])) {
+        let a = &self.axes;
+        let mut i = 0;
+        for od in 0..a[0].output {
+            let rd = tap_range(&a[0], od);
+            for oh in 0..a[1].output {
+                let rh = tap_range(&a[1], oh);
+                for ow in 0..a[2].output {
+                    f(
+                        i,
+                        [rd.clone(), rh.clone(), tap_range(&a[2], ow)],
+                        [od, oh, ow],
+                    );
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// The offset within the plane of taps `k` of output `o`.
+    fn offset(&self, o: [usize; 3], k: [usize; 3]) -> usize {
+        let a = &self.axes;
+        let d = tap_source(&a[0], o[0], k[0]);
+        let h = tap_source(&a[1], o[1], k[1]);
+        (d * a[1].input + h) * a[2].input + tap_source(&a[2], o[2], k[2])
+    }
+}
+
+/// The f32 MaxPool kernel.
+#[derive(Debug)]
+struct MaxPoolKernel(MaxPool);
+
+impl Kernel for MaxPoolKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        check_input_count(inputs, 1, 1)?;
+        let x = inputs[0];
+        let (axes, axis_size) = self.0.resolve(x.shape())?;
+        let p = Planes::new(x.shape(), &axes)?;
+        let xs = x.typed::<f32>()?;
+        let mut values = Tensor::zeros(ElementType::F32, &p.out_shape);
+        let mut indices = vec![0i64; p.count * p.out_size];
+        if p.out_size > 0 {
+            let vs = values.typed_mut::<f32>()?;
+            vs.par_chunks_mut(p.out_size)
+                .zip(indices.par_chunks_mut(p.out_size))
+                .enumerate()
+                .for_each(|(c, (v, idx))| {
+                    let base = c * p.in_size;
+                    max_plane(&p, &xs[base..base + p.in_size], v, idx);
+                    for i in idx.iter_mut() {
+                        *i = ((base + *i as usize) % axis_size.max(1)) as i64;
+                    }
+                });
+        }
+        let mut out = vec![values];
+        if self.0.has_indices() {
+            out.push(Tensor::from_i64s(
+                self.0.index_element_type,
+                &p.out_shape,
+                &indices,
+            )?);
+        }
+        Ok(out)
+    }
+    fn name(&self) -> &'static str {
+        "max_pool_f32"
+    }
+}
+
+/// Max over each window of one plane; `idx` receives offsets within the plane (0 for all-padding windows).
+fn max_plane(p: &Planes, x: &[f32], v: &mut [f32], idx: &mut [i64]) {
+    p.for_each_window(|i, [rd, rh, rw], o| {
+        let mut best = (empty_window_max::<f32>(), 0usize, false);
+        for kd in rd {
+            for kh in rh.clone() {
+                for kw in rw.clone() {
+                    let off = p.offset(o, [kd, kh, kw]);
+                    if !best.2 || x[off] > best.0 {
+                        best = (x[off], off, true);
+                    }
+                }
+            }
+        }
+        v[i] = best.0;
+        idx[i] = best.1 as i64;
+    });
+}
+
+/// The f32 AvgPool kernel.
+#[derive(Debug)]
+struct AvgPoolKernel(AvgPool);
+
+impl Kernel for AvgPoolKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        check_input_count(inputs, 1, 1)?;
+        let x = inputs[0];
+        let axes = self.0.resolve(x.shape())?;
+        let p = Planes::new(x.shape(), &axes)?;
+        let xs = x.typed::<f32>()?;
+        let mut out = Tensor::zeros(ElementType::F32, &p.out_shape);
+        if p.out_size > 0 {
+            let exclude = self.0.exclude_pad;
+            out.typed_mut::<f32>()?
+                .par_chunks_mut(p.out_size)
+                .enumerate()
+                .for_each(|(c, v)| {
+                    let base = c * p.in_size;
+                    avg_plane(&p, &xs[base..base + p.in_size], exclude, v);
+                });
+        }
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "avg_pool_f32"
+    }
+}
+
+/// The number of taps of output `o` inside the padded input along axis `a`.
+fn padded_taps(a: &Axis, o: usize) -> usize {
+    (a.pad_begin + a.input + a.pad_end)
+        .saturating_sub(o * a.stride)
+        .div_ceil(a.dilation)
+        .min(a.kernel)
+}
+
+/// Average over each window of one plane (sum in f32, divided by the tap count that `exclude_pad` selects).
+fn avg_plane(p: &Planes, x: &[f32], exclude_pad: bool, v: &mut [f32]) {
+    let a = &p.axes;
+    p.for_each_window(|i, [rd, rh, rw], o| {
+        let count = if exclude_pad {
+            rd.len() * rh.len() * rw.len()
+        } else {
+            (0..3).map(|d| padded_taps(&a[d], o[d])).product()
+        };
+        let mut sum = 0.0f32;
+        for kd in rd {
+            for kh in rh.clone() {
+                for kw in rw.clone() {
+                    sum += x[p.offset(o, [kd, kh, kw])];
+                }
+            }
+        }
+        v[i] = sum / count as f32;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Lcg, assert_kernel_matches};
+    use super::*;
+    use crate::ops::conv::{AutoPad, RoundingType};
+    use crate::ops::pooling::PoolAttrs;
+
+    fn attrs(
+        k: &[i64],
+        s: &[i64],
+        d: &[i64],
+        pb: &[i64],
+        pe: &[i64],
+        rt: RoundingType,
+        ap: AutoPad,
+    ) -> PoolAttrs {
+        PoolAttrs {
+            kernel: k.to_vec(),
+            strides: s.to_vec(),
+            dilations: d.to_vec(),
+            pads_begin: pb.to_vec(),
+            pads_end: pe.to_vec(),
+            rounding_type: rt,
+            auto_pad: ap,
+        }
+    }
+
+    #[test]
+    fn kernels_match_reference() {
+        let mut rng = Lcg(11);
+        let rts = [
+            RoundingType::Floor,
+            RoundingType::Ceil,
+            RoundingType::CeilTorch,
+        ];
+        let aps = [
+            AutoPad::Explicit,
+            AutoPad::SameUpper,
+            AutoPad::SameLower,
+            AutoPad::Valid,
+        ];
+        let shapes: [(&[usize], PoolAttrs); 5] = [
+            (
+                &[2, 3, 9, 11],
+                attrs(
+                    &[3, 2],
+                    &[2, 2],
+                    &[1, 2],
+                    &[1, 0],
+                    &[1, 1],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[1, 4, 5, 5],
+                attrs(
+                    &[2, 2],
+                    &[2, 2],
+                    &[],
+                    &[1, 1],
+                    &[1, 1],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[3, 2, 13],
+                attrs(
+                    &[4],
+                    &[3],
+                    &[2],
+                    &[2],
+                    &[3],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[1, 2, 4, 6, 5],
+                attrs(
+                    &[2, 3, 2],
+                    &[1, 2, 2],
+                    &[1, 1, 2],
+                    &[0, 1, 1],
+                    &[1, 1, 0],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[0, 3, 6, 6],
+                attrs(
+                    &[2, 2],
+                    &[2, 2],
+                    &[],
+                    &[],
+                    &[],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+        ];
+        for (shape, base) in &shapes {
+            let x = [rng.tensor(shape)];
+            for rt in rts {
+                for ap in aps {
+                    let a = PoolAttrs {
+                        rounding_type: rt,
+                        auto_pad: ap,
+                        ..base.clone()
+                    };
+                    for version in [1, 8, 14] {
+                        let mut m = MaxPool::new(version);
+                        m.attrs = a.clone();
+                        if version == 1 {
+                            m.attrs.dilations.clear();
+                        }
+                        for axis in [0, 1, -1] {
+                            m.axis = axis;
+                            if m.infer(&[TensorDesc::of_tensor(&x[0])]).is_ok() {
+                                assert_kernel_matches(&m, &x, &[], 0.0, 0.0);
+                            }
+                        }
+                    }
+                    for exclude_pad in [true, false] {
+                        let mut p = AvgPool::new(16);
+                        (p.attrs, p.exclude_pad) = (a.clone(), exclude_pad);
+                        assert_kernel_matches(&p, &x, &[], 1e-5, 1e-5);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn selection() {
+        let d = TensorDesc::new(
+            ElementType::F32,
+            crate::ir::PartialShape::from_static(&[1, 1, 4]),
+        );
+        assert_eq!(
+            super::super::select(&MaxPool::new(8), &[d.clone()]).name(),
+            "max_pool_f32"
+        );
+        assert_eq!(
+            super::super::select(&AvgPool::new(1), &[d.clone()]).name(),
+            "avg_pool_f32"
+        );
+        let h = TensorDesc::new(
+            ElementType::F16,
+            crate::ir::PartialShape::from_static(&[1, 1, 4]),
+        );
+        assert!(select(&MaxPool::new(8), &[h]).is_none());
+        let k = super::super::select(&MaxPool::new(8), &[d]);
+        assert!(
+            k.run(&[&Tensor::zeros(ElementType::F32, &[1, 1, 4])])
+                .is_err()
+        );
+    }
+}
