@@ -7,9 +7,12 @@ use crate::ir::Tensor;
 use crate::ops::{Op, TensorDesc};
 use std::fmt::Debug;
 
+pub mod conv;
 pub mod elementwise;
+pub mod interpolate;
 pub mod matmul;
 pub mod normalization;
+pub mod pooling;
 pub mod reduction;
 
 /// A compiled computation for one node.
@@ -35,8 +38,15 @@ impl Kernel for ReferenceKernel {
 
 /// The best kernel for `op` given what is known of its inputs.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
-    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] =
-        &[elementwise::select, matmul::select, normalization::select, reduction::select];
+    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] = &[
+        elementwise::select,
+        matmul::select,
+        normalization::select,
+        reduction::select,
+        conv::select,
+        pooling::select,
+        interpolate::select,
+    ];
     families
         .iter()
         .find_map(|f| f(op, inputs))
