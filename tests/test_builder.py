@@ -141,8 +141,9 @@ def describe_ov(output) -> tuple:
     node = output.get_node()
     kind = node.get_type_name()
     if kind == "Constant":
-        data = node.get_data()
-        return ("Constant", str(node.get_output_element_type(0).get_type_name()), list(data.shape), data.tolist())
+        shape = [int(d) for d in node.get_output_shape(0)]
+        data = node.get_data().tolist() if hasattr(node, "get_data") else None  # ferrovino has no get_data yet
+        return ("Constant", node.get_output_element_type(0).get_type_name(), shape, data)
     if kind == "Parameter":
         return ("Parameter", node.get_output_element_type(0).get_type_name(), str(node.get_output_partial_shape(0)))
     attrs = {k: _norm(v) for k, v in node.get_attributes().items()}
@@ -201,8 +202,15 @@ FILLED_INPUTS = {("Broadcast", 2), ("Slice", 4)}
 DIVERGENCES = {("NormalizeL2", "eps_mode")}
 
 
-def assert_same_graph(actual: tuple, expected: tuple, path: str = "") -> None:
-    """Compares two descriptions, allowing an attribute ferrovino leaves at an OP_DEFAULTS value."""
+def _fold(value: Any, ignore_case: bool) -> Any:
+    return value.lower() if ignore_case and isinstance(value, str) else value
+
+
+def assert_same_graph(actual: tuple, expected: tuple, path: str = "", ignore_case: bool = False) -> None:
+    """Compares two descriptions, allowing an attribute ferrovino leaves at an OP_DEFAULTS value; Constant data is
+    compared where both sides have it, and with ``ignore_case`` enum strings compare case-insensitively."""
+    if actual[0] == "Constant" and expected[0] == "Constant" and None in (actual[3], expected[3]):
+        actual, expected = actual[:3], expected[:3]
     if actual[0] in ("Constant", "Parameter") or expected[0] in ("Constant", "Parameter"):
         assert actual == expected, f"{path}: {actual} != {expected}"
         return
@@ -214,13 +222,14 @@ def assert_same_graph(actual: tuple, expected: tuple, path: str = "") -> None:
     if attrs.get("auto_pad", "explicit") != "explicit":
         keys -= {"pads_begin", "pads_end"}  # OpenVINO's shape inference rewrites them; the builder does not
     for key in keys:
-        got = attrs.get(key, OP_DEFAULTS.get((kind, key), "<missing>"))
-        assert got == e_attrs.get(key, "<missing>"), f"{path}{kind}.{key}: {got!r} != {e_attrs.get(key, '<missing>')!r}"
+        got = _fold(attrs.get(key, OP_DEFAULTS.get((kind, key), "<missing>")), ignore_case)
+        want = _fold(e_attrs.get(key, "<missing>"), ignore_case)
+        assert got == want, f"{path}{kind}.{key}: {got!r} != {want!r}"
     filled = len(expected[4]) == len(inputs) + 1 and (kind, len(inputs)) in FILLED_INPUTS
     n_expected = len(expected[4]) - filled
     assert len(inputs) == n_expected, f"{path}{kind}: {len(inputs)} inputs, expected {n_expected}"
     for i, (a, e) in enumerate(zip(inputs, expected[4])):
-        assert_same_graph(a, e, f"{path}{kind}.in{i}/")
+        assert_same_graph(a, e, f"{path}{kind}.in{i}/", ignore_case)
 
 
 def _as_output(node):
@@ -521,27 +530,19 @@ def test_bad_arguments_raise_type_error(fv):
 
 
 def _native_ferrovino():
-    try:
-        import ferrovino
-        import ferrovino._native
-    except ImportError as err:
-        pytest.skip(f"ferrovino's native extension is not built: {err}")
-    return ferrovino
+    """The real package; like the rest of the suite, a broken build fails rather than skips."""
+    return importlib.import_module("ferrovino")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_native_nodes_match_openvino(case):
-    """With the real extension, each case yields a node of OpenVINO's type and version with its attributes."""
+    """With the real extension, each case builds OpenVINO's graph: op types, versions, attributes (enum spelling
+    aside), Constant types and shapes."""
     fvn = _native_ferrovino()
-    opset, _func, call = case
-    expected = call(importlib.import_module(f"openvino.opset{opset}"))
-    actual = call(getattr(fvn, f"opset{opset}"))
-    for node_a, node_e in ((_as_output(actual).get_node(), _as_output(expected).get_node()),):
-        assert node_a.get_type_name() == node_e.get_type_name()
-        assert node_a.type_info.version_id == node_e.type_info.version_id
-        assert [str(p.get_partial_shape()) for p in node_a.outputs()] == [
-            str(p.get_partial_shape()) for p in node_e.outputs()
-        ]
+    opset, _, call = case
+    expected = describe_ov(_as_output(call(importlib.import_module(f"openvino.opset{opset}"))))
+    actual = describe_ov(_as_output(call(getattr(fvn, f"opset{opset}"))))
+    assert_same_graph(actual, expected, ignore_case=True)
 
 
 @pytest.mark.parametrize("name", sorted(BUILT_MODELS))
