@@ -234,14 +234,14 @@ impl PyType {
     fn integral(&self) -> bool {
         !self.0.is_real()
     }
-    /// True for integer types other than boolean.
+    /// True for integer types other than boolean (and dynamic, as OpenVINO answers).
     fn is_integral_number(&self) -> bool {
-        self.0.is_integral_number()
+        !self.0.is_real() && self.0 != ElementType::Boolean
     }
-    /// True for integer types other than boolean.
+    /// True for integer types other than boolean (and dynamic, as OpenVINO answers).
     #[getter]
     fn integral_number(&self) -> bool {
-        self.0.is_integral_number()
+        self.is_integral_number()
     }
     /// True for signed types (boolean included, as OpenVINO answers).
     fn is_signed(&self) -> bool {
