@@ -49,6 +49,9 @@ pub fn register(r: &mut Registry) {
     });
 }
 
+/// The longest Range accepted (2^40 values), so absurd bounds error instead of exhausting memory.
+const MAX_RANGE_LEN: f64 = 1_099_511_627_776.0;
+
 /// Errors unless `t` is i32 or i64 (or dynamic).
 fn check_index_type(t: ElementType, what: &str) -> Result<()> {
     crate::ensure!(
@@ -263,7 +266,8 @@ impl Op for NonZero {
         let count = match inputs[0].shape.dims() {
             Some(d) => Dimension::interval(
                 0,
-                d.iter().try_fold(1u64, |acc, x| x.max().map(|m| acc * m)),
+                d.iter()
+                    .try_fold(1u64, |acc, x| x.max().and_then(|m| acc.checked_mul(m))),
             )?,
             None => Dimension::DYNAMIC,
         };
@@ -350,6 +354,11 @@ impl Range {
             "Range bounds must be finite"
         );
         let n = ((stop - start) / step).ceil().max(0.0);
+        crate::ensure!(
+            n < MAX_RANGE_LEN,
+            Shape,
+            "Range from {start} to {stop} by {step} has too many values ({n})"
+        );
         Ok((start, step, n as usize))
     }
 }

@@ -155,7 +155,9 @@ impl DepthSpace {
         );
         let b = self.block()? as u64;
         let k = (dims.len() - 2) as u32;
-        let blocks = b.pow(k);
+        let blocks = b
+            .checked_pow(k)
+            .ok_or_else(|| Error::Shape(format!("block_size {b} to the power {k} overflows")))?;
         let mut out = dims.to_vec();
         match self.direction {
             Direction::ToSpace => {

@@ -57,8 +57,9 @@ pub fn reshape_dims(
         .iter()
         .zip(&out)
         .filter(|(t, _)| **t != -1)
-        .map(|(_, d)| d.get().map(|v| v as usize))
-        .product();
+        .try_fold(1usize, |acc, (_, d)| {
+            d.get().and_then(|v| acc.checked_mul(v as usize))
+        });
     match (target.iter().position(|&t| t == -1), total, known) {
         (Some(p), Some(total), Some(known)) => {
             let v = if known == 0 {

@@ -289,10 +289,9 @@ impl Op for ScatterNdUpdate {
         let mut dst = vec![0; x.rank()];
         for_each_index(upd.shape(), |u| {
             let base = flat_index(&u[..lead], &ind_t.shape()[..lead]) * k;
-            for j in 0..k {
+            for (j, d) in dst[..k].iter_mut().enumerate() {
                 let v = ind.get(base + j).copied().unwrap_or(-1);
-                dst[j] =
-                    wrap_index(v, x.shape()[j]).ok_or_else(|| out_of_range(v, j, x.shape()[j]))?;
+                *d = wrap_index(v, x.shape()[j]).ok_or_else(|| out_of_range(v, j, x.shape()[j]))?;
             }
             dst[k..].copy_from_slice(&u[lead..]);
             pairs.push((flat_index(&dst, x.shape()), flat_index(u, upd.shape())));
