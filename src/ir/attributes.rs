@@ -37,7 +37,11 @@ fn fmt_float(v: f64) -> String {
     } else {
         // Shortest representation that round-trips through f32 when the value came from one.
         let as32 = v as f32;
-        if as32 as f64 == v { format!("{as32}") } else { format!("{v}") }
+        if as32 as f64 == v {
+            format!("{as32}")
+        } else {
+            format!("{v}")
+        }
     }
 }
 
@@ -49,8 +53,16 @@ impl AttrValue {
             AttrValue::Int(i) => i.to_string(),
             AttrValue::Float(f) => fmt_float(*f),
             AttrValue::Str(s) => s.clone(),
-            AttrValue::Ints(v) => v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-            AttrValue::Floats(v) => v.iter().map(|x| fmt_float(*x)).collect::<Vec<_>>().join(", "),
+            AttrValue::Ints(v) => v
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            AttrValue::Floats(v) => v
+                .iter()
+                .map(|x| fmt_float(*x))
+                .collect::<Vec<_>>()
+                .join(", "),
             AttrValue::Strs(v) => v.join(","),
             AttrValue::Type(t) => t.name().to_string(),
             AttrValue::Shape(s) => s.to_ir(),
@@ -70,10 +82,16 @@ impl AttrValue {
             AttrValue::Float(_) => AttrValue::Float(parse_float(s).ok_or_else(|| bad("a number"))?),
             AttrValue::Str(_) => AttrValue::Str(s.trim().to_string()),
             AttrValue::Ints(_) => AttrValue::Ints(
-                split_list(s).map(parse_int).collect::<Option<_>>().ok_or_else(|| bad("a list of integers"))?,
+                split_list(s)
+                    .map(parse_int)
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("a list of integers"))?,
             ),
             AttrValue::Floats(_) => AttrValue::Floats(
-                split_list(s).map(parse_float).collect::<Option<_>>().ok_or_else(|| bad("a list of numbers"))?,
+                split_list(s)
+                    .map(parse_float)
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("a list of numbers"))?,
             ),
             AttrValue::Strs(_) => AttrValue::Strs(split_list(s).map(String::from).collect()),
             AttrValue::Type(_) => AttrValue::Type(s.parse()?),
@@ -149,7 +167,9 @@ impl Attribute for i64 {
             AttrValue::Int(i) => i,
             AttrValue::Bool(b) => b as i64,
             AttrValue::Float(f) if f == f.trunc() => f as i64,
-            AttrValue::Str(s) => parse_int(&s).ok_or_else(|| kind_error("an integer", &AttrValue::Str(s)))?,
+            AttrValue::Str(s) => {
+                parse_int(&s).ok_or_else(|| kind_error("an integer", &AttrValue::Str(s)))?
+            }
             other => return Err(kind_error("an integer", &other)),
         };
         Ok(())
@@ -164,7 +184,9 @@ impl Attribute for f64 {
         *self = match v {
             AttrValue::Float(f) => f,
             AttrValue::Int(i) => i as f64,
-            AttrValue::Str(s) => parse_float(&s).ok_or_else(|| kind_error("a number", &AttrValue::Str(s)))?,
+            AttrValue::Str(s) => {
+                parse_float(&s).ok_or_else(|| kind_error("a number", &AttrValue::Str(s)))?
+            }
             other => return Err(kind_error("a number", &other)),
         };
         Ok(())
@@ -204,7 +226,9 @@ impl Attribute for Vec<i64> {
         *self = match v {
             AttrValue::Ints(v) => v,
             AttrValue::Int(i) => vec![i],
-            AttrValue::Floats(f) if f.iter().all(|x| *x == x.trunc()) => f.iter().map(|x| *x as i64).collect(),
+            AttrValue::Floats(f) if f.iter().all(|x| *x == x.trunc()) => {
+                f.iter().map(|x| *x as i64).collect()
+            }
             AttrValue::Str(s) => match AttrValue::Ints(vec![]).parse_like(&s)? {
                 AttrValue::Ints(v) => v,
                 _ => vec![],
@@ -271,7 +295,9 @@ impl Attribute for PartialShape {
             AttrValue::Shape(s) => s,
             AttrValue::Str(s) => PartialShape::parse_ir(&s)?,
             AttrValue::Ints(v) => PartialShape::new(
-                v.into_iter().map(super::shape::Dimension::from_i64).collect::<Result<Vec<_>>>()?,
+                v.into_iter()
+                    .map(super::shape::Dimension::from_i64)
+                    .collect::<Result<Vec<_>>>()?,
             ),
             other => return Err(kind_error("a shape", &other)),
         };
@@ -279,7 +305,8 @@ impl Attribute for PartialShape {
     }
 }
 
-/// Declares a string-valued enum attribute with its IR spellings (parsed case-insensitively).
+/// Declares a string-valued enum attribute with its IR spellings, written exactly as OpenVINO writes them and
+/// parsed case-insensitively.
 #[macro_export]
 macro_rules! attr_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal $(| $alias:literal)*),+ $(,)? }) => {
@@ -298,7 +325,7 @@ macro_rules! attr_enum {
             type Err = $crate::error::Error;
             fn from_str(s: &str) -> $crate::error::Result<Self> {
                 let l = s.trim().to_ascii_lowercase();
-                $(if l == $text $(|| l == $alias)* { return Ok($name::$variant); })+
+                $(if l.eq_ignore_ascii_case($text) $(|| l.eq_ignore_ascii_case($alias))* { return Ok($name::$variant); })+
                 Err($crate::error::Error::InvalidArgument(format!(
                     "'{}' is not a valid {} (expected one of: {})", s, stringify!($name), [$($text),+].join(", ")
                 )))
@@ -346,12 +373,20 @@ pub struct AttributeSetter<'a> {
 impl<'a> AttributeSetter<'a> {
     /// A setter over the given values.
     pub fn new(values: &'a [(String, AttrValue)]) -> Self {
-        AttributeSetter { values, used: vec![false; values.len()] }
+        AttributeSetter {
+            values,
+            used: vec![false; values.len()],
+        }
     }
 
     /// Names that no attribute of the op consumed.
     pub fn unused(&self) -> Vec<&str> {
-        self.values.iter().zip(&self.used).filter(|(_, u)| !**u).map(|((n, _), _)| n.as_str()).collect()
+        self.values
+            .iter()
+            .zip(&self.used)
+            .filter(|(_, u)| !**u)
+            .map(|((n, _), _)| n.as_str())
+            .collect()
     }
 }
 
@@ -359,7 +394,8 @@ impl AttributeVisitor for AttributeSetter<'_> {
     fn on(&mut self, name: &str, attr: &mut dyn Attribute) -> Result<()> {
         if let Some(i) = self.values.iter().position(|(n, _)| n == name) {
             self.used[i] = true;
-            attr.set(self.values[i].1.clone()).map_err(|e| e.context(format!("attribute '{name}'")))?;
+            attr.set(self.values[i].1.clone())
+                .map_err(|e| e.context(format!("attribute '{name}'")))?;
         }
         Ok(())
     }
@@ -380,7 +416,8 @@ impl<'a> IrAttributeReader<'a> {
 impl AttributeVisitor for IrAttributeReader<'_> {
     fn on(&mut self, name: &str, attr: &mut dyn Attribute) -> Result<()> {
         if let Some((_, s)) = self.values.iter().find(|(n, _)| n == name) {
-            attr.parse_ir(s).map_err(|e| e.context(format!("attribute '{name}'")))?;
+            attr.parse_ir(s)
+                .map_err(|e| e.context(format!("attribute '{name}'")))?;
         }
         Ok(())
     }

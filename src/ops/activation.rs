@@ -12,19 +12,43 @@ use crate::ir::{AttributeVisitor, ElementType, Tensor};
 pub fn register(r: &mut Registry) {
     r.add("Clamp", 1, || Box::new(Clamp { min: 0.0, max: 0.0 }));
     r.add("Elu", 1, || Box::new(Elu { alpha: 1.0 }));
-    r.add("Gelu", 2, || Box::new(Gelu { v7: false, approximation_mode: GeluApproximation::Erf }));
-    r.add("Gelu", 7, || Box::new(Gelu { v7: true, approximation_mode: GeluApproximation::Erf }));
-    r.add("Round", 5, || Box::new(Round { mode: RoundMode::HalfToEven }));
+    r.add("Gelu", 2, || {
+        Box::new(Gelu {
+            v7: false,
+            approximation_mode: GeluApproximation::Erf,
+        })
+    });
+    r.add("Gelu", 7, || {
+        Box::new(Gelu {
+            v7: true,
+            approximation_mode: GeluApproximation::Erf,
+        })
+    });
+    r.add("Round", 5, || {
+        Box::new(Round {
+            mode: RoundMode::HalfToEven,
+        })
+    });
     r.add("Swish", 4, || Box::new(Swish));
     r.add("Selu", 1, || Box::new(Selu));
     r.add("HardSigmoid", 1, || Box::new(HardSigmoid));
     r.add("PRelu", 1, || Box::new(PRelu));
-    r.add("IsInf", 10, || Box::new(IsInf { detect_negative: true, detect_positive: true }));
+    r.add("IsInf", 10, || {
+        Box::new(IsInf {
+            detect_negative: true,
+            detect_positive: true,
+        })
+    });
 }
 
 fn float_input(inputs: &[TensorDesc], n: usize) -> Result<()> {
     check_input_count(inputs, n, n)?;
-    check_type(inputs[0].element_type, ElementType::is_real, "a floating-point type", "input 0")
+    check_type(
+        inputs[0].element_type,
+        ElementType::is_real,
+        "a floating-point type",
+        "input 0",
+    )
 }
 
 /// Clamps every value to `[min, max]`.
@@ -45,7 +69,10 @@ impl Op for Clamp {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         if self.min > self.max {
-            return Err(Error::InvalidArgument(format!("Clamp min {} is greater than max {}", self.min, self.max)));
+            return Err(Error::InvalidArgument(format!(
+                "Clamp min {} is greater than max {}",
+                self.min, self.max
+            )));
         }
         unary_infer(inputs, None)
     }
@@ -81,7 +108,9 @@ impl Op for Elu {
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
         let a = self.alpha;
-        Ok(vec![map_same(inputs[0], |x| if x >= 0.0 { x } else { a * (x.exp() - 1.0) })?])
+        Ok(vec![map_same(inputs[0], |x| {
+            if x >= 0.0 { x } else { a * (x.exp() - 1.0) }
+        })?])
     }
 }
 
@@ -89,9 +118,9 @@ attr_enum!(
     /// How Gelu is computed.
     GeluApproximation {
         /// Exact, with erf.
-        Erf => "erf",
+        Erf => "ERF",
         /// The tanh approximation.
-        Tanh => "tanh",
+        Tanh => "TANH",
     }
 );
 
@@ -185,8 +214,16 @@ impl Op for Swish {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 1, 2)?;
-        check_type(inputs[0].element_type, ElementType::is_real, "a floating-point type", "input 0")?;
-        Ok(vec![TensorDesc::new(inputs[0].element_type, inputs[0].shape.clone())])
+        check_type(
+            inputs[0].element_type,
+            ElementType::is_real,
+            "a floating-point type",
+            "input 0",
+        )?;
+        Ok(vec![TensorDesc::new(
+            inputs[0].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 2)?;
@@ -194,7 +231,9 @@ impl Op for Swish {
             Some(b) => scalar_f64(b, "Swish beta")?,
             None => 1.0,
         };
-        Ok(vec![map_same(inputs[0], |x| x / (1.0 + (-beta * x).exp()))?])
+        Ok(vec![map_same(inputs[0], |x| {
+            x / (1.0 + (-beta * x).exp())
+        })?])
     }
 }
 
@@ -211,13 +250,18 @@ impl Op for Selu {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         float_input(inputs, 3)?;
-        Ok(vec![TensorDesc::new(inputs[0].element_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            inputs[0].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 3, 3)?;
         let alpha = scalar_f64(inputs[1], "Selu alpha")?;
         let lambda = scalar_f64(inputs[2], "Selu lambda")?;
-        Ok(vec![map_same(inputs[0], |x| lambda * if x > 0.0 { x } else { alpha * (x.exp() - 1.0) })?])
+        Ok(vec![map_same(inputs[0], |x| {
+            lambda * if x > 0.0 { x } else { alpha * (x.exp() - 1.0) }
+        })?])
     }
 }
 
@@ -234,13 +278,18 @@ impl Op for HardSigmoid {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         float_input(inputs, 3)?;
-        Ok(vec![TensorDesc::new(inputs[0].element_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            inputs[0].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 3, 3)?;
         let alpha = scalar_f64(inputs[1], "HardSigmoid alpha")?;
         let beta = scalar_f64(inputs[2], "HardSigmoid beta")?;
-        Ok(vec![map_same(inputs[0], |x| (alpha * x + beta).clamp(0.0, 1.0))?])
+        Ok(vec![map_same(inputs[0], |x| {
+            (alpha * x + beta).clamp(0.0, 1.0)
+        })?])
     }
 }
 
@@ -268,14 +317,23 @@ impl Op for PRelu {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 2, 2)?;
-        Ok(vec![TensorDesc::new(inputs[0].element_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            inputs[0].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
         let slope = slope_for_channels(inputs[1], inputs[0].shape())?;
-        let out = zip_f64(inputs[0], &slope, AutoBroadcast::Numpy, inputs[0].element_type(), |x, s| {
-            if x < 0.0 { x * s } else { x }
-        })?;
+        let out = zip_f64(
+            inputs[0],
+            &slope,
+            AutoBroadcast::Numpy,
+            inputs[0].element_type(),
+            |x, s| {
+                if x < 0.0 { x * s } else { x }
+            },
+        )?;
         if out.shape() != inputs[0].shape() {
             return Err(Error::Shape(format!(
                 "slope of shape {:?} does not broadcast to data shape {:?}",
@@ -333,9 +391,17 @@ mod tests {
     #[test]
     fn round_modes() {
         let x = t(&[0.5, 1.5, -2.5]);
-        let r = Round { mode: RoundMode::HalfToEven }.evaluate(&[&x]).unwrap();
+        let r = Round {
+            mode: RoundMode::HalfToEven,
+        }
+        .evaluate(&[&x])
+        .unwrap();
         assert_eq!(r[0].to_f64_vec(), vec![0.0, 2.0, -2.0]);
-        let r = Round { mode: RoundMode::HalfAwayFromZero }.evaluate(&[&x]).unwrap();
+        let r = Round {
+            mode: RoundMode::HalfAwayFromZero,
+        }
+        .evaluate(&[&x])
+        .unwrap();
         assert_eq!(r[0].to_f64_vec(), vec![1.0, 2.0, -3.0]);
     }
 

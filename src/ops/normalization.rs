@@ -70,7 +70,7 @@ pub fn register(r: &mut Registry) {
 
 crate::attr_enum!(
     /// Where MVN-6 adds epsilon: `inside_sqrt` divides by `sqrt(var + eps)`, `outside_sqrt` by `sqrt(var) + eps`.
-    MvnEpsMode { InsideSqrt => "inside_sqrt", OutsideSqrt => "outside_sqrt" }
+    MvnEpsMode { InsideSqrt => "INSIDE_SQRT", OutsideSqrt => "OUTSIDE_SQRT" }
 );
 
 crate::attr_enum!(
