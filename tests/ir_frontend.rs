@@ -653,3 +653,17 @@ fn malformed_xml() {
         &["id 3", "'type'"],
     );
 }
+
+#[test]
+fn op_validation_errors_name_the_layer() {
+    let one = r#"<input><port id="0"><dim>2</dim></port></input>
+   <output><port id="1" precision="I64" names="cvt">"#;
+    let two = r#"<input><port id="0"><dim>2</dim></port><port id="7"><dim>2</dim></port></input>
+   <output><port id="1" precision="I64" names="cvt">"#;
+    let edge = r#"<edge from-layer="2" from-port="0" to-layer="3" to-port="0"/>"#;
+    let edges = format!(r#"{edge}<edge from-layer="0" from-port="0" to-layer="3" to-port="7"/>"#);
+    let xml = TEMPLATE.replacen(one, two, 1).replacen(edge, &edges, 1);
+    let err = read_model(xml.as_bytes(), weights(2)).unwrap_err();
+    let expected = "layer 'cvt' (id 3, type Convert): expected 1 inputs, got 2";
+    assert!(matches!(&err, Error::Parse(m) if m == expected), "{err:?}");
+}

@@ -363,6 +363,13 @@ fn build_layer(
     op.visit_attributes(&mut IrAttributeReader::new(&data))
         .map_err(|e| decl.err(e))?;
     let widened = ctx.version == 10 && legacy::widen_f16_parameter(&mut op);
+    // Inferring first reports the op's complaint about its inputs under this layer's IR description alone.
+    let descs = inputs
+        .iter()
+        .map(Output::desc)
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| decl.err(e))?;
+    op.infer(&descs).map_err(|e| decl.err(e))?;
     let node = Node::with_name(op, inputs, decl.name).map_err(|e| decl.err(e))?;
     check_outputs(decl, &node)?;
     annotate(decl, &node, ctx)?;
