@@ -29,8 +29,10 @@ pub fn register(r: &mut Registry) {
 
 crate::attr_enum!(
     /// How a sliding-window op pads its input.
+    #[derive(Default)]
     AutoPad {
         /// Use `pads_begin` / `pads_end`.
+        #[default]
         Explicit => "explicit",
         /// Same as explicit.
         NotSet => "notset",
@@ -43,12 +45,6 @@ crate::attr_enum!(
     }
 );
 
-impl Default for AutoPad {
-    fn default() -> Self {
-        AutoPad::Explicit
-    }
-}
-
 impl AutoPad {
     /// True for `same_upper` and `same_lower`.
     pub fn is_same(self) -> bool {
@@ -58,8 +54,10 @@ impl AutoPad {
 
 crate::attr_enum!(
     /// How a pooling op rounds its output length.
+    #[derive(Default)]
     RoundingType {
         /// Round down.
+        #[default]
         Floor => "floor",
         /// Round up.
         Ceil => "ceil",
@@ -67,12 +65,6 @@ crate::attr_enum!(
         CeilTorch => "ceil_torch",
     }
 );
-
-impl Default for RoundingType {
-    fn default() -> Self {
-        RoundingType::Floor
-    }
-}
 
 /// The attributes of one spatial axis of a sliding window, before the input length is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

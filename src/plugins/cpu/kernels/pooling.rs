@@ -336,11 +336,11 @@ mod tests {
             crate::ir::PartialShape::from_static(&[1, 1, 4]),
         );
         assert_eq!(
-            super::super::select(&MaxPool::new(8), &[d.clone()]).name(),
+            super::super::select(&MaxPool::new(8), std::slice::from_ref(&d)).name(),
             "max_pool_f32"
         );
         assert_eq!(
-            super::super::select(&AvgPool::new(1), &[d.clone()]).name(),
+            super::super::select(&AvgPool::new(1), std::slice::from_ref(&d)).name(),
             "avg_pool_f32"
         );
         let h = TensorDesc::new(
