@@ -435,6 +435,15 @@ fn unknown_element_type_op_and_version() {
     expect_error(
         read_patched(
             cvt,
+            r#"name="cvt" type="Convert" version="opset99""#,
+            weights(2),
+        ),
+        Kind::Unsupported,
+        &["layer 'cvt'", "opset99"],
+    );
+    expect_error(
+        read_patched(
+            cvt,
             r#"name="cvt" type="Convert" version="experimental""#,
             weights(2),
         ),
@@ -645,12 +654,12 @@ fn malformed_xml() {
     expect_error(
         read_patched(r#"<layer id="3""#, r#"<layer id="three""#, weights(2)),
         Kind::Parse,
-        &["'three'"],
+        &["layer 'cvt'", "'three'"],
     );
     expect_error(
         read_patched(r#" type="Convert""#, "", weights(2)),
         Kind::Parse,
-        &["id 3", "'type'"],
+        &["layer 'cvt' (id 3)", "'type'"],
     );
 }
 

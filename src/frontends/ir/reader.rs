@@ -12,13 +12,42 @@ use super::weights::Weights;
 use super::xml::Element;
 use crate::error::{Error, Result};
 use crate::ir::{ElementType, IrAttributeReader, Node, Output, PartialShape, Tensor};
-use crate::ops::registry::create_from_ir;
+use crate::ops::registry::{create_from_ir, opset_number};
 use crate::ops::structure::Constant;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 /// Op types whose bodies are sub-graphs; reading them is not supported yet.
 const SUBGRAPH_TYPES: [&str; 3] = ["If", "Loop", "TensorIterator"];
+
+/// The newest complete opset of OpenVINO 2026.4; an IR naming a newer one is rejected, as OpenVINO does.
+const LATEST_OPSET: u32 = 16;
+
+/// The ops of the next opset, which is still in development (`opset17` holds only these).
+const NEXT_OPSET_OPS: [&str; 8] = [
+    "BGRtoNV12",
+    "Const",
+    "Convert",
+    "ErfInv",
+    "GroupedMatMul",
+    "Parameter",
+    "RGBtoNV12",
+    "ShapeOf",
+];
+
+/// Rejects an `opsetN` newer than the opsets OpenVINO defines (other spellings are left to the registry).
+fn check_opset(type_name: &str, version: &str) -> Result<()> {
+    let Some(n) = opset_number(version) else {
+        return Ok(());
+    };
+    let known = n <= LATEST_OPSET || (n == LATEST_OPSET + 1 && NEXT_OPSET_OPS.contains(&type_name));
+    if known {
+        return Ok(());
+    }
+    Err(Error::Unsupported(format!(
+        "{version} does not define {type_name} (the newest opset is opset{LATEST_OPSET})"
+    )))
+}
 
 /// What reading a graph needs besides its XML element.
 pub(crate) struct ReadContext<'w> {
@@ -72,20 +101,13 @@ impl LayerDecl<'_> {
         match e {
             Error::Unsupported(m) => Error::Unsupported(format!("{self}: {m}")),
             Error::Io { .. } => e.context(self),
-            other => Error::Parse(format!("{self}: {}", strip_category(other))),
+            other => Error::Parse(format!("{self}: {other}")),
         }
     }
 
     /// A Parse error about this layer.
     fn parse_err(&self, msg: impl fmt::Display) -> Error {
         Error::Parse(format!("{self}: {msg}"))
-    }
-}
-
-fn strip_category(e: Error) -> String {
-    match e {
-        Error::Internal(m) => format!("internal error: {m}"),
-        other => other.to_string(),
     }
 }
 
@@ -130,15 +152,19 @@ fn parse_ports<'a>(layer: &'a Element, section: &str) -> Result<Vec<PortDecl<'a>
 }
 
 fn parse_layer(el: &Element) -> Result<LayerDecl<'_>> {
-    let id = attr_u64(el, "id", "a <layer>")?;
-    let text = |name: &str| {
-        el.attr(name)
-            .ok_or_else(|| Error::Parse(format!("layer with id {id} has no '{name}' attribute")))
+    let name = el.attr("name").unwrap_or_default();
+    let id = attr_u64(el, "id", &format!("layer '{name}'"))?;
+    let text = |attr: &str| {
+        el.attr(attr).ok_or_else(|| {
+            Error::Parse(format!(
+                "layer '{name}' (id {id}) has no '{attr}' attribute"
+            ))
+        })
     };
     let mut decl = LayerDecl {
         el,
         id,
-        name: el.attr("name").unwrap_or_default(),
+        name,
         type_name: text("type")?,
         version: text("version")?,
         inputs: Vec::new(),
@@ -354,6 +380,7 @@ fn build_layer(
         .child("data")
         .map(|d| d.attrs.clone())
         .unwrap_or_default();
+    check_opset(decl.type_name, decl.version).map_err(|e| decl.err(e))?;
     let mut op = create_from_ir(decl.type_name, decl.version).map_err(|e| decl.err(e))?;
     if op.as_any().is::<Constant>() {
         op = Box::new(Constant::new(
@@ -524,6 +551,20 @@ mod tests {
         assert!(dims_contradict(&[-1, 8], &inferred));
         assert!(!dims_contradict(&[], &inferred));
         assert!(!dims_contradict(&[1, 2], &PartialShape::dynamic_rank()));
+    }
+
+    #[test]
+    fn opsets_newer_than_openvino_are_rejected() {
+        assert!(check_opset("Relu", "opset16").is_ok());
+        assert!(check_opset("Convert", "opset17").is_ok());
+        assert!(matches!(
+            check_opset("Relu", "opset17"),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(
+            matches!(check_opset("Relu", "opset99"), Err(Error::Unsupported(m)) if m.contains("opset99"))
+        );
+        assert!(check_opset("Relu", "extension").is_ok());
     }
 
     #[test]
