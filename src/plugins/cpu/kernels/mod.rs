@@ -8,6 +8,7 @@ use crate::ops::{Op, TensorDesc};
 use std::fmt::Debug;
 
 pub mod conv;
+pub mod data_movement;
 pub mod elementwise;
 pub mod interpolate;
 pub mod matmul;
@@ -46,6 +47,7 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
         conv::select,
         pooling::select,
         interpolate::select,
+        data_movement::select,
     ];
     families
         .iter()

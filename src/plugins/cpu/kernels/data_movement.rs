@@ -1,0 +1,289 @@
+//! Data-movement kernels: Transpose, Concat and Gather as byte-block copies, split over rayon's pool when the
+//! tensor is large. Element types are handled by width only; sub-byte types use the reference.
+
+use super::Kernel;
+use crate::error::{Error, Result};
+use crate::ir::shape::{normalize_axis, strides};
+use crate::ir::{ElementType, Tensor};
+use crate::ops::data_movement::args::{int_list, int_scalar, static_out_shape};
+use crate::ops::data_movement::elems::wrap_index;
+use crate::ops::data_movement::layout::transpose_order;
+use crate::ops::data_movement::{Concat, Transpose};
+use crate::ops::gather_scatter::Gather;
+use crate::ops::util::{check_input_count, ints_of};
+use crate::ops::{Op, TensorDesc};
+use rayon::prelude::*;
+
+/// Output sizes (bytes) from which copies are spread over threads.
+const PARALLEL_BYTES: usize = 1 << 16;
+
+/// Picks a kernel for Transpose, Concat or Gather on byte-sized element types.
+pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    let et = inputs.first()?.element_type;
+    if !et.is_static() || et.is_sub_byte() {
+        return None;
+    }
+    let any = op.as_any();
+    if any.downcast_ref::<Transpose>().is_some() {
+        return Some(Box::new(TransposeKernel));
+    }
+    if let Some(c) = any.downcast_ref::<Concat>() {
+        return Some(Box::new(ConcatKernel(c.clone())));
+    }
+    if let Some(g) = any.downcast_ref::<Gather>() {
+        return Some(Box::new(GatherKernel(g.clone())));
+    }
+    None
+}
+
+/// Fills `out` (rows of `row` bytes each) by calling `fill(row_index, row_bytes)`, in parallel when large.
+fn fill_rows(
+    out: &mut [u8],
+    row: usize,
+    fill: impl Fn(usize, &mut [u8]) -> Result<()> + Sync,
+) -> Result<()> {
+    if row == 0 || out.is_empty() {
+        return Ok(());
+    }
+    if out.len() >= PARALLEL_BYTES {
+        out.par_chunks_mut(row)
+            .enumerate()
+            .try_for_each(|(i, r)| fill(i, r))
+    } else {
+        out.chunks_mut(row)
+            .enumerate()
+            .try_for_each(|(i, r)| fill(i, r))
+    }
+}
+
+/// Copies `len` bytes from `src` at `from` into `dst`, erroring (never panicking) when out of range.
+fn copy_block(dst: &mut [u8], src: &[u8], from: usize) -> Result<()> {
+    let s = src.get(from..from + dst.len()).ok_or_else(|| {
+        Error::Internal(format!(
+            "copy of {} bytes from offset {from} past the input",
+            dst.len()
+        ))
+    })?;
+    dst.copy_from_slice(s);
+    Ok(())
+}
+
+/// Errors unless the run-time type is one this kernel handles.
+fn element_width(t: &Tensor) -> Result<usize> {
+    let et: ElementType = t.element_type();
+    crate::ensure!(
+        et.is_static() && !et.is_sub_byte(),
+        Unsupported,
+        "data movement kernel on {et}"
+    );
+    Ok(et.size())
+}
+
+/// Transpose: each output row (the last output axis) is gathered with the permuted input stride.
+#[derive(Debug)]
+struct TransposeKernel;
+
+impl Kernel for TransposeKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        check_input_count(inputs, 2, 2)?;
+        let x = inputs[0];
+        let w = element_width(x)?;
+        let perm = transpose_order(&int_list(inputs[1], "Transpose order")?, x.rank())?;
+        let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
+        let in_strides = strides(x.shape());
+        let st: Vec<usize> = perm.iter().map(|&p| in_strides[p] * w).collect();
+        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        let Some((&last, lead)) = out_shape.split_last() else {
+            return Ok(vec![x.clone()]);
+        };
+        let last_stride = st[st.len() - 1];
+        let src = x.bytes();
+        fill_rows(out.bytes_mut(), last * w, |r, row| {
+            let mut rem = r;
+            let mut base = 0;
+            for (d, &n) in lead.iter().enumerate().rev() {
+                base += (rem % n) * st[d];
+                rem /= n;
+            }
+            if last_stride == w {
+                return copy_block(row, src, base);
+            }
+            for (j, dst) in row.chunks_mut(w).enumerate() {
+                copy_block(dst, src, base + j * last_stride)?;
+            }
+            Ok(())
+        })?;
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "transpose_bytes"
+    }
+}
+
+/// Concat: each output row (everything before the axis) is the inputs' rows side by side.
+#[derive(Debug)]
+struct ConcatKernel(Concat);
+
+impl Kernel for ConcatKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        let out_shape = static_out_shape(&self.0, inputs)?;
+        let x = inputs[0];
+        let w = element_width(x)?;
+        let a = normalize_axis(self.0.axis, out_shape.len(), "Concat")?;
+        let chunks: Vec<usize> = inputs
+            .iter()
+            .map(|t| t.shape()[a..].iter().product::<usize>() * w)
+            .collect();
+        let row: usize = chunks.iter().sum();
+        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        fill_rows(out.bytes_mut(), row, |o, dst| {
+            let mut at = 0;
+            for (t, &c) in inputs.iter().zip(&chunks) {
+                copy_block(&mut dst[at..at + c], t.bytes(), o * c)?;
+                at += c;
+            }
+            Ok(())
+        })?;
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "concat_bytes"
+    }
+}
+
+/// Gather: blocks of everything after the axis, copied per (outer, index); batched gathers use the reference.
+#[derive(Debug)]
+struct GatherKernel(Gather);
+
+impl Kernel for GatherKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        let out_shape = static_out_shape(&self.0, inputs)?;
+        let (x, ind_t) = (inputs[0], inputs[1]);
+        let batch = if self.0.batch_dims < 0 {
+            self.0.batch_dims + ind_t.rank() as i64
+        } else {
+            self.0.batch_dims
+        };
+        if batch != 0 {
+            return self.0.evaluate(inputs);
+        }
+        let w = element_width(x)?;
+        let a = normalize_axis(int_scalar(inputs[2], "axis")?, x.rank(), "Gather")?;
+        let dim = x.shape()[a];
+        let inner = x.shape()[a + 1..].iter().product::<usize>() * w;
+        let ind: Vec<Option<usize>> = ints_of(ind_t, "indices")?
+            .iter()
+            .map(|&v| match wrap_index(v, dim) {
+                Some(i) => Ok(Some(i)),
+                None if self.0.version >= 8 => Ok(None),
+                None => Err(Error::Shape(format!(
+                    "index {v} is out of range for axis {a} of length {dim}"
+                ))),
+            })
+            .collect::<Result<_>>()?;
+        let n = ind.len();
+        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        let src = x.bytes();
+        fill_rows(out.bytes_mut(), inner, |r, dst| {
+            let (o, j) = (r / n.max(1), r % n.max(1));
+            match ind.get(j).copied().flatten() {
+                Some(i) => copy_block(dst, src, (o * dim + i) * inner),
+                None => Ok(()),
+            }
+        })?;
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "gather_bytes"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Lcg, assert_kernel_matches};
+    use super::*;
+
+    fn i64s(v: &[i64]) -> Tensor {
+        Tensor::from_vec(&[v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn transpose_matches_reference() {
+        let mut g = Lcg(7);
+        for (shape, order) in [
+            (vec![2, 3, 4], vec![2, 0, 1]),
+            (vec![64, 33, 17], vec![1, 0, 2]),
+            (vec![64, 40, 9], vec![2, 1, 0]),
+            (vec![3, 0, 2], vec![1, 2, 0]),
+            (vec![5], vec![]),
+        ] {
+            let x = g.tensor(&shape);
+            assert_kernel_matches(&Transpose, &[x, i64s(&order)], &[false, true], 0.0, 0.0);
+        }
+        let x = Tensor::from_vec(&[2, 3], vec![1i8, 2, 3, 4, 5, 6]).unwrap();
+        assert_kernel_matches(&Transpose, &[x, i64s(&[1, 0])], &[false, true], 0.0, 0.0);
+    }
+
+    #[test]
+    fn concat_matches_reference() {
+        let mut g = Lcg(3);
+        for axis in [0, 1, -1] {
+            let a = g.tensor(&[40, 30, 20]);
+            let b = g.tensor(&[40, 30, 20]);
+            let c = Concat { axis };
+            assert_kernel_matches(&c, &[a.clone(), b], &[false, false], 0.0, 0.0);
+        }
+        let c = Concat { axis: 1 };
+        assert_kernel_matches(
+            &c,
+            &[g.tensor(&[2, 0]), g.tensor(&[2, 3]), g.tensor(&[2, 1])],
+            &[],
+            0.0,
+            0.0,
+        );
+    }
+
+    #[test]
+    fn gather_matches_reference() {
+        let mut g = Lcg(5);
+        let x = g.tensor(&[50, 64, 30]);
+        for (version, axis) in [(8, 1i64), (8, -1), (7, 0), (1, 2)] {
+            let op = Gather {
+                version,
+                batch_dims: 0,
+            };
+            let idx = i64s(&[3, -1, 0, 7, 7, 2]);
+            assert_kernel_matches(
+                &op,
+                &[x.clone(), idx, Tensor::scalar(axis)],
+                &[false, true, true],
+                0.0,
+                0.0,
+            );
+        }
+        let op = Gather {
+            version: 8,
+            batch_dims: 0,
+        };
+        let oob = i64s(&[100, 1]);
+        assert_kernel_matches(
+            &op,
+            &[x.clone(), oob.clone(), Tensor::scalar(0i64)],
+            &[],
+            0.0,
+            0.0,
+        );
+        let v7 = Gather {
+            version: 7,
+            batch_dims: 0,
+        };
+        let k = select(&v7, &[TensorDesc::of_tensor(&x)]).unwrap();
+        assert!(k.run(&[&x, &oob, &Tensor::scalar(0i64)]).is_err());
+        let b = Gather {
+            version: 8,
+            batch_dims: 1,
+        };
+        let idx = Tensor::from_vec(&[50, 2], vec![1i32; 100]).unwrap();
+        assert_kernel_matches(&b, &[x, idx, Tensor::scalar(1i64)], &[], 0.0, 0.0);
+    }
+}
