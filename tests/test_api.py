@@ -567,6 +567,7 @@ def test_node_factory(rt):
     p = native.make_parameter(rt.Type.f32, rt.PartialShape([1, 4]), "p")
     c = native.make_constant(np.array([1, 2], np.int64), None, "axes")
     assert c.get_output_element_type(0) == rt.Type.i64
+    assert list(native.make_constant(np.array(2.0, np.float32)).get_output_shape(0)) == []
     h = native.make_constant(np.array([1.5]), rt.Type.f16)
     assert h.get_output_element_type(0) == rt.Type.f16
     soft = native.make_node("Softmax", 8, [p.output(0)], {"axis": -1}, "sm")
@@ -577,3 +578,30 @@ def test_node_factory(rt):
         native.make_node("NoSuchOp", 13, [], {})
     m = rt.Model([soft], [p])
     assert m.output(0).get_partial_shape() == rt.PartialShape([1, 4])
+
+
+def test_stubs_match_native(rt):
+    """`_native.pyi` names every class, method, property and function of the extension, and nothing else."""
+    if rt.__name__ != "ferrovino":
+        pytest.skip("ferrovino's stubs")
+    import ast
+    import pathlib
+
+    native = importlib.import_module("ferrovino._native")
+    tree = ast.parse((pathlib.Path(rt.__file__).parent / "_native.pyi").read_text())
+    stubs = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            stubs[node.name] = {f.name for f in node.body if isinstance(f, ast.FunctionDef)} | {
+                f.target.id for f in node.body if isinstance(f, ast.AnnAssign)
+            }
+        elif isinstance(node, ast.FunctionDef):
+            stubs[node.name] = set()
+    public = {n for n in dir(native) if not n.startswith("__")}
+    assert public <= set(stubs), public - set(stubs)
+    for name in public:
+        obj = getattr(native, name)
+        if isinstance(obj, type) and not issubclass(obj, BaseException):
+            members = {m for m in vars(obj) if not m.startswith("__")}
+            assert members <= stubs[name], (name, members - stubs[name])
+            assert {m for m in stubs[name] if not m.startswith("__")} <= set(dir(obj)), name

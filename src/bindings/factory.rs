@@ -223,7 +223,9 @@ pub fn make_constant(
     name: Option<&str>,
 ) -> PyResult<PyNode> {
     let np = array.py().import("numpy")?;
-    let arr = np.call_method1("ascontiguousarray", (array,))?;
+    let kw = PyDict::new(array.py());
+    kw.set_item("order", "C")?;
+    let arr = np.call_method("asarray", (array,), Some(&kw))?;
     let src = array_element_type(&arr)?;
     let et = element_type
         .map(extract_element_type)

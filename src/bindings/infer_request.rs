@@ -170,7 +170,7 @@ impl PyInferRequest {
         Ok(t)
     }
 
-    fn set_slot(&self, py: Python<'_>, slot: Slot, tensor: &Bound<'_, PyTensor>) -> PyResult<()> {
+    fn set_slot(&self, slot: Slot, tensor: &Bound<'_, PyTensor>) -> PyResult<()> {
         let inner = tensor.borrow().inner.clone();
         let mut st = self.lock()?;
         match slot {
@@ -185,7 +185,6 @@ impl PyInferRequest {
                 st.outputs[i] = Some(tensor.clone().unbind());
             }
         }
-        let _ = py;
         Ok(())
     }
 
@@ -252,29 +251,24 @@ impl PyInferRequest {
         self.tensor(py, slot)
     }
     /// Binds a tensor to an input or output, by tensor name or port.
-    fn set_tensor(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        tensor: &Bound<'_, PyTensor>,
-    ) -> PyResult<()> {
+    fn set_tensor(&self, key: &Bound<'_, PyAny>, tensor: &Bound<'_, PyTensor>) -> PyResult<()> {
         let slot = self.slot(key)?;
-        self.set_slot(py, slot, tensor)
+        self.set_slot(slot, tensor)
     }
     /// Binds several tensors: `{name | port | index: tensor}` (an index means an input).
-    fn set_tensors(&self, py: Python<'_>, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn set_tensors(&self, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
         for (k, v) in tensors.iter() {
             let slot = match k.extract::<usize>() {
                 Ok(i) => Slot::Input(i),
                 Err(_) => self.slot(&k)?,
             };
-            self.set_slot(py, slot, v.cast::<PyTensor>()?)?;
+            self.set_slot(slot, v.cast::<PyTensor>()?)?;
         }
         Ok(())
     }
     /// Binds input tensors: `{index | name | port: tensor}`.
-    fn set_input_tensors(&self, py: Python<'_>, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
-        self.set_tensors(py, tensors)
+    fn set_input_tensors(&self, tensors: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.set_tensors(tensors)
     }
     /// The tensor of input `index` (allocated on first use).
     #[pyo3(signature = (index=0))]
@@ -290,23 +284,21 @@ impl PyInferRequest {
     #[pyo3(signature = (index_or_tensor, tensor=None))]
     fn set_input_tensor(
         &self,
-        py: Python<'_>,
         index_or_tensor: &Bound<'_, PyAny>,
         tensor: Option<&Bound<'_, PyTensor>>,
     ) -> PyResult<()> {
         let (i, t) = index_and_tensor(index_or_tensor, tensor)?;
-        self.set_slot(py, Slot::Input(i), &t)
+        self.set_slot(Slot::Input(i), &t)
     }
     /// `set_output_tensor(tensor)` for a single-output model, or `set_output_tensor(index, tensor)`.
     #[pyo3(signature = (index_or_tensor, tensor=None))]
     fn set_output_tensor(
         &self,
-        py: Python<'_>,
         index_or_tensor: &Bound<'_, PyAny>,
         tensor: Option<&Bound<'_, PyTensor>>,
     ) -> PyResult<()> {
         let (i, t) = index_and_tensor(index_or_tensor, tensor)?;
-        self.set_slot(py, Slot::Output(i), &t)
+        self.set_slot(Slot::Output(i), &t)
     }
     /// Every input tensor.
     #[getter]
