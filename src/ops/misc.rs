@@ -270,11 +270,9 @@ impl Op for RandomUniform {
             .shape
             .expect_static("RandomUniform output")?;
         let (lo, hi) = (inputs[1].get_f64(0), inputs[2].get_f64(0));
-        crate::ensure!(
-            lo < hi,
-            InvalidArgument,
-            "min ({lo}) must be less than max ({hi})"
-        );
+        if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+            crate::bail!(InvalidArgument, "min ({lo}) must be less than max ({hi})");
+        }
         let seeds = (self.global_seed as u64, self.op_seed as u64);
         let pytorch = self.alignment == PhiloxAlignment::Pytorch;
         Ok(vec![philox::random_uniform(
@@ -720,7 +718,11 @@ mod tests {
             vec![1.5, -2.0]
         );
         let known = TensorDesc::of_tensor(&x);
-        assert!(Identity.infer(&[known.clone()]).unwrap()[0].value.is_some());
+        assert!(
+            Identity.infer(std::slice::from_ref(&known)).unwrap()[0]
+                .value
+                .is_some()
+        );
         let assign = Assign {
             v6: true,
             variable_id: "v".into(),

@@ -5,7 +5,7 @@ use super::registry::Registry;
 use super::util::{broadcast_offsets, check_input_count, check_type};
 use super::{Op, TensorDesc, TypeInfo};
 use crate::error::Result;
-use crate::ir::{AttributeVisitor, ElementType, PartialShape, Scalar, Tensor};
+use crate::ir::{AttributeVisitor, ElementType, PartialShape, Tensor};
 use half::f16;
 
 /// Registers FakeQuantize-1 and FakeConvert-13.
@@ -34,19 +34,43 @@ fn narrowing(et: ElementType) -> fn(f64) -> f64 {
     }
 }
 
-/// The inputs broadcast to one output shape: the values of each, and per output element the offset into each.
-fn broadcast_inputs(
-    mode: AutoBroadcast,
-    inputs: &[&Tensor],
-) -> Result<(Vec<usize>, Vec<Vec<f64>>, Vec<Vec<usize>>)> {
-    let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-    let out = broadcast_static(mode, &shapes)?;
-    let values = inputs.iter().map(|t| t.to_f64_vec()).collect();
-    let offsets = inputs
-        .iter()
-        .map(|t| broadcast_offsets(t.shape(), &out))
-        .collect();
-    Ok((out, values, offsets))
+/// Inputs broadcast to one output shape.
+struct Broadcast {
+    /// The output shape.
+    out: Vec<usize>,
+    /// Each input's values.
+    values: Vec<Vec<f64>>,
+    /// Per input, the offset it reads for each output element.
+    offsets: Vec<Vec<usize>>,
+}
+
+impl Broadcast {
+    fn new(mode: AutoBroadcast, inputs: &[&Tensor]) -> Result<Broadcast> {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        let out = broadcast_static(mode, &shapes)?;
+        let values = inputs.iter().map(|t| t.to_f64_vec()).collect();
+        let offsets = inputs
+            .iter()
+            .map(|t| broadcast_offsets(t.shape(), &out))
+            .collect();
+        Ok(Broadcast {
+            out,
+            values,
+            offsets,
+        })
+    }
+
+    /// The values of every input at output element `i`.
+    fn at<const N: usize>(&self, i: usize) -> [f64; N] {
+        std::array::from_fn(|k| self.values[k][self.offsets[k][i]])
+    }
+
+    /// Maps every output element and builds the result tensor.
+    fn map<const N: usize>(&self, et: ElementType, f: impl Fn([f64; N]) -> f64) -> Result<Tensor> {
+        let len = self.offsets.first().map_or(0, Vec::len);
+        let v: Vec<f64> = (0..len).map(|i| f(self.at(i))).collect();
+        Tensor::from_f64s(et, &self.out, &v)
+    }
 }
 
 /// Clamps to [input_low, input_high] and quantises to `levels` steps mapped onto [output_low, output_high].
@@ -101,12 +125,10 @@ impl Op for FakeQuantize {
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         let descs: Vec<TensorDesc> = inputs.iter().map(|t| TensorDesc::of_tensor(t)).collect();
         let et = self.infer(&descs)?.remove(0).element_type;
-        let (out, values, offsets) = broadcast_inputs(self.auto_broadcast, inputs)?;
         let n = narrowing(et);
-        let result: Vec<f64> = (0..offsets[0].len())
-            .map(|i| self.quantize(n, [0, 1, 2, 3, 4].map(|k| values[k][offsets[k][i]])))
-            .collect();
-        Ok(vec![Tensor::from_f64s(et, &out, &result)?])
+        Ok(vec![
+            Broadcast::new(self.auto_broadcast, inputs)?.map(et, |v| self.quantize(n, v))?,
+        ])
     }
 }
 
@@ -220,12 +242,10 @@ impl Op for FakeConvert {
             inputs[1],
             inputs.get(2).copied().unwrap_or(&zero),
         ];
-        let (out, values, offsets) = broadcast_inputs(AutoBroadcast::Pdpd, &all)?;
         let n = narrowing(et);
-        let result: Vec<f64> = (0..offsets[0].len())
-            .map(|i| self.round_trip(n, [0, 1, 2].map(|k| values[k][offsets[k][i]])))
-            .collect();
-        Ok(vec![Tensor::from_f64s(et, &out, &result)?])
+        Ok(vec![
+            Broadcast::new(AutoBroadcast::Pdpd, &all)?.map(et, |v| self.round_trip(n, v))?,
+        ])
     }
 }
 
