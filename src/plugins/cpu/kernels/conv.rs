@@ -330,30 +330,29 @@ fn ow_range(a: &Axis, k: usize) -> Range<usize> {
     lo.min(hi)..hi
 }
 
-/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps.
+/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps. Each output row accumulates one
+/// tap at a time over the outputs that tap reaches, so the inner loop is a (strided) multiply-add over a row.
 fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
     let (kh_n, kw_n) = (a[1].kernel, a[2].kernel);
-    let (ih, iw) = (a[1].input, a[2].input);
-    let mut out = dst.iter_mut();
+    let (ih, iw, stride) = (a[1].input, a[2].input, a[2].stride);
+    let reach: Vec<Range<usize>> = (0..kw_n).map(|kw| ow_range(&a[2], kw)).collect();
+    let mut lines = dst.chunks_exact_mut(a[2].output.max(1));
     for od in 0..a[0].output {
-        let rd = tap_range(&a[0], od);
         for oh in 0..a[1].output {
-            let rh = tap_range(&a[1], oh);
-            for ow in 0..a[2].output {
-                let rw = tap_range(&a[2], ow);
-                let mut acc = 0.0f32;
-                for kd in rd.clone() {
-                    let d = tap_source(&a[0], od, kd);
-                    for kh in rh.clone() {
-                        let row = (d * ih + tap_source(&a[1], oh, kh)) * iw;
-                        let wrow = (kd * kh_n + kh) * kw_n;
-                        for kw in rw.clone() {
-                            acc += x[row + tap_source(&a[2], ow, kw)] * w[wrow + kw];
+            let Some(line) = lines.next() else { return };
+            line.fill(0.0);
+            for kd in tap_range(&a[0], od) {
+                let d = tap_source(&a[0], od, kd);
+                for kh in tap_range(&a[1], oh) {
+                    let start = (d * ih + tap_source(&a[1], oh, kh)) * iw;
+                    let src = &x[start..start + iw];
+                    for (kw, r) in reach.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+                        let wv = w[(kd * kh_n + kh) * kw_n + kw];
+                        let taps = src[tap_source(&a[2], r.start, kw)..].iter().step_by(stride);
+                        for (o, v) in line[r.clone()].iter_mut().zip(taps) {
+                            *o += wv * v;
                         }
                     }
-                }
-                if let Some(o) = out.next() {
-                    *o = acc;
                 }
             }
         }
