@@ -5,10 +5,10 @@ use super::compress::compress_to_f16;
 use super::names::join_names;
 use super::rt::{write_attributes, write_model_section};
 use super::xml::XmlWriter;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::rt_info::DECOMPRESSION;
 use crate::ir::{
-    AttributeCollector, ElementType, Model, Node, PartialShape, RtInfo, RtValue, Tensor,
+    AttributeCollector, ElementType, Model, Node, Output, PartialShape, RtInfo, RtValue, Tensor,
 };
 use crate::ops::registry::ir_name;
 use crate::ops::structure::Constant;
@@ -84,17 +84,20 @@ struct LayerXml {
     outputs: Vec<PortXml>,
 }
 
-/// Where consumers of a node's outputs connect: the layer id and the port id of output 0.
+/// Where the outputs of a written node are: its layer id and the port id of its output 0.
 #[derive(Clone, Copy)]
-struct Source {
+struct Written {
     layer: usize,
     first_port: usize,
 }
 
+/// An output port in the written file: `[layer id, port id]`.
+type PortRef = [usize; 2];
+
 struct Serializer {
     w: XmlWriter,
     bin: BinWriter,
-    sources: HashMap<u64, Source>,
+    written: HashMap<u64, Written>,
     edges: Vec<[usize; 4]>,
     next_id: usize,
     compress: bool,
@@ -114,7 +117,7 @@ pub(crate) fn serialize(model: &Model, compress_to_fp16: bool) -> Result<(String
     let mut s = Serializer {
         w: XmlWriter::new(),
         bin: BinWriter::default(),
-        sources: HashMap::new(),
+        written: HashMap::new(),
         edges: Vec::new(),
         next_id: 0,
         compress: compress_to_fp16,
@@ -143,21 +146,13 @@ impl Serializer {
             Some(value) => self.constant(node, value),
             None => {
                 let layer = self.generic_layer(node)?;
-                let id = self.emit(
-                    layer,
-                    &node
-                        .inputs()
-                        .iter()
-                        .map(|o| (o.node.clone(), o.index))
-                        .collect::<Vec<_>>(),
-                )?;
-                self.sources.insert(
-                    node.id(),
-                    Source {
-                        layer: id,
-                        first_port: node.input_count(),
-                    },
-                );
+                let inputs = node
+                    .inputs()
+                    .iter()
+                    .map(|o| self.source(o))
+                    .collect::<Result<Vec<_>>>()?;
+                let id = self.emit(layer, &inputs);
+                self.record(node, id, node.input_count());
                 Ok(())
             }
         }
@@ -211,14 +206,8 @@ impl Serializer {
         let mut port = PortXml::of_output(node, 0)?;
         let Some(half) = compressed else {
             let layer = self.const_layer(node.friendly_name(), &value, node.rt_info(), port);
-            let id = self.emit(layer, &[])?;
-            self.sources.insert(
-                node.id(),
-                Source {
-                    layer: id,
-                    first_port: 0,
-                },
-            );
+            let id = self.emit(layer, &[]);
+            self.record(node, id, 0);
             return Ok(());
         };
         let shape = port.shape.clone();
@@ -229,7 +218,7 @@ impl Serializer {
             node.rt_info(),
             half_port,
         );
-        let const_id = self.emit(const_layer, &[])?;
+        let const_id = self.emit(const_layer, &[]);
         port.element_type = value.element_type();
         let convert = LayerXml {
             name: node.friendly_name(),
@@ -244,21 +233,8 @@ impl Serializer {
             inputs: vec![PortXml::plain(ElementType::F16, shape)],
             outputs: vec![port],
         };
-        self.sources.insert(
-            node.id(),
-            Source {
-                layer: const_id,
-                first_port: 0,
-            },
-        );
-        let convert_id = self.emit(convert, &[(node.clone(), 0)])?;
-        self.sources.insert(
-            node.id(),
-            Source {
-                layer: convert_id,
-                first_port: 1,
-            },
-        );
+        let convert_id = self.emit(convert, &[[const_id, 0]]);
+        self.record(node, convert_id, 1);
         Ok(())
     }
 
@@ -302,20 +278,29 @@ impl Serializer {
         }
     }
 
-    /// Writes a layer whose inputs come from `inputs` (producer, output index); returns its id.
-    fn emit(&mut self, layer: LayerXml, inputs: &[(Node, usize)]) -> Result<usize> {
+    /// Remembers that `node`'s outputs are the ports of layer `layer` from `first_port` on.
+    fn record(&mut self, node: &Node, layer: usize, first_port: usize) {
+        self.written
+            .insert(node.id(), Written { layer, first_port });
+    }
+
+    /// The written port of an already written output.
+    fn source(&self, o: &Output) -> Result<PortRef> {
+        let w = self.written.get(&o.node.id()).ok_or_else(|| {
+            Error::Internal(format!(
+                "{} is used before it is written",
+                o.node.describe()
+            ))
+        })?;
+        Ok([w.layer, w.first_port + o.index])
+    }
+
+    /// Writes a layer whose inputs come from the `inputs` ports; returns its id.
+    fn emit(&mut self, layer: LayerXml, inputs: &[PortRef]) -> usize {
         let id = self.next_id;
         self.next_id += 1;
-        for (port, (producer, index)) in inputs.iter().enumerate() {
-            let src = self.sources.get(&producer.id()).copied().ok_or_else(|| {
-                crate::error::Error::Internal(format!(
-                    "{} is written before its input {}",
-                    layer.name,
-                    producer.describe()
-                ))
-            })?;
-            self.edges
-                .push([src.layer, src.first_port + index, id, port]);
+        for (port, [from_layer, from_port]) in inputs.iter().enumerate() {
+            self.edges.push([*from_layer, *from_port, id, port]);
         }
         let id_text = id.to_string();
         let mut attrs = vec![
@@ -340,7 +325,7 @@ impl Serializer {
         self.ports("input", &layer.inputs, 0);
         self.ports("output", &layer.outputs, layer.inputs.len());
         self.w.close("layer");
-        Ok(id)
+        id
     }
 
     fn ports(&mut self, section: &str, ports: &[PortXml], first_id: usize) {
