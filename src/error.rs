@@ -49,7 +49,10 @@ impl Error {
             Error::Shape(m) => Error::Shape(format!("{ctx}: {m}")),
             Error::InvalidArgument(m) => Error::InvalidArgument(format!("{ctx}: {m}")),
             Error::Device(m) => Error::Device(format!("{ctx}: {m}")),
-            Error::Io { context, source } => Error::Io { context: format!("{ctx}: {context}"), source },
+            Error::Io { context, source } => Error::Io {
+                context: format!("{ctx}: {context}"),
+                source,
+            },
             Error::NotFound(m) => Error::NotFound(format!("{ctx}: {m}")),
             Error::Internal(m) => Error::Internal(format!("{ctx}: {m}")),
         }
@@ -80,7 +83,8 @@ macro_rules! bail {
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr, $kind:ident, $($arg:tt)*) => {
-        if !($cond) {
+        let holds: bool = $cond;
+        if !holds {
             $crate::bail!($kind, $($arg)*);
         }
     };

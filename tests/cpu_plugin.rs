@@ -7,17 +7,30 @@ use ferrovino::plugins::cpu::CpuPlugin;
 use ferrovino::runtime::{Config, InferRequest, Plugin};
 
 fn parameter(shape: &str) -> Node {
-    let p = Parameter { element_type: ElementType::F32, shape: PartialShape::parse_ir(shape).unwrap() };
+    let p = Parameter {
+        element_type: ElementType::F32,
+        shape: PartialShape::parse_ir(shape).unwrap(),
+    };
     Node::with_name(Box::new(p), vec![], "x").unwrap()
 }
 
 fn op(name: &str, inputs: &[&Node]) -> Node {
-    Node::new(create(name, 16).unwrap(), inputs.iter().map(|n| n.output(0)).collect()).unwrap()
+    Node::new(
+        create(name, 16).unwrap(),
+        inputs.iter().map(|n| n.output(0)).collect(),
+    )
+    .unwrap()
 }
 
 fn model_relu_add() -> Model {
     let x = parameter("?,3");
-    let c = Node::new(Box::new(Constant::new(Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap())), vec![]).unwrap();
+    let c = Node::new(
+        Box::new(Constant::new(
+            Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap(),
+        )),
+        vec![],
+    )
+    .unwrap();
     // A constant sub-graph (c * c) that compile folds.
     let cc = op("Multiply", &[&c, &c]);
     let y = op("Relu", &[&op("Add", &[&x, &cc])]);
@@ -43,7 +56,10 @@ fn compiles_and_runs_with_dynamic_batch() {
     let x = Tensor::from_vec(&[1, 3], vec![0.0f32; 3]).unwrap();
     req.set_input(0, x).unwrap();
     req.infer().unwrap();
-    assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &[1.0, 4.0, 9.0]);
+    assert_eq!(
+        req.output(0).unwrap().typed::<f32>().unwrap(),
+        &[1.0, 4.0, 9.0]
+    );
 }
 
 #[test]
@@ -51,9 +67,18 @@ fn wrong_input_type_or_shape_is_a_clear_error() {
     let m = model_relu_add();
     let compiled = CpuPlugin::default().compile(&m, &Config::new()).unwrap();
     let mut req = InferRequest::new(compiled);
-    let e = req.set_input(0, Tensor::from_vec(&[1, 3], vec![0i32; 3]).unwrap()).unwrap_err().to_string();
-    assert!(e.contains("input 'x'") && e.contains("i32") && e.contains("f32"), "{e}");
-    let e = req.set_input(0, Tensor::from_vec(&[1, 4], vec![0f32; 4]).unwrap()).unwrap_err().to_string();
+    let e = req
+        .set_input(0, Tensor::from_vec(&[1, 3], vec![0i32; 3]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("input 'x'") && e.contains("i32") && e.contains("f32"),
+        "{e}"
+    );
+    let e = req
+        .set_input(0, Tensor::from_vec(&[1, 4], vec![0f32; 4]).unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("[1,4]") && e.contains("[?,3]"), "{e}");
     assert!(req.infer().is_err());
 }
@@ -62,6 +87,10 @@ fn wrong_input_type_or_shape_is_a_clear_error() {
 fn unknown_config_key_is_rejected() {
     let m = model_relu_add();
     let cfg = Config::from([("NOT_A_KEY".to_string(), "1".into())]);
-    let e = CpuPlugin::default().compile(&m, &cfg).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = CpuPlugin::default()
+        .compile(&m, &cfg)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("NOT_A_KEY"), "{e}");
 }

@@ -5,9 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The element type of a tensor. `Dynamic` means "not known yet".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ElementType {
     /// Unknown until inference.
+    #[default]
     Dynamic,
     /// One byte per value, 0 or 1.
     Boolean,
@@ -46,8 +47,9 @@ pub enum ElementType {
 use ElementType::*;
 
 /// Every static element type, in a fixed order.
-pub const ALL_STATIC_TYPES: [ElementType; 16] =
-    [Boolean, BF16, F16, F32, F64, I4, I8, I16, I32, I64, U1, U4, U8, U16, U32, U64];
+pub const ALL_STATIC_TYPES: [ElementType; 16] = [
+    Boolean, BF16, F16, F32, F64, I4, I8, I16, I32, I64, U1, U4, U8, U16, U32, U64,
+];
 
 impl ElementType {
     /// OpenVINO's lower-case name (`f32`, `boolean`, `dynamic`).
@@ -170,12 +172,6 @@ impl ElementType {
     }
 }
 
-impl Default for ElementType {
-    fn default() -> Self {
-        ElementType::Dynamic
-    }
-}
-
 impl FromStr for ElementType {
     type Err = Error;
     fn from_str(s: &str) -> Result<ElementType> {
@@ -221,7 +217,10 @@ mod tests {
     fn names_round_trip() {
         for t in ALL_STATIC_TYPES {
             assert_eq!(t.name().parse::<ElementType>().ok(), Some(t));
-            assert_eq!(ElementType::from_precision(&t.precision_name()).ok(), Some(t));
+            assert_eq!(
+                ElementType::from_precision(&t.precision_name()).ok(),
+                Some(t)
+            );
         }
         assert!("f8e4m3x".parse::<ElementType>().is_err());
     }

@@ -16,12 +16,15 @@ impl Layout {
     /// Parses `NCHW`, `N...C`, `?CHW`, `[N,C,H,W]`, `[batch, ?, ...]` or the empty layout.
     pub fn parse(s: &str) -> Result<Layout> {
         let t = s.trim();
-        let invalid = |why: &str| Error::InvalidArgument(format!("Layout name is invalid ('{s}'): {why}"));
+        let invalid =
+            |why: &str| Error::InvalidArgument(format!("Layout name is invalid ('{s}'): {why}"));
         if t == "()" || t.eq_ignore_ascii_case("scalar") {
             return Ok(Layout::scalar());
         }
         let names: Vec<String> = if let Some(inner) = t.strip_prefix('[') {
-            let inner = inner.strip_suffix(']').ok_or_else(|| invalid("missing ']'"))?;
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or_else(|| invalid("missing ']'"))?;
             if inner.trim().is_empty() {
                 vec![]
             } else {
@@ -54,12 +57,21 @@ impl Layout {
                 return Err(invalid(&format!("dimension '{n}' appears twice")));
             }
         }
-        Ok(Layout { names: names.into_iter().map(|n| if n == "?" { n } else { n.to_ascii_uppercase() }).collect(), scalar: false })
+        Ok(Layout {
+            names: names
+                .into_iter()
+                .map(|n| if n == "?" { n } else { n.to_ascii_uppercase() })
+                .collect(),
+            scalar: false,
+        })
     }
 
     /// The layout of a scalar.
     pub fn scalar() -> Layout {
-        Layout { names: vec![], scalar: true }
+        Layout {
+            names: vec![],
+            scalar: true,
+        }
     }
 
     /// True when no dimension is named.
@@ -78,7 +90,9 @@ impl Layout {
             .names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name))
-            .ok_or_else(|| Error::InvalidArgument(format!("Layout {self} has no dimension '{name}'")))?;
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("Layout {self} has no dimension '{name}'"))
+            })?;
         match self.names.iter().position(|n| n == ELLIPSIS) {
             Some(e) if e < pos => Ok(pos as i64 - self.names.len() as i64),
             _ => Ok(pos as i64),
@@ -107,10 +121,18 @@ mod tests {
     #[test]
     fn parse_forms() {
         let l = Layout::parse("nchw").ok();
-        assert_eq!(l.as_ref().map(|l| l.to_string()).as_deref(), Some("[N,C,H,W]"));
+        assert_eq!(
+            l.as_ref().map(|l| l.to_string()).as_deref(),
+            Some("[N,C,H,W]")
+        );
         let e = Layout::parse("N...C").ok();
         assert_eq!(e.as_ref().and_then(|l| l.index_of("C").ok()), Some(-1));
-        assert_eq!(Layout::parse("[batch, ?, width]").ok().and_then(|l| l.index_of("width").ok()), Some(2));
+        assert_eq!(
+            Layout::parse("[batch, ?, width]")
+                .ok()
+                .and_then(|l| l.index_of("width").ok()),
+            Some(2)
+        );
         assert!(Layout::parse("NN").is_err());
         assert!(Layout::parse("N1").is_err());
     }

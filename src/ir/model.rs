@@ -23,16 +23,30 @@ pub struct Model {
 
 impl Model {
     /// A model from its results and parameters; checks that every node reached is fed by a listed parameter.
-    pub fn new(results: Vec<Node>, sinks: Vec<Node>, parameters: Vec<Node>, name: &str) -> Result<Model> {
+    pub fn new(
+        results: Vec<Node>,
+        sinks: Vec<Node>,
+        parameters: Vec<Node>,
+        name: &str,
+    ) -> Result<Model> {
         for r in &results {
             if r.type_name() != "Result" {
-                return Err(Error::InvalidArgument(format!("model output {} is not a Result", r.describe())));
+                return Err(Error::InvalidArgument(format!(
+                    "model output {} is not a Result",
+                    r.describe()
+                )));
             }
         }
-        let m = Model { name: name.to_string(), parameters, results, sinks, rt_info: RtInfo::new() };
-        let params: HashSet<Node> = m.parameters.iter().cloned().collect();
+        let m = Model {
+            name: name.to_string(),
+            parameters,
+            results,
+            sinks,
+            rt_info: RtInfo::new(),
+        };
+        let params: HashSet<u64> = m.parameters.iter().map(Node::id).collect();
         for n in m.ordered_ops()? {
-            if n.type_name() == "Parameter" && !params.contains(&n) {
+            if n.type_name() == "Parameter" && !params.contains(&n.id()) {
                 return Err(Error::InvalidArgument(format!(
                     "{} is used by the graph but is not among the model's parameters",
                     n.describe()
@@ -44,7 +58,13 @@ impl Model {
 
     /// Every node in topological order (producers first), parameters first; detects cycles.
     pub fn ordered_ops(&self) -> Result<Vec<Node>> {
-        topological_order(self.parameters.iter().chain(&self.results).chain(&self.sinks).cloned())
+        topological_order(
+            self.parameters
+                .iter()
+                .chain(&self.results)
+                .chain(&self.sinks)
+                .cloned(),
+        )
     }
 
     /// Model inputs: output 0 of each parameter.
@@ -59,7 +79,10 @@ impl Model {
 
     /// The tensor names of model output `i` (those of the tensor its Result consumes).
     pub fn output_names(&self, i: usize) -> Result<std::collections::BTreeSet<String>> {
-        let r = self.results.get(i).ok_or_else(|| Error::NotFound(format!("model has no output {i}")))?;
+        let r = self
+            .results
+            .get(i)
+            .ok_or_else(|| Error::NotFound(format!("model has no output {i}")))?;
         Ok(r.input(0)?.names())
     }
 
@@ -68,7 +91,11 @@ impl Model {
         self.parameters
             .iter()
             .position(|p| p.output(0).names().contains(name))
-            .or_else(|| self.parameters.iter().position(|p| p.friendly_name() == name))
+            .or_else(|| {
+                self.parameters
+                    .iter()
+                    .position(|p| p.friendly_name() == name)
+            })
             .ok_or_else(|| Error::NotFound(format!("model has no input named '{name}'")))
     }
 
@@ -81,7 +108,12 @@ impl Model {
 
     /// True when any input or output shape is not static.
     pub fn is_dynamic(&self) -> bool {
-        self.ordered_ops().map(|ops| ops.iter().any(|n| n.outputs().iter().any(|o| o.shape().is_dynamic()))).unwrap_or(true)
+        self.ordered_ops()
+            .map(|ops| {
+                ops.iter()
+                    .any(|n| n.outputs().iter().any(|o| o.shape().is_dynamic()))
+            })
+            .unwrap_or(true)
     }
 
     /// Re-runs shape inference over the whole graph in order.
@@ -95,7 +127,10 @@ impl Model {
     /// Sets new input shapes (by input index) and re-infers every node.
     pub fn reshape(&self, shapes: &[(usize, PartialShape)]) -> Result<()> {
         for (i, shape) in shapes {
-            let p = self.parameters.get(*i).ok_or_else(|| Error::NotFound(format!("model has no input {i}")))?;
+            let p = self
+                .parameters
+                .get(*i)
+                .ok_or_else(|| Error::NotFound(format!("model has no input {i}")))?;
             crate::ops::structure::set_parameter_shape(p, shape.clone())?;
         }
         self.validate()
@@ -103,13 +138,15 @@ impl Model {
 
     /// A deep copy: new nodes with the same ops, names and runtime info.
     pub fn deep_clone(&self) -> Result<Model> {
-        let mut map: HashMap<Node, Node> = HashMap::new();
+        let mut map: HashMap<u64, Node> = HashMap::new();
         for n in self.ordered_ops()? {
             let inputs = n
                 .inputs()
                 .iter()
                 .map(|o| {
-                    map.get(&o.node).map(|nn| nn.output(o.index)).ok_or_else(|| Error::Internal("clone order".into()))
+                    map.get(&o.node.id())
+                        .map(|nn| nn.output(o.index))
+                        .ok_or_else(|| Error::Internal("clone order".into()))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let copy = Node::with_name(n.op().clone_op(), inputs, &n.friendly_name())?;
@@ -122,10 +159,16 @@ impl Model {
             }
             let rt = n.rt_info();
             copy.update_rt_info(|r| *r = rt);
-            map.insert(n, copy);
+            map.insert(n.id(), copy);
         }
         let pick = |v: &[Node]| -> Result<Vec<Node>> {
-            v.iter().map(|n| map.get(n).cloned().ok_or_else(|| Error::Internal("clone lost a node".into()))).collect()
+            v.iter()
+                .map(|n| {
+                    map.get(&n.id())
+                        .cloned()
+                        .ok_or_else(|| Error::Internal("clone lost a node".into()))
+                })
+                .collect()
         };
         Ok(Model {
             name: self.name.clone(),
@@ -144,31 +187,34 @@ pub fn topological_order(roots: impl IntoIterator<Item = Node>) -> Result<Vec<No
         Open,
         Done,
     }
-    let mut marks: HashMap<Node, Mark> = HashMap::new();
+    let mut marks: HashMap<u64, Mark> = HashMap::new();
     let mut order = Vec::new();
     for root in roots {
-        if marks.contains_key(&root) {
+        if marks.contains_key(&root.id()) {
             continue;
         }
         let mut stack: Vec<(Node, usize)> = vec![(root.clone(), 0)];
-        marks.insert(root, Mark::Open);
+        marks.insert(root.id(), Mark::Open);
         while let Some((node, next)) = stack.pop() {
             let inputs = node.inputs();
             if next < inputs.len() {
                 stack.push((node.clone(), next + 1));
                 let child = inputs[next].node.clone();
-                match marks.get(&child) {
+                match marks.get(&child.id()) {
                     Some(Mark::Open) => {
-                        return Err(Error::Parse(format!("the graph has a cycle through {}", child.describe())));
+                        return Err(Error::Parse(format!(
+                            "the graph has a cycle through {}",
+                            child.describe()
+                        )));
                     }
                     Some(Mark::Done) => {}
                     None => {
-                        marks.insert(child.clone(), Mark::Open);
+                        marks.insert(child.id(), Mark::Open);
                         stack.push((child, 0));
                     }
                 }
             } else {
-                marks.insert(node.clone(), Mark::Done);
+                marks.insert(node.id(), Mark::Done);
                 order.push(node);
             }
         }

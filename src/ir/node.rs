@@ -138,12 +138,19 @@ impl Node {
     /// A description for messages: `'conv1' (Convolution-opset1)`.
     pub fn describe(&self) -> String {
         let t = self.type_info();
-        format!("layer '{}' ({}-{})", self.friendly_name(), t.name, t.version)
+        format!(
+            "layer '{}' ({}-{})",
+            self.friendly_name(),
+            t.name,
+            t.version
+        )
     }
 
     /// The friendly name; defaults to `<Type>_<id>` as in OpenVINO.
     pub fn friendly_name(&self) -> String {
-        read(&self.0.friendly_name).clone().unwrap_or_else(|| format!("{}_{}", self.type_name(), self.0.id))
+        read(&self.0.friendly_name)
+            .clone()
+            .unwrap_or_else(|| format!("{}_{}", self.type_name(), self.0.id))
     }
 
     /// Sets the friendly name.
@@ -163,15 +170,18 @@ impl Node {
 
     /// The producer of input `i`.
     pub fn input(&self, i: usize) -> Result<Output> {
-        read(&self.0.inputs).get(i).cloned().ok_or_else(|| {
-            Error::InvalidArgument(format!("{} has no input {i}", self.describe()))
-        })
+        read(&self.0.inputs)
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Error::InvalidArgument(format!("{} has no input {i}", self.describe())))
     }
 
     /// Reconnects input `i`; call [`Node::validate`] (or revalidate the model) afterwards.
     pub fn set_input(&self, i: usize, src: Output) -> Result<()> {
         let mut ins = write(&self.0.inputs);
-        let slot = ins.get_mut(i).ok_or_else(|| Error::InvalidArgument(format!("no input {i}")))?;
+        let slot = ins
+            .get_mut(i)
+            .ok_or_else(|| Error::InvalidArgument(format!("no input {i}")))?;
         *slot = src;
         Ok(())
     }
@@ -188,7 +198,10 @@ impl Node {
 
     /// Output port `i`.
     pub fn output(&self, i: usize) -> Output {
-        Output { node: self.clone(), index: i }
+        Output {
+            node: self.clone(),
+            index: i,
+        }
     }
 
     /// Every output port.
@@ -198,15 +211,18 @@ impl Node {
 
     /// Port info of output `i`.
     pub fn port(&self, i: usize) -> Result<PortInfo> {
-        read(&self.0.outputs).get(i).cloned().ok_or_else(|| {
-            Error::InvalidArgument(format!("{} has no output {i}", self.describe()))
-        })
+        read(&self.0.outputs)
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Error::InvalidArgument(format!("{} has no output {i}", self.describe())))
     }
 
     /// Edits the port info of output `i`.
     pub fn update_port<R>(&self, i: usize, f: impl FnOnce(&mut PortInfo) -> R) -> Result<R> {
         let mut outs = write(&self.0.outputs);
-        let p = outs.get_mut(i).ok_or_else(|| Error::InvalidArgument(format!("no output {i}")))?;
+        let p = outs
+            .get_mut(i)
+            .ok_or_else(|| Error::InvalidArgument(format!("no output {i}")))?;
         Ok(f(p))
     }
 
@@ -232,9 +248,16 @@ impl Node {
         let mut outs = op.infer(&descs).map_err(|e| e.context(self.describe()))?;
         let all_known = descs.iter().all(|d| d.value.is_some());
         let small = outs.iter().all(|o| {
-            o.shape.to_static().is_some_and(|s| super::shape::num_elements(&s) <= MAX_PROPAGATED_ELEMENTS)
+            o.shape
+                .to_static()
+                .is_some_and(|s| super::shape::num_elements(&s) <= MAX_PROPAGATED_ELEMENTS)
         });
-        if all_known && small && op.is_foldable() && outs.iter().any(|o| o.value.is_none()) && !descs.is_empty() {
+        if all_known
+            && small
+            && op.is_foldable()
+            && outs.iter().any(|o| o.value.is_none())
+            && !descs.is_empty()
+        {
             let vals: Vec<&Tensor> = descs.iter().filter_map(|d| d.value.as_ref()).collect();
             if let Ok(res) = op.evaluate(&vals) {
                 for (o, v) in outs.iter_mut().zip(res) {
@@ -249,9 +272,15 @@ impl Node {
             .into_iter()
             .enumerate()
             .map(|(i, desc)| {
-                let (names, rt_info) =
-                    old.get(i).map(|p| (p.names.clone(), p.rt_info.clone())).unwrap_or_default();
-                PortInfo { desc, names, rt_info }
+                let (names, rt_info) = old
+                    .get(i)
+                    .map(|p| (p.names.clone(), p.rt_info.clone()))
+                    .unwrap_or_default();
+                PortInfo {
+                    desc,
+                    names,
+                    rt_info,
+                }
             })
             .collect();
         Ok(())
@@ -266,7 +295,9 @@ impl Output {
 
     /// Element type.
     pub fn element_type(&self) -> ElementType {
-        self.desc().map(|d| d.element_type).unwrap_or(ElementType::Dynamic)
+        self.desc()
+            .map(|d| d.element_type)
+            .unwrap_or(ElementType::Dynamic)
     }
 
     /// Partial shape.
@@ -276,7 +307,10 @@ impl Output {
 
     /// Tensor names.
     pub fn names(&self) -> BTreeSet<String> {
-        self.node.port(self.index).map(|p| p.names).unwrap_or_default()
+        self.node
+            .port(self.index)
+            .map(|p| p.names)
+            .unwrap_or_default()
     }
 
     /// Replaces the tensor names.

@@ -32,12 +32,16 @@ pub fn get_path<'a>(info: &'a RtInfo, path: &[&str]) -> Option<&'a RtValue> {
 
 /// Sets a value at a path of keys, creating sections as needed.
 pub fn set_path(info: &mut RtInfo, path: &[&str], value: RtValue) {
-    let Some((first, rest)) = path.split_first() else { return };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         info.insert(first.to_string(), value);
         return;
     }
-    let entry = info.entry(first.to_string()).or_insert_with(|| RtValue::Map(RtInfo::new()));
+    let entry = info
+        .entry(first.to_string())
+        .or_insert_with(|| RtValue::Map(RtInfo::new()));
     if let RtValue::Str(_) = entry {
         *entry = RtValue::Map(RtInfo::new());
     }

@@ -101,18 +101,54 @@ macro_rules! dispatch_scalar {
     ($et:expr, $T:ident => $body:expr, _ => $otherwise:expr) => {{
         use $crate::ir::ElementType as __Et;
         match $et {
-            __Et::F32 => { type $T = f32; $body }
-            __Et::F64 => { type $T = f64; $body }
-            __Et::F16 => { type $T = half::f16; $body }
-            __Et::BF16 => { type $T = half::bf16; $body }
-            __Et::I8 => { type $T = i8; $body }
-            __Et::I16 => { type $T = i16; $body }
-            __Et::I32 => { type $T = i32; $body }
-            __Et::I64 => { type $T = i64; $body }
-            __Et::U8 | __Et::Boolean => { type $T = u8; $body }
-            __Et::U16 => { type $T = u16; $body }
-            __Et::U32 => { type $T = u32; $body }
-            __Et::U64 => { type $T = u64; $body }
+            __Et::F32 => {
+                type $T = f32;
+                $body
+            }
+            __Et::F64 => {
+                type $T = f64;
+                $body
+            }
+            __Et::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            __Et::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            __Et::I8 => {
+                type $T = i8;
+                $body
+            }
+            __Et::I16 => {
+                type $T = i16;
+                $body
+            }
+            __Et::I32 => {
+                type $T = i32;
+                $body
+            }
+            __Et::I64 => {
+                type $T = i64;
+                $body
+            }
+            __Et::U8 | __Et::Boolean => {
+                type $T = u8;
+                $body
+            }
+            __Et::U16 => {
+                type $T = u16;
+                $body
+            }
+            __Et::U32 => {
+                type $T = u32;
+                $body
+            }
+            __Et::U64 => {
+                type $T = u64;
+                $body
+            }
             _ => $otherwise,
         }
     }};
@@ -124,10 +160,22 @@ macro_rules! dispatch_float {
     ($et:expr, $T:ident => $body:expr, _ => $otherwise:expr) => {{
         use $crate::ir::ElementType as __Et;
         match $et {
-            __Et::F32 => { type $T = f32; $body }
-            __Et::F64 => { type $T = f64; $body }
-            __Et::F16 => { type $T = half::f16; $body }
-            __Et::BF16 => { type $T = half::bf16; $body }
+            __Et::F32 => {
+                type $T = f32;
+                $body
+            }
+            __Et::F64 => {
+                type $T = f64;
+                $body
+            }
+            __Et::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            __Et::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
             _ => $otherwise,
         }
     }};

@@ -17,7 +17,10 @@ impl Dimension {
 
     /// A static dimension of length `n`.
     pub fn new(n: u64) -> Dimension {
-        Dimension { min: n, max: Some(n) }
+        Dimension {
+            min: n,
+            max: Some(n),
+        }
     }
 
     /// An interval; `max = None` is unbounded. Errors when `min > max`.
@@ -25,7 +28,9 @@ impl Dimension {
         if let Some(m) = max
             && m < min
         {
-            return Err(Error::InvalidArgument(format!("dimension interval {min}..{m} has min > max")));
+            return Err(Error::InvalidArgument(format!(
+                "dimension interval {min}..{m} has min > max"
+            )));
         }
         Ok(Dimension { min, max })
     }
@@ -35,7 +40,9 @@ impl Dimension {
         match n {
             -1 => Ok(Dimension::DYNAMIC),
             n if n >= 0 => Ok(Dimension::new(n as u64)),
-            n => Err(Error::InvalidArgument(format!("dimension {n} is negative (only -1 means dynamic)"))),
+            n => Err(Error::InvalidArgument(format!(
+                "dimension {n} is negative (only -1 means dynamic)"
+            ))),
         }
     }
 
@@ -51,7 +58,11 @@ impl Dimension {
 
     /// The static length, if known.
     pub fn get(&self) -> Option<u64> {
-        if self.is_static() { Some(self.min) } else { None }
+        if self.is_static() {
+            Some(self.min)
+        } else {
+            None
+        }
     }
 
     /// Lower bound.
@@ -177,13 +188,25 @@ impl FromStr for Dimension {
     type Err = Error;
     fn from_str(s: &str) -> Result<Dimension> {
         let s = s.trim();
-        let bad = || Error::Parse(format!("cannot parse dimension '{s}' (expected N, ?, -1, a..b, ..b or a..)"));
+        let bad = || {
+            Error::Parse(format!(
+                "cannot parse dimension '{s}' (expected N, ?, -1, a..b, ..b or a..)"
+            ))
+        };
         if s == "?" || s == "-1" {
             return Ok(Dimension::DYNAMIC);
         }
         if let Some((lo, hi)) = s.split_once("..") {
-            let lo = if lo.trim().is_empty() { 0 } else { lo.trim().parse().map_err(|_| bad())? };
-            let hi = if hi.trim().is_empty() { None } else { Some(hi.trim().parse().map_err(|_| bad())?) };
+            let lo = if lo.trim().is_empty() {
+                0
+            } else {
+                lo.trim().parse().map_err(|_| bad())?
+            };
+            let hi = if hi.trim().is_empty() {
+                None
+            } else {
+                Some(hi.trim().parse().map_err(|_| bad())?)
+            };
             return Dimension::interval(lo, hi).map_err(|_| bad());
         }
         s.parse::<u64>().map(Dimension::new).map_err(|_| bad())
@@ -204,7 +227,9 @@ impl PartialShape {
 
     /// A shape of known rank with every dimension dynamic.
     pub fn dynamic_of_rank(rank: usize) -> PartialShape {
-        PartialShape { dims: Some(vec![Dimension::DYNAMIC; rank]) }
+        PartialShape {
+            dims: Some(vec![Dimension::DYNAMIC; rank]),
+        }
     }
 
     /// A shape from dimensions.
@@ -214,7 +239,9 @@ impl PartialShape {
 
     /// A static shape.
     pub fn from_static(dims: &[usize]) -> PartialShape {
-        PartialShape { dims: Some(dims.iter().map(|&d| Dimension::from(d)).collect()) }
+        PartialShape {
+            dims: Some(dims.iter().map(|&d| Dimension::from(d)).collect()),
+        }
     }
 
     /// The dimensions, or `None` for dynamic rank.
@@ -234,7 +261,9 @@ impl PartialShape {
 
     /// True when rank and every dimension are known.
     pub fn is_static(&self) -> bool {
-        self.dims.as_ref().is_some_and(|d| d.iter().all(|x| x.is_static()))
+        self.dims
+            .as_ref()
+            .is_some_and(|d| d.iter().all(|x| x.is_static()))
     }
 
     /// True unless static.
@@ -244,12 +273,17 @@ impl PartialShape {
 
     /// The static shape, if every dimension is known.
     pub fn to_static(&self) -> Option<Vec<usize>> {
-        self.dims.as_ref()?.iter().map(|d| d.get().map(|n| n as usize)).collect()
+        self.dims
+            .as_ref()?
+            .iter()
+            .map(|d| d.get().map(|n| n as usize))
+            .collect()
     }
 
     /// The static shape or an error naming what is dynamic.
     pub fn expect_static(&self, what: &str) -> Result<Vec<usize>> {
-        self.to_static().ok_or_else(|| Error::Shape(format!("{what}: shape {self} is not static")))
+        self.to_static()
+            .ok_or_else(|| Error::Shape(format!("{what}: shape {self} is not static")))
     }
 
     /// True when some static shape satisfies both.
@@ -266,7 +300,11 @@ impl PartialShape {
                 if a.len() != b.len() {
                     return None;
                 }
-                a.iter().zip(b).map(|(x, y)| x.merge(y)).collect::<Option<Vec<_>>>().map(PartialShape::new)
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| x.merge(y))
+                    .collect::<Option<Vec<_>>>()
+                    .map(PartialShape::new)
             }
         }
     }
@@ -291,7 +329,9 @@ impl PartialShape {
             (None, None) => true,
             (Some(a), Some(b)) => {
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|(x, y)| x.is_dynamic() && y.is_dynamic() || x.get() == y.get())
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x.is_dynamic() && y.is_dynamic() || x.get() == y.get())
             }
             _ => false,
         }
@@ -306,8 +346,16 @@ impl PartialShape {
         let one = Dimension::new(1);
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
-            let x = if i + a.len() >= n { a[i + a.len() - n] } else { one };
-            let y = if i + b.len() >= n { b[i + b.len() - n] } else { one };
+            let x = if i + a.len() >= n {
+                a[i + a.len() - n]
+            } else {
+                one
+            };
+            let y = if i + b.len() >= n {
+                b[i + b.len() - n]
+            } else {
+                one
+            };
             out.push(x.broadcast(&y)?);
         }
         Some(PartialShape::new(out))
@@ -315,21 +363,32 @@ impl PartialShape {
 
     /// Parses the IR form (`?,3,16..64,32`, `...`, empty for a scalar) or the bracketed Python form.
     pub fn parse_ir(s: &str) -> Result<PartialShape> {
-        let s = s.trim().trim_start_matches('[').trim_end_matches(']').trim();
+        let s = s
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
         if s == "..." {
             return Ok(PartialShape::dynamic_rank());
         }
         if s.is_empty() {
             return Ok(PartialShape::new(vec![]));
         }
-        s.split(',').map(str::parse).collect::<Result<Vec<_>>>().map(PartialShape::new)
+        s.split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<_>>>()
+            .map(PartialShape::new)
     }
 
     /// The IR attribute form (`?,3,16..64,32`, `...`, empty for a scalar).
     pub fn to_ir(&self) -> String {
         match &self.dims {
             None => "...".into(),
-            Some(d) => d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+            Some(d) => d
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -351,7 +410,13 @@ impl From<&[usize]> for PartialShape {
 
 /// Formats a static shape as OpenVINO does: `[1,3,224,224]`.
 pub fn fmt_shape(dims: &[usize]) -> String {
-    format!("[{}]", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","))
+    format!(
+        "[{}]",
+        dims.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 /// Normalises a possibly negative axis against a rank; errors name the op.
@@ -359,7 +424,9 @@ pub fn normalize_axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r {
-        return Err(Error::Shape(format!("{what}: axis {axis} is out of range for rank {rank}")));
+        return Err(Error::Shape(format!(
+            "{what}: axis {axis} is out of range for rank {rank}"
+        )));
     }
     Ok(a as usize)
 }
@@ -383,8 +450,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for (i, o) in out.iter_mut().enumerate() {
-        let x = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let y = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let x = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let y = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         *o = match (x, y) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -408,7 +483,13 @@ mod tests {
     #[test]
     fn dimension_forms() {
         for s in ["?", "5", "2..5", "..10", "10.."] {
-            assert_eq!(s.parse::<Dimension>().map(|d| d.to_string()).ok().as_deref(), Some(s));
+            assert_eq!(
+                s.parse::<Dimension>()
+                    .map(|d| d.to_string())
+                    .ok()
+                    .as_deref(),
+                Some(s)
+            );
         }
         assert!("5..2".parse::<Dimension>().is_err());
         assert!("x".parse::<Dimension>().is_err());
@@ -417,14 +498,26 @@ mod tests {
     #[test]
     fn partial_shape_ir_forms() {
         let p = PartialShape::parse_ir("?,3,16..64,32").ok();
-        assert_eq!(p.as_ref().map(|p| p.to_string()).as_deref(), Some("[?,3,16..64,32]"));
-        assert_eq!(PartialShape::parse_ir("...").ok(), Some(PartialShape::dynamic_rank()));
-        assert_eq!(PartialShape::parse_ir("").ok().and_then(|p| p.rank()), Some(0));
+        assert_eq!(
+            p.as_ref().map(|p| p.to_string()).as_deref(),
+            Some("[?,3,16..64,32]")
+        );
+        assert_eq!(
+            PartialShape::parse_ir("...").ok(),
+            Some(PartialShape::dynamic_rank())
+        );
+        assert_eq!(
+            PartialShape::parse_ir("").ok().and_then(|p| p.rank()),
+            Some(0)
+        );
     }
 
     #[test]
     fn broadcasting() {
-        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]).ok(), Some(vec![2, 4, 3]));
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 3], &[4, 1]).ok(),
+            Some(vec![2, 4, 3])
+        );
         assert!(broadcast_shapes(&[2], &[3]).is_err());
         let a = PartialShape::parse_ir("?,3").ok();
         let b = PartialShape::parse_ir("4,1,1").ok();

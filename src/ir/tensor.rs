@@ -19,9 +19,17 @@ enum Storage {
     /// Memory owned by the tensor.
     Owned { chunks: Vec<Chunk>, len: usize },
     /// A region of a memory-mapped weights file.
-    Mapped { map: Arc<memmap2::Mmap>, offset: usize, len: usize },
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+    },
     /// Memory owned by someone else, kept alive by `_owner`.
-    Foreign { ptr: *mut u8, len: usize, _owner: Box<dyn Any + Send + Sync> },
+    Foreign {
+        ptr: *mut u8,
+        len: usize,
+        _owner: Box<dyn Any + Send + Sync>,
+    },
 }
 
 // SAFETY: `Foreign` memory is only reached through `&self`/`&mut self` of the tensor that keeps its owner
@@ -32,7 +40,10 @@ unsafe impl Sync for Storage {}
 
 impl Storage {
     fn owned_zeroed(len: usize) -> Storage {
-        Storage::Owned { chunks: vec![Chunk([0; 64]); len.div_ceil(64)], len }
+        Storage::Owned {
+            chunks: vec![Chunk([0; 64]); len.div_ceil(64)],
+            len,
+        }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -171,7 +182,11 @@ impl Tensor {
         Tensor {
             element_type,
             shape: shape.to_vec(),
-            storage: Arc::new(Storage::Foreign { ptr, len, _owner: owner }),
+            storage: Arc::new(Storage::Foreign {
+                ptr,
+                len,
+                _owner: owner,
+            }),
             writable_foreign: writable,
         }
     }
@@ -220,13 +235,15 @@ impl Tensor {
     /// foreign buffer).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         let unique_owned = matches!(Arc::get_mut(&mut self.storage), Some(Storage::Owned { .. }));
-        let writable_foreign = self.writable_foreign && matches!(*self.storage, Storage::Foreign { .. });
+        let writable_foreign =
+            self.writable_foreign && matches!(*self.storage, Storage::Foreign { .. });
         if !unique_owned && !writable_foreign {
             let len = self.storage.bytes().len();
             let mut fresh = Storage::owned_zeroed(len);
             if let Storage::Owned { chunks, .. } = &mut fresh {
                 // SAFETY: `chunks` has room for `len` bytes.
-                let dst = unsafe { std::slice::from_raw_parts_mut(chunks.as_mut_ptr() as *mut u8, len) };
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(chunks.as_mut_ptr() as *mut u8, len) };
                 dst.copy_from_slice(self.storage.bytes());
             }
             self.storage = Arc::new(fresh);
@@ -251,7 +268,8 @@ impl Tensor {
     }
 
     fn check_type<T: Scalar>(&self) -> Result<()> {
-        let ok = T::TYPE == self.element_type || (T::TYPE == ElementType::U8 && self.element_type == ElementType::Boolean);
+        let ok = T::TYPE == self.element_type
+            || (T::TYPE == ElementType::U8 && self.element_type == ElementType::Boolean);
         if !ok {
             return Err(Error::Internal(format!(
                 "tensor of type {} read as {}",
@@ -273,7 +291,9 @@ impl Tensor {
             return Err(Error::Internal("misaligned tensor buffer".into()));
         }
         // SAFETY: type checked above, alignment checked, and every bit pattern is a valid value of T.
-        Ok(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const T, b.len() / std::mem::size_of::<T>()) })
+        Ok(unsafe {
+            std::slice::from_raw_parts(b.as_ptr() as *const T, b.len() / std::mem::size_of::<T>())
+        })
     }
 
     /// The values as a mutable slice (copy-on-write, see [`Tensor::bytes_mut`]).
@@ -301,7 +321,10 @@ impl Tensor {
                 fmt_shape(shape)
             )));
         }
-        Ok(Tensor { shape: shape.to_vec(), ..self.clone() })
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
     }
 
     /// Value `i` widened to f64 (sub-byte types unpacked).
@@ -314,7 +337,9 @@ impl Tensor {
                 let n = (b[i / 2] >> (4 * (i % 2))) & 0xF;
                 (((n << 4) as i8) >> 4) as f64
             }
-            et => crate::dispatch_scalar!(et, T => self.typed::<T>().map(|s| s[i].to_f64()).unwrap_or(0.0), _ => 0.0),
+            et => {
+                crate::dispatch_scalar!(et, T => self.typed::<T>().map(|s| s[i].to_f64()).unwrap_or(0.0), _ => 0.0)
+            }
         }
     }
 
@@ -341,7 +366,11 @@ impl Tensor {
     /// A tensor of `element_type` built from f64 values (rounding/saturating as `Scalar::from_f64` does).
     pub fn from_f64s(element_type: ElementType, shape: &[usize], values: &[f64]) -> Result<Tensor> {
         if values.len() != num_elements(shape) {
-            return Err(Error::Internal(format!("{} values for shape {}", values.len(), fmt_shape(shape))));
+            return Err(Error::Internal(format!(
+                "{} values for shape {}",
+                values.len(),
+                fmt_shape(shape)
+            )));
         }
         let mut t = Tensor::zeros(element_type, shape);
         match element_type {
@@ -393,7 +422,12 @@ impl Tensor {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor({}, {})", self.element_type, fmt_shape(&self.shape))
+        write!(
+            f,
+            "Tensor({}, {})",
+            self.element_type,
+            fmt_shape(&self.shape)
+        )
     }
 }
 

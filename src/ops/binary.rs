@@ -1,7 +1,7 @@
 //! Binary elementwise ops with broadcasting, declared as rows: (name, opset, float function, integer function,
 //! domain).
 
-use super::elementwise::{AutoBroadcast, broadcast_infer, zip_f64, zip_i64};
+use super::elementwise::{AutoBroadcast, broadcast_all, zip_f64, zip_i64};
 use super::registry::Registry;
 use super::util::{check_input_count, check_type, merge_types};
 use super::{Op, TensorDesc, TypeInfo};
@@ -52,7 +52,11 @@ fn int_floor_div(a: i64, d: i64) -> Result<i64> {
         return Err(Error::InvalidArgument("integer division by zero".into()));
     }
     let q = a.wrapping_div(d);
-    Ok(if (a % d != 0) && ((a < 0) != (d < 0)) { q - 1 } else { q })
+    Ok(if (a % d != 0) && ((a < 0) != (d < 0)) {
+        q - 1
+    } else {
+        q
+    })
 }
 
 fn int_floor_mod(a: i64, d: i64) -> Result<i64> {
@@ -60,7 +64,11 @@ fn int_floor_mod(a: i64, d: i64) -> Result<i64> {
         return Err(Error::InvalidArgument("integer modulo by zero".into()));
     }
     let r = a.wrapping_rem(d);
-    Ok(if r != 0 && ((r < 0) != (d < 0)) { r + d } else { r })
+    Ok(if r != 0 && ((r < 0) != (d < 0)) {
+        r + d
+    } else {
+        r
+    })
 }
 
 fn int_mod(a: i64, d: i64) -> Result<i64> {
@@ -71,52 +79,213 @@ fn int_mod(a: i64, d: i64) -> Result<i64> {
 }
 
 fn int_pow(a: i64, e: i64) -> Result<i64> {
-    Ok(if e < 0 { (a as f64).powf(e as f64) as i64 } else { a.wrapping_pow(e.min(u32::MAX as i64) as u32) })
+    Ok(if e < 0 {
+        (a as f64).powf(e as f64) as i64
+    } else {
+        a.wrapping_pow(e.min(u32::MAX as i64) as u32)
+    })
 }
 
 fn floor_mod(a: f64, d: f64) -> f64 {
     let r = a % d;
-    if r != 0.0 && ((r < 0.0) != (d < 0.0)) { r + d } else { r }
+    if r != 0.0 && ((r < 0.0) != (d < 0.0)) {
+        r + d
+    } else {
+        r
+    }
 }
 
 fn shift_left(a: i64, s: i64) -> Result<i64> {
-    Ok(if (0..64).contains(&s) { a.wrapping_shl(s as u32) } else { 0 })
+    Ok(if (0..64).contains(&s) {
+        a.wrapping_shl(s as u32)
+    } else {
+        0
+    })
 }
 
 fn shift_right(a: i64, s: i64) -> Result<i64> {
-    Ok(if (0..64).contains(&s) { a.wrapping_shr(s as u32) } else if a < 0 { -1 } else { 0 })
+    Ok(if (0..64).contains(&s) {
+        a.wrapping_shr(s as u32)
+    } else if a < 0 {
+        -1
+    } else {
+        0
+    })
 }
 
 /// Every binary elementwise op except Divide (which has an attribute of its own).
 pub static BINARY_ROWS: &[BinaryRow] = &[
-    BinaryRow { name: "Add", version: "opset1", f: |a, c| a + c, i: Some(|a, c| Ok(a.wrapping_add(c))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Subtract", version: "opset1", f: |a, c| a - c, i: Some(|a, c| Ok(a.wrapping_sub(c))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Multiply", version: "opset1", f: |a, c| a * c, i: Some(|a, c| Ok(a.wrapping_mul(c))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Power", version: "opset1", f: f64::powf, i: Some(int_pow), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Maximum", version: "opset1", f: f64::max, i: Some(|a, c| Ok(a.max(c))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Minimum", version: "opset1", f: f64::min, i: Some(|a, c| Ok(a.min(c))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "SquaredDifference", version: "opset1", f: |a, c| (a - c) * (a - c), i: Some(|a, c| Ok(a.wrapping_sub(c).wrapping_mul(a.wrapping_sub(c)))), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "FloorMod", version: "opset1", f: floor_mod, i: Some(int_floor_mod), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Mod", version: "opset1", f: |a, c| a % c, i: Some(int_mod), kind: BinaryKind::Arithmetic },
-    BinaryRow { name: "Equal", version: "opset1", f: |a, c| b(a == c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "NotEqual", version: "opset1", f: |a, c| b(a != c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "Greater", version: "opset1", f: |a, c| b(a > c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "GreaterEqual", version: "opset1", f: |a, c| b(a >= c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "Less", version: "opset1", f: |a, c| b(a < c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "LessEqual", version: "opset1", f: |a, c| b(a <= c), i: None, kind: BinaryKind::Compare },
-    BinaryRow { name: "LogicalAnd", version: "opset1", f: |a, c| b(a != 0.0 && c != 0.0), i: None, kind: BinaryKind::Logical },
-    BinaryRow { name: "LogicalOr", version: "opset1", f: |a, c| b(a != 0.0 || c != 0.0), i: None, kind: BinaryKind::Logical },
-    BinaryRow { name: "LogicalXor", version: "opset2", f: |a, c| b((a != 0.0) != (c != 0.0)), i: None, kind: BinaryKind::Logical },
-    BinaryRow { name: "BitwiseAnd", version: "opset13", f: |a, c| a.min(c), i: Some(|a, c| Ok(a & c)), kind: BinaryKind::Bitwise },
-    BinaryRow { name: "BitwiseOr", version: "opset13", f: |a, c| a.max(c), i: Some(|a, c| Ok(a | c)), kind: BinaryKind::Bitwise },
-    BinaryRow { name: "BitwiseXor", version: "opset13", f: |a, c| b(a != c), i: Some(|a, c| Ok(a ^ c)), kind: BinaryKind::Bitwise },
-    BinaryRow { name: "BitwiseLeftShift", version: "opset15", f: |a, _| a, i: Some(shift_left), kind: BinaryKind::Bitwise },
-    BinaryRow { name: "BitwiseRightShift", version: "opset15", f: |a, _| a, i: Some(shift_right), kind: BinaryKind::Bitwise },
+    BinaryRow {
+        name: "Add",
+        version: "opset1",
+        f: |a, c| a + c,
+        i: Some(|a, c| Ok(a.wrapping_add(c))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Subtract",
+        version: "opset1",
+        f: |a, c| a - c,
+        i: Some(|a, c| Ok(a.wrapping_sub(c))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Multiply",
+        version: "opset1",
+        f: |a, c| a * c,
+        i: Some(|a, c| Ok(a.wrapping_mul(c))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Power",
+        version: "opset1",
+        f: f64::powf,
+        i: Some(int_pow),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Maximum",
+        version: "opset1",
+        f: f64::max,
+        i: Some(|a, c| Ok(a.max(c))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Minimum",
+        version: "opset1",
+        f: f64::min,
+        i: Some(|a, c| Ok(a.min(c))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "SquaredDifference",
+        version: "opset1",
+        f: |a, c| (a - c) * (a - c),
+        i: Some(|a, c| Ok(a.wrapping_sub(c).wrapping_mul(a.wrapping_sub(c)))),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "FloorMod",
+        version: "opset1",
+        f: floor_mod,
+        i: Some(int_floor_mod),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Mod",
+        version: "opset1",
+        f: |a, c| a % c,
+        i: Some(int_mod),
+        kind: BinaryKind::Arithmetic,
+    },
+    BinaryRow {
+        name: "Equal",
+        version: "opset1",
+        f: |a, c| b(a == c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "NotEqual",
+        version: "opset1",
+        f: |a, c| b(a != c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "Greater",
+        version: "opset1",
+        f: |a, c| b(a > c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "GreaterEqual",
+        version: "opset1",
+        f: |a, c| b(a >= c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "Less",
+        version: "opset1",
+        f: |a, c| b(a < c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "LessEqual",
+        version: "opset1",
+        f: |a, c| b(a <= c),
+        i: None,
+        kind: BinaryKind::Compare,
+    },
+    BinaryRow {
+        name: "LogicalAnd",
+        version: "opset1",
+        f: |a, c| b(a != 0.0 && c != 0.0),
+        i: None,
+        kind: BinaryKind::Logical,
+    },
+    BinaryRow {
+        name: "LogicalOr",
+        version: "opset1",
+        f: |a, c| b(a != 0.0 || c != 0.0),
+        i: None,
+        kind: BinaryKind::Logical,
+    },
+    BinaryRow {
+        name: "LogicalXor",
+        version: "opset2",
+        f: |a, c| b((a != 0.0) != (c != 0.0)),
+        i: None,
+        kind: BinaryKind::Logical,
+    },
+    BinaryRow {
+        name: "BitwiseAnd",
+        version: "opset13",
+        f: |a, c| a.min(c),
+        i: Some(|a, c| Ok(a & c)),
+        kind: BinaryKind::Bitwise,
+    },
+    BinaryRow {
+        name: "BitwiseOr",
+        version: "opset13",
+        f: |a, c| a.max(c),
+        i: Some(|a, c| Ok(a | c)),
+        kind: BinaryKind::Bitwise,
+    },
+    BinaryRow {
+        name: "BitwiseXor",
+        version: "opset13",
+        f: |a, c| b(a != c),
+        i: Some(|a, c| Ok(a ^ c)),
+        kind: BinaryKind::Bitwise,
+    },
+    BinaryRow {
+        name: "BitwiseLeftShift",
+        version: "opset15",
+        f: |a, _| a,
+        i: Some(shift_left),
+        kind: BinaryKind::Bitwise,
+    },
+    BinaryRow {
+        name: "BitwiseRightShift",
+        version: "opset15",
+        f: |a, _| a,
+        i: Some(shift_right),
+        kind: BinaryKind::Bitwise,
+    },
 ];
 
 /// The row of Divide (its integer function depends on `m_pythondiv`).
-static DIVIDE: BinaryRow =
-    BinaryRow { name: "Divide", version: "opset1", f: |a, c| a / c, i: Some(int_floor_div), kind: BinaryKind::Arithmetic };
+static DIVIDE: BinaryRow = BinaryRow {
+    name: "Divide",
+    version: "opset1",
+    f: |a, c| a / c,
+    i: Some(int_floor_div),
+    kind: BinaryKind::Arithmetic,
+};
 
 /// Registers every row and Divide.
 pub fn register(r: &mut Registry) {
@@ -124,7 +293,12 @@ pub fn register(r: &mut Registry) {
         let since = super::registry::opset_number(row.version).unwrap_or(1);
         r.add(row.name, since, move || Box::new(Binary::new(row)));
     }
-    r.add("Divide", 1, || Box::new(Binary { pythondiv: true, ..Binary::new(&DIVIDE) }));
+    r.add("Divide", 1, || {
+        Box::new(Binary {
+            pythondiv: true,
+            ..Binary::new(&DIVIDE)
+        })
+    });
 }
 
 /// A binary elementwise op defined by a row.
@@ -141,7 +315,11 @@ pub struct Binary {
 impl Binary {
     /// The op of `row` with numpy broadcasting.
     pub fn new(row: &'static BinaryRow) -> Binary {
-        Binary { row, auto_broadcast: AutoBroadcast::Numpy, pythondiv: false }
+        Binary {
+            row,
+            auto_broadcast: AutoBroadcast::Numpy,
+            pythondiv: false,
+        }
     }
 
     /// True for Divide.
@@ -158,10 +336,19 @@ impl Binary {
 
     fn check(&self, t: ElementType) -> Result<()> {
         match self.row.kind {
-            BinaryKind::Arithmetic => check_type(t, |t| t != ElementType::Boolean, "a numeric type", "inputs"),
+            BinaryKind::Arithmetic => {
+                check_type(t, |t| t != ElementType::Boolean, "a numeric type", "inputs")
+            }
             BinaryKind::Compare => Ok(()),
-            BinaryKind::Logical => check_type(t, |t| t == ElementType::Boolean, "boolean", "inputs"),
-            BinaryKind::Bitwise => check_type(t, ElementType::is_integral, "an integer or boolean type", "inputs"),
+            BinaryKind::Logical => {
+                check_type(t, |t| t == ElementType::Boolean, "boolean", "inputs")
+            }
+            BinaryKind::Bitwise => check_type(
+                t,
+                ElementType::is_integral,
+                "an integer or boolean type",
+                "inputs",
+            ),
         }
     }
 }
@@ -179,9 +366,13 @@ impl Op for Binary {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 2, 2)?;
-        let t = merge_types(inputs[0].element_type, inputs[1].element_type, "inputs 0 and 1")?;
+        let t = merge_types(
+            inputs[0].element_type,
+            inputs[1].element_type,
+            "inputs 0 and 1",
+        )?;
         self.check(t)?;
-        let shape = broadcast_infer(&inputs[0].shape, &inputs[1].shape, self.auto_broadcast)?;
+        let shape = broadcast_all(self.auto_broadcast, &[&inputs[0].shape, &inputs[1].shape])?;
         Ok(vec![TensorDesc::new(self.output_type(t), shape)])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
@@ -195,11 +386,16 @@ impl Op for Binary {
             _ => self.row.i,
         };
         let r = match int_fn {
-            Some(fi) if t.is_integral_number() || (t == ElementType::Boolean && self.row.kind == BinaryKind::Bitwise) => {
+            Some(fi)
+                if t.is_integral_number()
+                    || (t == ElementType::Boolean && self.row.kind == BinaryKind::Bitwise) =>
+            {
                 zip_i64(x, y, self.auto_broadcast, out_t, fi)?
             }
             _ if t.is_integral_number() && self.row.kind == BinaryKind::Compare => {
-                zip_i64(x, y, self.auto_broadcast, out_t, |a, c| Ok(compare_i64(self.row.name, a.cmp(&c))))?
+                zip_i64(x, y, self.auto_broadcast, out_t, |a, c| {
+                    Ok(compare_i64(self.row.name, a.cmp(&c)))
+                })?
             }
             _ => zip_f64(x, y, self.auto_broadcast, out_t, self.row.f)?,
         };
@@ -227,7 +423,11 @@ mod tests {
     use crate::ops::registry::create;
 
     fn eval(name: &str, a: Tensor, c: Tensor) -> Tensor {
-        create(name, 16).unwrap().evaluate(&[&a, &c]).unwrap().remove(0)
+        create(name, 16)
+            .unwrap()
+            .evaluate(&[&a, &c])
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
@@ -243,8 +443,14 @@ mod tests {
     fn integer_division_and_modulo() {
         let a = Tensor::from_vec(&[2], vec![-7i32, 7]).unwrap();
         let c = Tensor::from_vec(&[2], vec![2i32, -2]).unwrap();
-        assert_eq!(eval("Divide", a.clone(), c.clone()).to_i64_vec(), vec![-4, -4]);
-        assert_eq!(eval("FloorMod", a.clone(), c.clone()).to_i64_vec(), vec![1, -1]);
+        assert_eq!(
+            eval("Divide", a.clone(), c.clone()).to_i64_vec(),
+            vec![-4, -4]
+        );
+        assert_eq!(
+            eval("FloorMod", a.clone(), c.clone()).to_i64_vec(),
+            vec![1, -1]
+        );
         assert_eq!(eval("Mod", a.clone(), c.clone()).to_i64_vec(), vec![-1, 1]);
         let z = Tensor::from_vec(&[2], vec![0i32, 1]).unwrap();
         assert!(create("Divide", 1).unwrap().evaluate(&[&a, &z]).is_err());
@@ -262,7 +468,9 @@ mod tests {
     #[test]
     fn shape_errors() {
         let op = create("Add", 1).unwrap();
-        let d = |s: &[usize]| TensorDesc::new(ElementType::F32, crate::ir::PartialShape::from_static(s));
+        let d = |s: &[usize]| {
+            TensorDesc::new(ElementType::F32, crate::ir::PartialShape::from_static(s))
+        };
         assert!(op.infer(&[d(&[2, 3]), d(&[4])]).is_err());
         let i = TensorDesc::new(ElementType::I32, crate::ir::PartialShape::from_static(&[1]));
         assert!(op.infer(&[d(&[1]), i]).is_err());

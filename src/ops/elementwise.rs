@@ -1,51 +1,59 @@
 //! Shared machinery of elementwise ops: applying a scalar function over one tensor or over two broadcast tensors.
 //! Unary, binary and activation families declare rows of scalar functions and call these.
 
-use super::util::{broadcast_partial, for_each_broadcast2};
 use super::TensorDesc;
+use super::util::{broadcast_partial, for_each_broadcast2};
 use crate::attr_enum;
 use crate::error::{Error, Result};
-use crate::ir::shape::broadcast_shapes;
 use crate::ir::{ElementType, PartialShape, Scalar, Tensor};
 
 attr_enum!(
-    /// How the inputs of a binary elementwise op are broadcast.
+    /// How inputs of different shapes combine (the IR `auto_broadcast` attribute).
     AutoBroadcast {
-        /// Both shapes must be equal.
-        None => "none",
-        /// Numpy rules.
+        /// Shapes must be equal.
+        NoBroadcast => "none" | "explicit",
+        /// Numpy broadcasting.
         Numpy => "numpy",
-        /// PaddlePaddle rules (the second input aligned at `axis`).
+        /// PaddlePaddle broadcasting: the other inputs broadcast into the first one's shape.
         Pdpd => "pdpd",
     }
 );
 
-/// Output shape of a binary op under `mode`.
-pub fn broadcast_infer(a: &PartialShape, b: &PartialShape, mode: AutoBroadcast) -> Result<PartialShape> {
-    match mode {
-        AutoBroadcast::None => a.merge(b).ok_or_else(|| {
-            Error::Shape(format!("auto_broadcast is 'none' but input shapes {a} and {b} differ"))
-        }),
-        AutoBroadcast::Numpy | AutoBroadcast::Pdpd => {
-            let out = broadcast_partial(a, b)?;
-            if mode == AutoBroadcast::Pdpd && out != *a && a.is_static() {
-                return Err(Error::Shape(format!("pdpd broadcast of {b} into {a} changes the first input's shape")));
+/// The shape of inputs combined under `mode`; errors name every shape.
+pub fn broadcast_all(mode: AutoBroadcast, shapes: &[&PartialShape]) -> Result<PartialShape> {
+    let Some((first, rest)) = shapes.split_first() else {
+        return Ok(PartialShape::new(vec![]));
+    };
+    let mismatch = || {
+        let all: Vec<String> = shapes.iter().map(|s| s.to_string()).collect();
+        Error::Shape(format!(
+            "shapes {} do not combine under auto_broadcast {mode}",
+            all.join(", ")
+        ))
+    };
+    let mut out = (*first).clone();
+    for s in rest {
+        out = match mode {
+            AutoBroadcast::Numpy => broadcast_partial(&out, s)?,
+            AutoBroadcast::NoBroadcast => out.merge(s).ok_or_else(mismatch)?,
+            AutoBroadcast::Pdpd => {
+                let b = broadcast_partial(&out, s)?;
+                b.merge(&out)
+                    .filter(|m| m.rank() == out.rank())
+                    .ok_or_else(mismatch)?
             }
-            Ok(out)
-        }
+        };
     }
+    Ok(out)
 }
 
-/// The static output shape of a binary op on concrete tensors.
-pub fn broadcast_static(a: &[usize], b: &[usize], mode: AutoBroadcast) -> Result<Vec<usize>> {
-    match mode {
-        AutoBroadcast::None if a != b => Err(Error::Shape(format!(
-            "auto_broadcast is 'none' but input shapes {} and {} differ",
-            crate::ir::shape::fmt_shape(a),
-            crate::ir::shape::fmt_shape(b)
-        ))),
-        _ => broadcast_shapes(a, b),
-    }
+/// The static output shape of tensors combined under `mode`.
+pub fn broadcast_static(mode: AutoBroadcast, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+    let partial: Vec<PartialShape> = shapes
+        .iter()
+        .map(|s| PartialShape::from_static(s))
+        .collect();
+    broadcast_all(mode, &partial.iter().collect::<Vec<_>>())?.expect_static("broadcast result")
 }
 
 /// Applies `f` to every value (through f64), producing a tensor of `out_type`.
@@ -70,10 +78,12 @@ pub fn zip_f64(
     out_type: ElementType,
     f: impl Fn(f64, f64) -> f64,
 ) -> Result<Tensor> {
-    let out = broadcast_static(a.shape(), b.shape(), mode)?;
+    let out = broadcast_static(mode, &[a.shape(), b.shape()])?;
     let (va, vb) = (a.to_f64_vec(), b.to_f64_vec());
     let mut r = vec![0f64; out.iter().product()];
-    for_each_broadcast2(a.shape(), b.shape(), &out, |i, ia, ib| r[i] = f(va[ia], vb[ib]));
+    for_each_broadcast2(a.shape(), b.shape(), &out, |i, ia, ib| {
+        r[i] = f(va[ia], vb[ib])
+    });
     Tensor::from_f64s(out_type, &out, &r)
 }
 
@@ -85,13 +95,15 @@ pub fn zip_i64(
     out_type: ElementType,
     f: impl Fn(i64, i64) -> Result<i64>,
 ) -> Result<Tensor> {
-    let out = broadcast_static(a.shape(), b.shape(), mode)?;
+    let out = broadcast_static(mode, &[a.shape(), b.shape()])?;
     let (va, vb) = (a.to_i64_vec(), b.to_i64_vec());
     let mut r = vec![0i64; out.iter().product()];
     let mut err = None;
-    for_each_broadcast2(a.shape(), b.shape(), &out, |i, ia, ib| match f(va[ia], vb[ib]) {
-        Ok(v) => r[i] = v,
-        Err(e) => err = Some(e),
+    for_each_broadcast2(a.shape(), b.shape(), &out, |i, ia, ib| {
+        match f(va[ia], vb[ib]) {
+            Ok(v) => r[i] = v,
+            Err(e) => err = Some(e),
+        }
     });
     if let Some(e) = err {
         return Err(e);
@@ -100,7 +112,13 @@ pub fn zip_i64(
 }
 
 /// Infers a unary elementwise op: same shape, `out_type` (or the input's type when `None`).
-pub fn unary_infer(inputs: &[TensorDesc], out_type: Option<ElementType>) -> Result<Vec<TensorDesc>> {
+pub fn unary_infer(
+    inputs: &[TensorDesc],
+    out_type: Option<ElementType>,
+) -> Result<Vec<TensorDesc>> {
     super::util::check_input_count(inputs, 1, 1)?;
-    Ok(vec![TensorDesc::new(out_type.unwrap_or(inputs[0].element_type), inputs[0].shape.clone())])
+    Ok(vec![TensorDesc::new(
+        out_type.unwrap_or(inputs[0].element_type),
+        inputs[0].shape.clone(),
+    )])
 }

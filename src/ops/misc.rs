@@ -1,9 +1,8 @@
 //! Miscellaneous ops: Select, Identity, RandomUniform, ReadValue and Assign.
 
+use super::elementwise::{AutoBroadcast, broadcast_all, broadcast_static};
 use super::registry::Registry;
-use super::util::{
-    broadcast_offsets, broadcast_partial, check_input_count, check_type, known_i64s,
-};
+use super::util::{broadcast_offsets, check_input_count, check_type, known_i64s};
 use super::{Op, TensorDesc, TypeInfo};
 use crate::error::{Error, Result};
 use crate::ir::{AttributeVisitor, ElementType, PartialShape, Tensor};
@@ -31,55 +30,6 @@ pub fn register(r: &mut Registry) {
             variable_id: String::new(),
         })
     });
-}
-
-crate::attr_enum!(
-    /// How inputs of different shapes combine (the IR `auto_broadcast` attribute).
-    AutoBroadcast {
-        /// Shapes must be equal.
-        NoBroadcast => "none" | "explicit",
-        /// Numpy broadcasting.
-        Numpy => "numpy",
-        /// PaddlePaddle broadcasting: the other inputs broadcast into the first one's shape.
-        Pdpd => "pdpd",
-    }
-);
-
-/// The shape of inputs combined under `mode`; errors name every shape.
-pub fn broadcast_all(mode: AutoBroadcast, shapes: &[&PartialShape]) -> Result<PartialShape> {
-    let Some((first, rest)) = shapes.split_first() else {
-        return Ok(PartialShape::new(vec![]));
-    };
-    let mismatch = || {
-        let all: Vec<String> = shapes.iter().map(|s| s.to_string()).collect();
-        Error::Shape(format!(
-            "shapes {} do not combine under auto_broadcast {mode}",
-            all.join(", ")
-        ))
-    };
-    let mut out = (*first).clone();
-    for s in rest {
-        out = match mode {
-            AutoBroadcast::Numpy => broadcast_partial(&out, s)?,
-            AutoBroadcast::NoBroadcast => out.merge(s).ok_or_else(mismatch)?,
-            AutoBroadcast::Pdpd => {
-                let b = broadcast_partial(&out, s)?;
-                b.merge(&out)
-                    .filter(|m| m.rank() == out.rank())
-                    .ok_or_else(mismatch)?
-            }
-        };
-    }
-    Ok(out)
-}
-
-/// The static output shape of tensors combined under `mode`.
-pub fn broadcast_static(mode: AutoBroadcast, shapes: &[&[usize]]) -> Result<Vec<usize>> {
-    let partial: Vec<PartialShape> = shapes
-        .iter()
-        .map(|s| PartialShape::from_static(s))
-        .collect();
-    broadcast_all(mode, &partial.iter().collect::<Vec<_>>())?.expect_static("broadcast result")
 }
 
 /// Picks elements from `then` where `cond` is true, else from `else`.

@@ -58,7 +58,11 @@ pub struct TensorDesc {
 impl TensorDesc {
     /// A descriptor without a known value.
     pub fn new(element_type: ElementType, shape: PartialShape) -> TensorDesc {
-        TensorDesc { element_type, shape, value: None }
+        TensorDesc {
+            element_type,
+            shape,
+            value: None,
+        }
     }
 
     /// The descriptor of a concrete tensor, value included.

@@ -1,6 +1,6 @@
 //! Quantisation emulation: FakeQuantize-1 and FakeConvert-13.
 
-use super::misc::{AutoBroadcast, broadcast_all, broadcast_static};
+use super::elementwise::{AutoBroadcast, broadcast_all, broadcast_static};
 use super::registry::Registry;
 use super::util::{broadcast_offsets, check_input_count, check_type};
 use super::{Op, TensorDesc, TypeInfo};

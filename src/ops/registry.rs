@@ -21,8 +21,17 @@ pub struct Registry {
 
 impl Registry {
     /// Adds one op version.
-    pub fn add(&mut self, name: &'static str, since: u32, make: impl Fn() -> Box<dyn Op> + Send + Sync + 'static) {
-        self.entries.push(OpEntry { name, since, make: Box::new(make) });
+    pub fn add(
+        &mut self,
+        name: &'static str,
+        since: u32,
+        make: impl Fn() -> Box<dyn Op> + Send + Sync + 'static,
+    ) {
+        self.entries.push(OpEntry {
+            name,
+            since,
+            make: Box::new(make),
+        });
     }
 
     /// Every entry.
@@ -87,17 +96,30 @@ pub fn opset_number(version: &str) -> Option<u32> {
 /// Builds the op `type_name` as opset `opset` defines it: the newest version introduced at or before it.
 pub fn create(type_name: &str, opset: u32) -> Result<Box<dyn Op>> {
     let name = class_name(type_name);
-    let best = registry().entries.iter().filter(|e| e.name == name && e.since <= opset).max_by_key(|e| e.since);
+    let best = registry()
+        .entries
+        .iter()
+        .filter(|e| e.name == name && e.since <= opset)
+        .max_by_key(|e| e.since);
     match best {
         Some(e) => Ok((e.make)()),
         None => {
-            let known: Vec<u32> = registry().entries.iter().filter(|e| e.name == name).map(|e| e.since).collect();
+            let known: Vec<u32> = registry()
+                .entries
+                .iter()
+                .filter(|e| e.name == name)
+                .map(|e| e.since)
+                .collect();
             Err(Error::Unsupported(if known.is_empty() {
                 format!("op type '{type_name}' is not supported")
             } else {
                 format!(
                     "op '{type_name}' has no version in opset{opset} (supported versions appear in opset{})",
-                    known.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", opset")
+                    known
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", opset")
                 )
             }))
         }
@@ -117,7 +139,11 @@ pub fn create_from_ir(type_name: &str, version: &str) -> Result<Box<dyn Op>> {
 
 /// Every registered (class name, opset of introduction).
 pub fn all_versions() -> Vec<(&'static str, u32)> {
-    registry().entries.iter().map(|e| (e.name, e.since)).collect()
+    registry()
+        .entries
+        .iter()
+        .map(|e| (e.name, e.since))
+        .collect()
 }
 
 #[cfg(test)]
@@ -131,7 +157,14 @@ mod tests {
             let op = (e.make)();
             let t = op.type_info();
             assert_eq!(t.name, e.name, "entry {}-{}", e.name, e.since);
-            assert_eq!(opset_number(t.version), Some(e.since), "{} registered at opset{} reports {}", e.name, e.since, t.version);
+            assert_eq!(
+                opset_number(t.version),
+                Some(e.since),
+                "{} registered at opset{} reports {}",
+                e.name,
+                e.since,
+                t.version
+            );
         }
     }
 
@@ -141,25 +174,48 @@ mod tests {
             let mut op = (e.make)();
             let mut before = AttributeCollector::default();
             op.visit_attributes(&mut before).unwrap();
-            let strings: Vec<(String, String)> = before.values.iter().map(|(n, v)| (n.clone(), v.to_ir())).collect();
+            let strings: Vec<(String, String)> = before
+                .values
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_ir()))
+                .collect();
             let mut fresh = (e.make)();
-            fresh.visit_attributes(&mut IrAttributeReader::new(&strings)).unwrap();
+            fresh
+                .visit_attributes(&mut IrAttributeReader::new(&strings))
+                .unwrap();
             let mut after = AttributeCollector::default();
             fresh.visit_attributes(&mut after).unwrap();
-            let same = before.values.iter().zip(&after.values).all(|((n1, v1), (n2, v2))| {
-                n1 == n2 && (v1 == v2 || v1.to_ir() == v2.to_ir())
-            });
-            assert!(same && before.values.len() == after.values.len(), "{}: {:?} vs {:?}", e.name, before.values, after.values);
+            let same = before
+                .values
+                .iter()
+                .zip(&after.values)
+                .all(|((n1, v1), (n2, v2))| n1 == n2 && (v1 == v2 || v1.to_ir() == v2.to_ir()));
+            assert!(
+                same && before.values.len() == after.values.len(),
+                "{}: {:?} vs {:?}",
+                e.name,
+                before.values,
+                after.values
+            );
         }
     }
 
     #[test]
     fn unknown_ops_and_versions_are_unsupported() {
         assert!(matches!(create("NoSuchOp", 16), Err(Error::Unsupported(_))));
-        assert!(matches!(create_from_ir("Relu", "opset99x"), Err(Error::Unsupported(_))));
-        assert!(matches!(create_from_ir("Relu", "opset99"), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            create_from_ir("Relu", "opset99x"),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            create_from_ir("Relu", "opset99"),
+            Err(Error::Unsupported(_))
+        ));
         assert!(create_from_ir("ReLU", "opset8").is_ok());
-        let e = create_from_ir("ScaledDotProductAttention", "opset1").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = create_from_ir("ScaledDotProductAttention", "opset1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("opset13"), "{e}");
         assert_eq!(ir_name(class_name("ReLU")), "ReLU");
     }

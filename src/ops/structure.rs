@@ -11,10 +11,24 @@ pub fn register(r: &mut Registry) {
     r.add("Parameter", 1, || Box::new(Parameter::default()));
     r.add("Constant", 1, || Box::new(Constant::default()));
     r.add("Result", 1, || Box::new(ResultOp));
-    r.add("Convert", 1, || Box::new(Convert { destination_type: ElementType::F32 }));
+    r.add("Convert", 1, || {
+        Box::new(Convert {
+            destination_type: ElementType::F32,
+        })
+    });
     r.add("ConvertLike", 1, || Box::new(ConvertLike));
-    r.add("ShapeOf", 1, || Box::new(ShapeOf { v3: false, output_type: ElementType::I64 }));
-    r.add("ShapeOf", 3, || Box::new(ShapeOf { v3: true, output_type: ElementType::I64 }));
+    r.add("ShapeOf", 1, || {
+        Box::new(ShapeOf {
+            v3: false,
+            output_type: ElementType::I64,
+        })
+    });
+    r.add("ShapeOf", 3, || {
+        Box::new(ShapeOf {
+            v3: true,
+            output_type: ElementType::I64,
+        })
+    });
 }
 
 /// A model input.
@@ -38,7 +52,9 @@ impl Op for Parameter {
         Ok(vec![TensorDesc::new(self.element_type, self.shape.clone())])
     }
     fn evaluate(&self, _inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        Err(Error::Internal("a Parameter has no value to evaluate".into()))
+        Err(Error::Internal(
+            "a Parameter has no value to evaluate".into(),
+        ))
     }
     fn is_foldable(&self) -> bool {
         false
@@ -53,7 +69,9 @@ pub fn set_parameter_shape(node: &Node, shape: PartialShape) -> Result<()> {
             .as_any()
             .downcast_ref::<Parameter>()
             .cloned()
-            .ok_or_else(|| Error::InvalidArgument(format!("{} is not a Parameter", node.describe())))?;
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("{} is not a Parameter", node.describe()))
+            })?;
         *op = Box::new(Parameter { shape, ..current });
     }
     node.validate()
@@ -68,7 +86,9 @@ pub struct Constant {
 
 impl Default for Constant {
     fn default() -> Self {
-        Constant { value: Tensor::zeros(ElementType::F32, &[]) }
+        Constant {
+            value: Tensor::zeros(ElementType::F32, &[]),
+        }
     }
 }
 
@@ -124,7 +144,10 @@ impl Op for ResultOp {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 1, 1)?;
-        Ok(vec![TensorDesc::new(inputs[0].element_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            inputs[0].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
@@ -149,7 +172,9 @@ pub fn convert_tensor(x: &Tensor, to: ElementType) -> Result<Tensor> {
         return Ok(x.clone());
     }
     if !to.is_static() {
-        return Err(Error::InvalidArgument("cannot convert to a dynamic element type".into()));
+        return Err(Error::InvalidArgument(
+            "cannot convert to a dynamic element type".into(),
+        ));
     }
     if to == ElementType::Boolean || to.is_sub_byte() || from.is_sub_byte() || to.is_real() {
         let v = x.to_f64_vec();
@@ -185,7 +210,10 @@ impl Op for Convert {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 1, 1)?;
-        Ok(vec![TensorDesc::new(self.destination_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            self.destination_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
@@ -206,7 +234,10 @@ impl Op for ConvertLike {
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 2, 2)?;
-        Ok(vec![TensorDesc::new(inputs[1].element_type, inputs[0].shape.clone())])
+        Ok(vec![TensorDesc::new(
+            inputs[1].element_type,
+            inputs[0].shape.clone(),
+        )])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
@@ -235,7 +266,10 @@ impl Op for ShapeOf {
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 1, 1)?;
         if !matches!(self.output_type, ElementType::I32 | ElementType::I64) {
-            return Err(Error::Shape(format!("output_type must be i32 or i64, got {}", self.output_type)));
+            return Err(Error::Shape(format!(
+                "output_type must be i32 or i64, got {}",
+                self.output_type
+            )));
         }
         let rank = inputs[0].shape.rank();
         let shape = match rank {

@@ -59,38 +59,198 @@ fn bool_f(b: bool) -> f64 {
 
 /// Every attribute-free unary op.
 pub static UNARY_ROWS: &[UnaryRow] = &[
-    UnaryRow { name: "Abs", version: "opset1", f: f64::abs, domain: Domain::Numeric },
-    UnaryRow { name: "Acos", version: "opset1", f: f64::acos, domain: Domain::Numeric },
-    UnaryRow { name: "Acosh", version: "opset4", f: f64::acosh, domain: Domain::Numeric },
-    UnaryRow { name: "Asin", version: "opset1", f: f64::asin, domain: Domain::Numeric },
-    UnaryRow { name: "Asinh", version: "opset4", f: f64::asinh, domain: Domain::Numeric },
-    UnaryRow { name: "Atan", version: "opset1", f: f64::atan, domain: Domain::Numeric },
-    UnaryRow { name: "Atanh", version: "opset4", f: f64::atanh, domain: Domain::Numeric },
-    UnaryRow { name: "Ceiling", version: "opset1", f: f64::ceil, domain: Domain::Numeric },
-    UnaryRow { name: "Cos", version: "opset1", f: f64::cos, domain: Domain::Numeric },
-    UnaryRow { name: "Cosh", version: "opset1", f: f64::cosh, domain: Domain::Numeric },
-    UnaryRow { name: "Erf", version: "opset1", f: libm::erf, domain: Domain::Numeric },
-    UnaryRow { name: "Exp", version: "opset1", f: f64::exp, domain: Domain::Numeric },
-    UnaryRow { name: "Floor", version: "opset1", f: f64::floor, domain: Domain::Numeric },
-    UnaryRow { name: "Log", version: "opset1", f: f64::ln, domain: Domain::Numeric },
-    UnaryRow { name: "Negative", version: "opset1", f: |x| -x, domain: Domain::Numeric },
-    UnaryRow { name: "Relu", version: "opset1", f: |x| x.max(0.0), domain: Domain::Numeric },
-    UnaryRow { name: "Sigmoid", version: "opset1", f: sigmoid, domain: Domain::Numeric },
-    UnaryRow { name: "Sign", version: "opset1", f: sign, domain: Domain::Numeric },
-    UnaryRow { name: "Sin", version: "opset1", f: f64::sin, domain: Domain::Numeric },
-    UnaryRow { name: "Sinh", version: "opset1", f: f64::sinh, domain: Domain::Numeric },
-    UnaryRow { name: "Sqrt", version: "opset1", f: f64::sqrt, domain: Domain::Numeric },
-    UnaryRow { name: "Tan", version: "opset1", f: f64::tan, domain: Domain::Numeric },
-    UnaryRow { name: "Tanh", version: "opset1", f: f64::tanh, domain: Domain::Numeric },
-    UnaryRow { name: "SoftSign", version: "opset9", f: |x| x / (1.0 + x.abs()), domain: Domain::Float },
-    UnaryRow { name: "SoftPlus", version: "opset4", f: softplus, domain: Domain::Float },
-    UnaryRow { name: "Mish", version: "opset4", f: |x| x * softplus(x).tanh(), domain: Domain::Float },
-    UnaryRow { name: "HSwish", version: "opset4", f: |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0, domain: Domain::Float },
-    UnaryRow { name: "HSigmoid", version: "opset5", f: |x| (x + 3.0).clamp(0.0, 6.0) / 6.0, domain: Domain::Float },
-    UnaryRow { name: "IsFinite", version: "opset10", f: |x| bool_f(x.is_finite()), domain: Domain::FloatToBool },
-    UnaryRow { name: "IsNaN", version: "opset10", f: |x| bool_f(x.is_nan()), domain: Domain::FloatToBool },
-    UnaryRow { name: "LogicalNot", version: "opset1", f: |x| bool_f(x == 0.0), domain: Domain::Boolean },
-    UnaryRow { name: "BitwiseNot", version: "opset13", f: |x| x, domain: Domain::Bits },
+    UnaryRow {
+        name: "Abs",
+        version: "opset1",
+        f: f64::abs,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Acos",
+        version: "opset1",
+        f: f64::acos,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Acosh",
+        version: "opset4",
+        f: f64::acosh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Asin",
+        version: "opset1",
+        f: f64::asin,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Asinh",
+        version: "opset4",
+        f: f64::asinh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Atan",
+        version: "opset1",
+        f: f64::atan,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Atanh",
+        version: "opset4",
+        f: f64::atanh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Ceiling",
+        version: "opset1",
+        f: f64::ceil,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Cos",
+        version: "opset1",
+        f: f64::cos,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Cosh",
+        version: "opset1",
+        f: f64::cosh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Erf",
+        version: "opset1",
+        f: libm::erf,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Exp",
+        version: "opset1",
+        f: f64::exp,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Floor",
+        version: "opset1",
+        f: f64::floor,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Log",
+        version: "opset1",
+        f: f64::ln,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Negative",
+        version: "opset1",
+        f: |x| -x,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Relu",
+        version: "opset1",
+        f: |x| x.max(0.0),
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Sigmoid",
+        version: "opset1",
+        f: sigmoid,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Sign",
+        version: "opset1",
+        f: sign,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Sin",
+        version: "opset1",
+        f: f64::sin,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Sinh",
+        version: "opset1",
+        f: f64::sinh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Sqrt",
+        version: "opset1",
+        f: f64::sqrt,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Tan",
+        version: "opset1",
+        f: f64::tan,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "Tanh",
+        version: "opset1",
+        f: f64::tanh,
+        domain: Domain::Numeric,
+    },
+    UnaryRow {
+        name: "SoftSign",
+        version: "opset9",
+        f: |x| x / (1.0 + x.abs()),
+        domain: Domain::Float,
+    },
+    UnaryRow {
+        name: "SoftPlus",
+        version: "opset4",
+        f: softplus,
+        domain: Domain::Float,
+    },
+    UnaryRow {
+        name: "Mish",
+        version: "opset4",
+        f: |x| x * softplus(x).tanh(),
+        domain: Domain::Float,
+    },
+    UnaryRow {
+        name: "HSwish",
+        version: "opset4",
+        f: |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        domain: Domain::Float,
+    },
+    UnaryRow {
+        name: "HSigmoid",
+        version: "opset5",
+        f: |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        domain: Domain::Float,
+    },
+    UnaryRow {
+        name: "IsFinite",
+        version: "opset10",
+        f: |x| bool_f(x.is_finite()),
+        domain: Domain::FloatToBool,
+    },
+    UnaryRow {
+        name: "IsNaN",
+        version: "opset10",
+        f: |x| bool_f(x.is_nan()),
+        domain: Domain::FloatToBool,
+    },
+    UnaryRow {
+        name: "LogicalNot",
+        version: "opset1",
+        f: |x| bool_f(x == 0.0),
+        domain: Domain::Boolean,
+    },
+    UnaryRow {
+        name: "BitwiseNot",
+        version: "opset13",
+        f: |x| x,
+        domain: Domain::Bits,
+    },
 ];
 
 /// Registers every row.
@@ -110,10 +270,22 @@ pub struct Unary {
 
 fn domain_check(d: Domain, t: ElementType) -> Result<()> {
     match d {
-        Domain::Numeric => check_type(t, |t| t != ElementType::Boolean, "a numeric type", "input 0"),
-        Domain::Float | Domain::FloatToBool => check_type(t, ElementType::is_real, "a floating-point type", "input 0"),
+        Domain::Numeric => check_type(
+            t,
+            |t| t != ElementType::Boolean,
+            "a numeric type",
+            "input 0",
+        ),
+        Domain::Float | Domain::FloatToBool => {
+            check_type(t, ElementType::is_real, "a floating-point type", "input 0")
+        }
         Domain::Boolean => check_type(t, |t| t == ElementType::Boolean, "boolean", "input 0"),
-        Domain::Bits => check_type(t, ElementType::is_integral, "an integer or boolean type", "input 0"),
+        Domain::Bits => check_type(
+            t,
+            ElementType::is_integral,
+            "an integer or boolean type",
+            "input 0",
+        ),
     }
 }
 

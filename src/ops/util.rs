@@ -8,8 +8,15 @@ use crate::ir::{ElementType, PartialShape, Tensor};
 /// Errors unless there are between `min` and `max` inputs.
 pub fn check_input_count<T>(inputs: &[T], min: usize, max: usize) -> Result<()> {
     if inputs.len() < min || inputs.len() > max {
-        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-        return Err(Error::InvalidArgument(format!("expected {want} inputs, got {}", inputs.len())));
+        let want = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(Error::InvalidArgument(format!(
+            "expected {want} inputs, got {}",
+            inputs.len()
+        )));
     }
     Ok(())
 }
@@ -21,31 +28,53 @@ pub fn known_i64s(d: &TensorDesc) -> Option<Vec<i64>> {
 
 /// The element type two inputs share; errors naming both when they differ.
 pub fn merge_types(a: ElementType, b: ElementType, what: &str) -> Result<ElementType> {
-    a.merge(b).ok_or_else(|| Error::Shape(format!("{what}: element types {a} and {b} differ")))
+    a.merge(b)
+        .ok_or_else(|| Error::Shape(format!("{what}: element types {a} and {b} differ")))
 }
 
 /// Errors unless the element type satisfies `pred`.
-pub fn check_type(t: ElementType, pred: fn(ElementType) -> bool, expected: &str, what: &str) -> Result<()> {
+pub fn check_type(
+    t: ElementType,
+    pred: fn(ElementType) -> bool,
+    expected: &str,
+    what: &str,
+) -> Result<()> {
     if t != ElementType::Dynamic && !pred(t) {
-        return Err(Error::Shape(format!("{what} has element type {t}, expected {expected}")));
+        return Err(Error::Shape(format!(
+            "{what} has element type {t}, expected {expected}"
+        )));
     }
     Ok(())
 }
 
 /// Numpy-broadcast output shape of two partial shapes; errors name both.
 pub fn broadcast_partial(a: &PartialShape, b: &PartialShape) -> Result<PartialShape> {
-    a.broadcast(b).ok_or_else(|| Error::Shape(format!("input shapes {a} and {b} do not broadcast")))
+    a.broadcast(b)
+        .ok_or_else(|| Error::Shape(format!("input shapes {a} and {b} do not broadcast")))
 }
 
 /// Strides (in elements) of `shape` aligned to an output of rank `out_rank`, 0 where broadcast.
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let s = strides(shape);
     let off = out.len() - shape.len();
-    (0..out.len()).map(|i| if i < off || shape[i - off] == 1 { 0 } else { s[i - off] }).collect()
+    (0..out.len())
+        .map(|i| {
+            if i < off || shape[i - off] == 1 {
+                0
+            } else {
+                s[i - off]
+            }
+        })
+        .collect()
 }
 
 /// Calls `f(out_index, offset_a, offset_b)` for every element of the broadcast output of `a` and `b`.
-pub fn for_each_broadcast2(a: &[usize], b: &[usize], out: &[usize], mut f: impl FnMut(usize, usize, usize)) {
+pub fn for_each_broadcast2(
+    a: &[usize],
+    b: &[usize],
+    out: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let sa = broadcast_strides(a, out);
     let sb = broadcast_strides(b, out);
     let n = num_elements(out);
@@ -105,7 +134,10 @@ pub fn expect_shape(t: &Tensor, expected: &[usize], what: &str) -> Result<()> {
 /// Reads a scalar (or one-element) tensor as f64.
 pub fn scalar_f64(t: &Tensor, what: &str) -> Result<f64> {
     if t.len() != 1 {
-        return Err(Error::Shape(format!("{what} must hold one value, has shape {}", fmt_shape(t.shape()))));
+        return Err(Error::Shape(format!(
+            "{what} must hold one value, has shape {}",
+            fmt_shape(t.shape())
+        )));
     }
     Ok(t.get_f64(0))
 }
@@ -113,7 +145,10 @@ pub fn scalar_f64(t: &Tensor, what: &str) -> Result<f64> {
 /// Reads a tensor of integers (axes, shapes) as i64s; errors when it is not an integer tensor.
 pub fn ints_of(t: &Tensor, what: &str) -> Result<Vec<i64>> {
     if !t.element_type().is_integral_number() {
-        return Err(Error::Shape(format!("{what} has element type {}, expected an integer type", t.element_type())));
+        return Err(Error::Shape(format!(
+            "{what} has element type {}, expected an integer type",
+            t.element_type()
+        )));
     }
     Ok(t.to_i64_vec())
 }

@@ -25,7 +25,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 impl Core {
     /// A core with every built-in device plugin.
     pub fn new() -> Core {
-        Core { plugins: vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())] }
+        Core {
+            plugins: vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())],
+        }
     }
 
     /// Physical devices: `CPU`, `GPU.0`, …
@@ -45,12 +47,15 @@ impl Core {
     /// The plugin serving a device name (`CPU`, `GPU.1`), ignoring the device id.
     fn plugin(&self, device: &str) -> Result<&Arc<dyn Plugin>> {
         let base = device.split('.').next().unwrap_or(device);
-        self.plugins.iter().find(|p| p.name() == base).ok_or_else(|| {
-            Error::Device(format!(
-                "device '{device}' is not available (available devices: {})",
-                self.available_devices().join(", ")
-            ))
-        })
+        self.plugins
+            .iter()
+            .find(|p| p.name() == base)
+            .ok_or_else(|| {
+                Error::Device(format!(
+                    "device '{device}' is not available (available devices: {})",
+                    self.available_devices().join(", ")
+                ))
+            })
     }
 
     /// Resolves virtual device names to a physical one. `AUTO` (and `AUTO:list`) picks the first available device in
@@ -58,20 +63,32 @@ impl Core {
     fn resolve(&self, device: &str) -> Result<String> {
         let d = device.trim();
         if d.is_empty() || d == "AUTO" {
-            return self.available_devices().into_iter().next().ok_or_else(|| Error::Device("no device available".into()));
+            return self
+                .available_devices()
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Device("no device available".into()));
         }
         if let Some(list) = d.strip_prefix("AUTO:") {
             let avail = self.available_devices();
             return list
                 .split(',')
                 .map(str::trim)
-                .find(|c| avail.iter().any(|a| a == c || a.split('.').next() == Some(c)))
+                .find(|c| {
+                    avail
+                        .iter()
+                        .any(|a| a == c || a.split('.').next() == Some(c))
+                })
                 .map(String::from)
-                .ok_or_else(|| Error::Device(format!("none of the AUTO candidates '{list}' is available")));
+                .ok_or_else(|| {
+                    Error::Device(format!("none of the AUTO candidates '{list}' is available"))
+                });
         }
         for v in ["HETERO", "MULTI", "BATCH"] {
             if d.starts_with(v) {
-                return Err(Error::Unsupported(format!("virtual device {v} is not supported yet ('{d}')")));
+                return Err(Error::Unsupported(format!(
+                    "virtual device {v} is not supported yet ('{d}')"
+                )));
             }
         }
         Ok(d.to_string())
@@ -92,13 +109,23 @@ impl Core {
     }
 
     /// Compiles a model for a device (virtual names resolved).
-    pub fn compile_model(&self, model: &Model, device: &str, config: &Config) -> Result<Arc<dyn CompiledModel>> {
+    pub fn compile_model(
+        &self,
+        model: &Model,
+        device: &str,
+        config: &Config,
+    ) -> Result<Arc<dyn CompiledModel>> {
         let dev = self.resolve(device)?;
         self.plugin(&dev)?.compile(model, config)
     }
 
     /// Which device runs each node: friendly name → device.
-    pub fn query_model(&self, model: &Model, device: &str, config: &Config) -> Result<BTreeMap<String, String>> {
+    pub fn query_model(
+        &self,
+        model: &Model,
+        device: &str,
+        config: &Config,
+    ) -> Result<BTreeMap<String, String>> {
         let dev = self.resolve(device)?;
         self.plugin(&dev)?.query_model(model, config)
     }
@@ -113,7 +140,9 @@ impl Core {
     pub fn get_property(&self, device: &str, key: &str) -> Result<PropertyValue> {
         if key == keys::AVAILABLE_DEVICES {
             let p = self.plugin(device)?;
-            return Ok(PropertyValue::List(p.device_ids().into_iter().map(PropertyValue::Str).collect()));
+            return Ok(PropertyValue::List(
+                p.device_ids().into_iter().map(PropertyValue::Str).collect(),
+            ));
         }
         let dev = self.resolve(device)?;
         self.plugin(&dev)?.get_property(key)

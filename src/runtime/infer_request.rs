@@ -19,7 +19,12 @@ impl InferRequest {
     pub fn new(compiled: Arc<dyn CompiledModel>) -> InferRequest {
         let n_in = compiled.model().parameters.len();
         let n_out = compiled.model().results.len();
-        InferRequest { compiled, inputs: vec![None; n_in], outputs: vec![None; n_out], state: RequestState::default() }
+        InferRequest {
+            compiled,
+            inputs: vec![None; n_in],
+            outputs: vec![None; n_out],
+            state: RequestState::default(),
+        }
     }
 
     /// The compiled model.
@@ -31,10 +36,17 @@ impl InferRequest {
     pub fn set_input(&mut self, i: usize, t: Tensor) -> Result<()> {
         let model = self.compiled.model();
         let p = model.parameters.get(i).ok_or_else(|| {
-            Error::NotFound(format!("model has {} inputs, there is no input {i}", model.parameters.len()))
+            Error::NotFound(format!(
+                "model has {} inputs, there is no input {i}",
+                model.parameters.len()
+            ))
         })?;
         let port = p.output(0);
-        let name = port.names().into_iter().next().unwrap_or_else(|| p.friendly_name());
+        let name = port
+            .names()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| p.friendly_name());
         let et = port.element_type();
         if et.is_static() && t.element_type() != et {
             return Err(Error::InvalidArgument(format!(
@@ -60,14 +72,18 @@ impl InferRequest {
 
     /// The tensor of output `i` from the last inference.
     pub fn output(&self, i: usize) -> Result<&Tensor> {
-        self.outputs.get(i).and_then(|t| t.as_ref()).ok_or_else(|| {
-            Error::NotFound(format!("output {i} has no tensor: run infer() first"))
-        })
+        self.outputs
+            .get(i)
+            .and_then(|t| t.as_ref())
+            .ok_or_else(|| Error::NotFound(format!("output {i} has no tensor: run infer() first")))
     }
 
     /// Replaces the tensor of output `i` (a preallocated destination): the next inference writes into it.
     pub fn set_output(&mut self, i: usize, t: Tensor) -> Result<()> {
-        let slot = self.outputs.get_mut(i).ok_or_else(|| Error::NotFound(format!("there is no output {i}")))?;
+        let slot = self
+            .outputs
+            .get_mut(i)
+            .ok_or_else(|| Error::NotFound(format!("there is no output {i}")))?;
         *slot = Some(t);
         Ok(())
     }
@@ -79,7 +95,12 @@ impl InferRequest {
         for (i, t) in self.inputs.iter().enumerate() {
             let t = t.as_ref().ok_or_else(|| {
                 let p = &model.parameters[i];
-                let name = p.output(0).names().into_iter().next().unwrap_or_else(|| p.friendly_name());
+                let name = p
+                    .output(0)
+                    .names()
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| p.friendly_name());
                 Error::InvalidArgument(format!("input '{name}' (index {i}) has no tensor set"))
             })?;
             ins.push(t.clone());

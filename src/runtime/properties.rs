@@ -67,7 +67,14 @@ impl fmt::Display for PropertyValue {
             PropertyValue::Float(x) => write!(f, "{x}"),
             PropertyValue::Str(s) => f.write_str(s),
             PropertyValue::List(v) => {
-                write!(f, "{}", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" "))
+                write!(
+                    f,
+                    "{}",
+                    v.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             }
             PropertyValue::Map(m) => {
                 let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v}")).collect();

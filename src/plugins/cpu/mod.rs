@@ -5,9 +5,9 @@ pub mod plan;
 
 use crate::error::{Error, Result};
 use crate::ir::Model;
+use crate::ir::Tensor;
 use crate::runtime::plugin::{CompiledModel, Plugin, RequestState};
 use crate::runtime::properties::{Config, Mutability, PropertyValue, keys};
-use crate::ir::Tensor;
 use plan::Plan;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,24 @@ use std::sync::{Arc, Mutex};
 /// Properties the CPU plugin accepts in a compile config, with their defaults.
 fn default_config() -> Config {
     Config::from([
-        (keys::PERFORMANCE_HINT.into(), PropertyValue::from("LATENCY")),
+        (
+            keys::PERFORMANCE_HINT.into(),
+            PropertyValue::from("LATENCY"),
+        ),
         (keys::INFERENCE_NUM_THREADS.into(), PropertyValue::Int(0)),
         (keys::NUM_STREAMS.into(), PropertyValue::Int(1)),
-        (keys::PERFORMANCE_HINT_NUM_REQUESTS.into(), PropertyValue::Int(0)),
-        (keys::INFERENCE_PRECISION_HINT.into(), PropertyValue::from("f32")),
-        (keys::EXECUTION_MODE_HINT.into(), PropertyValue::from("PERFORMANCE")),
+        (
+            keys::PERFORMANCE_HINT_NUM_REQUESTS.into(),
+            PropertyValue::Int(0),
+        ),
+        (
+            keys::INFERENCE_PRECISION_HINT.into(),
+            PropertyValue::from("f32"),
+        ),
+        (
+            keys::EXECUTION_MODE_HINT.into(),
+            PropertyValue::from("PERFORMANCE"),
+        ),
         (keys::PERF_COUNT.into(), PropertyValue::Bool(false)),
         (keys::ENABLE_MMAP.into(), PropertyValue::Bool(true)),
         (keys::CACHE_DIR.into(), PropertyValue::from("")),
@@ -35,14 +47,21 @@ pub struct CpuPlugin {
 
 impl Default for CpuPlugin {
     fn default() -> Self {
-        CpuPlugin { config: Mutex::new(default_config()) }
+        CpuPlugin {
+            config: Mutex::new(default_config()),
+        }
     }
 }
 
 fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
 }
 
@@ -70,16 +89,28 @@ impl Plugin for CpuPlugin {
     }
 
     fn query_model(&self, model: &Model, _config: &Config) -> Result<BTreeMap<String, String>> {
-        Ok(model.ordered_ops()?.iter().map(|n| (n.friendly_name(), "CPU".to_string())).collect())
+        Ok(model
+            .ordered_ops()?
+            .iter()
+            .map(|n| (n.friendly_name(), "CPU".to_string()))
+            .collect())
     }
 
     fn compile(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
         check_keys(config)?;
-        let mut merged = self.config.lock().map_err(|_| Error::Internal("config lock".into()))?.clone();
+        let mut merged = self
+            .config
+            .lock()
+            .map_err(|_| Error::Internal("config lock".into()))?
+            .clone();
         merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         let model = model.deep_clone()?;
         let plan = Plan::build(&model)?;
-        Ok(Arc::new(CpuCompiledModel { model, plan, config: merged }))
+        Ok(Arc::new(CpuCompiledModel {
+            model,
+            plan,
+            config: merged,
+        }))
     }
 
     fn get_property(&self, key: &str) -> Result<PropertyValue> {
@@ -88,14 +119,24 @@ impl Plugin for CpuPlugin {
             keys::DEVICE_TYPE => Ok("integrated".into()),
             keys::DEVICE_ARCHITECTURE => Ok(std::env::consts::ARCH.into()),
             keys::OPTIMIZATION_CAPABILITIES => Ok(PropertyValue::List(
-                ["FP32", "INT8", "EXPORT_IMPORT"].iter().map(|s| PropertyValue::from(*s)).collect(),
+                ["FP32", "INT8", "EXPORT_IMPORT"]
+                    .iter()
+                    .map(|s| PropertyValue::from(*s))
+                    .collect(),
             )),
             keys::SUPPORTED_PROPERTIES => {
                 let mut m: BTreeMap<String, PropertyValue> = default_config()
                     .keys()
                     .map(|k| (k.clone(), PropertyValue::from(Mutability::Rw.as_str())))
                     .collect();
-                for k in [keys::FULL_DEVICE_NAME, keys::DEVICE_TYPE, keys::DEVICE_ARCHITECTURE, keys::OPTIMIZATION_CAPABILITIES, keys::SUPPORTED_PROPERTIES, keys::AVAILABLE_DEVICES] {
+                for k in [
+                    keys::FULL_DEVICE_NAME,
+                    keys::DEVICE_TYPE,
+                    keys::DEVICE_ARCHITECTURE,
+                    keys::OPTIMIZATION_CAPABILITIES,
+                    keys::SUPPORTED_PROPERTIES,
+                    keys::AVAILABLE_DEVICES,
+                ] {
                     m.insert(k.into(), PropertyValue::from(Mutability::Ro.as_str()));
                 }
                 Ok(PropertyValue::Map(m))
@@ -112,7 +153,10 @@ impl Plugin for CpuPlugin {
 
     fn set_property(&self, config: &Config) -> Result<()> {
         check_keys(config)?;
-        let mut c = self.config.lock().map_err(|_| Error::Internal("config lock".into()))?;
+        let mut c = self
+            .config
+            .lock()
+            .map_err(|_| Error::Internal("config lock".into()))?;
         c.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(())
     }

@@ -52,13 +52,18 @@ impl Plan {
                 .iter()
                 .map(|o| {
                     slots.get(&(o.node.id(), o.index)).copied().ok_or_else(|| {
-                        Error::Internal(format!("{} reads a value that has no slot", node.describe()))
+                        Error::Internal(format!(
+                            "{} reads a value that has no slot",
+                            node.describe()
+                        ))
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
             if ty == "Result" {
                 // A Result shares its input's slot.
-                let src = *in_slots.first().ok_or_else(|| Error::Internal("Result without input".into()))?;
+                let src = *in_slots
+                    .first()
+                    .ok_or_else(|| Error::Internal("Result without input".into()))?;
                 slots.insert((node.id(), 0), src);
                 continue;
             }
@@ -93,18 +98,40 @@ impl Plan {
         let input_slots = model
             .parameters
             .iter()
-            .map(|p| slots.get(&(p.id(), 0)).copied().ok_or_else(|| Error::Internal("parameter slot".into())))
+            .map(|p| {
+                slots
+                    .get(&(p.id(), 0))
+                    .copied()
+                    .ok_or_else(|| Error::Internal("parameter slot".into()))
+            })
             .collect::<Result<Vec<_>>>()?;
         let output_slots = model
             .results
             .iter()
-            .map(|r| slots.get(&(r.id(), 0)).copied().ok_or_else(|| Error::Internal("result slot".into())))
+            .map(|r| {
+                slots
+                    .get(&(r.id(), 0))
+                    .copied()
+                    .ok_or_else(|| Error::Internal("result slot".into()))
+            })
             .collect::<Result<Vec<_>>>()?;
         // Keep only constants that some step reads (folded intermediates are dropped).
-        let read: std::collections::HashSet<usize> =
-            steps.iter().flat_map(|s| s.inputs.iter().copied()).chain(output_slots.iter().copied()).collect();
-        let constants: Vec<(usize, Tensor)> = known.into_iter().filter(|(s, _)| read.contains(s)).collect();
-        let mut plan = Plan { slot_count, constants, input_slots, output_slots, steps };
+        let read: std::collections::HashSet<usize> = steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().copied())
+            .chain(output_slots.iter().copied())
+            .collect();
+        let constants: Vec<(usize, Tensor)> = known
+            .into_iter()
+            .filter(|(s, _)| read.contains(s))
+            .collect();
+        let mut plan = Plan {
+            slot_count,
+            constants,
+            input_slots,
+            output_slots,
+            steps,
+        };
         plan.compute_releases();
         Ok(plan)
     }
@@ -151,11 +178,17 @@ impl Plan {
             let args = step
                 .inputs
                 .iter()
-                .map(|&s| values[s].as_ref().ok_or_else(|| Error::Internal(format!("slot {s} is empty"))))
+                .map(|&s| {
+                    values[s]
+                        .as_ref()
+                        .ok_or_else(|| Error::Internal(format!("slot {s} is empty")))
+                })
                 .collect::<Result<Vec<&Tensor>>>()?;
             let outs = step.kernel.run(&args).map_err(|e| {
-                let shapes: Vec<String> =
-                    args.iter().map(|t| format!("{}{}", t.element_type(), fmt_shape(t.shape()))).collect();
+                let shapes: Vec<String> = args
+                    .iter()
+                    .map(|t| format!("{}{}", t.element_type(), fmt_shape(t.shape())))
+                    .collect();
                 e.context(format!(
                     "layer '{}' ({}) with inputs [{}]",
                     step.node_name,
@@ -180,18 +213,29 @@ impl Plan {
         }
         self.output_slots
             .iter()
-            .map(|&s| values[s].clone().ok_or_else(|| Error::Internal(format!("output slot {s} is empty"))))
+            .map(|&s| {
+                values[s]
+                    .clone()
+                    .ok_or_else(|| Error::Internal(format!("output slot {s} is empty")))
+            })
             .collect()
     }
 
     /// (node name, node type, kernel name) per executed step, in order.
     pub fn executed_nodes(&self) -> Vec<(String, &'static str, &'static str)> {
-        self.steps.iter().map(|s| (s.node_name.clone(), s.node_type, s.kernel.name())).collect()
+        self.steps
+            .iter()
+            .map(|s| (s.node_name.clone(), s.node_type, s.kernel.name()))
+            .collect()
     }
 }
 
 /// Descriptors of a node's inputs, with the values known at compile time filled in.
-fn input_descs(node: &Node, in_slots: &[usize], known: &HashMap<usize, Tensor>) -> Result<Vec<TensorDesc>> {
+fn input_descs(
+    node: &Node,
+    in_slots: &[usize],
+    known: &HashMap<usize, Tensor>,
+) -> Result<Vec<TensorDesc>> {
     node.inputs()
         .iter()
         .zip(in_slots)

@@ -39,7 +39,11 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
         if b.row.kind != BinaryKind::Arithmetic || inputs.get(1)?.element_type != ElementType::F32 {
             return None;
         }
-        return Some(Box::new(BinaryF32 { f: b.row.f, mode: b.auto_broadcast, name: b.row.name }));
+        return Some(Box::new(BinaryF32 {
+            f: b.row.f,
+            mode: b.auto_broadcast,
+            name: b.row.name,
+        }));
     } else {
         return None;
     };
@@ -63,11 +67,13 @@ impl Kernel for UnaryF32 {
         let x = inputs[0].typed::<f32>()?;
         let mut out = Tensor::zeros(ElementType::F32, inputs[0].shape());
         let y = out.typed_mut::<f32>()?;
-        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(yc, xc)| {
-            for (o, i) in yc.iter_mut().zip(xc) {
-                *o = (self.f)(*i as f64) as f32;
-            }
-        });
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(yc, xc)| {
+                for (o, i) in yc.iter_mut().zip(xc) {
+                    *o = (self.f)(*i as f64) as f32;
+                }
+            });
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
@@ -103,16 +109,18 @@ impl Kernel for BinaryF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 2, 2)?;
         let (ta, tb) = (inputs[0], inputs[1]);
-        let shape = broadcast_static(ta.shape(), tb.shape(), self.mode)?;
+        let shape = broadcast_static(self.mode, &[ta.shape(), tb.shape()])?;
         let (a, b) = (ta.typed::<f32>()?, tb.typed::<f32>()?);
         let mut out = Tensor::zeros(ElementType::F32, &shape);
         let y = out.typed_mut::<f32>()?;
         if ta.shape() == tb.shape() {
-            y.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(yc, (ac, bc))| {
-                for ((o, x), z) in yc.iter_mut().zip(ac).zip(bc) {
-                    *o = self.apply(*x, *z);
-                }
-            });
+            y.par_chunks_mut(CHUNK)
+                .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+                .for_each(|(yc, (ac, bc))| {
+                    for ((o, x), z) in yc.iter_mut().zip(ac).zip(bc) {
+                        *o = self.apply(*x, *z);
+                    }
+                });
             return Ok(vec![out]);
         }
         // General broadcast: split the output into rows of its last dimension; each row reads a contiguous or
@@ -120,7 +128,10 @@ impl Kernel for BinaryF32 {
         let last = *shape.last().unwrap_or(&1);
         let sa = broadcast_strides(ta.shape(), &shape);
         let sb = broadcast_strides(tb.shape(), &shape);
-        let (ia, ib) = (sa.last().copied().unwrap_or(0), sb.last().copied().unwrap_or(0));
+        let (ia, ib) = (
+            sa.last().copied().unwrap_or(0),
+            sb.last().copied().unwrap_or(0),
+        );
         let outer: Vec<usize> = shape[..shape.len().saturating_sub(1)].to_vec();
         if last == 0 {
             return Ok(vec![out]);
@@ -153,7 +164,10 @@ mod tests {
     #[test]
     fn unary_ops_match_reference() {
         let mut g = Lcg(1);
-        for name in ["Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Erf", "HSwish", "Mish", "Gelu", "Elu", "Clamp"] {
+        for name in [
+            "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Erf", "HSwish", "Mish", "Gelu", "Elu",
+            "Clamp",
+        ] {
             let op = create(name, 16).unwrap();
             for shape in [vec![3, 5], vec![0, 4], vec![], vec![70_000]] {
                 assert_kernel_matches(op.as_ref(), &[g.tensor(&shape)], &[], 1e-6, 1e-6);
@@ -164,9 +178,24 @@ mod tests {
     #[test]
     fn binary_ops_match_reference_with_broadcasting() {
         let mut g = Lcg(2);
-        let cases: [(&[usize], &[usize]); 6] =
-            [(&[2, 3], &[2, 3]), (&[2, 3, 4], &[4]), (&[2, 1, 4], &[3, 1]), (&[], &[5]), (&[0, 3], &[3]), (&[1, 8, 2, 2], &[1, 8, 1, 1])];
-        for name in ["Add", "Subtract", "Multiply", "Divide", "Maximum", "Power", "SquaredDifference", "FloorMod"] {
+        let cases: [(&[usize], &[usize]); 6] = [
+            (&[2, 3], &[2, 3]),
+            (&[2, 3, 4], &[4]),
+            (&[2, 1, 4], &[3, 1]),
+            (&[], &[5]),
+            (&[0, 3], &[3]),
+            (&[1, 8, 2, 2], &[1, 8, 1, 1]),
+        ];
+        for name in [
+            "Add",
+            "Subtract",
+            "Multiply",
+            "Divide",
+            "Maximum",
+            "Power",
+            "SquaredDifference",
+            "FloorMod",
+        ] {
             let op = create(name, 16).unwrap();
             for (a, b) in cases {
                 assert_kernel_matches(op.as_ref(), &[g.tensor(a), g.tensor(b)], &[], 1e-6, 1e-6);

@@ -37,9 +37,12 @@ impl Kernel for ReferenceKernel {
     }
 }
 
+/// A family's kernel chooser: an optimised kernel for ops it knows, `None` otherwise.
+type Selector = fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>;
+
 /// The best kernel for `op` given what is known of its inputs.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
-    let families: &[fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>] = &[
+    let families: &[Selector] = &[
         elementwise::select,
         matmul::select,
         normalization::select,
@@ -68,20 +71,30 @@ pub mod testing {
     impl Lcg {
         /// Next value in [0, 1).
         pub fn next_f64(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 11) as f64 / (1u64 << 53) as f64
         }
         /// A random f32 tensor with values in [-1, 1).
         pub fn tensor(&mut self, shape: &[usize]) -> Tensor {
             let n = shape.iter().product();
             let v: Vec<f64> = (0..n).map(|_| self.next_f64() * 2.0 - 1.0).collect();
-            Tensor::from_f64s(ElementType::F32, shape, &v).unwrap_or_else(|_| Tensor::zeros(ElementType::F32, shape))
+            Tensor::from_f64s(ElementType::F32, shape, &v)
+                .unwrap_or_else(|_| Tensor::zeros(ElementType::F32, shape))
         }
     }
 
     /// Asserts that the selected kernel and the reference agree within `rtol`/`atol`.
     /// `constant` marks inputs whose values are known at compile time (weights).
-    pub fn assert_kernel_matches(op: &dyn Op, inputs: &[Tensor], constant: &[bool], rtol: f64, atol: f64) {
+    pub fn assert_kernel_matches(
+        op: &dyn Op,
+        inputs: &[Tensor],
+        constant: &[bool],
+        rtol: f64,
+        atol: f64,
+    ) {
         let descs: Vec<TensorDesc> = inputs
             .iter()
             .zip(constant.iter().chain(std::iter::repeat(&false)))
@@ -99,11 +112,20 @@ pub mod testing {
         let got = kernel.run(&refs).expect("kernel failed");
         assert_eq!(want.len(), got.len(), "{op:?}: output count");
         for (w, g) in want.iter().zip(&got) {
-            assert_eq!(w.shape(), g.shape(), "{op:?} with kernel {}: shape", kernel.name());
+            assert_eq!(
+                w.shape(),
+                g.shape(),
+                "{op:?} with kernel {}: shape",
+                kernel.name()
+            );
             assert_eq!(w.element_type(), g.element_type(), "{op:?}: element type");
             for (i, (a, b)) in w.to_f64_vec().iter().zip(g.to_f64_vec()).enumerate() {
                 let ok = (a - b).abs() <= atol + rtol * a.abs() || (a.is_nan() && b.is_nan());
-                assert!(ok, "{op:?} with kernel {}: element {i}: reference {a}, kernel {b}", kernel.name());
+                assert!(
+                    ok,
+                    "{op:?} with kernel {}: element {i}: reference {a}, kernel {b}",
+                    kernel.name()
+                );
             }
         }
     }
