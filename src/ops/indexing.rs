@@ -354,11 +354,12 @@ impl Range {
             "Range bounds must be finite"
         );
         let n = ((stop - start) / step).ceil().max(0.0);
-        crate::ensure!(
-            n < MAX_RANGE_LEN,
-            Shape,
-            "Range from {start} to {stop} by {step} has too many values ({n})"
-        );
+        if n >= MAX_RANGE_LEN {
+            crate::bail!(
+                Shape,
+                "Range from {start} to {stop} by {step} has too many values ({n})"
+            );
+        }
         Ok((start, step, n as usize))
     }
 }
