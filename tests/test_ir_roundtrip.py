@@ -17,7 +17,7 @@ from helpers.runtime import (
     assert_outputs_close,
     compile_f32,
     infer,
-    interface,
+    assert_same_interface,
     random_inputs,
 )
 
@@ -64,7 +64,7 @@ def test_round_trip(rt, ov, ov_ir, tmp_path: Path, source, writer):
 
     read_by_openvino = ov.Core().read_model(str(xml))
     read_back = rt.Core().read_model(str(xml))
-    assert interface(read_back) == interface(read_by_openvino)
+    assert_same_interface(read_back, read_by_openvino)
     assert has_f16_constants(read_by_openvino) == (writer == "save_model_fp16")
 
     expected = infer(compile_f32(ov, read_by_openvino), inputs)

@@ -17,7 +17,7 @@ from helpers.runtime import (
     assert_outputs_close,
     compile_f32,
     infer,
-    interface,
+    assert_same_interface,
     random_inputs,
 )
 
@@ -28,7 +28,7 @@ def check_against_openvino(rt, ov, xml, inputs=None):
     """Reads `xml` with both runtimes: same interface, and the runtime under test gives OpenVINO's outputs."""
     expected_model = ov.Core().read_model(str(xml))
     actual_model = rt.Core().read_model(str(xml))
-    assert interface(actual_model) == interface(expected_model)
+    assert_same_interface(actual_model, expected_model)
     if inputs is None:
         inputs = random_inputs(expected_model, seed=0)
     expected = infer(compile_f32(ov, expected_model), inputs)

@@ -95,3 +95,39 @@ def interface(model) -> list[tuple[str, tuple[str, ...], str, str]]:
         for kind, ports in (("input", model.inputs), ("output", model.outputs))
         for port in ports
     ]
+
+
+def _dim_range(dim: str) -> tuple[int, float]:
+    """The [min, max] a printed dimension allows: `5`, `?`, `2..5`, `..5`, `2..`."""
+    if dim == "?":
+        return 0, float("inf")
+    if ".." in dim:
+        lo, hi = dim.split("..")
+        return int(lo or 0), float(hi) if hi else float("inf")
+    return int(dim), int(dim)
+
+
+def shape_refines(actual: str, expected: str) -> bool:
+    """True when every shape `actual` allows is allowed by `expected` (both printed as `[1,?,2..5]`)."""
+    if expected == "[...]":
+        return True
+    a_dims, e_dims = actual.strip("[]").split(","), expected.strip("[]").split(",")
+    if actual == "[...]" or len(a_dims) != len(e_dims):
+        return False
+    for a, e in zip(a_dims, e_dims):
+        (alo, ahi), (elo, ehi) = _dim_range(a), _dim_range(e)
+        if alo < elo or ahi > ehi:
+            return False
+    return True
+
+
+def assert_same_interface(actual_model, expected_model) -> None:
+    """Same tensor names and element types; each shape at least as precise as OpenVINO's.
+
+    ferrovino may know a shape statically where OpenVINO leaves it dynamic (it propagates values through
+    fp16 decompression Converts), which is a refinement, not a difference.
+    """
+    actual, expected = interface(actual_model), interface(expected_model)
+    assert [x[:3] for x in actual] == [x[:3] for x in expected]
+    for a, e in zip(actual, expected):
+        assert shape_refines(a[3], e[3]), f"{a[0]} {a[1]}: shape {a[3]} does not refine {e[3]}"

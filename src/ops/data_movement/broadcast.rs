@@ -13,7 +13,7 @@ crate::attr_enum!(
         /// Numpy rules, the output is exactly the target shape.
         Numpy => "numpy",
         /// `axes_mapping` says where each data axis goes.
-        Explicit => "explicit",
+        Explicit => "explicit" | "none",
         /// Numpy rules in both directions (Broadcast-3 only).
         Bidirectional => "bidirectional",
         /// PaddlePaddle rules (trailing alignment, as numpy here).
