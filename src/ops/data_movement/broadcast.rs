@@ -30,6 +30,23 @@ pub struct Broadcast {
     pub mode: BroadcastMode,
 }
 
+/// Broadcast-1's spelling of the mode: explicit is written `none`.
+struct Broadcast1Mode(BroadcastMode);
+
+impl crate::ir::Attribute for Broadcast1Mode {
+    fn get(&self) -> crate::ir::AttrValue {
+        let s = if self.0 == BroadcastMode::Explicit {
+            "none"
+        } else {
+            self.0.as_str()
+        };
+        crate::ir::AttrValue::Str(s.to_string())
+    }
+    fn set(&mut self, v: crate::ir::AttrValue) -> Result<()> {
+        self.0.set(v)
+    }
+}
+
 /// For each data axis, the output axis it lands on.
 fn axis_map(
     mode: BroadcastMode,
@@ -114,7 +131,13 @@ impl Op for Broadcast {
         )
     }
     fn visit_attributes(&mut self, v: &mut dyn AttributeVisitor) -> Result<()> {
-        crate::visit_attrs!(self, v; "mode" => mode)
+        if self.version >= 3 {
+            return v.on("mode", &mut self.mode);
+        }
+        let mut spelled = Broadcast1Mode(self.mode);
+        v.on("mode", &mut spelled)?;
+        self.mode = spelled.0;
+        Ok(())
     }
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         let n = if self.mode == BroadcastMode::Explicit {
