@@ -100,7 +100,8 @@ def _fake_native() -> types.ModuleType:
 @contextlib.contextmanager
 def _fake_ferrovino() -> Iterator[types.SimpleNamespace]:
     """The builder modules of the source tree loaded over the fake native module; sys.modules is restored after."""
-    is_ours = lambda key: key == "ferrovino" or key.startswith("ferrovino.")
+    def is_ours(key):
+        return key == "ferrovino" or key.startswith("ferrovino.")
     saved = {k: v for k, v in sys.modules.items() if is_ours(k)}
     for key in saved:
         del sys.modules[key]

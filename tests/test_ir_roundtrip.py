@@ -15,9 +15,9 @@ from helpers.models import BUILT_MODELS
 from helpers.openvino_ir import RANDOM_SUFFIX
 from helpers.runtime import (
     assert_outputs_close,
+    assert_same_interface,
     compile_f32,
     infer,
-    assert_same_interface,
     random_inputs,
 )
 

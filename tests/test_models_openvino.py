@@ -15,9 +15,9 @@ from helpers.openvino_ir import (
 )
 from helpers.runtime import (
     assert_outputs_close,
+    assert_same_interface,
     compile_f32,
     infer,
-    assert_same_interface,
     random_inputs,
 )
 
