@@ -84,26 +84,21 @@ impl std::hash::Hash for Output {
 impl Node {
     /// Creates a node and infers its outputs; errors name the op and its inputs.
     pub fn new(op: Box<dyn Op>, inputs: Vec<Output>) -> Result<Node> {
-        let node = Node(Arc::new(NodeData {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            op: RwLock::new(op),
-            inputs: RwLock::new(inputs),
-            outputs: RwLock::new(Vec::new()),
-            friendly_name: RwLock::new(None),
-            rt_info: RwLock::new(RtInfo::default()),
-        }));
-        node.validate()?;
-        Ok(node)
+        Node::build(op, inputs, None)
     }
 
     /// Creates a node with a friendly name.
     pub fn with_name(op: Box<dyn Op>, inputs: Vec<Output>, name: &str) -> Result<Node> {
+        Node::build(op, inputs, Some(name.to_string()))
+    }
+
+    fn build(op: Box<dyn Op>, inputs: Vec<Output>, name: Option<String>) -> Result<Node> {
         let node = Node(Arc::new(NodeData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             op: RwLock::new(op),
             inputs: RwLock::new(inputs),
             outputs: RwLock::new(Vec::new()),
-            friendly_name: RwLock::new(Some(name.to_string())),
+            friendly_name: RwLock::new(name),
             rt_info: RwLock::new(RtInfo::default()),
         }));
         node.validate()?;
