@@ -59,7 +59,7 @@ pub struct MatrixView {
 
 impl MatrixView {
     /// The view of a stored `[r, c]` matrix, transposed or not.
-    fn of(r: usize, c: usize, transpose: bool) -> MatrixView {
+    pub fn of(r: usize, c: usize, transpose: bool) -> MatrixView {
         if transpose {
             MatrixView {
                 rows: c,

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::ir::shape::num_elements;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::conv::{Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution};
+use crate::ops::linalg::MatrixView;
 use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};
 use gemm::Parallelism;
@@ -217,7 +218,7 @@ fn run_job(
     }
 }
 
-/// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous.
+/// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous, through the one GEMM entry point.
 fn matmul(
     dst: &mut [f32],
     lhs: &[f32],
@@ -227,47 +228,8 @@ fn matmul(
     k: usize,
     par: Parallelism,
 ) -> Result<()> {
-    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
-        return Err(Error::Internal(format!(
-            "GEMM operands of {}, {} and {} elements do not fit {m}x{k} · {k}x{n}",
-            dst.len(),
-            lhs.len(),
-            rhs.len()
-        )));
-    }
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    if k == 0 {
-        dst.fill(0.0);
-        return Ok(());
-    }
-    // SAFETY: the three slices were checked above to hold exactly m·n, m·k and k·n elements, and the strides
-    // below describe those row-major layouts; `dst` is exclusively borrowed and does not overlap the inputs.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-    Ok(())
+    let (a, b) = (MatrixView::of(m, k, false), MatrixView::of(k, n, false));
+    super::matmul::gemm_batch(dst, lhs, a, rhs, b, par)
 }
 
 /// Unfolds `channels` input planes into `col[(c, kd, kh, kw)][od, oh, ow]`, zeros where taps hit the padding.
