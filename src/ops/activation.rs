@@ -30,8 +30,8 @@ pub fn register(r: &mut Registry) {
         })
     });
     r.add("Swish", 4, || Box::new(Swish));
-    r.add("Selu", 1, || Box::new(Selu));
-    r.add("HardSigmoid", 1, || Box::new(HardSigmoid));
+    r.add("Selu", 1, || Box::new(selu()));
+    r.add("HardSigmoid", 1, || Box::new(hard_sigmoid()));
     r.add("PRelu", 1, || Box::new(PRelu));
     r.add("IsInf", 10, || {
         Box::new(IsInf {
@@ -237,41 +237,38 @@ impl Op for Swish {
     }
 }
 
-/// Scaled exponential linear unit; alpha and lambda are scalar inputs.
+/// An activation whose two parameters arrive as scalar inputs: Selu (alpha, lambda) and HardSigmoid (alpha, beta).
 #[derive(Debug, Clone)]
-pub struct Selu;
+pub struct ScalarParamActivation {
+    /// Class name.
+    pub name: &'static str,
+    /// Names of inputs 1 and 2, for messages.
+    pub params: [&'static str; 2],
+    /// `f(x, p1, p2)`.
+    pub f: fn(f64, f64, f64) -> f64,
+}
 
-impl Op for Selu {
-    fn type_info(&self) -> TypeInfo {
-        TypeInfo::new("Selu", "opset1")
-    }
-    fn visit_attributes(&mut self, _v: &mut dyn AttributeVisitor) -> Result<()> {
-        Ok(())
-    }
-    fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
-        float_input(inputs, 3)?;
-        Ok(vec![TensorDesc::new(
-            inputs[0].element_type,
-            inputs[0].shape.clone(),
-        )])
-    }
-    fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        check_input_count(inputs, 3, 3)?;
-        let alpha = scalar_f64(inputs[1], "Selu alpha")?;
-        let lambda = scalar_f64(inputs[2], "Selu lambda")?;
-        Ok(vec![map_same(inputs[0], |x| {
-            lambda * if x > 0.0 { x } else { alpha * (x.exp() - 1.0) }
-        })?])
+/// Selu: `lambda * (x > 0 ? x : alpha * (exp(x) - 1))`.
+fn selu() -> ScalarParamActivation {
+    ScalarParamActivation {
+        name: "Selu",
+        params: ["alpha", "lambda"],
+        f: |x, alpha, lambda| lambda * if x > 0.0 { x } else { alpha * (x.exp() - 1.0) },
     }
 }
 
-/// `max(0, min(1, alpha * x + beta))`; alpha and beta are scalar inputs.
-#[derive(Debug, Clone)]
-pub struct HardSigmoid;
+/// HardSigmoid: `max(0, min(1, alpha * x + beta))`.
+fn hard_sigmoid() -> ScalarParamActivation {
+    ScalarParamActivation {
+        name: "HardSigmoid",
+        params: ["alpha", "beta"],
+        f: |x, alpha, beta| (alpha * x + beta).clamp(0.0, 1.0),
+    }
+}
 
-impl Op for HardSigmoid {
+impl Op for ScalarParamActivation {
     fn type_info(&self) -> TypeInfo {
-        TypeInfo::new("HardSigmoid", "opset1")
+        TypeInfo::new(self.name, "opset1")
     }
     fn visit_attributes(&mut self, _v: &mut dyn AttributeVisitor) -> Result<()> {
         Ok(())
@@ -285,11 +282,10 @@ impl Op for HardSigmoid {
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 3, 3)?;
-        let alpha = scalar_f64(inputs[1], "HardSigmoid alpha")?;
-        let beta = scalar_f64(inputs[2], "HardSigmoid beta")?;
-        Ok(vec![map_same(inputs[0], |x| {
-            (alpha * x + beta).clamp(0.0, 1.0)
-        })?])
+        let p1 = scalar_f64(inputs[1], &format!("{} {}", self.name, self.params[0]))?;
+        let p2 = scalar_f64(inputs[2], &format!("{} {}", self.name, self.params[1]))?;
+        let f = self.f;
+        Ok(vec![map_same(inputs[0], |x| f(x, p1, p2))?])
     }
 }
 
@@ -412,6 +408,21 @@ mod tests {
         let r = PRelu.evaluate(&[&x, &s]).unwrap();
         let v = r[0].to_f64_vec();
         assert!((v[0] + 0.1).abs() < 1e-6 && (v[2] + 1.0).abs() < 1e-6 && v[3] == 2.0);
+    }
+
+    #[test]
+    fn scalar_parameter_activations() {
+        let x = t(&[-1.0, 2.0]);
+        let (a, b) = (Tensor::scalar(0.5f32), Tensor::scalar(0.25f32));
+        let h = create("HardSigmoid", 1)
+            .unwrap()
+            .evaluate(&[&x, &a, &b])
+            .unwrap();
+        assert_eq!(h[0].to_f64_vec(), vec![0.0, 1.0]);
+        let s = create("Selu", 1).unwrap().evaluate(&[&x, &a, &b]).unwrap()[0].to_f64_vec();
+        assert!(
+            (s[0] - 0.25 * 0.5 * ((-1f64).exp() - 1.0)).abs() < 1e-6 && (s[1] - 0.5).abs() < 1e-6
+        );
     }
 
     #[test]
