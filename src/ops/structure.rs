@@ -176,29 +176,11 @@ pub fn convert_tensor(x: &Tensor, to: ElementType) -> Result<Tensor> {
             "cannot convert to a dynamic element type".into(),
         ));
     }
-    if to == ElementType::Boolean || to.is_sub_byte() || from.is_sub_byte() || to.is_real() {
-        let v = x.to_f64_vec();
-        let v: Vec<f64> = if to.is_real() || to == ElementType::Boolean {
-            v
-        } else {
-            v.into_iter().map(f64::trunc).collect()
-        };
-        if !to.is_real() && to != ElementType::Boolean && !to.is_sub_byte() {
-            let ints: Vec<i64> = v.iter().map(|f| *f as i64).collect();
-            return Tensor::from_i64s(to, x.shape(), &ints);
-        }
-        return Tensor::from_f64s(to, x.shape(), &v);
+    if to.is_real() || to == ElementType::Boolean || to.is_sub_byte() {
+        return Tensor::from_f64s(to, x.shape(), &x.to_f64_vec());
     }
-    // Integer destination: go through i64 so narrowing wraps as OpenVINO's CPU plugin does.
-    let ints: Vec<i64> = if from == ElementType::U64 {
-        x.typed::<u64>()?.iter().map(|v| *v as i64).collect()
-    } else {
-        x.to_i64_vec()
-    };
-    crate::dispatch_scalar!(to, T => {
-        let v: Vec<T> = ints.iter().map(|&i| T::from_i64(i)).collect();
-        Tensor::from_vec(x.shape(), v)
-    }, _ => Err(Error::Unsupported(format!("conversion to {to}"))))
+    // Integer destination: through i64 (floats truncate toward zero), so narrowing wraps as OpenVINO's CPU plugin does.
+    Tensor::from_i64s(to, x.shape(), &x.to_i64_vec())
 }
 
 impl Op for Convert {
@@ -294,5 +276,42 @@ fn shape_tensor(shape: &[usize], t: ElementType) -> Result<Tensor> {
         Tensor::from_vec(&[v.len()], v.iter().map(|&x| i32::from_i64(x)).collect())
     } else {
         Tensor::from_vec(&[v.len()], v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convert_truncates_and_wraps_like_openvino() {
+        // Expected values computed by OpenVINO 2026.4.1's CPU plugin.
+        let x = Tensor::from_vec(&[5], vec![-3.7f32, -0.5, 0.5, 2.5, 300.6]).unwrap();
+        assert_eq!(
+            convert_tensor(&x, ElementType::U8).unwrap().to_i64_vec(),
+            vec![253, 0, 0, 2, 44]
+        );
+        assert_eq!(
+            convert_tensor(&x, ElementType::I8).unwrap().to_i64_vec(),
+            vec![-3, 0, 0, 2, 44]
+        );
+        assert_eq!(
+            convert_tensor(&x, ElementType::Boolean)
+                .unwrap()
+                .to_i64_vec(),
+            vec![1; 5]
+        );
+        let big = Tensor::from_vec(&[1], vec![u64::MAX]).unwrap();
+        assert_eq!(
+            convert_tensor(&big, ElementType::I32).unwrap().to_i64_vec(),
+            vec![-1]
+        );
+        let packed = Tensor::from_f64s(ElementType::I4, &[2], &[-8.0, 7.0]).unwrap();
+        assert_eq!(
+            convert_tensor(&packed, ElementType::F32)
+                .unwrap()
+                .to_f64_vec(),
+            vec![-8.0, 7.0]
+        );
     }
 }
