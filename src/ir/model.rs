@@ -72,6 +72,14 @@ impl Model {
         self.parameters.iter().map(|p| p.output(0)).collect()
     }
 
+    /// How messages name input `i`: its first tensor name, else its Parameter's friendly name.
+    pub fn input_label(&self, i: usize) -> String {
+        match self.parameters.get(i) {
+            Some(p) => p.output(0).any_name().unwrap_or_else(|_| p.friendly_name()),
+            None => format!("#{i}"),
+        }
+    }
+
     /// Model outputs: output 0 of each result.
     pub fn outputs(&self) -> Vec<Output> {
         self.results.iter().map(|r| r.output(0)).collect()

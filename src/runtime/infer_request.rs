@@ -42,11 +42,7 @@ impl InferRequest {
             ))
         })?;
         let port = p.output(0);
-        let name = port
-            .names()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| p.friendly_name());
+        let name = model.input_label(i);
         let et = port.element_type();
         if et.is_static() && t.element_type() != et {
             return Err(Error::InvalidArgument(format!(
@@ -94,13 +90,7 @@ impl InferRequest {
         let mut ins = Vec::with_capacity(self.inputs.len());
         for (i, t) in self.inputs.iter().enumerate() {
             let t = t.as_ref().ok_or_else(|| {
-                let p = &model.parameters[i];
-                let name = p
-                    .output(0)
-                    .names()
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| p.friendly_name());
+                let name = model.input_label(i);
                 Error::InvalidArgument(format!("input '{name}' (index {i}) has no tensor set"))
             })?;
             ins.push(t.clone());
