@@ -123,11 +123,15 @@ class Core(_native.Core):
     """The runtime's entry point: reads models and compiles them for a device."""
 
     def read_model(self, model: Any, weights: Any = None, config: Optional[dict] = None) -> _native.Model:
-        """Reads a model: an IR ``.xml`` path (the ``.bin`` beside it unless ``weights`` is given), or IR XML bytes
-        and weight bytes."""
+        """Reads a model: an IR ``.xml`` path (the ``.bin`` beside it unless ``weights`` is given), IR XML bytes and
+        weight bytes, or an ONNX model (an ``.onnx`` path, serialized ONNX bytes or an ``onnx.ModelProto``)."""
+        if _is_onnx(model):
+            from .frontends.onnx import read_onnx
+
+            return read_onnx(model)
         if _is_path(model) and Path(model).suffix.lower() not in ("", ".xml"):
             raise _native.UnsupportedError(
-                f"cannot read '{model}': only OpenVINO IR (.xml) models are read by Core.read_model"
+                f"cannot read '{model}': Core.read_model reads OpenVINO IR (.xml) and ONNX (.onnx) models"
             )
         if _is_path(weights):
             weights = os.fspath(weights)
@@ -138,13 +142,22 @@ class Core(_native.Core):
         """Compiles a model (or reads then compiles a path, or XML bytes with ``weights``); no device means AUTO."""
         if weights is not None or isinstance(model, (bytes, bytearray)):
             model = self.read_model(model, weights)
-        elif _is_path(model):
+        elif _is_path(model) or _is_onnx(model):
             model = self.read_model(model)
         return CompiledModel(super().compile_model(model, device_name, config))
 
     def get_versions(self, device_name: str) -> dict[str, Version]:
         """Device name → ``Version`` of the devices behind ``device_name``."""
         return {name: Version(build, "ferrovino") for name, build in super().get_versions(device_name).items()}
+
+
+def _is_onnx(model: Any) -> bool:
+    """True for an ``.onnx`` path, an ``onnx.ModelProto``, or bytes that are not IR XML."""
+    if _is_path(model):
+        return Path(model).suffix.lower() == ".onnx"
+    if isinstance(model, (bytes, bytearray)):
+        return not bytes(model[:64]).lstrip().startswith(b"<")
+    return type(model).__name__ == "ModelProto"
 
 
 def read_model(model: Any, weights: Any = None, config: Optional[dict] = None) -> _native.Model:

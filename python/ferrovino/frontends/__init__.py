@@ -1,0 +1,1 @@
+"""Model frontends written in Python (the IR frontend lives in the Rust core)."""

@@ -1,0 +1,9 @@
+"""The ONNX frontend: ONNX graphs (read with the ``onnx`` package) translated into ferrovino ops.
+
+Translators live in ``ops_*`` modules, one per family, registered with :func:`registry.op`.
+"""
+
+from . import ops_elementwise  # noqa: F401  (registers translators)
+from .converter import convert_model, read_onnx, unsupported_nodes
+
+__all__ = ["convert_model", "read_onnx", "unsupported_nodes"]

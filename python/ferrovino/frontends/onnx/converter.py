@@ -1,0 +1,167 @@
+"""Translates an ONNX graph into a ferrovino Model through the opset builder and the generic node factory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import numpy as np
+import onnx
+
+from ... import _native
+from . import registry
+from .context import NodeContext, decode_attribute
+from .types import UnsupportedType, element_type, tensor_to_array, value_info_shape
+
+
+def _opsets(model: onnx.ModelProto) -> dict[str, int]:
+    """Domain → imported opset version (the default domain under '')."""
+    return {registry.normalize_domain(o.domain): o.version for o in model.opset_import}
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graphs held by a node's attributes (If branches, Loop and Scan bodies)."""
+    out = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            out.append(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            out.extend(a.graphs)
+    return out
+
+
+def unsupported_nodes(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[tuple[str, str, int, str]]:
+    """Every (op_type, domain, opset version, node name) with no translator, sub-graphs included."""
+    missing = []
+    for node in graph.node:
+        domain = registry.normalize_domain(node.domain)
+        version = opsets.get(domain, 1)
+        if registry.lookup(domain, node.op_type, version) is None:
+            missing.append((node.op_type, domain or "ai.onnx", version, node.name or node.output[0]))
+        for g in _subgraphs(node):
+            missing.extend(unsupported_nodes(g, opsets))
+    return missing
+
+
+class GraphConverter:
+    """Translates one graph; sub-graph translators reuse it with the outer values in scope."""
+
+    def __init__(self, opsets: dict[str, int], base_dir: str = "", outer: Optional[GraphConverter] = None):
+        self.opsets = opsets
+        self.base_dir = base_dir
+        self.outer = outer
+        self.values: dict[str, _native.Output] = {}
+        self.constants: dict[str, np.ndarray] = {}
+
+    def lookup(self, name: str) -> Optional[_native.Output]:
+        """The ferrovino output named ``name`` here or in an enclosing graph."""
+        if name in self.values:
+            return self.values[name]
+        return self.outer.lookup(name) if self.outer else None
+
+    def constant_of(self, name: str) -> Optional[np.ndarray]:
+        """The known value of ``name`` (initializer or Constant) here or in an enclosing graph."""
+        if name in self.constants:
+            return self.constants[name]
+        return self.outer.constant_of(name) if self.outer else None
+
+    def add_constant(self, name: str, value: np.ndarray) -> _native.Output:
+        """Makes ``value`` a Constant output named ``name``."""
+        out = _native.make_constant(np.asarray(value), None, name).output(0)
+        out.add_names({name})
+        self.values[name] = out
+        self.constants[name] = np.asarray(value)
+        return out
+
+    def add_parameter(self, vi: onnx.ValueInfoProto) -> _native.Node:
+        """Makes a graph input a Parameter; its name becomes the tensor name."""
+        t = vi.type.tensor_type
+        shape = value_info_shape(vi)
+        ptype = element_type(t.elem_type) if t.elem_type else "dynamic"
+        param = _native.make_parameter(ptype, _native.PartialShape.dynamic() if shape is None else shape, vi.name)
+        param.output(0).add_names({vi.name})
+        self.values[vi.name] = param.output(0)
+        return param
+
+    def convert_node(self, node: onnx.NodeProto) -> None:
+        """Translates one node and records its outputs under their ONNX names."""
+        domain = registry.normalize_domain(node.domain)
+        version = self.opsets.get(domain, 1)
+        handler = registry.lookup(domain, node.op_type, version)
+        if handler is None:
+            raise _native.UnsupportedError(f"ONNX op {node.op_type} (opset {version}) has no translator")
+        inputs = [self.lookup(n) if n else None for n in node.input]
+        for n, v in zip(node.input, inputs):
+            if n and v is None:
+                raise _native.ParseError(f"ONNX node '{node.name or node.output[0]}' reads '{n}', which no node produces")
+        ctx = NodeContext(
+            node=node,
+            inputs=inputs,
+            opset=version,
+            constants=[self.constant_of(n) if n else None for n in node.input],
+            attrs={a.name: decode_attribute(a, self.base_dir) for a in node.attribute},
+            converter=self,
+        )
+        try:
+            outs = handler(ctx)
+        except (_native.FerrovinoError, TypeError, ValueError) as e:
+            raise type(e)(f"ONNX node '{ctx.name}' ({node.op_type}): {e}") from e
+        for name, out in zip(node.output, outs):
+            if name and out is not None:
+                out.add_names({name})
+                self.values[name] = out
+        if node.op_type == "Constant" and node.output:
+            value = ctx.attrs.get("value")
+            if value is not None:
+                self.constants[node.output[0]] = np.asarray(value)
+
+    def convert_graph(self, graph: onnx.GraphProto) -> tuple[list[_native.Node], list[_native.Output]]:
+        """Translates a graph: (parameters, output values)."""
+        initializers = {t.name for t in graph.initializer}
+        for t in graph.initializer:
+            self.add_constant(t.name, tensor_to_array(t, self.base_dir))
+        params = [self.add_parameter(vi) for vi in graph.input if vi.name not in initializers]
+        for node in graph.node:
+            self.convert_node(node)
+        outputs = []
+        for vi in graph.output:
+            out = self.lookup(vi.name)
+            if out is None:
+                raise _native.ParseError(f"ONNX graph output '{vi.name}' is produced by no node")
+            outputs.append(out)
+        return params, outputs
+
+
+def convert_model(model: onnx.ModelProto, base_dir: str = "") -> _native.Model:
+    """Translates a whole ONNX model; every op without a translator is reported at once."""
+    opsets = _opsets(model)
+    missing = unsupported_nodes(model.graph, opsets)
+    if missing:
+        lines = [f"  {op} (domain {dom}, opset {ver}): node '{name}'" for op, dom, ver, name in missing]
+        raise _native.UnsupportedError(
+            f"the ONNX model uses {len(missing)} node(s) ferrovino cannot run:\n" + "\n".join(lines)
+        )
+    conv = GraphConverter(opsets, base_dir)
+    try:
+        params, outputs = conv.convert_graph(model.graph)
+    except UnsupportedType as e:
+        raise _native.UnsupportedError(str(e)) from None
+    results = []
+    for vi, out in zip(model.graph.output, outputs):
+        res = _native.make_node("Result", 1, [out], {}, vi.name)
+        results.append(res)
+    return _native.Model(results, params, model.graph.name or "onnx_model")
+
+
+def read_onnx(model: Any) -> _native.Model:
+    """Reads an ONNX model from a path, bytes or an ``onnx.ModelProto`` (external data beside the file)."""
+    if isinstance(model, onnx.ModelProto):
+        return convert_model(model)
+    if isinstance(model, (bytes, bytearray)):
+        return convert_model(onnx.load_from_string(bytes(model)))
+    path = os.fspath(model)
+    try:
+        proto = onnx.load(path, load_external_data=True)
+    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+        raise _native.ParseError(f"cannot read ONNX model '{path}': {e}") from e
+    return convert_model(proto, os.path.dirname(os.path.abspath(path)))

@@ -1,0 +1,54 @@
+"""ONNX element types and shapes as ferrovino sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+_ONNX_TO_FERROVINO = {
+    TensorProto.FLOAT: "f32",
+    TensorProto.FLOAT16: "f16",
+    TensorProto.BFLOAT16: "bf16",
+    TensorProto.DOUBLE: "f64",
+    TensorProto.INT4: "i4",
+    TensorProto.INT8: "i8",
+    TensorProto.INT16: "i16",
+    TensorProto.INT32: "i32",
+    TensorProto.INT64: "i64",
+    TensorProto.UINT4: "u4",
+    TensorProto.UINT8: "u8",
+    TensorProto.UINT16: "u16",
+    TensorProto.UINT32: "u32",
+    TensorProto.UINT64: "u64",
+    TensorProto.BOOL: "boolean",
+}
+
+
+class UnsupportedType(Exception):
+    """An ONNX element type ferrovino has no equivalent for."""
+
+
+def element_type(onnx_type: int) -> str:
+    """The ferrovino element-type name of an ONNX ``TensorProto`` data type."""
+    try:
+        return _ONNX_TO_FERROVINO[onnx_type]
+    except KeyError:
+        raise UnsupportedType(f"ONNX element type {TensorProto.DataType.Name(onnx_type)} is not supported") from None
+
+
+def value_info_shape(vi: onnx.ValueInfoProto) -> Any:
+    """The partial shape of a graph input/output: dim_value → length, dim_param or unknown → -1, no shape →
+    dynamic rank (``None``)."""
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+
+
+def tensor_to_array(t: onnx.TensorProto, base_dir: str = "") -> np.ndarray:
+    """The numpy value of an initializer or Constant tensor (external data read from ``base_dir``)."""
+    element_type(t.data_type)  # rejects types ferrovino cannot hold before numpy sees them
+    return numpy_helper.to_array(t, base_dir)

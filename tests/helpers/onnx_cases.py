@@ -1,0 +1,72 @@
+"""The ONNX node conformance cases of the installed onnx package, and running one through ferrovino."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import numpy as np
+
+EXCLUDED_DOMAINS = {"ai.onnx.ml", "ai.onnx.preview.training"}
+
+
+def _is_tensor(vi) -> bool:
+    t = vi.type
+    return t.HasField("tensor_type") and t.tensor_type.elem_type != 8  # 8 = STRING
+
+
+def tensor_only_cases() -> list:
+    """Every node case whose inputs and outputs are all non-string tensors, outside the ML and training domains."""
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = collect_testcases(None)
+    keep = []
+    for c in cases:
+        g = c.model.graph
+        if any(o.domain in EXCLUDED_DOMAINS for o in c.model.opset_import):
+            continue
+        if any(n.domain in EXCLUDED_DOMAINS for n in g.node):
+            continue
+        if all(_is_tensor(v) for v in list(g.input) + list(g.output)):
+            keep.append(c)
+    return keep
+
+
+def _array(value) -> np.ndarray:
+    """A data-set value as numpy (some cases store TensorProtos for types numpy lacks)."""
+    from onnx import TensorProto, numpy_helper
+
+    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else np.asarray(value)
+
+
+def run_case(ov, case) -> Optional[str]:
+    """Runs one case on the CPU plugin: None when every output matches within the case's rtol/atol, else why not."""
+    from ferrovino.frontends.onnx import read_onnx
+
+    try:
+        model = read_onnx(case.model)
+        compiled = ov.compile_model(model, "CPU")
+        initializers = {t.name for t in case.model.graph.initializer}
+        names = [vi.name for vi in case.model.graph.input if vi.name not in initializers]
+        for inputs, expected in case.data_sets:
+            feed = {n: _array(v) for n, v in zip(names, inputs)}
+            result = compiled(feed)
+            for i, want in enumerate(expected):
+                got = np.asarray(result[i])
+                want = _array(want)
+                if got.shape != want.shape:
+                    return f"output {i}: shape {got.shape}, expected {want.shape}"
+                if got.dtype != want.dtype:
+                    return f"output {i}: dtype {got.dtype}, expected {want.dtype}"
+                if want.dtype.kind in "fc":
+                    np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, equal_nan=True)
+                else:
+                    np.testing.assert_array_equal(got, want)
+    except AssertionError as e:
+        return "values differ: " + " ".join(str(e).split())[:200]
+    except Exception as e:  # noqa: BLE001 - any failure of the runtime is a failed case, with its reason
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return f"{type(e).__name__}: {first[:200]}"
+    return None
