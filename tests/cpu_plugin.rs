@@ -94,3 +94,22 @@ fn unknown_config_key_is_rejected() {
         .unwrap_or_default();
     assert!(e.contains("NOT_A_KEY"), "{e}");
 }
+
+#[test]
+fn perf_count_times_every_executed_node() {
+    let m = model_relu_add();
+    let x = Tensor::from_vec(&[2, 3], vec![1.0f32; 6]).unwrap();
+    for (enabled, expected) in [(true, vec!["Add", "Relu"]), (false, vec![])] {
+        let cfg = Config::from([("PERF_COUNT".to_string(), enabled.into())]);
+        let mut req = InferRequest::new(CpuPlugin::default().compile(&m, &cfg).unwrap());
+        req.set_input(0, x.clone()).unwrap();
+        req.infer().unwrap();
+        let types: Vec<String> = req
+            .state()
+            .profile
+            .iter()
+            .map(|p| p.node_type.clone())
+            .collect();
+        assert_eq!(types, expected);
+    }
+}

@@ -22,11 +22,26 @@ pub trait Plugin: Send + Sync {
     fn set_property(&self, config: &Config) -> Result<()>;
 }
 
-/// Per-request mutable state (variables of stateful models, scratch buffers).
+/// The time one executed node took in the last inference (PERF_COUNT).
+#[derive(Debug, Clone)]
+pub struct ProfileEntry {
+    /// Friendly name of the node.
+    pub node_name: String,
+    /// Op type of the node.
+    pub node_type: String,
+    /// The kernel that ran it (`gemm_f32`, `ref`).
+    pub exec_type: String,
+    /// Wall-clock time of the node.
+    pub real_time: std::time::Duration,
+}
+
+/// Per-request mutable state (variables of stateful models, profiling of the last inference).
 #[derive(Debug, Default)]
 pub struct RequestState {
     /// Variable id → current value.
     pub variables: BTreeMap<String, Tensor>,
+    /// Per-node times of the last inference, filled when the model was compiled with PERF_COUNT.
+    pub profile: Vec<ProfileEntry>,
 }
 
 /// A model compiled for one device.

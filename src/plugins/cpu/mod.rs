@@ -106,10 +106,15 @@ impl Plugin for CpuPlugin {
         merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         let model = model.deep_clone()?;
         let plan = Plan::build(&model)?;
+        let profiling = match merged.get(keys::PERF_COUNT) {
+            Some(v) => v.as_bool(keys::PERF_COUNT)?,
+            None => false,
+        };
         Ok(Arc::new(CpuCompiledModel {
             model,
             plan,
             config: merged,
+            profiling,
         }))
     }
 
@@ -167,6 +172,8 @@ pub struct CpuCompiledModel {
     model: Model,
     plan: Plan,
     config: Config,
+    /// PERF_COUNT: time every node.
+    profiling: bool,
 }
 
 impl CpuCompiledModel {
@@ -181,8 +188,10 @@ impl CompiledModel for CpuCompiledModel {
         &self.model
     }
 
-    fn infer(&self, inputs: &[Tensor], _state: &mut RequestState) -> Result<Vec<Tensor>> {
-        self.plan.run(inputs)
+    fn infer(&self, inputs: &[Tensor], state: &mut RequestState) -> Result<Vec<Tensor>> {
+        state.profile.clear();
+        let profile = self.profiling.then_some(&mut state.profile);
+        self.plan.run(inputs, profile)
     }
 
     fn get_property(&self, key: &str) -> Result<PropertyValue> {

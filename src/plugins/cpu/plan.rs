@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::ir::shape::fmt_shape;
 use crate::ir::{Model, Node, PartialShape, Tensor};
 use crate::ops::TensorDesc;
+use crate::runtime::plugin::ProfileEntry;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// One computing step.
 #[derive(Debug)]
@@ -158,8 +160,12 @@ impl Plan {
         }
     }
 
-    /// Runs the plan on concrete inputs.
-    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    /// Runs the plan on concrete inputs; with `profile`, records each step's time there.
+    pub fn run(
+        &self,
+        inputs: &[Tensor],
+        mut profile: Option<&mut Vec<ProfileEntry>>,
+    ) -> Result<Vec<Tensor>> {
         if inputs.len() != self.input_slots.len() {
             return Err(Error::InvalidArgument(format!(
                 "model expects {} inputs, got {}",
@@ -184,6 +190,7 @@ impl Plan {
                         .ok_or_else(|| Error::Internal(format!("slot {s} is empty")))
                 })
                 .collect::<Result<Vec<&Tensor>>>()?;
+            let started = profile.is_some().then(Instant::now);
             let outs = step.kernel.run(&args).map_err(|e| {
                 let shapes: Vec<String> = args
                     .iter()
@@ -203,6 +210,14 @@ impl Plan {
                     outs.len(),
                     step.outputs.len()
                 )));
+            }
+            if let (Some(p), Some(t0)) = (profile.as_deref_mut(), started) {
+                p.push(ProfileEntry {
+                    node_name: step.node_name.clone(),
+                    node_type: step.node_type.to_string(),
+                    exec_type: step.kernel.name().to_string(),
+                    real_time: t0.elapsed(),
+                });
             }
             for (s, t) in step.outputs.iter().zip(outs) {
                 values[*s] = Some(t);
