@@ -34,7 +34,7 @@ fn main() -> ferrovino::Result<()> {
         }
     }
     let mut rows: Vec<_> = totals.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     let all: Duration = rows.iter().map(|r| r.1).sum();
     println!(
         "{:<28} {:<14} {:>10} {:>6}",
