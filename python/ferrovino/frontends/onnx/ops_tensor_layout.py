@@ -1,0 +1,131 @@
+"""Translators of ONNX padding and block-rearranging ops: Pad, CenterCropPad, DepthToSpace, SpaceToDepth, Col2Im."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _native
+from ... import opset16 as ops
+from .ops_tensor_common import (
+    IntsArg,
+    arange,
+    const_like,
+    dim,
+    i64,
+    ints_arg,
+    out,
+    rank_of,
+    scalar,
+    shape_of,
+)
+from .registry import op
+
+_PAD_MODES = ("constant", "edge", "reflect", "wrap")
+
+
+def _halves(pads: IntsArg, n: int) -> tuple[IntsArg, IntsArg]:
+    """ONNX pads ``[b1..bn, e1..en]`` as (begins, ends)."""
+    if isinstance(pads, np.ndarray):
+        if pads.size != 2 * n:
+            raise _native.ParseError(f"pads has {pads.size} values, expected {2 * n}")
+        return pads[:n], pads[n:]
+    begins = out(ops.slice(pads, i64([0]), i64([n]), i64([1])))
+    ends = out(ops.slice(pads, i64([n]), i64([2 * n]), i64([1])))
+    return begins, ends
+
+
+def _spread(values: IntsArg, axes: IntsArg, rank: int) -> IntsArg:
+    """Per-axis ``values`` for ``axes`` spread over all ``rank`` axes, zero elsewhere."""
+    if isinstance(values, np.ndarray) and isinstance(axes, np.ndarray):
+        full = np.zeros(rank, np.int64)
+        full[axes] = values
+        return full
+    axes = out(ops.floor_mod(axes, i64(rank)))
+    return out(ops.scatter_update(i64(np.zeros(rank)), axes, values, i64(0)))
+
+
+def _wrap_pad(x: _native.Output, begins: IntsArg, ends: IntsArg, rank: int) -> _native.Output:
+    """Wrap padding: along each axis, output index ``i`` reads input index ``(i - begin) mod dim``."""
+    for axis in range(rank):
+        if isinstance(begins, np.ndarray) and begins[axis] == 0 and ends[axis] == 0:
+            continue
+        begin = i64(begins[axis]) if isinstance(begins, np.ndarray) else out(ops.gather(begins, i64(axis), i64(0)))
+        end = i64(ends[axis]) if isinstance(ends, np.ndarray) else out(ops.gather(ends, i64(axis), i64(0)))
+        size = dim(x, axis)
+        source = arange(out(ops.add(size, end)), out(ops.negative(begin)))
+        x = out(ops.gather(x, out(ops.floor_mod(source, size)), i64(axis)))
+    return x
+
+
+def _pad(x: _native.Output, pads: IntsArg, mode: str, value, axes: IntsArg = None) -> _native.Output:
+    """Pads ``x`` by ONNX ``pads`` (over ``axes`` when given, else every axis) in ``mode``, filling ``value``
+    (a graph value, a number, or None for zero) in constant mode."""
+    if mode not in _PAD_MODES:
+        raise _native.ParseError(f"mode '{mode}' is not one of {list(_PAD_MODES)}")
+    rank = rank_of(x)
+    if axes is None:
+        begins, ends = _halves(pads, rank)
+    else:
+        n = axes.size if isinstance(axes, np.ndarray) else _length(axes)
+        begins, ends = (_spread(v, axes, rank) for v in _halves(pads, n))
+    if mode == "wrap":
+        return _wrap_pad(x, begins, ends, rank)
+    if mode != "constant":
+        return out(ops.pad(x, begins, ends, mode))
+    fill = scalar(value) if isinstance(value, _native.Output) else const_like(0 if value is None else value, x)
+    return out(ops.pad(x, begins, ends, "constant", fill))
+
+
+def _length(v: _native.Output) -> int:
+    """The static length of the 1-D ``v``."""
+    d = v.get_partial_shape()[0]
+    if d.is_dynamic:
+        raise _native.UnsupportedError("the length of 'axes' must be static")
+    return d.get_length()
+
+
+@op("Pad", since=1)
+def _pad_v1(ctx):
+    return [_pad(ctx.input(0), i64(ctx.attr("paddings", [])), ctx.attr("mode", "constant"), ctx.attr("value", 0.0))]
+
+
+@op("Pad", since=2)
+def _pad_v2(ctx):
+    return [_pad(ctx.input(0), i64(ctx.attr("pads", [])), ctx.attr("mode", "constant"), ctx.attr("value", 0.0))]
+
+
+@op("Pad", since=11)
+def _pad_inputs(ctx):
+    value = ctx.input(2) if ctx.has_input(2) else None
+    return [_pad(ctx.input(0), ints_arg(ctx, 1), ctx.attr("mode", "constant"), value, ints_arg(ctx, 3))]
+
+
+@op("CenterCropPad", since=18)
+def _center_crop_pad(ctx):
+    x = ctx.input(0)
+    rank = rank_of(x)
+    axes = i64(ctx.attr("axes", list(range(rank))))
+    target = out(ops.scatter_update(shape_of(x), i64(axes % rank if axes.size else axes), ints_arg(ctx, 1), i64(0)))
+    diff = out(ops.subtract(target, shape_of(x)))
+    # Odd differences put the extra element at the end: the begin share rounds toward zero (a negative pad crops).
+    begins = out(_native.make_node("Divide", 1, [diff, out(ops.constant(i64(2)))], {"m_pythondiv": False}))
+    ends = out(ops.subtract(diff, begins))
+    return [out(ops.pad(x, begins, ends, "constant", const_like(0, x)))]
+
+
+def _block_mode(ctx) -> str:
+    mode = ctx.attr("mode", "DCR")
+    modes = {"DCR": "blocks_first", "CRD": "depth_first"}
+    if mode not in modes:
+        raise _native.ParseError(f"mode '{mode}' is not 'DCR' or 'CRD'")
+    return modes[mode]
+
+
+@op("DepthToSpace")
+def _depth_to_space(ctx):
+    return [out(ops.depth_to_space(ctx.input(0), _block_mode(ctx), ctx.attr("blocksize")))]
+
+
+@op("SpaceToDepth")
+def _space_to_depth(ctx):
+    return [out(ops.space_to_depth(ctx.input(0), _block_mode(ctx), ctx.attr("blocksize")))]
