@@ -1,4 +1,4 @@
-"""Translators of ONNX attention ops: Attention (opset 23+) and RotaryEmbedding, decomposed into MatMul, Softmax
+"""Translators of ONNX attention ops: Attention (opset 23+) and RotaryEmbedding (opset 23+), decomposed into MatMul, Softmax
 and elementwise ferrovino ops."""
 
 from __future__ import annotations
@@ -228,3 +228,61 @@ def _attention(ctx):
     if qk_output is None:
         raise _native.ParseError(f"ONNX node '{ctx.name}' (Attention): qk_matmul_output_mode {mode} is not 0..3")
     return [y, a.k, a.v, qk_output]
+
+
+_END = np.iinfo(np.int64).max
+
+
+def _last_axis_slice(x, start: int, stop: int, step: int = 1) -> _native.Output:
+    """``x[..., start:stop:step]``."""
+    return ops.slice(x, _i64([start]), _i64([stop]), _i64([step]), _i64([-1])).output(0)
+
+
+def _rotate(x, cos, sin, interleaved: bool) -> _native.Output:
+    """The rotation of the pairs of ``x``'s last axis — (x[2i], x[2i+1]) when interleaved, else (x[i], x[i+half]) —
+    by the angles whose cosines and sines are ``cos`` and ``sin``."""
+    if interleaved:
+        x1, x2 = _last_axis_slice(x, 0, _END, 2), _last_axis_slice(x, 1, _END, 2)
+    else:
+        halves = ops.split(x, _i64(-1), 2)
+        x1, x2 = halves.output(0), halves.output(1)
+    real = ops.subtract(ops.multiply(cos, x1), ops.multiply(sin, x2)).output(0)
+    imag = ops.add(ops.multiply(sin, x1), ops.multiply(cos, x2)).output(0)
+    if not interleaved:
+        return ops.concat([real, imag], -1).output(0)
+    pairs = ops.concat([ops.unsqueeze(real, _i64(-1)), ops.unsqueeze(imag, _i64(-1))], -1).output(0)
+    return ops.reshape(pairs, ops.shape_of(x), False).output(0)
+
+
+def _rotary_cache(ctx, index: int) -> _native.Output:
+    """The cos or sin cache as (batch, seq, 1, rotary_dim / 2), looked up at position_ids when given."""
+    cache = ctx.input(index)
+    if ctx.has_input(3):
+        cache = ops.gather(cache, ctx.input(3), _i64(0)).output(0)
+    return ops.unsqueeze(cache, _i64(2)).output(0)
+
+
+@op("RotaryEmbedding", since=23)
+def _rotary_embedding(ctx):
+    x = ctx.input(0)
+    rank = _rank(ctx, x, "input")
+    if rank == 4:
+        x = ops.transpose(x, _i64([0, 2, 1, 3])).output(0)
+    elif rank == 3:
+        heads = ctx.attr("num_heads", 0)
+        if heads <= 0:
+            raise _native.ParseError(f"ONNX node '{ctx.name}' (RotaryEmbedding): a 3-D input needs num_heads > 0")
+        x = ops.reshape(x, _i64([0, 0, heads, -1]), True).output(0)
+    else:
+        raise _native.ShapeError(f"ONNX node '{ctx.name}' (RotaryEmbedding): input must be 3-D or 4-D, got rank {rank}")
+    rotary_dim = ctx.attr("rotary_embedding_dim", 0)
+    cos, sin = _rotary_cache(ctx, 1), _rotary_cache(ctx, 2)
+    interleaved = bool(ctx.attr("interleaved", 0))
+    if rotary_dim > 0:
+        rotated = _rotate(_last_axis_slice(x, 0, rotary_dim), cos, sin, interleaved)
+        y = ops.concat([rotated, _last_axis_slice(x, rotary_dim, _END)], -1).output(0)
+    else:
+        y = _rotate(x, cos, sin, interleaved)
+    if rank == 4:
+        return [ops.transpose(y, _i64([0, 2, 1, 3])).output(0)]
+    return [ops.reshape(y, ops.shape_of(ctx.input(0)), False).output(0)]
