@@ -1,0 +1,117 @@
+"""Helpers shared by the ONNX neural-network translators (``ops_nn*``): typed constants, shape pieces, flattening."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ... import _native
+from ... import opset16 as ops
+
+
+def out(node) -> _native.Output:
+    """The first output of a builder node."""
+    return node.output(0)
+
+
+def const_like(value, like: _native.Output) -> _native.Output:
+    """``value`` (a number or an array) as a constant of ``like``'s element type."""
+    return out(ops.convert_like(np.asarray(value, np.float64), like))
+
+
+def i64(values) -> np.ndarray:
+    """``values`` as an i64 array (a Constant once handed to a builder)."""
+    return np.asarray(values, np.int64)
+
+
+def rank_of(x: _native.Output, what: str = "input 0") -> int:
+    """The static rank of ``x``; a dynamic rank is an error saying which input needs one."""
+    ps = x.get_partial_shape()
+    if ps.rank.is_dynamic:
+        raise _native.UnsupportedError(f"{what} needs a static rank, got a dynamic one")
+    return ps.rank.get_length()
+
+
+def static_dims(x: _native.Output) -> Optional[list[int]]:
+    """The dimensions of ``x`` when its shape is fully static, else None."""
+    ps = x.get_partial_shape()
+    if ps.rank.is_dynamic or not ps.is_static:
+        return None
+    return [d.get_length() for d in ps]
+
+
+def shape_of(x: _native.Output) -> _native.Output:
+    """The i64 shape of ``x`` as a graph value."""
+    return out(ops.shape_of(x, "i64"))
+
+
+def dims(x: _native.Output, start: int, stop: Optional[int] = None) -> _native.Output:
+    """The i64 dimensions ``start:stop`` of ``x``'s shape as a 1-D graph value."""
+    end = np.iinfo(np.int64).max if stop is None else stop
+    return out(ops.slice(shape_of(x), i64([start]), i64([end]), i64([1])))
+
+
+def product(v: _native.Output) -> _native.Output:
+    """The product of a 1-D i64 value, as a 1-element vector."""
+    return out(ops.reduce_prod(v, i64([0]), True))
+
+
+def flatten_2d(x: _native.Output, axis: int) -> _native.Output:
+    """``x`` reshaped to ``[prod(shape[:axis]), prod(shape[axis:])]`` (ONNX's coerce-to-2D)."""
+    target = out(ops.concat([product(dims(x, 0, axis)), product(dims(x, axis))], 0))
+    return out(ops.reshape(x, target, False))
+
+
+def normalize_axis(axis: int, rank: int) -> int:
+    """``axis`` in ``[0, rank)``; one outside ``[-rank, rank)`` is an error."""
+    if not -rank <= axis < rank:
+        raise _native.ParseError(f"axis {axis} is outside [-{rank}, {rank}) for a rank-{rank} input")
+    return axis + rank if axis < 0 else axis
+
+
+def required_const(ctx, i: int, what: str) -> np.ndarray:
+    """The constant value of input ``i``; a computed input is an error saying what it should hold."""
+    v = ctx.const(i)
+    if v is None:
+        raise _native.UnsupportedError(f"input {i} ({what}) must be an initializer or a Constant")
+    return v
+
+
+def per_axis(ctx, name: str, n: int, default: int) -> list[int]:
+    """Attribute ``name`` as ``n`` ints (``default`` each when absent); a wrong length is an error."""
+    v = ctx.attr(name)
+    if v is None:
+        return [default] * n
+    v = [int(e) for e in v]
+    if len(v) != n:
+        raise _native.ParseError(f"attribute {name} has {len(v)} values, expected {n}")
+    return v
+
+
+def axes_range(start: int, stop: int) -> np.ndarray:
+    """The i64 axes ``start..stop`` (exclusive) as a constant array."""
+    return i64(list(range(start, stop)))
+
+
+def cast_back(y: _native.Output, like: _native.Output) -> _native.Output:
+    """``y`` converted to ``like``'s element type (a no-op when they already agree)."""
+    if y.get_element_type() == like.get_element_type():
+        return y
+    return out(ops.convert_like(y, like))
+
+
+def stash(x: _native.Output, ctx, default: int = 1) -> _native.Output:
+    """``x`` in the precision the ``stash_type`` attribute asks for (1 = f32); other types stay as they are."""
+    from .types import element_type
+
+    kind = ctx.attr("stash_type", default)
+    target = element_type(kind)
+    if str(x.get_element_type()) == _native.Type(target).to_string() or x.get_element_type().is_integral():
+        return x
+    return out(ops.convert(x, target))
+
+
+def concat_ints(parts: Sequence) -> _native.Output:
+    """Concatenates 1-D i64 values (graph values or Python lists) along axis 0."""
+    return out(ops.concat([p if isinstance(p, _native.Output) else i64(p) for p in parts], 0))
