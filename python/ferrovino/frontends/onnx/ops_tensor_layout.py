@@ -9,6 +9,7 @@ from ... import opset16 as ops
 from .ops_tensor_common import (
     IntsArg,
     arange,
+    as_i64,
     const_like,
     dim,
     i64,
@@ -129,3 +130,58 @@ def _depth_to_space(ctx):
 @op("SpaceToDepth")
 def _space_to_depth(ctx):
     return [out(ops.space_to_depth(ctx.input(0), _block_mode(ctx), ctx.attr("blocksize")))]
+
+
+def _vector(v: _native.Output) -> _native.Output:
+    """The scalar ``v`` as a 1-element vector."""
+    return out(ops.reshape(v, i64([1]), False))
+
+
+def _col2im_positions(img, block, grid, count_k, count_l, strides, dilations, pads_begin):
+    """For every (block element k, block position l): the flat index it lands on in the image, or the image size
+    (one past the end) when it falls in the padding. Dimensions are walked from the last, so every stride is the
+    product of the dimensions already walked."""
+    k = out(ops.unsqueeze(arange(count_k), i64(1)))  # [K, 1]
+    pos = out(ops.unsqueeze(arange(count_l), i64(0)))  # [1, L]
+    k_stride = l_stride = size = i64(1)
+    flat, valid = i64(0), np.array(True)
+    for i in reversed(range(len(strides))):
+        pick = [out(ops.gather(v, i64(i), i64(0))) for v in (block, grid, img)]
+        k_i = out(ops.floor_mod(out(ops.divide(k, k_stride)), pick[0]))
+        l_i = out(ops.floor_mod(out(ops.divide(pos, l_stride)), pick[1]))
+        p = out(ops.add(out(ops.multiply(l_i, i64(strides[i]))), out(ops.multiply(k_i, i64(dilations[i])))))
+        p = out(ops.subtract(p, i64(pads_begin[i])))  # [K, L]
+        inside = out(ops.logical_and(out(ops.greater_equal(p, i64(0))), out(ops.less(p, pick[2]))))
+        valid = out(ops.logical_and(valid, inside))
+        flat = out(ops.add(flat, out(ops.multiply(p, size))))
+        k_stride, l_stride = out(ops.multiply(k_stride, pick[0])), out(ops.multiply(l_stride, pick[1]))
+        size = out(ops.multiply(size, pick[2]))
+    return out(ops.select(valid, flat, size)), size
+
+
+@op("Col2Im", since=18)
+def _col2im(ctx):
+    # Each column value is added into the image position its block element covers; the sum runs as a scatter-add
+    # into an image with one extra slot that collects the values falling in the padding.
+    x, img, block = ctx.input(0), as_i64(ctx.input(1)), as_i64(ctx.input(2))
+    if rank_of(x) != 3:
+        raise _native.ParseError(f"input 0 must be [N, C*prod(block_shape), L], got rank {rank_of(x)}")
+    n = _length(img)
+    strides, dilations = (i64(ctx.attr(a, [1] * n)) for a in ("strides", "dilations"))
+    pads = i64(ctx.attr("pads", [0] * 2 * n))
+    if strides.size != n or dilations.size != n or pads.size != 2 * n:
+        raise _native.ParseError(f"strides, dilations and pads must have {n}, {n} and {2 * n} values")
+    span = out(ops.add(out(ops.multiply(out(ops.subtract(block, i64(1))), dilations)), i64(1)))
+    room = out(ops.subtract(out(ops.add(img, pads[:n] + pads[n:])), span))
+    grid = out(ops.add(out(ops.divide(room, strides)), i64(1)))
+    count_k = out(ops.reduce_prod(block, i64(0), False))
+    count_l = out(ops.reduce_prod(grid, i64(0), False))
+    target, size = _col2im_positions(img, block, grid, count_k, count_l, strides, dilations, pads[:n])
+    cols = out(ops.reshape(x, out(ops.concat([i64([0, -1]), _vector(out(ops.multiply(count_k, count_l)))], 0)), True))
+    lead = out(ops.slice(shape_of(cols), i64([0]), i64([2]), i64([1])))  # [N, C]
+    indices = out(ops.broadcast(out(ops.reshape(target, i64([1, 1, -1]), False)), shape_of(cols)))
+    slots = out(ops.concat([lead, _vector(out(ops.add(size, i64(1))))], 0))
+    image = out(ops.broadcast(const_like(0, x), slots))
+    image = out(ops.scatter_elements_update(image, indices, cols, i64(2), "sum", True))
+    image = out(ops.slice(image, i64([0]), _vector(size), i64([1]), i64([2])))
+    return [out(ops.reshape(image, out(ops.concat([lead, img], 0)), False))]
