@@ -9,6 +9,7 @@ pub mod ir;
 pub mod ops;
 pub mod plugins;
 pub mod runtime;
+pub mod transformations;
 
 #[cfg(feature = "python")]
 mod bindings;

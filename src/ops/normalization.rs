@@ -399,7 +399,7 @@ impl BatchNormInference {
     }
 
     /// The inputs reordered as (data, gamma, beta, mean, variance).
-    fn ordered<'a, T>(&self, inputs: &'a [T]) -> [&'a T; 5] {
+    pub fn ordered<'a, T>(&self, inputs: &'a [T]) -> [&'a T; 5] {
         let [a, b, c, d, e] = [&inputs[0], &inputs[1], &inputs[2], &inputs[3], &inputs[4]];
         if self.v5 {
             [a, b, c, d, e]

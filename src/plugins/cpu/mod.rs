@@ -105,6 +105,7 @@ impl Plugin for CpuPlugin {
             .clone();
         merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         let model = model.deep_clone()?;
+        crate::transformations::run_common_passes(&model)?;
         let plan = Plan::build(&model)?;
         let profiling = match merged.get(keys::PERF_COUNT) {
             Some(v) => v.as_bool(keys::PERF_COUNT)?,

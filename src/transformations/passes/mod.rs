@@ -1,0 +1,4 @@
+//! One pass per file.
+
+pub mod batch_norm;
+pub mod conv_scale;
