@@ -10,7 +10,7 @@ import numpy as np
 
 from ... import _native
 from ... import opset16 as ops
-from . import ops_nn_conv, ops_nn_norm, ops_nn_pool, ops_nn_resize  # noqa: F401  (register their translators)
+from . import ops_nn_conv, ops_nn_grid, ops_nn_norm, ops_nn_pool, ops_nn_resize  # noqa: F401  (register their translators)
 from .ops_nn_common import cast_back, const_like, flatten_2d, i64, normalize_axis, out, rank_of, shape_of
 from .registry import op
 

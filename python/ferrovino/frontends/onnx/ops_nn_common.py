@@ -70,14 +70,6 @@ def normalize_axis(axis: int, rank: int) -> int:
     return axis + rank if axis < 0 else axis
 
 
-def required_const(ctx, i: int, what: str) -> np.ndarray:
-    """The constant value of input ``i``; a computed input is an error saying what it should hold."""
-    v = ctx.const(i)
-    if v is None:
-        raise _native.UnsupportedError(f"input {i} ({what}) must be an initializer or a Constant")
-    return v
-
-
 def per_axis(ctx, name: str, n: int, default: int) -> list[int]:
     """Attribute ``name`` as ``n`` ints (``default`` each when absent); a wrong length is an error."""
     v = ctx.attr(name)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ... import _native
 from ... import opset16 as ops
-from .ops_nn_common import axes_range, concat_ints, dims, i64, out, per_axis, rank_of, static_dims
+from .ops_nn_common import concat_ints, dims, i64, out, per_axis, rank_of, static_dims
 from .registry import op
 
 # ONNX auto_pad → the ferrovino attribute value.
@@ -138,8 +138,3 @@ def _conv_transpose(ctx):
     if ctx.has_input(2):
         y = add_channel_bias(y, ctx.input(2), rank)
     return [y]
-
-
-def spatial_axes(x: _native.Output, ctx):
-    """The i64 axes 2..rank of ``x`` (its spatial axes)."""
-    return axes_range(2, rank_of(x))
