@@ -67,7 +67,7 @@ def _pad(x: _native.Output, pads: IntsArg, mode: str, value, axes: IntsArg = Non
     if axes is None:
         begins, ends = _halves(pads, rank)
     else:
-        n = axes.size if isinstance(axes, np.ndarray) else _length(axes)
+        n = axes.size if isinstance(axes, np.ndarray) else _length(axes, "input 3 (axes)")
         begins, ends = (_spread(v, axes, rank) for v in _halves(pads, n))
     if mode == "wrap":
         return _wrap_pad(x, begins, ends, rank)
@@ -77,12 +77,12 @@ def _pad(x: _native.Output, pads: IntsArg, mode: str, value, axes: IntsArg = Non
     return out(ops.pad(x, begins, ends, "constant", fill))
 
 
-def _length(v: _native.Output) -> int:
-    """The static length of the 1-D ``v``."""
-    d = v.get_partial_shape()[0]
-    if d.is_dynamic:
-        raise _native.UnsupportedError("the length of 'axes' must be static")
-    return d.get_length()
+def _length(v: _native.Output, what: str) -> int:
+    """The static length of the 1-D ``v`` (``what`` names it in the error when it is not known)."""
+    ps = v.get_partial_shape()
+    if ps.rank.is_dynamic or ps.rank.get_length() != 1 or ps[0].is_dynamic:
+        raise _native.UnsupportedError(f"{what} must be a 1-D tensor of static length, got shape {ps}")
+    return ps[0].get_length()
 
 
 @op("Pad", since=1)
@@ -164,9 +164,10 @@ def _col2im(ctx):
     # Each column value is added into the image position its block element covers; the sum runs as a scatter-add
     # into an image with one extra slot that collects the values falling in the padding.
     x, img, block = ctx.input(0), as_i64(ctx.input(1)), as_i64(ctx.input(2))
-    if rank_of(x) != 3:
-        raise _native.ParseError(f"input 0 must be [N, C*prod(block_shape), L], got rank {rank_of(x)}")
-    n = _length(img)
+    rank = x.get_partial_shape().rank
+    if rank.is_static and rank.get_length() != 3:
+        raise _native.ParseError(f"input 0 must be [N, C*prod(block_shape), L], got rank {rank.get_length()}")
+    n = _length(img, "input 1 (image_shape)")
     strides, dilations = (i64(ctx.attr(a, [1] * n)) for a in ("strides", "dilations"))
     pads = i64(ctx.attr("pads", [0] * 2 * n))
     if strides.size != n or dilations.size != n or pads.size != 2 * n:

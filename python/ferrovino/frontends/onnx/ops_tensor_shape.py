@@ -63,15 +63,14 @@ def _product(v: _native.Output) -> _native.Output:
 @op("Flatten")
 def _flatten(ctx):
     x = ctx.input(0)
-    rank = rank_of(x)
     axis = ctx.attr("axis", 1)
-    if not -rank <= axis <= rank:
-        raise _native.ParseError(f"axis {axis} is outside [-{rank}, {rank}]")
-    axis = axis + rank if axis < 0 else axis
     dims = static_dims(x)
     if dims is not None:
+        if not -len(dims) <= axis <= len(dims):
+            raise _native.ParseError(f"axis {axis} is outside [-{len(dims)}, {len(dims)}]")
         target = i64([int(np.prod(dims[:axis])), int(np.prod(dims[axis:]))])
     else:
+        # Slicing the shape at a negative axis counts from the back, as ONNX's negative axis does.
         shape = shape_of(x)
         head = out(ops.slice(shape, i64([0]), i64([axis]), i64([1])))
         tail = out(ops.slice(shape, i64([axis]), i64([INT64_MAX]), i64([1])))
