@@ -252,21 +252,32 @@ def _scan_mask(n: _native.Output, exclusive: bool, reverse: bool) -> _native.Out
     return compare(j, i).output(0)
 
 
+def spread_matrix(matrix: _native.Output, axis: _native.Output, x: _native.Output) -> _native.Output:
+    """A [rows, cols] matrix reshaped to rank(x) + 1 dimensions, rows at ``axis`` and cols at ``axis + 1`` and 1
+    elsewhere: it broadcasts against ``x`` unsqueezed at ``axis`` so that M[o, i] meets x[..., i, ...] (``axis`` is a
+    0-D i64 tensor, so it may be known only at run time)."""
+    rows_cols = ops.shape_of(matrix, "i64").output(0)
+    positions = ops.range(i64(0), ops.add(as_scalar(rank_of(x)), i64(1)), i64(1), "i64").output(0)
+    rows = ops.gather(rows_cols, i64(0), i64(0)).output(0)
+    cols = ops.gather(rows_cols, i64(1), i64(0)).output(0)
+    shape = ops.select(ops.equal(positions, ops.add(axis, i64(1))), cols, i64(1)).output(0)
+    shape = ops.select(ops.equal(positions, axis), rows, shape).output(0)
+    return ops.reshape(matrix, shape, False).output(0)
+
+
+def inner_axis(axis: _native.Output) -> _native.Output:
+    """The 1-element axes tensor [axis + 1]: where x's original axis lies once x is unsqueezed at ``axis``."""
+    return ops.reshape(ops.add(axis, i64(1)), i64([1]), False).output(0)
+
+
 @op("CumProd", since=26)
 def _cumprod(ctx):
     """out[i] = product of the inputs x[j] that the scan mask selects, computed by broadcasting x against the mask
-    on a new axis placed just before the scanned one (works for an axis known only at run time)."""
+    (works for an axis known only at run time)."""
     x = ctx.input(0)
     axis = normalized_axis(ctx.input(1), x)
-    n = ops.gather(ops.shape_of(x, "i64"), axis, i64(0)).output(0)
-    mask = _scan_mask(ops.reshape(n, i64([1]), False).output(0), bool(ctx.attr("exclusive", 0)),
-                      bool(ctx.attr("reverse", 0)))
-    # The mask's shape in x's rank + 1: n at the new axis and at the scanned axis after it, 1 elsewhere.
-    positions = ops.range(i64(0), ops.add(as_scalar(rank_of(x)), i64(1)), i64(1), "i64").output(0)
-    at_pair = ops.logical_or(ops.equal(positions, axis), ops.equal(positions, ops.add(axis, i64(1)))).output(0)
-    mask_shape = ops.select(at_pair, n, i64(1)).output(0)
-    mask = ops.reshape(mask, mask_shape, False).output(0)
-    expanded = ops.unsqueeze(x, axis).output(0)
-    chosen = ops.select(mask, expanded, scalar_like(1, x)).output(0)
-    inner = ops.reshape(ops.add(axis, i64(1)), i64([1]), False).output(0)
-    return [ops.reduce_prod(chosen, inner, False).output(0)]
+    n = ops.gather(ops.shape_of(x, "i64"), ops.reshape(axis, i64([1]), False), i64(0)).output(0)
+    mask = _scan_mask(n, bool(ctx.attr("exclusive", 0)), bool(ctx.attr("reverse", 0)))
+    mask = spread_matrix(mask, axis, x)
+    chosen = ops.select(mask, ops.unsqueeze(x, axis), scalar_like(1, x)).output(0)
+    return [ops.reduce_prod(chosen, inner_axis(axis), False).output(0)]
