@@ -14,6 +14,7 @@ import numpy as np
 
 from ... import _native
 from ... import opset16 as ops
+from .ops_tensor_common import i64, rank_of
 from .registry import lookup, op
 from .types import element_type
 
@@ -29,27 +30,9 @@ _RANGES = {
 }
 
 
-def _i64(values) -> np.ndarray:
-    """An i64 constant array."""
-    return np.asarray(values, np.int64)
-
-
 def _type_name(x) -> str:
     """The ferrovino element-type name of an output (e.g. 'f32', 'u8')."""
     return x.get_element_type().get_type_name()
-
-
-def _fail(ctx, message: str, kind=_native.ParseError):
-    """An error of ``kind`` naming the node."""
-    return kind(f"ONNX node '{ctx.name}' ({ctx.node.op_type}): {message}")
-
-
-def _rank(ctx, x, what: str) -> int:
-    """The static rank of ``x``; a dynamic rank is an error naming the input."""
-    rank = x.get_partial_shape().rank
-    if rank.is_dynamic:
-        raise _fail(ctx, f"{what} must have a static rank", _native.UnsupportedError)
-    return rank.get_length()
 
 
 def _blocked(param, x, axis: int, block_size: int) -> _native.Output:
@@ -57,35 +40,35 @@ def _blocked(param, x, axis: int, block_size: int) -> _native.Output:
     ``block_size`` times and cut to x's length on ``axis``."""
     rank = param.get_partial_shape().rank.get_length()
     shape = ops.shape_of(param).output(0)
-    length = ops.gather(ops.shape_of(x), _i64([axis]), _i64(0)).output(0)
-    expanded = ops.unsqueeze(param, _i64(axis + 1)).output(0)
+    length = ops.gather(ops.shape_of(x), i64([axis]), i64(0)).output(0)
+    expanded = ops.unsqueeze(param, i64(axis + 1)).output(0)
     reps = [1] * (rank + 1)
     reps[axis + 1] = block_size
-    tiled = ops.tile(expanded, _i64(reps)).output(0)
-    head = ops.slice(shape, _i64([0]), _i64([axis]), _i64([1])).output(0)
-    tail = ops.slice(shape, _i64([axis + 1]), _i64([rank]), _i64([1])).output(0)
-    merged = ops.reshape(tiled, ops.concat([head, _i64([-1]), tail], 0), False).output(0)
-    return ops.slice(merged, _i64([0]), length, _i64([1]), _i64([axis])).output(0)
+    tiled = ops.tile(expanded, i64(reps)).output(0)
+    head = ops.slice(shape, i64([0]), i64([axis]), i64([1])).output(0)
+    tail = ops.slice(shape, i64([axis + 1]), i64([rank]), i64([1])).output(0)
+    merged = ops.reshape(tiled, ops.concat([head, i64([-1]), tail], 0), False).output(0)
+    return ops.slice(merged, i64([0]), length, i64([1]), i64([axis])).output(0)
 
 
 def _along_axis(ctx, param, x, what: str) -> _native.Output:
     """A scale or zero point made broadcastable to ``x``: a scalar as is, a 1-D tensor laid along ``axis``,
     a tensor of x's rank expanded over ``block_size`` blocks."""
-    rank, x_rank = _rank(ctx, param, what), _rank(ctx, x, "input 0")
+    rank, x_rank = rank_of(param, what), rank_of(x, "input 0")
     axis = ctx.attr("axis", 1)
     axis = axis + x_rank if axis < 0 else axis
     if rank == 0:
         return param
     if not 0 <= axis < x_rank:
-        raise _fail(ctx, f"axis {ctx.attr('axis', 1)} is out of range for a rank-{x_rank} input")
+        raise _native.ParseError(f"axis {ctx.attr('axis', 1)} is out of range for a rank-{x_rank} input")
     block_size = ctx.attr("block_size", 0)
     if block_size > 0:
         if rank != x_rank:
-            raise _fail(ctx, f"blocked {what} must have the input's rank {x_rank}, got rank {rank}")
+            raise _native.ParseError(f"blocked {what} must have the input's rank {x_rank}, got rank {rank}")
         return _blocked(param, x, axis, block_size)
     if rank != 1:
-        raise _fail(ctx, f"{what} must be a scalar or 1-D (or blocked with block_size), got rank {rank}")
-    return ops.unsqueeze(param, _i64([i for i in range(x_rank) if i != axis])).output(0)
+        raise _native.ParseError(f"{what} must be a scalar or 1-D (or blocked with block_size), got rank {rank}")
+    return ops.unsqueeze(param, i64([i for i in range(x_rank) if i != axis])).output(0)
 
 
 def _saturate_round(y, zero_point, out_type: str) -> _native.Output:
@@ -97,12 +80,10 @@ def _saturate_round(y, zero_point, out_type: str) -> _native.Output:
     return ops.convert(ops.clamp(y, lo, hi), out_type).output(0)
 
 
-def _quantized_type(ctx, out_type: str) -> str:
-    """``out_type`` when ferrovino can quantise to it, else an error naming the node."""
+def _quantized_type(out_type: str) -> str:
+    """``out_type`` when ferrovino can quantise to it, else an error."""
     if out_type not in _RANGES or out_type == "i32":
-        raise _fail(
-            ctx, f"cannot quantise to {out_type}; expected one of u8, i8, u16, i16, u4, i4", _native.UnsupportedError
-        )
+        raise _native.UnsupportedError(f"cannot quantise to {out_type}; expected one of u8, i8, u16, i16, u4, i4")
     return out_type
 
 
@@ -114,9 +95,9 @@ def _quantize_linear(ctx):
     out_type = element_type(declared) if declared else "u8"
     if zero_point is not None:
         if declared and _type_name(zero_point) != out_type:
-            raise _fail(ctx, f"output_dtype {out_type} differs from the zero point's type {_type_name(zero_point)}")
+            raise _native.ParseError(f"output_dtype {out_type} differs from the zero point's type {_type_name(zero_point)}")
         out_type = _type_name(zero_point)
-    out_type = _quantized_type(ctx, out_type)
+    out_type = _quantized_type(out_type)
     precision = ctx.attr("precision")
     compute = element_type(precision) if precision else ("f64" if _type_name(x) == "f64" else "f32")
     scale = ops.convert(_along_axis(ctx, ctx.input(1), x, "y_scale"), compute).output(0)
@@ -133,7 +114,7 @@ def _dequantize_linear(ctx):
     if ctx.has_input(2):
         zero_point = ctx.input(2)
         if _type_name(zero_point) != _type_name(x):
-            raise _fail(ctx, f"x_zero_point has type {_type_name(zero_point)}, expected x's type {_type_name(x)}")
+            raise _native.ParseError(f"x_zero_point has type {_type_name(zero_point)}, expected x's type {_type_name(x)}")
         y = ops.subtract(y, ops.convert(_along_axis(ctx, zero_point, x, "x_zero_point"), "f32")).output(0)
     y = ops.multiply(y, ops.convert(_along_axis(ctx, scale, x, "x_scale"), "f32")).output(0)
     return [ops.convert(y, element_type(declared) if declared else _type_name(scale)).output(0)]
@@ -142,7 +123,7 @@ def _dequantize_linear(ctx):
 @op("DynamicQuantizeLinear", since=11)
 def _dynamic_quantize_linear(ctx):
     x = ops.convert(ctx.input(0), "f32").output(0)
-    axes = _i64(list(range(_rank(ctx, x, "x"))))
+    axes = i64(list(range(rank_of(x, "x"))))
     zero = np.array(0, np.float32)
     high = ops.maximum(ops.reduce_max(x, axes, False), zero).output(0)
     low = ops.minimum(ops.reduce_min(x, axes, False), zero).output(0)
@@ -161,8 +142,8 @@ def _centered(ctx, x, zero_point_index: int, per_row: bool) -> _native.Output:
     if not ctx.has_input(zero_point_index):
         return y
     zp = ops.convert(ctx.input(zero_point_index), "i32").output(0)
-    if per_row and _rank(ctx, zp, f"input {zero_point_index}") == 1:
-        zp = ops.unsqueeze(zp, _i64(-1)).output(0)
+    if per_row and rank_of(zp, f"input {zero_point_index}") == 1:
+        zp = ops.unsqueeze(zp, i64(-1)).output(0)
     return ops.subtract(y, zp).output(0)
 
 
@@ -172,8 +153,8 @@ def _filters_centered(ctx, w, zero_point_index: int) -> _native.Output:
     if not ctx.has_input(zero_point_index):
         return y
     zp = ops.convert(ctx.input(zero_point_index), "i32").output(0)
-    if _rank(ctx, zp, f"input {zero_point_index}") == 1:
-        zp = ops.unsqueeze(zp, _i64(list(range(1, _rank(ctx, w, "w"))))).output(0)
+    if rank_of(zp, f"input {zero_point_index}") == 1:
+        zp = ops.unsqueeze(zp, i64(list(range(1, rank_of(w, "w"))))).output(0)
     return ops.subtract(y, zp).output(0)
 
 
@@ -182,7 +163,7 @@ def _convolve(ctx, x, w, bias: Optional[_native.Output] = None) -> _native.Outpu
     translator."""
     conv = lookup("", "Conv", max(ctx.opset, 11))
     if conv is None:
-        raise _fail(ctx, "needs the Conv translator, which is not registered", _native.UnsupportedError)
+        raise _native.UnsupportedError("needs the Conv translator, which is not registered")
     inputs = [x, w] + ([bias] if bias is not None else [])
     return conv(dataclasses.replace(ctx, inputs=inputs, constants=[None] * len(inputs)))[0]
 
@@ -212,11 +193,11 @@ def _qlinear_matmul(ctx):
     a = _centered(ctx, ctx.input(0), 2, per_row=True)
     b = _centered(ctx, ctx.input(3), 5, per_row=False)
     a_scale, b_scale, y_scale = ctx.input(1), ctx.input(4), ctx.input(6)
-    if _rank(ctx, a_scale, "a_scale") == 1:
-        a_scale = ops.unsqueeze(a_scale, _i64(-1)).output(0)
+    if rank_of(a_scale, "a_scale") == 1:
+        a_scale = ops.unsqueeze(a_scale, i64(-1)).output(0)
     multiplier = ops.divide(ops.multiply(a_scale, b_scale), y_scale).output(0)
     zero_point = ctx.input(7) if ctx.has_input(7) else None
-    out_type = _quantized_type(ctx, _type_name(zero_point if zero_point is not None else ctx.input(0)))
+    out_type = _quantized_type(_type_name(zero_point if zero_point is not None else ctx.input(0)))
     return [_requantize(ops.matmul(a, b, False, False).output(0), multiplier, zero_point, out_type)]
 
 
@@ -226,10 +207,10 @@ def _qlinear_conv(ctx):
     w = _filters_centered(ctx, ctx.input(3), 5)
     acc = _convolve(ctx, x, w, ctx.input(8) if ctx.has_input(8) else None)
     w_scale = ctx.input(4)
-    if _rank(ctx, w_scale, "w_scale") == 1:
-        spatial = _rank(ctx, ctx.input(3), "w") - 2
-        w_scale = ops.unsqueeze(w_scale, _i64([0, *range(2, 2 + spatial)])).output(0)
+    if rank_of(w_scale, "w_scale") == 1:
+        spatial = rank_of(ctx.input(3), "w") - 2
+        w_scale = ops.unsqueeze(w_scale, i64([0, *range(2, 2 + spatial)])).output(0)
     multiplier = ops.divide(ops.multiply(ctx.input(1), w_scale), ctx.input(6)).output(0)
     zero_point = ctx.input(7) if ctx.has_input(7) else None
-    out_type = _quantized_type(ctx, _type_name(zero_point if zero_point is not None else ctx.input(0)))
+    out_type = _quantized_type(_type_name(zero_point if zero_point is not None else ctx.input(0)))
     return [_requantize(acc, multiplier, zero_point, out_type)]

@@ -14,24 +14,10 @@ import numpy as np
 
 from ... import _native
 from ... import opset16 as ops
+from .ops_tensor_common import const_like, i64
 from .registry import op
 
 Activation = Callable[[_native.Output], _native.Output]
-
-
-def _i64(values) -> np.ndarray:
-    """An i64 constant array."""
-    return np.asarray(values, np.int64)
-
-
-def _like(value: float, x) -> _native.Output:
-    """A scalar constant ``value`` of ``x``'s element type."""
-    return ops.convert_like(np.array(value, np.float32), x).output(0)
-
-
-def _fail(ctx, message: str, kind=_native.ParseError):
-    """An error of ``kind`` naming the node."""
-    return kind(f"ONNX node '{ctx.name}' ({ctx.node.op_type}): {message}")
 
 
 # name → (default alpha, default beta, builder(x, alpha, beta)); None where the function takes no such parameter.
@@ -41,15 +27,15 @@ _ACTIVATIONS = {
     "sigmoid": (None, None, lambda x, a, b: ops.sigmoid(x)),
     "softsign": (None, None, lambda x, a, b: ops.softsign(x)),
     "softplus": (None, None, lambda x, a, b: ops.softplus(x)),
-    "affine": (1.0, 0.0, lambda x, a, b: ops.add(ops.multiply(x, _like(a, x)), _like(b, x))),
+    "affine": (1.0, 0.0, lambda x, a, b: ops.add(ops.multiply(x, const_like(a, x)), const_like(b, x))),
     "leakyrelu": (0.01, None, lambda x, a, b: ops.prelu(x, ops.convert_like(np.array([a], np.float32), x))),
     "thresholdedrelu": (
         1.0,
         None,
-        lambda x, a, b: ops.select(ops.greater(x, _like(a, x)), x, _like(0.0, x)),
+        lambda x, a, b: ops.select(ops.greater(x, const_like(a, x)), x, const_like(0.0, x)),
     ),
-    "scaledtanh": (1.0, 1.0, lambda x, a, b: ops.multiply(ops.tanh(ops.multiply(x, _like(b, x))), _like(a, x))),
-    "hardsigmoid": (0.2, 0.5, lambda x, a, b: ops.hard_sigmoid(x, _like(a, x), _like(b, x))),
+    "scaledtanh": (1.0, 1.0, lambda x, a, b: ops.multiply(ops.tanh(ops.multiply(x, const_like(b, x))), const_like(a, x))),
+    "hardsigmoid": (0.2, 0.5, lambda x, a, b: ops.hard_sigmoid(x, const_like(a, x), const_like(b, x))),
     "elu": (1.0, None, lambda x, a, b: ops.elu(x, a)),
 }
 
@@ -59,13 +45,13 @@ def _activations(ctx, defaults: list[str], directions: int) -> list[list[Activat
     that take them, the rest use their defaults."""
     names = ctx.attr("activations") or defaults * directions
     if len(names) != len(defaults) * directions:
-        raise _fail(ctx, f"expected {len(defaults) * directions} activations, got {len(names)}")
+        raise _native.ParseError(f"expected {len(defaults) * directions} activations, got {len(names)}")
     alphas, betas = list(ctx.attr("activation_alpha") or []), list(ctx.attr("activation_beta") or [])
     funcs = []
     for name in names:
         spec = _ACTIVATIONS.get(name.lower())
         if spec is None:
-            raise _fail(ctx, f"activation '{name}' is not supported", _native.UnsupportedError)
+            raise _native.UnsupportedError(f"activation '{name}' is not supported")
         default_alpha, default_beta, build = spec
         alpha = (alphas.pop(0) if alphas else default_alpha) if default_alpha is not None else None
         beta = (betas.pop(0) if betas else default_beta) if default_beta is not None else None
@@ -104,14 +90,14 @@ class _Recurrence:
             return None
         state = self.ctx.input(index)
         if self.ctx.attr("layout", 0):
-            state = ops.transpose(state, _i64([1, 0, 2])).output(0)
-        return ops.gather(state, _i64(d), _i64(0)).output(0)
+            state = ops.transpose(state, i64([1, 0, 2])).output(0)
+        return ops.gather(state, i64(d), i64(0)).output(0)
 
     def zeros(self) -> _native.Output:
         """A (batch, hidden) zero state."""
-        batch = ops.gather(ops.shape_of(self.x), _i64([1]), _i64(0)).output(0)
-        shape = ops.concat([batch, _i64([self.hidden])], 0).output(0)
-        return ops.broadcast(_like(0.0, self.x), shape).output(0)
+        batch = ops.gather(ops.shape_of(self.x), i64([1]), i64(0)).output(0)
+        shape = ops.concat([batch, i64([self.hidden])], 0).output(0)
+        return ops.broadcast(const_like(0.0, self.x), shape).output(0)
 
     def clip(self, x) -> _native.Output:
         """The pre-activation ``x`` clamped to [-clip, clip] when the clip attribute is given."""
@@ -132,29 +118,27 @@ def _step_masks(ctx, steps: int) -> Optional[list[_native.Output]]:
     """Per step, (batch, 1) booleans: t < sequence_lens[b]; None when sequence_lens is absent."""
     if not ctx.has_input(4):
         return None
-    lens = ops.unsqueeze(ops.convert(ctx.input(4), "i64"), _i64(1)).output(0)
-    return [ops.less(_i64(t), lens).output(0) for t in range(steps)]
+    lens = ops.unsqueeze(ops.convert(ctx.input(4), "i64"), i64(1)).output(0)
+    return [ops.less(i64(t), lens).output(0) for t in range(steps)]
 
 
 def _recurrence(ctx, defaults: list[str]) -> _Recurrence:
     """Reads the inputs and attributes shared by RNN, GRU and LSTM."""
     x = ctx.input(0)
     if ctx.attr("layout", 0):
-        x = ops.transpose(x, _i64([1, 0, 2])).output(0)
+        x = ops.transpose(x, i64([1, 0, 2])).output(0)
     shape = x.get_partial_shape()
     if shape.rank.is_dynamic or shape.rank.get_length() != 3 or shape[0].is_dynamic:
-        raise _fail(
-            ctx, "X must be 3-D with a static sequence length (it is unrolled step by step)", _native.UnsupportedError
-        )
+        raise _native.UnsupportedError("X must be 3-D with a static sequence length (it is unrolled step by step)")
     direction = ctx.attr("direction", "forward")
     reverse = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}.get(direction)
     if reverse is None:
-        raise _fail(ctx, f"direction must be forward, reverse or bidirectional, got '{direction}'")
+        raise _native.ParseError(f"direction must be forward, reverse or bidirectional, got '{direction}'")
     hidden = ctx.attr("hidden_size")
     r_shape = ctx.input(2).get_partial_shape()
     if hidden is None:
         if r_shape.rank.is_dynamic or r_shape[2].is_dynamic:
-            raise _fail(ctx, "hidden_size is needed when R's last dimension is not static")
+            raise _native.ParseError("hidden_size is needed when R's last dimension is not static")
         hidden = r_shape[2].get_length()
     funcs = _activations(ctx, defaults, len(reverse))
     dirs = [_direction(ctx, d, funcs[d]) for d in range(len(reverse))]
@@ -164,21 +148,21 @@ def _recurrence(ctx, defaults: list[str]) -> _Recurrence:
 
 def _direction(ctx, d: int, activations: list[Activation]) -> _Direction:
     """Direction ``d``'s weights, biases and peepholes (LSTM input 7)."""
-    w = ops.gather(ctx.input(1), _i64(d), _i64(0)).output(0)
-    r = ops.gather(ctx.input(2), _i64(d), _i64(0)).output(0)
+    w = ops.gather(ctx.input(1), i64(d), i64(0)).output(0)
+    r = ops.gather(ctx.input(2), i64(d), i64(0)).output(0)
     wb = rb = peep = None
     if ctx.has_input(3):
-        b = ops.gather(ctx.input(3), _i64(d), _i64(0)).output(0)
-        halves = ops.split(b, _i64(0), 2)
+        b = ops.gather(ctx.input(3), i64(d), i64(0)).output(0)
+        halves = ops.split(b, i64(0), 2)
         wb, rb = halves.output(0), halves.output(1)
     if ctx.node.op_type == "LSTM" and ctx.has_input(7):
-        peep = ops.gather(ctx.input(7), _i64(d), _i64(0)).output(0)
+        peep = ops.gather(ctx.input(7), i64(d), i64(0)).output(0)
     return _Direction(w, r, wb, rb, peep, activations)
 
 
 def _gates(x, parts: int) -> list[_native.Output]:
     """``x`` split into ``parts`` equal pieces along the last axis."""
-    s = ops.split(x, _i64(-1), parts)
+    s = ops.split(x, i64(-1), parts)
     return [s.output(i) for i in range(parts)]
 
 
@@ -187,16 +171,16 @@ def _stack_outputs(rec: _Recurrence, per_direction: list[list[_native.Output]]) 
     with layout 1."""
     columns = []
     for outputs in per_direction:
-        steps = [ops.unsqueeze(h, _i64([0, 1])).output(0) for h in outputs]
+        steps = [ops.unsqueeze(h, i64([0, 1])).output(0) for h in outputs]
         columns.append(ops.concat(steps, 0).output(0))
     y = ops.concat(columns, 1).output(0)
-    return ops.transpose(y, _i64([2, 0, 1, 3])).output(0) if rec.ctx.attr("layout", 0) else y
+    return ops.transpose(y, i64([2, 0, 1, 3])).output(0) if rec.ctx.attr("layout", 0) else y
 
 
 def _stack_states(rec: _Recurrence, states: list[_native.Output]) -> _native.Output:
     """Final states (batch, hidden) per direction as (D, batch, hidden), or (batch, D, hidden) with layout 1."""
     axis = 1 if rec.ctx.attr("layout", 0) else 0
-    return ops.concat([ops.unsqueeze(s, _i64(axis)).output(0) for s in states], axis).output(0)
+    return ops.concat([ops.unsqueeze(s, i64(axis)).output(0) for s in states], axis).output(0)
 
 
 def _or_zeros(rec: _Recurrence, state: Optional[_native.Output]) -> _native.Output:
@@ -214,10 +198,10 @@ def _unroll(rec: _Recurrence, cell, state_inputs: list[int]) -> list[_native.Out
         ys: list[Optional[_native.Output]] = [None] * rec.steps
         order = range(rec.steps - 1, -1, -1) if rec.reverse[index] else range(rec.steps)
         for t in order:
-            xt = ops.gather(projected, _i64(t), _i64(0)).output(0)
+            xt = ops.gather(projected, i64(t), i64(0)).output(0)
             new = cell(rec, d, xt, states)
             states = [rec.keep(t, n, s) for n, s in zip(new, states)]
-            ys[t] = rec.keep(t, new[0], _like(0.0, new[0]))
+            ys[t] = rec.keep(t, new[0], const_like(0.0, new[0]))
         outputs.append(ys)
         finals.append(states)
     y = _stack_outputs(rec, outputs)
@@ -250,7 +234,7 @@ def _lstm_cell(rec: _Recurrence, d: _Direction, xt, states) -> list[_native.Outp
 
     i = f(rec.clip(peep(i_in, p_i, c)))
     if rec.ctx.attr("input_forget", 0):
-        forget = ops.subtract(_like(1.0, i), i).output(0)
+        forget = ops.subtract(const_like(1.0, i), i).output(0)
     else:
         forget = f(rec.clip(peep(f_in, p_f, c)))
     candidate = g(rec.clip(c_in))
@@ -285,13 +269,13 @@ def _gru_cell(rec: _Recurrence, d: _Direction, xt, states) -> list[_native.Outpu
             hidden_part = ops.add(hidden_part, rb_h).output(0)
     candidate = g(rec.clip(ops.add(x_h, hidden_part).output(0)))
     keep_old = ops.multiply(z, h).output(0)
-    take_new = ops.multiply(ops.subtract(_like(1.0, z), z), candidate).output(0)
+    take_new = ops.multiply(ops.subtract(const_like(1.0, z), z), candidate).output(0)
     return [ops.add(take_new, keep_old).output(0)]
 
 
 def _gates_rows(x, hidden: int) -> tuple[_native.Output, _native.Output]:
     """The first two gates' rows of ``x`` (z and r) and the last gate's (h), split along axis 0."""
-    s = ops.variadic_split(x, _i64(0), _i64([2 * hidden, hidden]))
+    s = ops.variadic_split(x, i64(0), i64([2 * hidden, hidden]))
     return s.output(0), s.output(1)
 
 
