@@ -277,3 +277,66 @@ def _stft(ctx):
         framed = ops.multiply(framed, ops.unsqueeze(window, i64([1]))).output(0)
     onesided = bool(ctx.attr("onesided", 1))
     return [dft(framed, ops.constant(i64(2)).output(0), frame_length, False, onesided)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unique.
+
+
+def _unique_rows(ctx) -> tuple[_native.Output, Optional[int]]:
+    """The items Unique compares, as the rows of an [n, m] matrix (the elements without ``axis``, else the slices
+    along it), and the normalised axis or None."""
+    x = ctx.input(0)
+    axis = ctx.attr("axis")
+    if axis is None:
+        return ops.reshape(x, i64([-1, 1]), False).output(0), None
+    rank = static_rank(x)
+    if rank is None:
+        raise _native.UnsupportedError("Unique with an axis needs an input of known rank")
+    axis %= rank
+    order = [axis] + [d for d in range(rank) if d != axis]
+    front = ops.transpose(x, i64(order)).output(0)
+    return ops.reshape(front, i64([0, -1]), True).output(0), axis
+
+
+def _row_less(a: _native.Output, b: _native.Output) -> _native.Output:
+    """[n, n] lexicographic order of rows: less[p, q] is row p < row q (``a``/``b`` are the rows unsqueezed at 1/0):
+    the first element where they differ decides."""
+    differ = ops.convert(ops.not_equal(a, b), "i64").output(0)
+    before = ops.cumsum(differ, i64(2), True, False).output(0)
+    decisive = ops.logical_and(ops.less(a, b), ops.equal(before, i64(0))).output(0)
+    return ops.reduce_logical_or(decisive, i64([2]), False).output(0)
+
+
+def _count_true(mask: _native.Output, axis: int) -> _native.Output:
+    """How many elements of a boolean ``mask`` are true along ``axis`` (i64)."""
+    return ops.reduce_sum(ops.convert(mask, "i64"), i64([axis]), False).output(0)
+
+
+@op("Unique", since=11)
+def _unique(ctx):
+    """Unique by pairwise comparison of the n items (O(n²) memory: there is no sorting-based Unique op in the core).
+
+    The position of an item's value among the outputs (its inverse index) is the number of distinct values before
+    it: smaller ones when sorted, else ones whose first occurrence comes earlier."""
+    rows, axis = _unique_rows(ctx)
+    a, b = ops.unsqueeze(rows, i64([1])).output(0), ops.unsqueeze(rows, i64([0])).output(0)
+    same = ops.reduce_logical_and(ops.equal(a, b), i64([2]), False).output(0)  # [n, n]
+    n = ops.gather(ops.shape_of(rows, "i64"), i64(0), i64(0)).output(0)
+    index = ops.range(i64(0), n, i64(1), "i64").output(0)
+    col = ops.unsqueeze(index, i64([0])).output(0)
+    first_seen = ops.reduce_min(ops.select(same, col, n), i64([1]), False).output(0)
+    first = ops.equal(first_seen, index).output(0)
+    if ctx.attr("sorted", 1):
+        smaller = ops.logical_and(_row_less(a, b), ops.unsqueeze(first, i64([1]))).output(0)
+        position = _count_true(smaller, 0)
+    else:
+        earlier = ops.less(col, ops.unsqueeze(first_seen, i64([1]))).output(0)
+        position = _count_true(ops.logical_and(earlier, ops.unsqueeze(first, i64([0]))), 1)
+    slots = ops.range(i64(0), ops.reduce_sum(ops.convert(first, "i64"), i64([0]), False), i64(1), "i64")
+    holds = ops.equal(ops.unsqueeze(position, i64([0])), ops.unsqueeze(slots, i64([1]))).output(0)  # [u, n]
+    owner = ops.logical_and(holds, ops.unsqueeze(first, i64([0]))).output(0)
+    indices = ops.reduce_min(ops.select(owner, col, n), i64([1]), False).output(0)
+    x = ctx.input(0)
+    values = ops.gather(ops.reshape(x, i64([-1]), False) if axis is None else x, indices, i64(axis or 0))
+    return [values.output(0), indices, position, _count_true(holds, 1)]

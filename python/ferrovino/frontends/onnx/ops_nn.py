@@ -93,29 +93,32 @@ def _all_true_mask(x: _native.Output, legacy: bool) -> _native.Output:
     return out(ops.broadcast(one, shape_of(x)))
 
 
-def _dropout(ctx, training) -> list:
+def _inference_dropout(ctx) -> list:
+    """Dropout at inference: the input unchanged and, when asked for, a mask keeping everything."""
     x = ctx.input(0)
-    if training:
-        raise _native.UnsupportedError("training mode draws random masks; only inference (identity) is supported")
     mask = _all_true_mask(x, ctx.opset < 10) if ctx.output_count() > 1 and ctx.node.output[1] else None
     return [x, mask]
 
 
 @op("Dropout", since=1)
-def _dropout_is_test(ctx):
-    return _dropout(ctx, ctx.opset < 7 and not ctx.attr("is_test", 0))
+def _dropout_attr(ctx):
+    # Before opset 12 training is a property of the run, not of the graph (is_test is advisory): inference it is.
+    return _inference_dropout(ctx)
 
 
 @op("Dropout", since=12)
 def _dropout_training_input(ctx):
-    training = False
     if ctx.has_input(2):
         mode = ctx.const(2)
         if mode is None:
-            raise _native.UnsupportedError("training_mode must be a constant to be translated")
+            raise _native.UnsupportedError(
+                "training_mode is computed at run time; only a constant training_mode (false, or true with a "
+                "constant ratio of 0) can be translated, as training draws random masks"
+            )
         ratio = ctx.const(1) if ctx.has_input(1) else None
-        training = bool(mode) and not (ratio is not None and float(ratio) == 0.0)
-    return _dropout(ctx, training)
+        if bool(mode) and not (ratio is not None and float(ratio) == 0.0):
+            raise _native.UnsupportedError("training_mode=true draws random masks; only inference is supported")
+    return _inference_dropout(ctx)
 
 
 # ---------------------------------------------------------------------------------------------------------------

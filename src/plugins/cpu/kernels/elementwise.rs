@@ -1,4 +1,5 @@
-//! f32 elementwise kernels: unary maps and broadcast binary ops, parallel over chunks with rayon.
+//! f32 elementwise kernels: unary maps and broadcast binary ops, parallel over chunks with rayon. The common ops
+//! get monomorphised f32 loops (vectorisable); the rest evaluate their scalar function through f64.
 
 use super::Kernel;
 use crate::error::Result;
@@ -21,28 +22,43 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
         return None;
     }
     let any = op.as_any();
-    let f: Box<dyn Fn(f64) -> f64 + Send + Sync> = if let Some(u) = any.downcast_ref::<Unary>() {
+    let f: UnaryFn = if let Some(u) = any.downcast_ref::<Unary>() {
         if u.row.domain != Domain::Numeric && u.row.domain != Domain::Float {
             return None;
         }
-        Box::new(u.row.f)
+        match u.row.name {
+            "Relu" => UnaryFn::Relu,
+            "Abs" => UnaryFn::Abs,
+            "Negative" => UnaryFn::Negative,
+            "Sqrt" => UnaryFn::Sqrt,
+            _ => UnaryFn::Scalar(Box::new(u.row.f)),
+        }
     } else if let Some(g) = any.downcast_ref::<Gelu>() {
         let m = g.approximation_mode;
-        Box::new(move |x| gelu(x, m))
+        UnaryFn::Scalar(Box::new(move |x| gelu(x, m)))
     } else if let Some(c) = any.downcast_ref::<Clamp>() {
-        let (lo, hi) = (c.min, c.max);
-        Box::new(move |x| x.clamp(lo, hi))
+        UnaryFn::Clamp(c.min as f32, c.max as f32)
     } else if let Some(e) = any.downcast_ref::<Elu>() {
         let a = e.alpha;
-        Box::new(move |x| if x >= 0.0 { x } else { a * (x.exp() - 1.0) })
+        UnaryFn::Scalar(Box::new(
+            move |x| if x >= 0.0 { x } else { a * (x.exp() - 1.0) },
+        ))
     } else if let Some(b) = any.downcast_ref::<Binary>() {
         if b.row.kind != BinaryKind::Arithmetic || inputs.get(1)?.element_type != ElementType::F32 {
             return None;
         }
+        let f = match b.row.name {
+            "Add" => BinaryFn::Add,
+            "Subtract" => BinaryFn::Subtract,
+            "Multiply" => BinaryFn::Multiply,
+            "Divide" => BinaryFn::Divide,
+            "Maximum" => BinaryFn::Maximum,
+            "Minimum" => BinaryFn::Minimum,
+            _ => BinaryFn::Scalar(b.row.f),
+        };
         return Some(Box::new(BinaryF32 {
-            f: b.row.f,
+            f,
             mode: b.auto_broadcast,
-            name: b.row.name,
         }));
     } else {
         return None;
@@ -50,9 +66,19 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     Some(Box::new(UnaryF32 { f }))
 }
 
+/// The function of a unary kernel: common ones in f32, the rest through f64.
+enum UnaryFn {
+    Relu,
+    Abs,
+    Negative,
+    Sqrt,
+    Clamp(f32, f32),
+    Scalar(Box<dyn Fn(f64) -> f64 + Send + Sync>),
+}
+
 /// Applies a scalar function to every f32 value.
 pub struct UnaryF32 {
-    f: Box<dyn Fn(f64) -> f64 + Send + Sync>,
+    f: UnaryFn,
 }
 
 impl fmt::Debug for UnaryF32 {
@@ -61,19 +87,31 @@ impl fmt::Debug for UnaryF32 {
     }
 }
 
+/// `y[i] = f(x[i])` in parallel chunks; `f` is a concrete closure so each loop is compiled (and vectorised) for it.
+fn map_chunks(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(yc, xc)| {
+            for (o, i) in yc.iter_mut().zip(xc) {
+                *o = f(*i);
+            }
+        });
+}
+
 impl Kernel for UnaryF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 1, 1)?;
         let x = inputs[0].typed::<f32>()?;
         let mut out = Tensor::zeros(ElementType::F32, inputs[0].shape());
         let y = out.typed_mut::<f32>()?;
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(yc, xc)| {
-                for (o, i) in yc.iter_mut().zip(xc) {
-                    *o = (self.f)(*i as f64) as f32;
-                }
-            });
+        match &self.f {
+            UnaryFn::Relu => map_chunks(x, y, |v| v.max(0.0)),
+            UnaryFn::Abs => map_chunks(x, y, f32::abs),
+            UnaryFn::Negative => map_chunks(x, y, |v| -v),
+            UnaryFn::Sqrt => map_chunks(x, y, f32::sqrt),
+            UnaryFn::Clamp(lo, hi) => map_chunks(x, y, |v| v.clamp(*lo, *hi)),
+            UnaryFn::Scalar(f) => map_chunks(x, y, |v| f(v as f64) as f32),
+        }
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
@@ -81,28 +119,92 @@ impl Kernel for UnaryF32 {
     }
 }
 
+/// The function of a binary kernel: common ones in f32, the rest through f64.
+#[derive(Debug, Clone, Copy)]
+enum BinaryFn {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Maximum,
+    Minimum,
+    Scalar(fn(f64, f64) -> f64),
+}
+
 /// A broadcast binary f32 op.
 #[derive(Debug)]
 pub struct BinaryF32 {
-    f: fn(f64, f64) -> f64,
+    f: BinaryFn,
     mode: AutoBroadcast,
-    name: &'static str,
 }
 
-impl BinaryF32 {
-    /// Computes one f32 pair; the common ops avoid the f64 round trip.
-    #[inline(always)]
-    fn apply(&self, a: f32, b: f32) -> f32 {
-        match self.name {
-            "Add" => a + b,
-            "Subtract" => a - b,
-            "Multiply" => a * b,
-            "Divide" => a / b,
-            "Maximum" => a.max(b),
-            "Minimum" => a.min(b),
-            _ => (self.f)(a as f64, b as f64) as f32,
-        }
+/// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`.
+fn zip_broadcast(
+    ta: &Tensor,
+    tb: &Tensor,
+    shape: &[usize],
+    y: &mut [f32],
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Result<()> {
+    let (a, b) = (ta.typed::<f32>()?, tb.typed::<f32>()?);
+    if ta.shape() == tb.shape() {
+        y.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(yc, (ac, bc))| {
+                for ((o, x), z) in yc.iter_mut().zip(ac).zip(bc) {
+                    *o = f(*x, *z);
+                }
+            });
+        return Ok(());
     }
+    // General broadcast: split the output into rows of its last dimension; each row reads a contiguous or
+    // constant run of each input.
+    let last = *shape.last().unwrap_or(&1);
+    if last == 0 {
+        return Ok(());
+    }
+    let sa = broadcast_strides(ta.shape(), shape);
+    let sb = broadcast_strides(tb.shape(), shape);
+    let (ia, ib) = (
+        sa.last().copied().unwrap_or(0),
+        sb.last().copied().unwrap_or(0),
+    );
+    let outer = &shape[..shape.len().saturating_sub(1)];
+    let rows_per_task = (CHUNK / last).max(1);
+    y.par_chunks_mut(last * rows_per_task)
+        .enumerate()
+        .for_each(|(task, block)| {
+            for (r, yr) in block.chunks_mut(last).enumerate() {
+                let (mut oa, mut ob) = (0usize, 0usize);
+                let mut rest = task * rows_per_task + r;
+                for d in (0..outer.len()).rev() {
+                    let i = rest % outer[d];
+                    rest /= outer[d];
+                    oa += i * sa[d];
+                    ob += i * sb[d];
+                }
+                match (ia, ib) {
+                    (1, 0) => {
+                        let z = b[ob];
+                        for (o, x) in yr.iter_mut().zip(&a[oa..oa + last]) {
+                            *o = f(*x, z);
+                        }
+                    }
+                    (0, 1) => {
+                        let x = a[oa];
+                        for (o, z) in yr.iter_mut().zip(&b[ob..ob + last]) {
+                            *o = f(x, *z);
+                        }
+                    }
+                    _ => {
+                        for (j, o) in yr.iter_mut().enumerate() {
+                            *o = f(a[oa + j * ia], b[ob + j * ib]);
+                        }
+                    }
+                }
+            }
+        });
+    Ok(())
 }
 
 impl Kernel for BinaryF32 {
@@ -110,45 +212,19 @@ impl Kernel for BinaryF32 {
         crate::ops::util::check_input_count(inputs, 2, 2)?;
         let (ta, tb) = (inputs[0], inputs[1]);
         let shape = broadcast_static(self.mode, &[ta.shape(), tb.shape()])?;
-        let (a, b) = (ta.typed::<f32>()?, tb.typed::<f32>()?);
         let mut out = Tensor::zeros(ElementType::F32, &shape);
         let y = out.typed_mut::<f32>()?;
-        if ta.shape() == tb.shape() {
-            y.par_chunks_mut(CHUNK)
-                .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-                .for_each(|(yc, (ac, bc))| {
-                    for ((o, x), z) in yc.iter_mut().zip(ac).zip(bc) {
-                        *o = self.apply(*x, *z);
-                    }
-                });
-            return Ok(vec![out]);
-        }
-        // General broadcast: split the output into rows of its last dimension; each row reads a contiguous or
-        // constant run of each input.
-        let last = *shape.last().unwrap_or(&1);
-        let sa = broadcast_strides(ta.shape(), &shape);
-        let sb = broadcast_strides(tb.shape(), &shape);
-        let (ia, ib) = (
-            sa.last().copied().unwrap_or(0),
-            sb.last().copied().unwrap_or(0),
-        );
-        let outer: Vec<usize> = shape[..shape.len().saturating_sub(1)].to_vec();
-        if last == 0 {
-            return Ok(vec![out]);
-        }
-        y.par_chunks_mut(last).enumerate().for_each(|(row, yr)| {
-            let (mut oa, mut ob) = (0usize, 0usize);
-            let mut r = row;
-            for d in (0..outer.len()).rev() {
-                let i = r % outer[d];
-                r /= outer[d];
-                oa += i * sa[d];
-                ob += i * sb[d];
+        match self.f {
+            BinaryFn::Add => zip_broadcast(ta, tb, &shape, y, |a, b| a + b)?,
+            BinaryFn::Subtract => zip_broadcast(ta, tb, &shape, y, |a, b| a - b)?,
+            BinaryFn::Multiply => zip_broadcast(ta, tb, &shape, y, |a, b| a * b)?,
+            BinaryFn::Divide => zip_broadcast(ta, tb, &shape, y, |a, b| a / b)?,
+            BinaryFn::Maximum => zip_broadcast(ta, tb, &shape, y, f32::max)?,
+            BinaryFn::Minimum => zip_broadcast(ta, tb, &shape, y, f32::min)?,
+            BinaryFn::Scalar(f) => {
+                zip_broadcast(ta, tb, &shape, y, |a, b| f(a as f64, b as f64) as f32)?
             }
-            for (j, o) in yr.iter_mut().enumerate() {
-                *o = self.apply(a[oa + j * ia], b[ob + j * ib]);
-            }
-        });
+        }
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
