@@ -62,8 +62,11 @@ pub fn map_f64(x: &Tensor, out_type: ElementType, f: impl Fn(f64) -> f64) -> Res
     Tensor::from_f64s(out_type, x.shape(), &v)
 }
 
-/// Applies `f` to every value of the same Rust type, keeping the element type.
+/// Applies `f` to every value of the same Rust type, keeping the element type (booleans stay boolean).
 pub fn map_same<F: Fn(f64) -> f64>(x: &Tensor, f: F) -> Result<Tensor> {
+    if x.element_type() == ElementType::Boolean {
+        return map_f64(x, ElementType::Boolean, f);
+    }
     crate::dispatch_scalar!(x.element_type(), T => {
         let v: Vec<T> = x.typed::<T>()?.iter().map(|a| T::from_f64(f(a.to_f64()))).collect();
         Tensor::from_vec(x.shape(), v)

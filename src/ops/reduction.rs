@@ -175,7 +175,7 @@ fn fold_groups<A: Copy, T: Copy>(
     acc
 }
 
-/// Maximum or minimum per group in the element type itself; empty groups hold the type's finite limit.
+/// Maximum or minimum per group in the element type itself; groups with no values hold the type's finite limit.
 fn extreme<T: Scalar>(
     data: &Tensor,
     groups: &[usize],
@@ -188,17 +188,16 @@ fn extreme<T: Scalar>(
     } else {
         f64::MAX
     };
-    let init = T::from_f64(if max { -limit } else { limit });
-    let pick = |a: T, v: T| {
-        if (max && v > a) || (!max && v < a) {
-            v
-        } else {
-            a
-        }
+    let empty = T::from_f64(if max { -limit } else { limit });
+    // Groups start empty, so a group of -inf (for max) keeps -inf; only groups with no values take the limit.
+    let pick = |a: Option<T>, v: T| match a {
+        Some(a) if !((max && v > a) || (!max && v < a)) => Some(a),
+        _ => Some(v),
     };
+    let folded = fold_groups(data.typed::<T>()?, groups, n, None, pick);
     Tensor::from_vec(
         shape,
-        fold_groups(data.typed::<T>()?, groups, n, init, pick),
+        folded.into_iter().map(|a| a.unwrap_or(empty)).collect(),
     )
 }
 
@@ -364,6 +363,23 @@ impl Op for Reduce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_of_infinities_is_infinite() {
+        let x = Tensor::from_vec(
+            &[2, 2],
+            vec![f32::NEG_INFINITY, f32::NEG_INFINITY, 1.0, f32::INFINITY],
+        )
+        .unwrap();
+        assert_eq!(
+            eval(ReduceKind::Max, false, &x, &[1]).to_f64_vec(),
+            vec![f64::NEG_INFINITY, f64::INFINITY]
+        );
+        assert_eq!(
+            eval(ReduceKind::Min, false, &x, &[1]).to_f64_vec(),
+            vec![f64::NEG_INFINITY, 1.0]
+        );
+    }
 
     fn axes(v: &[i64]) -> Tensor {
         Tensor::from_vec(&[v.len()], v.to_vec()).unwrap()
