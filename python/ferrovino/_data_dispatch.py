@@ -62,6 +62,17 @@ def _bf16_bits(values: np.ndarray) -> np.ndarray:
     return bits.astype(np.uint16).view(np.float16)
 
 
+def _pack_nibbles(values: np.ndarray, signed: bool) -> np.ndarray:
+    """Packs 4-bit values two per byte, low nibble first, as u4/i4 tensors hold them."""
+    v = np.ascontiguousarray(values).astype(np.int8 if signed else np.uint8).reshape(-1)
+    if not signed and (v > 15).any() or signed and ((v < -8) | (v > 7)).any():
+        raise ValueError("value out of the 4-bit range")
+    nibbles = v.astype(np.uint8) & 0xF
+    if nibbles.size % 2:
+        nibbles = np.append(nibbles, np.uint8(0))
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8)
+
+
 def _as_array(value: Any, key: Key) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
@@ -80,6 +91,12 @@ def _to_tensor(value: Any, port: ConstOutput, key: Key, share: bool) -> Tensor:
         return Tensor(array, shared_memory=share and array.flags.c_contiguous and array.flags.writeable)
     if element_type == Type.bf16:
         return Tensor(_bf16_bits(array).reshape(array.shape), array.shape, Type.bf16)
+    if element_type in (Type.u4, Type.i4):
+        try:
+            packed = _pack_nibbles(array, signed=element_type == Type.i4)
+        except ValueError as e:
+            raise TypeError(f"input {key!r} expects {element_type.type_name} values: {e}") from None
+        return Tensor(packed, array.shape, element_type)
     dtype = element_type.to_dtype()
     if array.dtype != dtype:
         if array.dtype.kind in "OSUV":

@@ -41,6 +41,21 @@ def _array(value) -> np.ndarray:
     return numpy_helper.to_array(value) if isinstance(value, TensorProto) else np.asarray(value)
 
 
+def _as_expected_dtype(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Reads a result the way the expected value is typed: bf16 results come as float16-typed bits and 4-bit
+    results as packed bytes (as in OpenVINO's API); ml_dtypes gives the expected values those dtypes."""
+    name = want.dtype.name
+    if name == "bfloat16" and got.dtype == np.float16:
+        return got.view(want.dtype)
+    if name in ("int4", "uint4") and got.dtype == np.uint8:
+        low, high = got & 0xF, got >> 4
+        nibbles = np.stack([low, high], axis=-1).reshape(-1)[: want.size].astype(np.int8)
+        if name == "int4":
+            nibbles = np.where(nibbles > 7, nibbles - 16, nibbles)
+        return nibbles.reshape(want.shape).astype(want.dtype)
+    return got
+
+
 def run_case(ov, case) -> Optional[str]:
     """Runs one case on the CPU plugin: None when every output matches within the case's rtol/atol, else why not."""
     from ferrovino.frontends.onnx import read_onnx
@@ -54,8 +69,8 @@ def run_case(ov, case) -> Optional[str]:
             feed = {n: _array(v) for n, v in zip(names, inputs)}
             result = compiled(feed)
             for i, want in enumerate(expected):
-                got = np.asarray(result[i])
                 want = _array(want)
+                got = _as_expected_dtype(np.asarray(result[i]), want)
                 if got.shape != want.shape:
                     return f"output {i}: shape {got.shape}, expected {want.shape}"
                 if got.dtype != want.dtype:

@@ -3,11 +3,19 @@
 Translators live in ``ops_*`` modules, one per family, registered with :func:`registry.op`.
 """
 
-from . import ops_elementwise  # noqa: F401  (registers translators)
-from . import ops_tensor_index, ops_tensor_layout, ops_tensor_shape  # noqa: F401
-from . import ops_attention, ops_quant, ops_rnn  # noqa: F401
-from . import ops_misc, ops_reduce  # noqa: F401
-from . import ops_nn  # noqa: F401
+# Importing a family module registers its translators.
+from . import (  # noqa: F401
+    ops_attention,
+    ops_elementwise,
+    ops_misc,
+    ops_nn,
+    ops_quant,
+    ops_reduce,
+    ops_rnn,
+    ops_tensor_index,
+    ops_tensor_layout,
+    ops_tensor_shape,
+)
 from .converter import convert_model, read_onnx, unsupported_nodes
 
 __all__ = ["convert_model", "read_onnx", "unsupported_nodes"]

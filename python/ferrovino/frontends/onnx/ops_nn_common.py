@@ -9,41 +9,8 @@ import numpy as np
 from ... import _native
 from ... import opset16 as ops
 
-
-def out(node) -> _native.Output:
-    """The first output of a builder node."""
-    return node.output(0)
-
-
-def const_like(value, like: _native.Output) -> _native.Output:
-    """``value`` (a number or an array) as a constant of ``like``'s element type."""
-    return out(ops.convert_like(np.asarray(value, np.float64), like))
-
-
-def i64(values) -> np.ndarray:
-    """``values`` as an i64 array (a Constant once handed to a builder)."""
-    return np.asarray(values, np.int64)
-
-
-def rank_of(x: _native.Output, what: str = "input 0") -> int:
-    """The static rank of ``x``; a dynamic rank is an error saying which input needs one."""
-    ps = x.get_partial_shape()
-    if ps.rank.is_dynamic:
-        raise _native.UnsupportedError(f"{what} needs a static rank, got a dynamic one")
-    return ps.rank.get_length()
-
-
-def static_dims(x: _native.Output) -> Optional[list[int]]:
-    """The dimensions of ``x`` when its shape is fully static, else None."""
-    ps = x.get_partial_shape()
-    if ps.rank.is_dynamic or not ps.is_static:
-        return None
-    return [d.get_length() for d in ps]
-
-
-def shape_of(x: _native.Output) -> _native.Output:
-    """The i64 shape of ``x`` as a graph value."""
-    return out(ops.shape_of(x, "i64"))
+# The helpers both families use live in ops_tensor_common; the nn modules import them from here.
+from .ops_tensor_common import const_like, i64, normalize_axis, out, rank_of, shape_of, static_dims  # noqa: F401
 
 
 def dims(x: _native.Output, start: int, stop: Optional[int] = None) -> _native.Output:
@@ -63,11 +30,6 @@ def flatten_2d(x: _native.Output, axis: int) -> _native.Output:
     return out(ops.reshape(x, target, False))
 
 
-def normalize_axis(axis: int, rank: int) -> int:
-    """``axis`` in ``[0, rank)``; one outside ``[-rank, rank)`` is an error."""
-    if not -rank <= axis < rank:
-        raise _native.ParseError(f"axis {axis} is outside [-{rank}, {rank}) for a rank-{rank} input")
-    return axis + rank if axis < 0 else axis
 
 
 def per_axis(ctx, name: str, n: int, default: int) -> list[int]:
