@@ -7,6 +7,7 @@ Translators live in ``ops_*`` modules, one per family, registered with :func:`re
 from . import (  # noqa: F401
     ops_attention,
     ops_elementwise,
+    ops_loss,
     ops_misc,
     ops_nn,
     ops_quant,
