@@ -1,4 +1,4 @@
-"""Translators of ONNX bit shifts, IsInf, Round, Det, the signal ops (window functions, MelWeightMatrix, DFT, STFT).
+"""Translators of ONNX bit shifts, BitCast, IsInf, Round, Det, the signal ops (window functions, MelWeightMatrix, DFT, STFT).
 
 The signal ops have no ferrovino counterpart; they are built from elementwise ops, Range and reductions. Their
 lengths (window size, DFT length, axis) may be runtime tensors, so nothing here needs them at translation time.
@@ -26,6 +26,24 @@ def _bit_shift(ctx):
     if direction not in builds:
         raise _native.ParseError(f"BitShift direction must be LEFT or RIGHT, got {direction!r}")
     return [builds[direction](ctx.input(0), ctx.input(1)).output(0)]
+
+
+@op("BitCast", since=26)
+def _bit_cast(ctx):
+    """Reinterprets the bits as another type of the same width: between integer (and boolean) types that is the
+    wrapping Convert; a floating-point side would need a bitcast op the core does not have."""
+    x = ctx.input(0)
+    source, target = x.get_element_type(), _native.Type(element_type(ctx.attr("to")))
+    if source.bitwidth != target.bitwidth:
+        raise _native.ParseError(f"BitCast needs types of the same width, got {source.get_type_name()} and "
+                                 f"{target.get_type_name()}")
+    if source == target:
+        return [x]
+    if source.is_real() or target.is_real():
+        raise _native.UnsupportedError(f"BitCast from {source.get_type_name()} to {target.get_type_name()}: "
+                                       "reinterpreting floating-point bits is not supported (integer and boolean "
+                                       "types only)")
+    return [ops.convert(x, target.get_type_name()).output(0)]
 
 
 @op("IsInf", since=10)
