@@ -363,7 +363,8 @@ impl Tensor {
             _ => (0..self.len()).map(|i| self.get_f64(i) as i64).collect())
     }
 
-    /// A tensor of `element_type` built from f64 values (rounding/saturating as `Scalar::from_f64` does).
+    /// A tensor of `element_type` built from f64 values (as `Scalar::from_f64` converts; 4-bit types keep the low
+    /// nibble of the truncated value).
     pub fn from_f64s(element_type: ElementType, shape: &[usize], values: &[f64]) -> Result<Tensor> {
         if values.len() != num_elements(shape) {
             return Err(Error::Internal(format!(
@@ -385,8 +386,8 @@ impl Tensor {
                 for (i, v) in values.iter().enumerate() {
                     let raw = match element_type {
                         ElementType::U1 => (*v != 0.0) as u8,
-                        ElementType::U4 => (*v as i64).clamp(0, 15) as u8,
-                        _ => ((*v as i64).clamp(-8, 7) as i8 as u8) & 0xF,
+                        // Narrowing to 4 bits wraps (keeps the low nibble), as OpenVINO's Convert does.
+                        _ => (*v as i64 & 0xF) as u8,
                     };
                     if bits == 1 {
                         bytes[i / 8] |= raw << (7 - i % 8);
@@ -452,6 +453,15 @@ mod tests {
         assert_eq!(t.bytes(), &[0x21, 0x43, 0x05]);
         let i = Tensor::from_f64s(ElementType::I4, &[2], &[-1.0, 7.0])?;
         assert_eq!(i.to_f64_vec(), vec![-1.0, 7.0]);
+        // Out-of-range values wrap: OpenVINO converts -9 and 17 to u4 as 7 and 1, and 8 to i4 as -8.
+        assert_eq!(
+            Tensor::from_f64s(ElementType::U4, &[2], &[-9.0, 17.0])?.to_f64_vec(),
+            vec![7.0, 1.0]
+        );
+        assert_eq!(
+            Tensor::from_f64s(ElementType::I4, &[1], &[8.0])?.to_f64_vec(),
+            vec![-8.0]
+        );
         Ok(())
     }
 }

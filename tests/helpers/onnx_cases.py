@@ -47,7 +47,8 @@ def _as_expected_dtype(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     name = want.dtype.name
     if name == "bfloat16" and got.dtype == np.float16:
         return got.view(want.dtype)
-    if name in ("int4", "uint4") and got.dtype == np.uint8:
+    if name in ("int4", "uint4") and got.dtype in (np.uint8, np.int8):
+        got = got.view(np.uint8)
         low, high = got & 0xF, got >> 4
         nibbles = np.stack([low, high], axis=-1).reshape(-1)[: want.size].astype(np.int8)
         if name == "int4":
@@ -75,7 +76,9 @@ def run_case(ov, case) -> Optional[str]:
                     return f"output {i}: shape {got.shape}, expected {want.shape}"
                 if got.dtype != want.dtype:
                     return f"output {i}: dtype {got.dtype}, expected {want.dtype}"
-                if want.dtype.kind in "fc":
+                if want.dtype.name == "bfloat16":
+                    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
+                elif want.dtype.kind in "fc":
                     np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, equal_nan=True)
                 else:
                     np.testing.assert_array_equal(got, want)
