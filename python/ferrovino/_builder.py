@@ -440,7 +440,7 @@ _UNARY = {
 _BINARY = {
     1: "add:Add subtract:Subtract multiply:Multiply divide:Divide power:Power maximum:Maximum minimum:Minimum "
     "floor_mod:FloorMod mod:Mod equal:Equal not_equal:NotEqual greater:Greater greater_equal:GreaterEqual "
-    "less:Less less_equal:LessEqual logical_and:LogicalAnd logical_or:LogicalOr logical_xor:LogicalXor "
+    "less:Less less_equal:LessEqual logical_and:LogicalAnd logical_or:LogicalOr logical_xor:LogicalXor@2 "
     "squared_difference/x1,x2:SquaredDifference",
     13: "bitwise_and:BitwiseAnd bitwise_or:BitwiseOr bitwise_xor:BitwiseXor",
     15: "bitwise_left_shift/arg0,arg1:BitwiseLeftShift bitwise_right_shift/arg0,arg1:BitwiseRightShift",
@@ -454,14 +454,18 @@ _REDUCE = {
 
 
 def _family(table: dict, default_params: str, tail: tuple) -> list:
-    """Rows from ``func[/param,param]:Type`` words: one input per param name, then the shared ``tail`` params."""
+    """Rows from ``func[/param,param]:Type[@opset]`` words: one input per param name, then the shared ``tail`` params.
+
+    ``@opset`` names the op version when it differs from the module that first exports the function (opset1's
+    logical_xor creates LogicalXor-2)."""
     rows = []
     for since, words in table.items():
         for word in words.split():
-            head, type_name = word.split(":")
+            head, type_spec = word.split(":")
+            type_name, _, version = type_spec.partition("@")
             func, _, names = head.partition("/")
             inputs = tuple(In(n) for n in (names or default_params).split(","))
-            rows.append(OpSpec(func, since, type_name, since, inputs + tail))
+            rows.append(OpSpec(func, since, type_name, int(version) if version else since, inputs + tail))
     return rows
 
 
