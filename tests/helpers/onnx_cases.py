@@ -77,8 +77,8 @@ def run_case(ov, case) -> Optional[str]:
                 if got.dtype != want.dtype:
                     return f"output {i}: dtype {got.dtype}, expected {want.dtype}"
                 if want.dtype.name == "bfloat16":
-                    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
-                elif want.dtype.kind in "fc":
+                    got, want = got.astype(np.float32), want.astype(np.float32)
+                if want.dtype.kind in "fc":
                     np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, equal_nan=True)
                 else:
                     np.testing.assert_array_equal(got, want)

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     ops_quant,
     ops_reduce,
     ops_rnn,
+    ops_stateful,
     ops_tensor_index,
     ops_tensor_layout,
     ops_tensor_shape,
