@@ -14,6 +14,7 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod data_movement;
+pub mod detection;
 pub mod elementwise;
 pub mod gather_scatter;
 pub mod indexing;
