@@ -10,6 +10,7 @@ import numpy as np
 from ... import _native
 from ... import opset16 as ops
 from .ops_nn_common import i64, out, rank_of
+from .ops_nn_resize_matrix import needs_matrices, resize_by_matrices
 from .registry import op
 
 # ONNX mode → Interpolate mode (antialias picks the filter modes, which alone support it).
@@ -120,6 +121,10 @@ def _keep_aspect_sizes(ctx, x: _native.Output, sizes: _native.Output, axes: list
 @op("Resize", since=11)
 def _resize(ctx):
     x = ctx.input(0)
+    scales = ctx.const(2) if _given(ctx, 2) else None
+    sizes = ctx.const(3) if _given(ctx, 3) else None
+    if (scales is not None or sizes is not None) and needs_matrices(ctx, scales):
+        return [resize_by_matrices(ctx, scales, sizes)]
     spec = _spec(ctx, "half_pixel", "round_prefer_floor")
     if _given(ctx, 3):
         axes = spec.axes if spec.axes is not None else list(range(rank_of(x)))
