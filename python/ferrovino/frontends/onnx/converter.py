@@ -146,6 +146,8 @@ def convert_model(model: onnx.ModelProto, base_dir: str = "") -> _native.Model:
         params, outputs = conv.convert_graph(model.graph)
     except UnsupportedType as e:
         raise _native.UnsupportedError(str(e)) from None
+    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+        raise _native.ParseError(f"cannot read the ONNX model's tensors: {e}") from None
     results = []
     for vi, out in zip(model.graph.output, outputs):
         res = _native.make_node("Result", 1, [out], {}, vi.name)
