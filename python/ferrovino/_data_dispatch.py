@@ -91,6 +91,8 @@ def _to_tensor(value: Any, port: ConstOutput, key: Key, share: bool) -> Tensor:
         return Tensor(array, shared_memory=share and array.flags.c_contiguous and array.flags.writeable)
     if element_type == Type.bf16:
         return Tensor(_bf16_bits(array).reshape(array.shape), array.shape, Type.bf16)
+    if element_type.get_type_name() in _ML_DTYPES:
+        return _narrow_tensor(array, element_type, key)
     if element_type in (Type.u4, Type.i4):
         try:
             packed = _pack_nibbles(array, signed=element_type == Type.i4)
@@ -109,6 +111,33 @@ def _to_tensor(value: Any, port: ConstOutput, key: Key, share: bool) -> Tensor:
     if array.ndim == 0 and port.get_partial_shape().is_static and len(port.get_partial_shape()) > 0:
         array = array.reshape(port.get_shape())
     return Tensor(array, shared_memory=False)
+
+
+# ml_dtypes' names of ferrovino's narrow types (one value per byte there; ferrovino packs 2- and 4-bit ones).
+_ML_DTYPES = {
+    "f8e4m3": "float8_e4m3fn",
+    "f8e5m2": "float8_e5m2",
+    "f8e8m0": "float8_e8m0fnu",
+    "f4e2m1": "float4_e2m1fn",
+    "f8e4m3fnuz": "float8_e4m3fnuz",
+    "f8e5m2fnuz": "float8_e5m2fnuz",
+    "i2": "int2",
+    "u2": "uint2",
+}
+
+
+def _narrow_tensor(array: np.ndarray, element_type: Type, key: Key) -> Tensor:
+    """A tensor of a narrow type: uint8 arrays of an 8-bit float type are its codes (as in OpenVINO); other arrays
+    are converted to the ml_dtypes type of the same name (values, as ml_dtypes rounds them) and copied."""
+    if element_type.bitwidth == 8 and array.dtype == np.uint8:
+        return Tensor(np.ascontiguousarray(array), array.shape, element_type)
+    if array.dtype.kind in "OSU":
+        raise TypeError(f"input {key!r} expects {element_type.type_name} values; got an array of dtype {array.dtype}")
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError(f"input {key!r} of type {element_type.type_name} needs ml_dtypes to convert values") from None
+    return Tensor(array.astype(getattr(ml_dtypes, _ML_DTYPES[element_type.get_type_name()])))
 
 
 def dispatch(request: Any, inputs: Any, share_inputs: bool) -> None:

@@ -39,6 +39,14 @@ class Type:
     u16: Type
     u32: Type
     u64: Type
+    u2: Type
+    i2: Type
+    f8e4m3: Type
+    f8e5m2: Type
+    f8e8m0: Type
+    f4e2m1: Type
+    f8e4m3fnuz: Type
+    f8e5m2fnuz: Type
     def __init__(self, dtype: Union[np.dtype, type, str]) -> None: ...
     def to_dtype(self) -> np.dtype: ...
     @property

@@ -10,7 +10,8 @@ use pyo3::types::PyString;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PyType(pub ElementType);
 
-/// The numpy dtype name a tensor of `t` is exposed as (`bf16` as `float16`, packed types as bytes).
+/// The numpy dtype name a tensor of `t` is exposed as, as OpenVINO does: `bf16` as `float16`, packed types as
+/// bytes, narrow floats as their `uint8` codes.
 pub fn numpy_name(t: ElementType) -> Option<&'static str> {
     Some(match t {
         ElementType::Dynamic => return None,
@@ -18,11 +19,20 @@ pub fn numpy_name(t: ElementType) -> Option<&'static str> {
         ElementType::BF16 | ElementType::F16 => "float16",
         ElementType::F32 => "float32",
         ElementType::F64 => "float64",
-        ElementType::I4 | ElementType::I8 => "int8",
+        ElementType::I2 | ElementType::I4 | ElementType::I8 => "int8",
         ElementType::I16 => "int16",
         ElementType::I32 => "int32",
         ElementType::I64 => "int64",
-        ElementType::U1 | ElementType::U4 | ElementType::U8 => "uint8",
+        ElementType::U1
+        | ElementType::U2
+        | ElementType::U4
+        | ElementType::U8
+        | ElementType::F8E4M3
+        | ElementType::F8E5M2
+        | ElementType::F8E8M0
+        | ElementType::F4E2M1
+        | ElementType::F8E4M3FNUZ
+        | ElementType::F8E5M2FNUZ => "uint8",
         ElementType::U16 => "uint16",
         ElementType::U32 => "uint32",
         ElementType::U64 => "uint64",
@@ -48,6 +58,24 @@ pub fn from_numpy_name(name: &str) -> Option<ElementType> {
     })
 }
 
+/// ml_dtypes' names of the narrow types numpy lacks, with their element types (ml_dtypes stores one value per
+/// byte, the code in the low bits).
+const ML_DTYPES: [(&str, ElementType); 8] = [
+    ("float8_e4m3fn", ElementType::F8E4M3),
+    ("float8_e5m2", ElementType::F8E5M2),
+    ("float8_e8m0fnu", ElementType::F8E8M0),
+    ("float4_e2m1fn", ElementType::F4E2M1),
+    ("float8_e4m3fnuz", ElementType::F8E4M3FNUZ),
+    ("float8_e5m2fnuz", ElementType::F8E5M2FNUZ),
+    ("int2", ElementType::I2),
+    ("uint2", ElementType::U2),
+];
+
+/// The element type of an ml_dtypes dtype name (`float8_e4m3fn` → f8e4m3).
+pub fn from_ml_dtypes_name(name: &str) -> Option<ElementType> {
+    ML_DTYPES.iter().find(|(n, _)| *n == name).map(|&(_, t)| t)
+}
+
 /// OpenVINO's C type spelling, used by `repr(Type)` (`float32`, `int64_t`, `char`).
 fn c_type_name(t: ElementType) -> &'static str {
     match t {
@@ -68,6 +96,14 @@ fn c_type_name(t: ElementType) -> &'static str {
         ElementType::U16 => "uint16_t",
         ElementType::U32 => "uint32_t",
         ElementType::U64 => "uint64_t",
+        ElementType::U2 => "uint2_t",
+        ElementType::I2 => "int2_t",
+        ElementType::F8E4M3 => "f8e4m3",
+        ElementType::F8E5M2 => "f8e5m2",
+        ElementType::F8E8M0 => "f8e8m0",
+        ElementType::F4E2M1 => "f4e2m1",
+        ElementType::F8E4M3FNUZ => "f8e4m3fnuz",
+        ElementType::F8E5M2FNUZ => "f8e5m2fnuz",
     }
 }
 
@@ -80,7 +116,7 @@ pub fn parameter_type_name(t: ElementType) -> &'static str {
     }
 }
 
-/// Converts a `Type`, numpy dtype, numpy scalar type or type-name string into an element type.
+/// Converts a `Type`, numpy (or ml_dtypes) dtype, numpy scalar type or type-name string into an element type.
 pub fn extract_element_type(obj: &Bound<'_, PyAny>) -> PyResult<ElementType> {
     if let Ok(t) = obj.cast::<PyType>() {
         return Ok(t.get().0);
@@ -96,6 +132,7 @@ pub fn extract_element_type(obj: &Bound<'_, PyAny>) -> PyResult<ElementType> {
         .map_err(|_| PyTypeError::new_err(format!("data type '{obj}' not understood")))?;
     let name: String = dtype.getattr("name")?.extract()?;
     from_numpy_name(&name)
+        .or_else(|| from_ml_dtypes_name(&name))
         .ok_or_else(|| PyTypeError::new_err(format!("data type '{name}' is not supported")))
 }
 
@@ -174,6 +211,38 @@ impl PyType {
     #[classattr]
     fn u64() -> PyType {
         PyType(ElementType::U64)
+    }
+    #[classattr]
+    fn u2() -> PyType {
+        PyType(ElementType::U2)
+    }
+    #[classattr]
+    fn i2() -> PyType {
+        PyType(ElementType::I2)
+    }
+    #[classattr]
+    fn f8e4m3() -> PyType {
+        PyType(ElementType::F8E4M3)
+    }
+    #[classattr]
+    fn f8e5m2() -> PyType {
+        PyType(ElementType::F8E5M2)
+    }
+    #[classattr]
+    fn f8e8m0() -> PyType {
+        PyType(ElementType::F8E8M0)
+    }
+    #[classattr]
+    fn f4e2m1() -> PyType {
+        PyType(ElementType::F4E2M1)
+    }
+    #[classattr]
+    fn f8e4m3fnuz() -> PyType {
+        PyType(ElementType::F8E4M3FNUZ)
+    }
+    #[classattr]
+    fn f8e5m2fnuz() -> PyType {
+        PyType(ElementType::F8E5M2FNUZ)
     }
 
     /// The numpy dtype values of this type are exposed as.
@@ -298,9 +367,18 @@ mod tests {
         for t in crate::ir::ALL_STATIC_TYPES {
             let name = numpy_name(t);
             assert!(name.is_some());
-            if !t.is_sub_byte() && t != ElementType::BF16 {
+            if !t.is_sub_byte() && !t.is_narrow_float() && t != ElementType::BF16 {
                 assert_eq!(name.and_then(from_numpy_name), Some(t));
             }
         }
+    }
+    #[test]
+    fn ml_dtypes_names() {
+        assert_eq!(
+            from_ml_dtypes_name("float8_e4m3fn"),
+            Some(ElementType::F8E4M3)
+        );
+        assert_eq!(from_ml_dtypes_name("int2"), Some(ElementType::I2));
+        assert_eq!(from_ml_dtypes_name("float32"), None);
     }
 }

@@ -233,7 +233,7 @@ pub fn make_constant(
         .unwrap_or(src);
     let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
     let tensor = match numpy_name(et) {
-        Some(dtype) if !et.is_sub_byte() && et != ElementType::BF16 => {
+        Some(dtype) if !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 => {
             let bytes = arr
                 .call_method1("astype", (dtype,))?
                 .call_method0("tobytes")?;

@@ -5,7 +5,9 @@
 //! it has the tensor's shape and dtype; for packed types (u1, u4, i4) it holds the packed bytes. The Rust
 //! [`Tensor`] inside borrows that array's buffer through [`Tensor::from_foreign`], keeping the array alive.
 
-use super::element_type::{PyType, extract_element_type, from_numpy_name, numpy_name};
+use super::element_type::{
+    PyType, extract_element_type, from_ml_dtypes_name, from_numpy_name, numpy_name,
+};
 use super::errors::IntoPyResult;
 use super::output::port_of;
 use super::shape::{PyShape, extract_shape};
@@ -128,16 +130,33 @@ pub fn zeros(py: Python<'_>, et: ElementType, shape: &[usize]) -> PyResult<PyTen
     wrap_array(zeros_array(py, et, shape)?, et, shape, false)
 }
 
-/// The element type matching a numpy array's dtype.
+/// The element type matching a numpy array's dtype (ml_dtypes' narrow types included).
 pub fn array_element_type(arr: &Bound<'_, PyAny>) -> PyResult<ElementType> {
     let name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
     from_numpy_name(&name)
+        .or_else(|| from_ml_dtypes_name(&name))
         .ok_or_else(|| PyTypeError::new_err(format!("numpy dtype '{name}' is not supported")))
 }
 
-/// A tensor over a numpy array: shared when possible and asked for, otherwise a C-contiguous copy.
+/// A tensor holding the values of an ml_dtypes array of a narrow type (always a copy: ml_dtypes stores one
+/// value per byte, ferrovino packs 2- and 4-bit types).
+fn from_ml_dtypes_array(arr: &Bound<'_, PyAny>, et: ElementType) -> PyResult<PyTensor> {
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let values: Vec<f64> = arr
+        .call_method1("astype", ("float64",))?
+        .call_method1("reshape", (-1,))?
+        .extract()?;
+    from_rust(arr.py(), &Tensor::from_f64s(et, &shape, &values).py()?)
+}
+
+/// A tensor over a numpy array: shared when possible and asked for, otherwise a C-contiguous copy. ml_dtypes
+/// arrays of narrow types (`float8_e4m3fn`, `int2`, …) are copied into tensors of the matching type.
 pub fn from_array(arr: &Bound<'_, PyAny>, shared_memory: bool) -> PyResult<PyTensor> {
     let np = arr.py().import("numpy")?;
+    let dtype_name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
+    if let Some(et) = from_ml_dtypes_name(&dtype_name) {
+        return from_ml_dtypes_array(arr, et);
+    }
     let et = array_element_type(arr)?;
     let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
     let storage = if shared_memory {

@@ -42,13 +42,30 @@ pub enum ElementType {
     U32,
     /// Unsigned 64-bit.
     U64,
+    /// Unsigned 2-bit, four per byte, lowest bits first.
+    U2,
+    /// Signed 2-bit, four per byte, lowest bits first (beyond OpenVINO: ONNX INT2).
+    I2,
+    /// 8-bit float, 4 exponent and 3 mantissa bits, no infinities (ONNX FLOAT8E4M3FN).
+    F8E4M3,
+    /// 8-bit float, 5 exponent and 2 mantissa bits, IEEE-style infinities and NaNs.
+    F8E5M2,
+    /// 8-bit unsigned power of two, 2^(code-127) (ONNX FLOAT8E8M0).
+    F8E8M0,
+    /// 4-bit float, 2 exponent bits and 1 mantissa bit, two per byte, low nibble first.
+    F4E2M1,
+    /// 8-bit float like f8e4m3 with bias 8, one NaN and no negative zero (beyond OpenVINO: ONNX FLOAT8E4M3FNUZ).
+    F8E4M3FNUZ,
+    /// 8-bit float like f8e5m2 with bias 16, one NaN and no negative zero (beyond OpenVINO: ONNX FLOAT8E5M2FNUZ).
+    F8E5M2FNUZ,
 }
 
 use ElementType::*;
 
 /// Every static element type, in a fixed order.
-pub const ALL_STATIC_TYPES: [ElementType; 16] = [
-    Boolean, BF16, F16, F32, F64, I4, I8, I16, I32, I64, U1, U4, U8, U16, U32, U64,
+pub const ALL_STATIC_TYPES: [ElementType; 24] = [
+    Boolean, BF16, F16, F32, F64, I4, I8, I16, I32, I64, U1, U4, U8, U16, U32, U64, U2, I2, F8E4M3,
+    F8E5M2, F8E8M0, F4E2M1, F8E4M3FNUZ, F8E5M2FNUZ,
 ];
 
 impl ElementType {
@@ -72,6 +89,14 @@ impl ElementType {
             U16 => "u16",
             U32 => "u32",
             U64 => "u64",
+            U2 => "u2",
+            I2 => "i2",
+            F8E4M3 => "f8e4m3",
+            F8E5M2 => "f8e5m2",
+            F8E8M0 => "f8e8m0",
+            F4E2M1 => "f4e2m1",
+            F8E4M3FNUZ => "f8e4m3fnuz",
+            F8E5M2FNUZ => "f8e5m2fnuz",
         }
     }
 
@@ -94,8 +119,9 @@ impl ElementType {
         match self {
             Dynamic => 0,
             U1 => 1,
-            I4 | U4 => 4,
-            Boolean | I8 | U8 => 8,
+            U2 | I2 => 2,
+            I4 | U4 | F4E2M1 => 4,
+            Boolean | I8 | U8 | F8E4M3 | F8E5M2 | F8E8M0 | F8E4M3FNUZ | F8E5M2FNUZ => 8,
             BF16 | F16 | I16 | U16 => 16,
             F32 | I32 | U32 => 32,
             F64 | I64 | U64 => 64,
@@ -114,7 +140,15 @@ impl ElementType {
 
     /// True for floating-point types.
     pub fn is_real(self) -> bool {
-        matches!(self, BF16 | F16 | F32 | F64)
+        matches!(self, BF16 | F16 | F32 | F64) || self.is_narrow_float()
+    }
+
+    /// True for the floating-point types narrower than f16 (f8 and f4 formats), stored as codes.
+    pub fn is_narrow_float(self) -> bool {
+        matches!(
+            self,
+            F8E4M3 | F8E5M2 | F8E8M0 | F4E2M1 | F8E4M3FNUZ | F8E5M2FNUZ
+        )
     }
 
     /// True for integer and boolean types.
@@ -127,9 +161,9 @@ impl ElementType {
         self.is_integral() && self != Boolean
     }
 
-    /// True for signed types (floats included).
+    /// True for signed types (floats included, f8e8m0 too, as OpenVINO says).
     pub fn is_signed(self) -> bool {
-        matches!(self, BF16 | F16 | F32 | F64 | I4 | I8 | I16 | I32 | I64)
+        self.is_real() || matches!(self, I2 | I4 | I8 | I16 | I32 | I64)
     }
 
     /// True for types narrower than a byte, stored packed.
@@ -193,9 +227,17 @@ impl FromStr for ElementType {
             "u16" | "uint16" => U16,
             "u32" | "uint32" => U32,
             "u64" | "uint64" => U64,
+            "u2" | "uint2" => U2,
+            "i2" | "int2" => I2,
+            "f8e4m3" => F8E4M3,
+            "f8e5m2" => F8E5M2,
+            "f8e8m0" => F8E8M0,
+            "f4e2m1" => F4E2M1,
+            "f8e4m3fnuz" => F8E4M3FNUZ,
+            "f8e5m2fnuz" => F8E5M2FNUZ,
             other => {
                 return Err(Error::Unsupported(format!(
-                    "unknown element type '{other}' (expected one of f32, f16, bf16, f64, i4, i8, i16, i32, i64, u1, u4, u8, u16, u32, u64, boolean)"
+                    "unknown element type '{other}' (expected one of f32, f16, bf16, f64, i4, i8, i16, i32, i64, u1, u2, u4, u8, u16, u32, u64, i2, f8e4m3, f8e5m2, f8e8m0, f4e2m1, f8e4m3fnuz, f8e5m2fnuz, boolean)"
                 )));
             }
         };
@@ -223,12 +265,20 @@ mod tests {
             );
         }
         assert!("f8e4m3x".parse::<ElementType>().is_err());
+        assert_eq!(F8E4M3.precision_name(), "F8E4M3");
+        assert_eq!(ElementType::from_precision("F4E2M1").ok(), Some(F4E2M1));
+        assert!(
+            F8E8M0.is_real() && F8E8M0.is_signed() && !U2.is_signed() && I2.is_integral_number()
+        );
     }
 
     #[test]
     fn packed_sizes() {
         assert_eq!(U4.bytes_for(5), 3);
         assert_eq!(U1.bytes_for(9), 2);
+        assert_eq!(U2.bytes_for(5), 2);
+        assert_eq!(F4E2M1.bytes_for(3), 2);
+        assert_eq!(F8E4M3.bytes_for(3), 3);
         assert_eq!(F32.bytes_for(3), 12);
     }
 }

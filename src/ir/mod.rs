@@ -3,6 +3,7 @@
 mod attributes;
 mod element_type;
 pub mod layout;
+pub mod minifloat;
 mod model;
 mod node;
 pub mod rt_info;

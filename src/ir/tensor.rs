@@ -2,6 +2,7 @@
 //! or borrowed from a foreign buffer (a numpy array) that is kept alive by the tensor.
 
 use super::element_type::ElementType;
+use super::minifloat;
 use super::scalar::Scalar;
 use super::shape::{fmt_shape, num_elements};
 use crate::error::{Error, Result};
@@ -327,20 +328,23 @@ impl Tensor {
         })
     }
 
-    /// Value `i` widened to f64 (sub-byte types unpacked).
+    /// Value `i` widened to f64 (sub-byte types unpacked, narrow floats decoded; 0 past the end).
     pub fn get_f64(&self, i: usize) -> f64 {
-        let b = self.bytes();
-        match self.element_type {
-            ElementType::U1 => ((b[i / 8] >> (7 - i % 8)) & 1) as f64,
-            ElementType::U4 => ((b[i / 2] >> (4 * (i % 2))) & 0xF) as f64,
-            ElementType::I4 => {
-                let n = (b[i / 2] >> (4 * (i % 2))) & 0xF;
-                (((n << 4) as i8) >> 4) as f64
-            }
-            et => {
-                crate::dispatch_scalar!(et, T => self.typed::<T>().map(|s| s[i].to_f64()).unwrap_or(0.0), _ => 0.0)
-            }
+        let et = self.element_type;
+        if et.is_sub_byte() || et.is_narrow_float() {
+            let code = packed_code(self.bytes(), et, i);
+            return match et {
+                ElementType::I2 | ElementType::I4 => {
+                    let unused = 8 - et.bitwidth();
+                    (((code << unused) as i8) >> unused) as f64
+                }
+                _ if et.is_narrow_float() => minifloat::decode(et, code),
+                _ => code as f64,
+            };
         }
+        crate::dispatch_scalar!(et,
+            T => self.typed::<T>().ok().and_then(|s| s.get(i)).map_or(0.0, |v| v.to_f64()),
+            _ => 0.0)
     }
 
     /// Every value widened to f64 (sub-byte types unpacked).
@@ -363,8 +367,8 @@ impl Tensor {
             _ => (0..self.len()).map(|i| self.get_f64(i) as i64).collect())
     }
 
-    /// A tensor of `element_type` built from f64 values (as `Scalar::from_f64` converts; 4-bit types keep the low
-    /// nibble of the truncated value).
+    /// A tensor of `element_type` built from f64 values (as `Scalar::from_f64` converts; narrow floats round to
+    /// nearest even as [`minifloat::encode`] does; 2- and 4-bit integers keep the low bits of the truncated value).
     pub fn from_f64s(element_type: ElementType, shape: &[usize], values: &[f64]) -> Result<Tensor> {
         if values.len() != num_elements(shape) {
             return Err(Error::Internal(format!(
@@ -380,20 +384,17 @@ impl Tensor {
                     *d = (*v != 0.0) as u8;
                 }
             }
-            ElementType::U1 | ElementType::U4 | ElementType::I4 => {
-                let bits = element_type.bitwidth();
+            et if et.is_sub_byte() || et.is_narrow_float() => {
+                let mask = ((1u16 << et.bitwidth()) - 1) as u8;
                 let bytes = t.bytes_mut();
                 for (i, v) in values.iter().enumerate() {
-                    let raw = match element_type {
+                    let code = match et {
                         ElementType::U1 => (*v != 0.0) as u8,
-                        // Narrowing to 4 bits wraps (keeps the low nibble), as OpenVINO's Convert does.
-                        _ => (*v as i64 & 0xF) as u8,
+                        _ if et.is_narrow_float() => minifloat::encode(et, *v),
+                        // Narrowing to 2 or 4 bits wraps (keeps the low bits), as OpenVINO's Convert does.
+                        _ => (*v as i64) as u8,
                     };
-                    if bits == 1 {
-                        bytes[i / 8] |= raw << (7 - i % 8);
-                    } else {
-                        bytes[i / 2] |= raw << (4 * (i % 2));
-                    }
+                    put_packed_code(bytes, et, i, code & mask);
                 }
             }
             et => crate::dispatch_scalar!(et, T => {
@@ -418,6 +419,35 @@ impl Tensor {
             let v: Vec<f64> = values.iter().map(|&x| x as f64).collect();
             Tensor::from_f64s(element_type, shape, &v)
         })
+    }
+}
+
+/// Where value `i` of a type of at most 8 bits lies: its byte and the shift of its lowest bit (u1 is stored
+/// highest bit first, the other packed types lowest bits first).
+fn packed_position(et: ElementType, i: usize) -> (usize, usize) {
+    let bits = et.bitwidth();
+    let per_byte = 8 / bits.max(1);
+    let slot = i % per_byte;
+    let shift = if et == ElementType::U1 {
+        7 - slot
+    } else {
+        slot * bits
+    };
+    (i / per_byte, shift)
+}
+
+/// The code of value `i` of a type of at most 8 bits (0 past the end).
+fn packed_code(bytes: &[u8], et: ElementType, i: usize) -> u8 {
+    let (byte, shift) = packed_position(et, i);
+    let mask = ((1u16 << et.bitwidth()) - 1) as u8;
+    bytes.get(byte).map_or(0, |b| (b >> shift) & mask)
+}
+
+/// Stores `code` as value `i` of a zero-initialised buffer of a type of at most 8 bits.
+fn put_packed_code(bytes: &mut [u8], et: ElementType, i: usize, code: u8) {
+    let (byte, shift) = packed_position(et, i);
+    if let Some(b) = bytes.get_mut(byte) {
+        *b |= code << shift;
     }
 }
 
@@ -462,6 +492,36 @@ mod tests {
             Tensor::from_f64s(ElementType::I4, &[1], &[8.0])?.to_f64_vec(),
             vec![-8.0]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn two_bit_types_pack_lowest_bits_first() -> Result<()> {
+        // OpenVINO reads the byte 0xE4 as u2 values 0, 1, 2, 3.
+        let u = Tensor::from_f64s(ElementType::U2, &[5], &[0.0, 1.0, 2.0, 3.0, 5.0])?;
+        assert_eq!(u.bytes(), &[0xE4, 0x01]);
+        assert_eq!(u.to_f64_vec(), vec![0.0, 1.0, 2.0, 3.0, 1.0]);
+        let i = Tensor::from_f64s(ElementType::I2, &[4], &[-2.0, -1.0, 0.0, 1.0])?;
+        assert_eq!(i.bytes(), &[0x4E]);
+        assert_eq!(i.to_f64_vec(), vec![-2.0, -1.0, 0.0, 1.0]);
+        // Out-of-range values wrap like u4 and i4: 5 -> 1 as u2, 2 -> -2 as i2.
+        assert_eq!(
+            Tensor::from_f64s(ElementType::I2, &[1], &[2.0])?.to_f64_vec(),
+            vec![-2.0]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn narrow_floats_store_codes() -> Result<()> {
+        let f8 = Tensor::from_f64s(ElementType::F8E4M3, &[3], &[1.0, -448.0, 0.3])?;
+        assert_eq!(f8.bytes(), &[0x38, 0xFE, 0x2A]);
+        assert_eq!(f8.to_f64_vec(), vec![1.0, -448.0, 0.3125]);
+        assert_eq!(f8.get_f64(7), 0.0);
+        let f4 = Tensor::from_f64s(ElementType::F4E2M1, &[3], &[0.5, -6.0, 3.0])?;
+        assert_eq!(f4.bytes(), &[0xF1, 0x05]);
+        assert_eq!(f4.to_f64_vec(), vec![0.5, -6.0, 3.0]);
+        assert_eq!(f4.to_i64_vec(), vec![0, -6, 3]);
         Ok(())
     }
 }

@@ -284,6 +284,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn convert_to_and_from_narrow_types_like_openvino() {
+        // OpenVINO 2026.4.1 converts these f32 values to f8e4m3 codes 0x7F, 0x2A, 0xFF, 0x7E and to f4e2m1 7, 1,
+        // F, 7 (f8e4m3 overflows to NaN; f4e2m1 saturates).
+        let x = Tensor::from_vec(&[4], vec![1000.0f32, 0.3, -500.0, 460.0]).unwrap();
+        let f8 = convert_tensor(&x, ElementType::F8E4M3).unwrap();
+        assert_eq!(f8.bytes(), &[0x7F, 0x2A, 0xFF, 0x7E]);
+        let back = convert_tensor(&f8, ElementType::F32).unwrap().to_f64_vec();
+        assert!(back[0].is_nan() && back[2].is_nan());
+        assert_eq!((back[1], back[3]), (0.3125, 448.0));
+        let f4 = convert_tensor(&x, ElementType::F4E2M1).unwrap();
+        assert_eq!(f4.bytes(), &[0x17, 0x7F]);
+        assert_eq!(
+            convert_tensor(&f4, ElementType::I8).unwrap().to_i64_vec(),
+            vec![6, 0, -6, 6]
+        );
+        let u2 = convert_tensor(&x, ElementType::U2).unwrap();
+        assert_eq!(u2.to_i64_vec(), vec![0, 0, 0, 0]);
+    }
+
+    #[test]
     fn convert_truncates_and_wraps_like_openvino() {
         // Expected values computed by OpenVINO 2026.4.1's CPU plugin.
         let x = Tensor::from_vec(&[5], vec![-3.7f32, -0.5, 0.5, 2.5, 300.6]).unwrap();

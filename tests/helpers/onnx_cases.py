@@ -41,19 +41,31 @@ def _array(value) -> np.ndarray:
     return numpy_helper.to_array(value) if isinstance(value, TensorProto) else np.asarray(value)
 
 
+# Bits per value of the ml_dtypes types ferrovino returns as codes (one per byte) or packed bytes (2- and 4-bit).
+_CODED_BITS = {
+    "int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2,
+    "float8_e4m3fn": 8, "float8_e5m2": 8, "float8_e8m0fnu": 8, "float8_e4m3fnuz": 8, "float8_e5m2fnuz": 8,
+}
+
+
+def _unpack(got: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The ``count`` codes of ``bits`` bits packed lowest bits first in the bytes ``got``."""
+    got = got.view(np.uint8).reshape(-1)
+    shifts = np.arange(0, 8, bits, dtype=np.uint8)
+    return ((got[:, None] >> shifts) & ((1 << bits) - 1)).reshape(-1)[:count]
+
+
 def _as_expected_dtype(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Reads a result the way the expected value is typed: bf16 results come as float16-typed bits and 4-bit
-    results as packed bytes (as in OpenVINO's API); ml_dtypes gives the expected values those dtypes."""
+    """Reads a result the way the expected value is typed: bf16 results come as float16-typed bits, narrow floats
+    as their uint8 codes and 2- and 4-bit types as packed bytes (as in OpenVINO's API); ml_dtypes gives the
+    expected values those dtypes."""
     name = want.dtype.name
     if name == "bfloat16" and got.dtype == np.float16:
         return got.view(want.dtype)
-    if name in ("int4", "uint4") and got.dtype in (np.uint8, np.int8):
-        got = got.view(np.uint8)
-        low, high = got & 0xF, got >> 4
-        nibbles = np.stack([low, high], axis=-1).reshape(-1)[: want.size].astype(np.int8)
-        if name == "int4":
-            nibbles = np.where(nibbles > 7, nibbles - 16, nibbles)
-        return nibbles.reshape(want.shape).astype(want.dtype)
+    bits = _CODED_BITS.get(name)
+    if bits and got.dtype in (np.uint8, np.int8):
+        # ml_dtypes stores every one of these types as its bare code in one byte.
+        return _unpack(got, bits, want.size).view(want.dtype).reshape(want.shape)
     return got
 
 
@@ -76,8 +88,11 @@ def run_case(ov, case) -> Optional[str]:
                     return f"output {i}: shape {got.shape}, expected {want.shape}"
                 if got.dtype != want.dtype:
                     return f"output {i}: dtype {got.dtype}, expected {want.dtype}"
-                if want.dtype.name == "bfloat16":
+                kind = want.dtype.name
+                if kind == "bfloat16" or (kind.startswith("float") and kind in _CODED_BITS):
                     got, want = got.astype(np.float32), want.astype(np.float32)
+                elif kind in _CODED_BITS:
+                    got, want = got.astype(np.int8), want.astype(np.int8)
                 if want.dtype.kind in "fc":
                     np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, equal_nan=True)
                 else:

@@ -131,14 +131,59 @@ def _constant(ctx):
     raise _native.UnsupportedError(f"Constant '{ctx.name}': only tensor and numeric values are supported")
 
 
+# The largest finite values of the float8 types whose Convert (like OpenVINO's) turns overflow into NaN or
+# infinity: ONNX Cast's default saturate=1 clamps to them first. f4e2m1 has neither, so Convert saturates it.
+_SATURATION = {"f8e4m3": 448.0, "f8e4m3fnuz": 240.0, "f8e5m2": 57344.0, "f8e5m2fnuz": 57344.0}
+_NARROW_FLOATS = {*_SATURATION, "f8e8m0", "f4e2m1"}
+
+
+def _type_name(x) -> str:
+    return x.get_element_type().get_type_name()
+
+
+def _cast_to_e8m0(ctx, x):
+    """Cast to f8e8m0 (ONNX: saturate=1, round_mode up/down/nearest). Convert rounds to the nearest power of two and
+    saturates; rounding up (down) takes the next power of two when the nearest one lies below (above) x."""
+    if not ctx.attr("saturate", 1):
+        raise _native.UnsupportedError(f"Cast to FLOAT8E8M0 with saturate=0 is not supported (node {ctx.name})")
+    mode = ctx.attr("round_mode", "up")
+    if mode not in ("up", "down", "nearest"):
+        raise _native.ParseError(f"Cast round_mode is {mode!r}; expected 'up', 'down' or 'nearest'")
+    nearest = ops.convert(x, "f8e8m0").output(0)
+    if mode == "nearest":
+        return nearest
+    back = ops.convert(nearest, "f32").output(0)
+    factor, misses = (2.0, ops.less) if mode == "up" else (0.5, ops.greater)
+    other = ops.multiply(back, np.array(factor, np.float32))
+    return ops.convert(ops.select(misses(back, x), other, back), "f8e8m0").output(0)
+
+
+def _cast_to(ctx, x, target: str):
+    """Converts ``x`` to ``target``, honouring ONNX's ``saturate`` (default 1) and ``round_mode`` for the narrow
+    float types; narrow float sources go through f32 (exactly) so they can be clamped and compared."""
+    if target not in _NARROW_FLOATS or _type_name(x) == target:
+        return ops.convert(x, target).output(0)
+    if _type_name(x) in _NARROW_FLOATS or _type_name(x) == "boolean" or target == "f8e8m0":
+        x = ops.convert(x, "f32").output(0)
+    if target == "f8e8m0":
+        return _cast_to_e8m0(ctx, x)
+    if target in _SATURATION and ctx.attr("saturate", 1):
+        bound = _SATURATION[target]
+        x = ops.clamp(x, -bound, bound).output(0)
+    if target == "f4e2m1" and x.get_element_type().is_real():
+        # Convert (like OpenVINO's) saturates NaN to ±6; ONNX (after ml_dtypes) makes it -0.
+        x = ops.select(ops.is_nan(x), ops.convert_like(np.array(-0.0, np.float32), x), x).output(0)
+    return ops.convert(x, target).output(0)
+
+
 @op("Cast")
 def _cast(ctx):
-    return [ops.convert(ctx.input(0), element_type(ctx.attr("to"))).output(0)]
+    return [_cast_to(ctx, ctx.input(0), element_type(ctx.attr("to")))]
 
 
 @op("CastLike")
 def _cast_like(ctx):
-    return [ops.convert_like(ctx.input(0), ctx.input(1)).output(0)]
+    return [_cast_to(ctx, ctx.input(0), _type_name(ctx.input(1)))]
 
 
 @op("LeakyRelu")

@@ -24,6 +24,14 @@ _ONNX_TO_FERROVINO = {
     TensorProto.UINT32: "u32",
     TensorProto.UINT64: "u64",
     TensorProto.BOOL: "boolean",
+    TensorProto.UINT2: "u2",
+    TensorProto.INT2: "i2",
+    TensorProto.FLOAT8E4M3FN: "f8e4m3",
+    TensorProto.FLOAT8E5M2: "f8e5m2",
+    TensorProto.FLOAT8E8M0: "f8e8m0",
+    TensorProto.FLOAT4E2M1: "f4e2m1",
+    TensorProto.FLOAT8E4M3FNUZ: "f8e4m3fnuz",
+    TensorProto.FLOAT8E5M2FNUZ: "f8e5m2fnuz",
 }
 
 
