@@ -3,6 +3,7 @@
 //! normalisation, `OVDict`, the opset builders).
 
 mod compiled_model;
+mod control_flow;
 mod core;
 mod dimension;
 mod element_type;
@@ -84,6 +85,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factory::make_node, m)?)?;
     m.add_function(wrap_pyfunction!(factory::make_constant, m)?)?;
     m.add_function(wrap_pyfunction!(factory::make_parameter, m)?)?;
+    m.add_function(wrap_pyfunction!(control_flow::make_if, m)?)?;
+    m.add_function(wrap_pyfunction!(control_flow::make_loop, m)?)?;
+    m.add_function(wrap_pyfunction!(control_flow::known_value, m)?)?;
     m.add_function(wrap_pyfunction!(write_model, m)?)?;
     m.add_function(wrap_pyfunction!(serialize_to_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(get_version, m)?)?;

@@ -2,6 +2,7 @@
 
 mod attributes;
 mod element_type;
+pub mod interpret;
 pub mod layout;
 pub mod minifloat;
 mod model;
@@ -15,6 +16,7 @@ pub use attributes::{
     AttrValue, Attribute, AttributeCollector, AttributeSetter, AttributeVisitor, IrAttributeReader,
 };
 pub use element_type::{ALL_STATIC_TYPES, ElementType};
+pub use interpret::{evaluate_model, infer_model};
 pub use layout::Layout;
 pub use model::{Model, topological_order};
 pub use node::{MAX_PROPAGATED_ELEMENTS, Node, Output, PortInfo};

@@ -239,28 +239,8 @@ impl Node {
     /// Re-runs type and shape inference (and compile-time value propagation) from the current inputs.
     pub fn validate(&self) -> Result<()> {
         let descs = self.input_descs().map_err(|e| e.context(self.describe()))?;
-        let op = self.op();
-        let mut outs = op.infer(&descs).map_err(|e| e.context(self.describe()))?;
-        let all_known = descs.iter().all(|d| d.value.is_some());
-        let small = outs.iter().all(|o| {
-            o.shape
-                .to_static()
-                .is_some_and(|s| super::shape::num_elements(&s) <= MAX_PROPAGATED_ELEMENTS)
-        });
-        if all_known
-            && small
-            && op.is_foldable()
-            && outs.iter().any(|o| o.value.is_none())
-            && !descs.is_empty()
-        {
-            let vals: Vec<&Tensor> = descs.iter().filter_map(|d| d.value.as_ref()).collect();
-            if let Ok(res) = op.evaluate(&vals) {
-                for (o, v) in outs.iter_mut().zip(res) {
-                    o.value = Some(v);
-                }
-            }
-        }
-        drop(op);
+        let outs =
+            infer_outputs(self.op().as_ref(), &descs).map_err(|e| e.context(self.describe()))?;
         let mut ports = write(&self.0.outputs);
         let old = std::mem::take(&mut *ports);
         *ports = outs
@@ -280,6 +260,32 @@ impl Node {
             .collect();
         Ok(())
     }
+}
+
+/// An op's output descriptors from its inputs' descriptors, with small outputs folded to known values when
+/// every input value is known and the op allows folding (what [`Node::validate`] stores on the ports).
+pub fn infer_outputs(op: &dyn Op, descs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
+    let mut outs = op.infer(descs)?;
+    let all_known = descs.iter().all(|d| d.value.is_some());
+    let small = outs.iter().all(|o| {
+        o.shape
+            .to_static()
+            .is_some_and(|s| super::shape::num_elements(&s) <= MAX_PROPAGATED_ELEMENTS)
+    });
+    if all_known
+        && small
+        && op.is_foldable()
+        && outs.iter().any(|o| o.value.is_none())
+        && !descs.is_empty()
+    {
+        let vals: Vec<&Tensor> = descs.iter().filter_map(|d| d.value.as_ref()).collect();
+        if let Ok(res) = op.evaluate(&vals) {
+            for (o, v) in outs.iter_mut().zip(res) {
+                o.value = Some(v);
+            }
+        }
+    }
+    Ok(outs)
 }
 
 impl Output {

@@ -12,6 +12,7 @@ pub mod util;
 
 pub mod activation;
 pub mod binary;
+pub mod control_flow;
 pub mod conv;
 pub mod data_movement;
 pub mod detection;

@@ -58,6 +58,7 @@ pub fn register_all() -> Registry {
     super::interpolate::register(&mut r);
     super::quantize::register(&mut r);
     super::misc::register(&mut r);
+    super::control_flow::register(&mut r);
     super::detection::register(&mut r);
     r
 }

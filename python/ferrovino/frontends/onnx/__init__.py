@@ -6,6 +6,7 @@ Translators live in ``ops_*`` modules, one per family, registered with :func:`re
 # Importing a family module registers its translators.
 from . import (  # noqa: F401
     ops_attention,
+    ops_control,
     ops_detection,
     ops_elementwise,
     ops_loss,

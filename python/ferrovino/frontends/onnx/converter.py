@@ -44,7 +44,11 @@ def unsupported_nodes(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[tu
 
 
 class GraphConverter:
-    """Translates one graph; sub-graph translators reuse it with the outer values in scope."""
+    """Translates one graph; sub-graph translators reuse it with the outer values in scope.
+
+    A sub-graph (``outer`` given) reads an enclosing graph's known constants as its own Constants and any other
+    outer value through a new body Parameter, recorded in ``captured`` as (outer value, body Parameter).
+    """
 
     def __init__(self, opsets: dict[str, int], base_dir: str = "", outer: Optional[GraphConverter] = None):
         self.opsets = opsets
@@ -52,12 +56,27 @@ class GraphConverter:
         self.outer = outer
         self.values: dict[str, _native.Output] = {}
         self.constants: dict[str, np.ndarray] = {}
+        self.captured: list[tuple[_native.Output, _native.Node]] = []
 
     def lookup(self, name: str) -> Optional[_native.Output]:
-        """The ferrovino output named ``name`` here or in an enclosing graph."""
+        """The ferrovino output named ``name`` here, or a body-local stand-in for a value of an enclosing graph."""
         if name in self.values:
             return self.values[name]
-        return self.outer.lookup(name) if self.outer else None
+        if self.outer is None:
+            return None
+        value = self.outer.constant_of(name)
+        if value is not None:
+            return self.add_constant(name, value)
+        outer = self.outer.lookup(name)
+        return None if outer is None else self._capture(name, outer)
+
+    def _capture(self, name: str, outer: _native.Output) -> _native.Output:
+        """A body Parameter standing for the enclosing graph's value ``outer``."""
+        param = _native.make_parameter(outer.get_element_type(), outer.get_partial_shape(), name)
+        param.output(0).add_names({name})
+        self.values[name] = param.output(0)
+        self.captured.append((outer, param))
+        return param.output(0)
 
     def constant_of(self, name: str) -> Optional[np.ndarray]:
         """The known value of ``name`` (initializer or Constant) here or in an enclosing graph."""
@@ -115,12 +134,18 @@ class GraphConverter:
             if value is not None:
                 self.constants[node.output[0]] = np.asarray(value)
 
-    def convert_graph(self, graph: onnx.GraphProto) -> tuple[list[_native.Node], list[_native.Output]]:
-        """Translates a graph: (parameters, output values)."""
+    def convert_graph(
+        self, graph: onnx.GraphProto, bound: Optional[dict[str, _native.Output]] = None
+    ) -> tuple[list[_native.Node], list[_native.Output]]:
+        """Translates a graph: (parameters, output values); graph inputs named in ``bound`` take those values
+        instead of becoming Parameters."""
+        bound = bound or {}
         initializers = {t.name for t in graph.initializer}
         for t in graph.initializer:
             self.add_constant(t.name, tensor_to_array(t, self.base_dir))
-        params = [self.add_parameter(vi) for vi in graph.input if vi.name not in initializers]
+        self.values.update(bound)
+        skip = initializers | set(bound)
+        params = [self.add_parameter(vi) for vi in graph.input if vi.name not in skip]
         for node in graph.node:
             self.convert_node(node)
         outputs = []
