@@ -1,7 +1,7 @@
 """The ONNX node conformance cases (tensor-only, outside the ML and training domains) through the CPU plugin.
 
 Every failing case must be listed, with its reason, in tests/data/onnx_expected_failures.txt; a case that starts
-passing must leave the list. The pass rate is printed; the 95% goal of issue 3 is a strict xfail until reached.
+passing must leave the list. The pass rate is printed and must stay at or above 95%.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ def test_failures_are_the_expected_ones(outcomes):
     assert not fixed, f"{len(fixed)} cases now pass; remove them from {EXPECTED.name}: {fixed[:10]}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3: the 95% goal is not reached yet")
 def test_pass_rate_reaches_the_goal(outcomes):
     passed = sum(r is None for r in outcomes.values())
     assert passed / len(outcomes) >= GOAL

@@ -177,3 +177,25 @@ def test_unsupported_ops_are_reported_all_at_once():
     assert "2 node(s)" in message
     assert "NoSuchOp (domain ai.onnx, opset 17): node 'first'" in message
     assert "AlsoMissing (domain com.example, opset 1): node 'second'" in message
+
+
+def test_if_runs_both_branches_and_is_refused_by_the_ir_writer(tmp_path):
+    def branch(name, value):
+        const = helper.make_node("Constant", [], [f"{name}_c"], value=numpy_helper.from_array(np.float32(value)))
+        add = helper.make_node("Add", ["x", f"{name}_c"], [f"{name}_y"])
+        return helper.make_graph([const, add], name, [], [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT,
+                                                                                         [2])])
+
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=branch("then", 1), else_branch=branch("else", -1))
+    graph = helper.make_graph(
+        [node], "if", [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+                       helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = ov.Core().read_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    compiled = ov.compile_model(model, "CPU")
+    x = np.array([1, 2], np.float32)
+    np.testing.assert_array_equal(compiled({"cond": np.array(True), "x": x})[0], [2, 3])
+    np.testing.assert_array_equal(compiled({"cond": np.array(False), "x": x})[0], [0, 1])
+    with pytest.raises(ov.UnsupportedError, match="sub-graphs"):
+        ov.save_model(model, tmp_path / "if.xml")

@@ -137,6 +137,12 @@ pub(crate) fn serialize(model: &Model, compress_to_fp16: bool) -> Result<(String
 
 impl Serializer {
     fn node(&mut self, node: &Node) -> Result<()> {
+        if matches!(node.type_name(), "If" | "Loop" | "TensorIterator") {
+            return Err(crate::error::Error::Unsupported(format!(
+                "{}: writing ops with sub-graphs (If, Loop, TensorIterator) to IR is not supported yet",
+                node.describe()
+            )));
+        }
         let constant = node
             .op()
             .as_any()

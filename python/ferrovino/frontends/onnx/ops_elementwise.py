@@ -167,7 +167,13 @@ def _cast_to(ctx, x, target: str):
         x = ops.convert(x, "f32").output(0)
     if target == "f8e8m0":
         return _cast_to_e8m0(ctx, x)
-    if target in _SATURATION and ctx.attr("saturate", 1):
+    return narrow_float_convert(x, target, bool(ctx.attr("saturate", 1)))
+
+
+def narrow_float_convert(x, target: str, saturate: bool):
+    """Converts real ``x`` to a float8/float4 ``target`` as ONNX does: with ``saturate``, out-of-range values clamp
+    to the largest finite value (else they become NaN or infinity, as Convert makes them); f4e2m1 turns NaN to -0."""
+    if target in _SATURATION and saturate:
         bound = _SATURATION[target]
         x = ops.clamp(x, -bound, bound).output(0)
     if target == "f4e2m1" and x.get_element_type().is_real():

@@ -14,7 +14,8 @@ import numpy as np
 
 from ... import _native
 from ... import opset16 as ops
-from .ops_tensor_common import i64, rank_of
+from .ops_elementwise import narrow_float_convert
+from .ops_tensor_common import i64, rank_of, static_dims
 from .registry import lookup, op
 from .types import element_type
 
@@ -26,6 +27,8 @@ _RANGES = {
     "i16": (-32768, 32767),
     "u4": (0, 15),
     "i4": (-8, 7),
+    "u2": (0, 3),
+    "i2": (-2, 1),
     "i32": (-(2**31), 2**31 - 1),
 }
 
@@ -57,11 +60,11 @@ def _along_axis(ctx, param, x, what: str) -> _native.Output:
     rank, x_rank = rank_of(param, what), rank_of(x, "input 0")
     axis = ctx.attr("axis", 1)
     axis = axis + x_rank if axis < 0 else axis
-    if rank == 0:
-        return param
+    block_size = ctx.attr("block_size", 0)
+    if rank == 0 or (block_size <= 0 and static_dims(param) == [1]):
+        return param  # one value for the whole tensor broadcasts as it is
     if not 0 <= axis < x_rank:
         raise _native.ParseError(f"axis {ctx.attr('axis', 1)} is out of range for a rank-{x_rank} input")
-    block_size = ctx.attr("block_size", 0)
     if block_size > 0:
         if rank != x_rank:
             raise _native.ParseError(f"blocked {what} must have the input's rank {x_rank}, got rank {rank}")
@@ -80,10 +83,15 @@ def _saturate_round(y, zero_point, out_type: str) -> _native.Output:
     return ops.convert(ops.clamp(y, lo, hi), out_type).output(0)
 
 
+# Float targets: x / scale + zero point is converted (saturating by default) without integer rounding.
+_FLOAT_TARGETS = ("f8e4m3", "f8e4m3fnuz", "f8e5m2", "f8e5m2fnuz", "f4e2m1")
+
+
 def _quantized_type(out_type: str) -> str:
     """``out_type`` when ferrovino can quantise to it, else an error."""
-    if out_type not in _RANGES or out_type == "i32":
-        raise _native.UnsupportedError(f"cannot quantise to {out_type}; expected one of u8, i8, u16, i16, u4, i4")
+    if (out_type not in _RANGES or out_type == "i32") and out_type not in _FLOAT_TARGETS:
+        expected = ", ".join([t for t in _RANGES if t != "i32"] + list(_FLOAT_TARGETS))
+        raise _native.UnsupportedError(f"cannot quantise to {out_type}; expected one of {expected}")
     return out_type
 
 
@@ -103,6 +111,10 @@ def _quantize_linear(ctx):
     scale = ops.convert(_along_axis(ctx, ctx.input(1), x, "y_scale"), compute).output(0)
     y = ops.divide(ops.convert(x, compute), scale).output(0)
     zp = None if zero_point is None else _along_axis(ctx, zero_point, x, "y_zero_point")
+    if out_type in _FLOAT_TARGETS:
+        if zp is not None:
+            y = ops.add(y, ops.convert(zp, compute)).output(0)
+        return [narrow_float_convert(y, out_type, bool(ctx.attr("saturate", 1)))]
     return [_saturate_round(y, zp, out_type)]
 
 
