@@ -7,10 +7,7 @@ use ferrovino::plugins::cpu::CpuPlugin;
 use ferrovino::runtime::{Config, InferRequest, Plugin};
 
 fn parameter(shape: &str) -> Node {
-    let p = Parameter {
-        element_type: ElementType::F32,
-        shape: PartialShape::parse_ir(shape).unwrap(),
-    };
+    let p = Parameter::new(ElementType::F32, PartialShape::parse_ir(shape).unwrap());
     Node::with_name(Box::new(p), vec![], "x").unwrap()
 }
 
@@ -112,4 +109,20 @@ fn perf_count_times_every_executed_node() {
             .collect();
         assert_eq!(types, expected);
     }
+}
+
+#[test]
+fn an_input_with_a_default_needs_no_tensor_until_overridden() {
+    let mut p = Parameter::new(ElementType::F32, PartialShape::from_static(&[2]));
+    p.default = Some(Tensor::from_vec(&[2], vec![1.0f32, 2.0]).unwrap());
+    let x = Node::with_name(Box::new(p), vec![], "x").unwrap();
+    let r = Node::new(Box::new(ResultOp), vec![op("Relu", &[&x]).output(0)]).unwrap();
+    let m = Model::new(vec![r], vec![], vec![x], "defaults").unwrap();
+    let mut req = InferRequest::new(CpuPlugin::default().compile(&m, &Config::new()).unwrap());
+    req.infer().unwrap();
+    assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &[1.0, 2.0]);
+    req.set_input(0, Tensor::from_vec(&[2], vec![-1.0f32, 3.0]).unwrap())
+        .unwrap();
+    req.infer().unwrap();
+    assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &[0.0, 3.0]);
 }

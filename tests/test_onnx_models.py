@@ -199,3 +199,24 @@ def test_if_runs_both_branches_and_is_refused_by_the_ir_writer(tmp_path):
     np.testing.assert_array_equal(compiled({"cond": np.array(False), "x": x})[0], [0, 1])
     with pytest.raises(ov.UnsupportedError, match="sub-graphs"):
         ov.save_model(model, tmp_path / "if.xml")
+
+
+def test_an_initializer_listed_as_input_is_an_input_with_a_default():
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "defaults",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+         helper.make_tensor_value_info("w", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.array([1, 2], np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    compiled = ov.compile_model(model, "CPU")
+    assert [i.get_any_name() for i in compiled.inputs] == ["x", "w"]
+    x = np.array([10, 20], np.float32)
+    np.testing.assert_array_equal(compiled({"x": x})[0], [11, 22])
+    np.testing.assert_array_equal(compiled({"x": x, "w": np.array([5, 5], np.float32)})[0], [15, 25])
+    request = compiled.create_infer_request()
+    np.testing.assert_array_equal(request.infer({"x": x})[0], [11, 22])
+    # Before IR version 4 every initializer had to be listed as an input: there it stays a constant.
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 8)], ir_version=3)
+    assert [i.get_any_name() for i in ov.compile_model(old, "CPU").inputs] == ["x"]

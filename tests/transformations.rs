@@ -35,10 +35,7 @@ fn positive(shape: &[usize], seed: u32) -> Output {
 
 /// x → Convolution → BatchNormInference-5 → Relu, and a BatchNorm-1 on a second branch with no convolution.
 fn conv_bn_model() -> Model {
-    let p = Parameter {
-        element_type: ElementType::F32,
-        shape: PartialShape::from_static(&[1, 3, 6, 6]),
-    };
+    let p = Parameter::new(ElementType::F32, PartialShape::from_static(&[1, 3, 6, 6]));
     let x = Node::with_name(Box::new(p), vec![], "x").unwrap();
     let mut conv = create("Convolution", 1).unwrap();
     let attrs: Vec<(String, String)> = [

@@ -214,6 +214,35 @@ pub fn make_node(
     named_node(op, ports, name)
 }
 
+/// A tensor holding a copy of `array` (converted to `element_type` when given).
+fn tensor_of_array(
+    array: &Bound<'_, PyAny>,
+    element_type: Option<ElementType>,
+) -> PyResult<Tensor> {
+    let np = array.py().import("numpy")?;
+    let kw = PyDict::new(array.py());
+    kw.set_item("order", "C")?;
+    let arr = np.call_method("asarray", (array,), Some(&kw))?;
+    let src = array_element_type(&arr)?;
+    let et = element_type.unwrap_or(src);
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    match numpy_name(et) {
+        Some(dtype) if !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 => {
+            let bytes = arr
+                .call_method1("astype", (dtype,))?
+                .call_method0("tobytes")?;
+            Tensor::from_bytes(et, &shape, bytes.cast::<pyo3::types::PyBytes>()?.as_bytes()).py()
+        }
+        _ => {
+            let values: Vec<f64> = arr
+                .call_method1("astype", ("float64",))?
+                .call_method0("ravel")?
+                .extract()?;
+            Tensor::from_f64s(et, &shape, &values).py()
+        }
+    }
+}
+
 /// Creates a Constant holding a copy of `array` (converted to `element_type` when given).
 #[pyfunction]
 #[pyo3(signature = (array, element_type=None, name=None))]
@@ -222,45 +251,28 @@ pub fn make_constant(
     element_type: Option<&Bound<'_, PyAny>>,
     name: Option<&str>,
 ) -> PyResult<PyNode> {
-    let np = array.py().import("numpy")?;
-    let kw = PyDict::new(array.py());
-    kw.set_item("order", "C")?;
-    let arr = np.call_method("asarray", (array,), Some(&kw))?;
-    let src = array_element_type(&arr)?;
-    let et = element_type
-        .map(extract_element_type)
-        .transpose()?
-        .unwrap_or(src);
-    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
-    let tensor = match numpy_name(et) {
-        Some(dtype) if !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 => {
-            let bytes = arr
-                .call_method1("astype", (dtype,))?
-                .call_method0("tobytes")?;
-            Tensor::from_bytes(et, &shape, bytes.cast::<pyo3::types::PyBytes>()?.as_bytes()).py()?
-        }
-        _ => {
-            let values: Vec<f64> = arr
-                .call_method1("astype", ("float64",))?
-                .call_method0("ravel")?
-                .extract()?;
-            Tensor::from_f64s(et, &shape, &values).py()?
-        }
-    };
+    let element_type = element_type.map(extract_element_type).transpose()?;
+    let tensor = tensor_of_array(array, element_type)?;
     named_node(Box::new(Constant::new(tensor)), vec![], name)
 }
 
-/// Creates a Parameter (a model input) of the given element type and shape.
+/// Creates a Parameter (a model input) of the given element type and shape; `default` (an array) is the value an
+/// infer request uses until the input is set (an ONNX initializer that is also a graph input).
 #[pyfunction]
-#[pyo3(signature = (element_type, shape, name=None))]
+#[pyo3(signature = (element_type, shape, name=None, default=None))]
 pub fn make_parameter(
     element_type: &Bound<'_, PyAny>,
     shape: &Bound<'_, PyAny>,
     name: Option<&str>,
+    default: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyNode> {
+    let element_type = extract_element_type(element_type)?;
     let op = Parameter {
-        element_type: extract_element_type(element_type)?,
+        element_type,
         shape: extract_partial_shape(shape)?,
+        default: default
+            .map(|d| tensor_of_array(d, Some(element_type)))
+            .transpose()?,
     };
     named_node(Box::new(op), vec![], name)
 }

@@ -129,10 +129,10 @@ mod tests {
     fn add_model() -> Model {
         let p = |n: &str| {
             Node::with_name(
-                Box::new(Parameter {
-                    element_type: ElementType::F32,
-                    shape: PartialShape::dynamic_rank(),
-                }),
+                Box::new(Parameter::new(
+                    ElementType::F32,
+                    PartialShape::dynamic_rank(),
+                )),
                 vec![],
                 n,
             )

@@ -677,14 +677,7 @@ mod tests {
     use crate::ops::structure::{Constant, Parameter};
 
     fn param(et: ElementType, shape: PartialShape) -> Node {
-        Node::new(
-            Box::new(Parameter {
-                element_type: et,
-                shape,
-            }),
-            vec![],
-        )
-        .unwrap()
+        Node::new(Box::new(Parameter::new(et, shape)), vec![]).unwrap()
     }
 
     fn f32_param() -> Node {

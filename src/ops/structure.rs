@@ -38,6 +38,20 @@ pub struct Parameter {
     pub element_type: ElementType,
     /// Shape of the input.
     pub shape: PartialShape,
+    /// The value an infer request uses until this input is set (an ONNX initializer that is also a graph input).
+    /// Not an attribute: IR has no way to write it.
+    pub default: Option<Tensor>,
+}
+
+impl Parameter {
+    /// A Parameter of the given element type and shape, without a default value.
+    pub fn new(element_type: ElementType, shape: PartialShape) -> Parameter {
+        Parameter {
+            element_type,
+            shape,
+            default: None,
+        }
+    }
 }
 
 impl Op for Parameter {
@@ -59,6 +73,14 @@ impl Op for Parameter {
     fn is_foldable(&self) -> bool {
         false
     }
+}
+
+/// The default value of a Parameter node, if it has one.
+pub fn parameter_default(node: &Node) -> Option<Tensor> {
+    node.op()
+        .as_any()
+        .downcast_ref::<Parameter>()
+        .and_then(|p| p.default.clone())
 }
 
 /// Changes the shape of a Parameter node (used by `Model::reshape`).

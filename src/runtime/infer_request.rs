@@ -17,11 +17,17 @@ pub struct InferRequest {
 impl InferRequest {
     /// A request with no tensors set yet.
     pub fn new(compiled: Arc<dyn CompiledModel>) -> InferRequest {
-        let n_in = compiled.model().parameters.len();
         let n_out = compiled.model().results.len();
+        // Inputs with a default value start bound to it.
+        let inputs = compiled
+            .model()
+            .parameters
+            .iter()
+            .map(crate::ops::structure::parameter_default)
+            .collect();
         InferRequest {
             compiled,
-            inputs: vec![None; n_in],
+            inputs,
             outputs: vec![None; n_out],
             state: RequestState::default(),
         }

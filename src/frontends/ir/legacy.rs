@@ -15,10 +15,7 @@ pub(crate) fn widen_f16_parameter(op: &mut Box<dyn Op>) -> bool {
     if p.element_type != ElementType::F16 {
         return false;
     }
-    *op = Box::new(Parameter {
-        element_type: ElementType::F32,
-        shape: p.shape.clone(),
-    });
+    *op = Box::new(Parameter::new(ElementType::F32, p.shape.clone()));
     true
 }
 

@@ -50,8 +50,10 @@ class GraphConverter:
     outer value through a new body Parameter, recorded in ``captured`` as (outer value, body Parameter).
     """
 
-    def __init__(self, opsets: dict[str, int], base_dir: str = "", outer: Optional[GraphConverter] = None):
+    def __init__(self, opsets: dict[str, int], base_dir: str = "", outer: Optional[GraphConverter] = None,
+                 ir_version: int = 0):
         self.opsets = opsets
+        self.ir_version = outer.ir_version if outer is not None else ir_version
         self.base_dir = base_dir
         self.outer = outer
         self.values: dict[str, _native.Output] = {}
@@ -92,12 +94,14 @@ class GraphConverter:
         self.constants[name] = np.asarray(value)
         return out
 
-    def add_parameter(self, vi: onnx.ValueInfoProto) -> _native.Node:
-        """Makes a graph input a Parameter; its name becomes the tensor name."""
+    def add_parameter(self, vi: onnx.ValueInfoProto, default: Optional[np.ndarray] = None) -> _native.Node:
+        """Makes a graph input a Parameter; its name becomes the tensor name. With ``default``, infer requests use
+        that value until the input is set."""
         t = vi.type.tensor_type
         shape = value_info_shape(vi)
         ptype = element_type(t.elem_type) if t.elem_type else "dynamic"
-        param = _native.make_parameter(ptype, _native.PartialShape.dynamic() if shape is None else shape, vi.name)
+        shape = _native.PartialShape.dynamic() if shape is None else shape
+        param = _native.make_parameter(ptype, shape, vi.name, default)
         param.output(0).add_names({vi.name})
         self.values[vi.name] = param.output(0)
         return param
@@ -140,12 +144,19 @@ class GraphConverter:
         """Translates a graph: (parameters, output values); graph inputs named in ``bound`` take those values
         instead of becoming Parameters."""
         bound = bound or {}
-        initializers = {t.name for t in graph.initializer}
+        input_names = {vi.name for vi in graph.input}
+        # From IR version 4 on, an initializer that is also a graph input is an input with a default value (as ONNX
+        # Runtime treats it); before, every initializer had to be listed as an input and is a constant.
+        overridable = self.ir_version >= 4
+        defaults = {}
         for t in graph.initializer:
-            self.add_constant(t.name, tensor_to_array(t, self.base_dir))
+            if overridable and t.name in input_names:
+                defaults[t.name] = tensor_to_array(t, self.base_dir)
+            else:
+                self.add_constant(t.name, tensor_to_array(t, self.base_dir))
         self.values.update(bound)
-        skip = initializers | set(bound)
-        params = [self.add_parameter(vi) for vi in graph.input if vi.name not in skip]
+        skip = (set(self.constants) & input_names) | set(bound)
+        params = [self.add_parameter(vi, defaults.get(vi.name)) for vi in graph.input if vi.name not in skip]
         for node in graph.node:
             self.convert_node(node)
         outputs = []
@@ -166,7 +177,7 @@ def convert_model(model: onnx.ModelProto, base_dir: str = "") -> _native.Model:
         raise _native.UnsupportedError(
             f"the ONNX model uses {len(missing)} node(s) ferrovino cannot run:\n" + "\n".join(lines)
         )
-    conv = GraphConverter(opsets, base_dir)
+    conv = GraphConverter(opsets, base_dir, ir_version=model.ir_version)
     try:
         params, outputs = conv.convert_graph(model.graph)
     except UnsupportedType as e:
