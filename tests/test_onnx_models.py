@@ -158,6 +158,12 @@ def test_read_model_takes_a_path_bytes_a_model_proto_and_external_data(tmp_path)
         read = ov.Core().read_model(source)
         assert read.output(0).get_names() == {"y"}
         np.testing.assert_array_equal(ov.compile_model(read, "CPU")(x)[0], [11, 22])
+    # The external weights are memory-mapped, not read: the file stays mapped while the model holds them.
+    maps = Path("/proc/self/maps")
+    if maps.exists():
+        held = ov.Core().read_model(str(path))
+        assert str(tmp_path / "tiny.data") in maps.read_text()
+        del held
     # A ModelProto that points at external data but comes without its folder fails clearly.
     with pytest.raises(ov.ParseError, match="tiny.data"):
         ov.Core().read_model(model)

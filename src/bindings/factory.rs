@@ -6,7 +6,7 @@ use super::errors::{IntoPyResult, guarded};
 use super::node::PyNode;
 use super::output::port_of;
 use super::partial_shape::{PyPartialShape, extract_partial_shape};
-use super::tensor::array_element_type;
+use super::tensor::{array_element_type, wrap_array};
 use crate::Error;
 use crate::ir::{
     AttrValue, Attribute, AttributeCollector, AttributeVisitor, ElementType, Node, Tensor,
@@ -214,7 +214,9 @@ pub fn make_node(
     named_node(op, ports, name)
 }
 
-/// A tensor holding a copy of `array` (converted to `element_type` when given).
+/// A tensor holding `array`'s values (converted to `element_type` when given). A read-only array of the right dtype
+/// (a memory-mapped weights file) is shared, not copied; any other array is copied, so later writes to it do not
+/// reach the tensor.
 fn tensor_of_array(
     array: &Bound<'_, PyAny>,
     element_type: Option<ElementType>,
@@ -226,6 +228,12 @@ fn tensor_of_array(
     let src = array_element_type(&arr)?;
     let et = element_type.unwrap_or(src);
     let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let writeable: bool = arr.getattr("flags")?.getattr("writeable")?.extract()?;
+    if !writeable && et == src && !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 {
+        if let Ok(shared) = wrap_array(arr.clone(), et, &shape, true) {
+            return Ok(shared.inner);
+        }
+    }
     match numpy_name(et) {
         Some(dtype) if !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 => {
             let bytes = arr

@@ -59,7 +59,7 @@ fn buffer_address(arr: &Bound<'_, PyAny>) -> PyResult<(usize, bool)> {
 }
 
 /// Wraps a C-contiguous, aligned numpy array (not copied) as a tensor of `et` and `shape`.
-fn wrap_array(
+pub(crate) fn wrap_array(
     arr: Bound<'_, PyAny>,
     et: ElementType,
     shape: &[usize],

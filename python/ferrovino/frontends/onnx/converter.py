@@ -199,7 +199,7 @@ def read_onnx(model: Any) -> _native.Model:
         return convert_model(onnx.load_from_string(bytes(model)))
     path = os.fspath(model)
     try:
-        proto = onnx.load(path, load_external_data=True)
+        proto = onnx.load(path, load_external_data=False)  # external tensors are memory-mapped when read
     except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
         raise _native.ParseError(f"cannot read ONNX model '{path}': {e}") from e
     return convert_model(proto, os.path.dirname(os.path.abspath(path)))

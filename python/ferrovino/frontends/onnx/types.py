@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 _ONNX_TO_FERROVINO = {
     TensorProto.FLOAT: "f32",
@@ -56,7 +57,33 @@ def value_info_shape(vi: onnx.ValueInfoProto) -> Any:
     return [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
 
 
+def _mapped_external(t: onnx.TensorProto, base_dir: str) -> Any:
+    """A read-only memory map of a tensor stored in an external file, or None when numpy has no plain dtype for it
+    (the caller then reads it through onnx)."""
+    info = {e.key: e.value for e in t.external_data}
+    try:
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if dtype.kind not in "biuf" or dtype.name in ("bfloat16",):
+        return None
+    path = os.path.join(base_dir, info["location"])
+    shape = tuple(t.dims)
+    count = int(np.prod(shape)) if shape else 1
+    if "length" in info and int(info["length"]) != count * dtype.itemsize:
+        raise OSError(f"external data of '{t.name}' in {path} holds {info['length']} bytes, expected "
+                      f"{count * dtype.itemsize}")
+    if count == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=int(info.get("offset", 0)), shape=shape)
+
+
 def tensor_to_array(t: onnx.TensorProto, base_dir: str = "") -> np.ndarray:
-    """The numpy value of an initializer or Constant tensor (external data read from ``base_dir``)."""
+    """The numpy value of an initializer or Constant tensor. Data in an external file next to the model
+    (``base_dir``) is memory-mapped, not read, where numpy can view it directly."""
     element_type(t.data_type)  # rejects types ferrovino cannot hold before numpy sees them
+    if t.data_location == TensorProto.EXTERNAL and base_dir:
+        mapped = _mapped_external(t, base_dir)
+        if mapped is not None:
+            return mapped
     return numpy_helper.to_array(t, base_dir)
