@@ -229,7 +229,12 @@ fn tensor_of_array(
     let et = element_type.unwrap_or(src);
     let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
     let writeable: bool = arr.getattr("flags")?.getattr("writeable")?.extract()?;
-    if !writeable && et == src && !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 {
+    if !writeable
+        && et == src
+        && !et.is_sub_byte()
+        && !et.is_narrow_float()
+        && et != ElementType::BF16
+    {
         if let Ok(shared) = wrap_array(arr.clone(), et, &shape, true) {
             return Ok(shared.inner);
         }
