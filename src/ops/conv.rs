@@ -427,11 +427,29 @@ fn check_ranks(
 
 /// Per-axis window attributes for given kernel lengths.
 fn window_axes(attrs: &ConvAttrs, kernel: &[usize]) -> Result<Vec<WindowAxis>> {
+    window_geometry(
+        kernel,
+        &attrs.strides,
+        &attrs.dilations,
+        &attrs.pads_begin,
+        &attrs.pads_end,
+    )
+}
+
+/// Window attributes per spatial axis from the IR attribute lists (empty lists take the defaults: stride and
+/// dilation 1, no padding); shared by convolutions and pooling.
+pub fn window_geometry(
+    kernel: &[usize],
+    strides: &[i64],
+    dilations: &[i64],
+    pads_begin: &[i64],
+    pads_end: &[i64],
+) -> Result<Vec<WindowAxis>> {
     let n = kernel.len();
-    let strides = spatial_attr(&attrs.strides, n, 1, 1, "strides")?;
-    let dilations = spatial_attr(&attrs.dilations, n, 1, 1, "dilations")?;
-    let pb = spatial_attr(&attrs.pads_begin, n, 0, 0, "pads_begin")?;
-    let pe = spatial_attr(&attrs.pads_end, n, 0, 0, "pads_end")?;
+    let strides = spatial_attr(strides, n, 1, 1, "strides")?;
+    let dilations = spatial_attr(dilations, n, 1, 1, "dilations")?;
+    let pb = spatial_attr(pads_begin, n, 0, 0, "pads_begin")?;
+    let pe = spatial_attr(pads_end, n, 0, 0, "pads_end")?;
     Ok((0..n)
         .map(|i| WindowAxis {
             kernel: kernel[i],

@@ -4,6 +4,7 @@
 
 use super::conv::{
     AutoPad, Axis, RoundingType, WindowAxis, check_numeric, for_each_index, spatial_attr,
+    window_geometry,
 };
 use super::registry::Registry;
 use super::util::{check_input_count, ints_of};
@@ -63,19 +64,13 @@ impl PoolAttrs {
             "rounding_type ceil_torch needs opset14 or later"
         );
         let kernel = spatial_attr(&self.kernel, n, 1, 1, "kernel")?;
-        let strides = spatial_attr(&self.strides, n, 1, 1, "strides")?;
-        let dilations = spatial_attr(&self.dilations, n, 1, 1, "dilations")?;
-        let pb = spatial_attr(&self.pads_begin, n, 0, 0, "pads_begin")?;
-        let pe = spatial_attr(&self.pads_end, n, 0, 0, "pads_end")?;
-        Ok((0..n)
-            .map(|i| WindowAxis {
-                kernel: kernel[i],
-                stride: strides[i],
-                dilation: dilations[i],
-                pad_begin: pb[i],
-                pad_end: pe[i],
-            })
-            .collect())
+        window_geometry(
+            &kernel,
+            &self.strides,
+            &self.dilations,
+            &self.pads_begin,
+            &self.pads_end,
+        )
     }
 
     /// The output partial shape `[N, C, out...]` for a data partial shape.
