@@ -137,3 +137,30 @@ fn batch_norm_folds_into_the_convolution_and_keeps_the_values() {
         }
     }
 }
+
+#[test]
+fn the_cpu_plan_runs_conv_bias_relu_as_one_step() {
+    let model = conv_bn_model();
+    let cfg = Config::from([("PERF_COUNT".to_string(), true.into())]);
+    let mut req = InferRequest::new(CpuPlugin::default().compile(&model, &cfg).unwrap());
+    req.set_input(0, Tensor::zeros(ElementType::F32, &[1, 3, 6, 6]))
+        .unwrap();
+    req.infer().unwrap();
+    let steps: Vec<(String, String)> = req
+        .state()
+        .profile
+        .iter()
+        .map(|p| (p.node_type.clone(), p.exec_type.clone()))
+        .collect();
+    assert!(
+        steps.contains(&("Convolution".into(), "conv_f32_fused".into())),
+        "{steps:?}"
+    );
+    // Only the branch without a convolution keeps its elementwise steps (scale and shift of BatchNorm-1).
+    assert!(!steps.iter().any(|(t, _)| t == "Relu"), "{steps:?}");
+    assert_eq!(
+        steps.iter().filter(|(t, _)| t == "Add").count(),
+        1,
+        "{steps:?}"
+    );
+}

@@ -83,3 +83,26 @@ pub fn constant_value(o: &Output) -> Option<Tensor> {
 pub fn constant_node(value: Tensor, name: &str) -> Result<Node> {
     Node::with_name(Box::new(Constant::new(value)), vec![], name)
 }
+
+/// The values of `s` as one per output channel of an `[N, C, spatial...]` tensor of rank `rank`, when `s`
+/// broadcasts against it only along the channel axis (axis 1) or is a single value.
+pub fn per_channel_values(s: &Tensor, channels: usize, rank: usize) -> Option<Vec<f64>> {
+    let v = s.to_f64_vec();
+    if v.len() == 1 && s.rank() <= rank {
+        return Some(vec![v[0]; channels]);
+    }
+    let shape = s.shape();
+    // Right-aligned against the output [N, C, spatial...]: the channel axis sits rank - 1 - 1 from the end.
+    if v.len() != channels || shape.len() > rank || shape.len() < rank - 1 {
+        return None;
+    }
+    let channel_axis = shape.len() - (rank - 1);
+    let only_channel = shape.iter().enumerate().all(|(i, &d)| {
+        if i == channel_axis {
+            d == channels
+        } else {
+            d == 1
+        }
+    });
+    only_channel.then_some(v)
+}

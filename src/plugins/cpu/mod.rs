@@ -1,5 +1,6 @@
 //! The CPU plugin: compiles a model into a [`plan::Plan`] of kernels and runs it.
 
+pub mod fusion;
 pub mod kernels;
 pub mod plan;
 

@@ -47,8 +47,15 @@ impl Plan {
             slot_count += 1;
             slot_count - 1
         };
+        let mut fusions = super::fusion::conv_epilogues(&order)?;
+        // Absorbed node id → the slot of the fused step that computes its output.
+        let mut fused_into: HashMap<u64, usize> = HashMap::new();
         for node in &order {
             let ty = node.type_name();
+            if let Some(&slot) = fused_into.get(&node.id()) {
+                slots.insert((node.id(), 0), slot);
+                continue;
+            }
             let in_slots = node
                 .inputs()
                 .iter()
@@ -87,7 +94,17 @@ impl Plan {
                 continue;
             }
             let descs = input_descs(node, &in_slots, &known)?;
-            let kernel = kernels::select(op.as_ref(), &descs);
+            let fused = fusions.remove(&node.id()).and_then(|f| {
+                let kernel = kernels::conv::with_epilogue(op.as_ref(), &descs, f.epilogue)?;
+                Some((kernel, f.absorbed))
+            });
+            let kernel = match (fused, out_slots.first()) {
+                (Some((kernel, absorbed)), Some(&slot)) => {
+                    fused_into.extend(absorbed.into_iter().map(|id| (id, slot)));
+                    kernel
+                }
+                _ => kernels::select(op.as_ref(), &descs),
+            };
             steps.push(Step {
                 node_name: node.friendly_name(),
                 node_type: ty,

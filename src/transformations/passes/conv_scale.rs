@@ -5,7 +5,9 @@ use crate::error::Result;
 use crate::ir::{Model, Node, Output, Tensor};
 use crate::ops::binary::Binary;
 use crate::ops::conv::{Convolution, GroupConvolution};
-use crate::transformations::{constant_node, constant_value, replace_outputs, use_counts};
+use crate::transformations::{
+    constant_node, constant_value, per_channel_values, replace_outputs, use_counts,
+};
 use std::collections::HashMap;
 
 /// Folds every such Multiply into the convolution before it.
@@ -59,7 +61,8 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
     else {
         return Ok(None);
     };
-    let Some(per_channel) = per_channel_scale(&s, channels as usize, out_shape.rank().unwrap_or(0))
+    let Some(per_channel) =
+        per_channel_values(&s, channels as usize, out_shape.rank().unwrap_or(0))
     else {
         return Ok(None);
     };
@@ -85,26 +88,4 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
         &name,
     )?;
     Ok(Some(new_conv.output(0)))
-}
-
-/// The scale as one value per output channel, when it broadcasts only along the channel axis (axis 1).
-fn per_channel_scale(s: &Tensor, channels: usize, rank: usize) -> Option<Vec<f64>> {
-    let v = s.to_f64_vec();
-    if v.len() == 1 && s.rank() <= rank {
-        return Some(vec![v[0]; channels]);
-    }
-    let shape = s.shape();
-    // Right-aligned against the output [N, C, spatial...]: the channel axis sits rank - 1 - 1 from the end.
-    if v.len() != channels || shape.len() > rank || shape.len() < rank - 1 {
-        return None;
-    }
-    let channel_axis = shape.len() - (rank - 1);
-    let only_channel = shape.iter().enumerate().all(|(i, &d)| {
-        if i == channel_axis {
-            d == channels
-        } else {
-            d == 1
-        }
-    });
-    only_channel.then_some(v)
 }

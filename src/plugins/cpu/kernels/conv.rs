@@ -18,6 +18,51 @@ use std::sync::Arc;
 
 /// Picks the f32 convolution kernel for Convolution and GroupConvolution.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    with_epilogue(op, inputs, Epilogue::default())
+}
+
+/// What a convolution kernel applies to its output block while it is still in cache: a per-output-channel bias,
+/// then optionally ReLU.
+#[derive(Debug, Clone, Default)]
+pub struct Epilogue {
+    /// One value per output channel.
+    pub bias: Option<Arc<[f32]>>,
+    /// Clamp negatives to zero after the bias.
+    pub relu: bool,
+}
+
+impl Epilogue {
+    fn is_empty(&self) -> bool {
+        self.bias.is_none() && !self.relu
+    }
+
+    /// Applies the epilogue to the `[channels, spatial]` block whose first channel is `first_channel`.
+    fn apply(&self, block: &mut [f32], first_channel: usize, spatial: usize) {
+        if self.is_empty() || spatial == 0 {
+            return;
+        }
+        for (c, row) in block.chunks_mut(spatial).enumerate() {
+            let b = self
+                .bias
+                .as_ref()
+                .and_then(|b| b.get(first_channel + c))
+                .copied()
+                .unwrap_or(0.0);
+            if self.relu {
+                row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+            } else {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    }
+}
+
+/// The f32 convolution kernel for Convolution and GroupConvolution with a fused epilogue.
+pub fn with_epilogue(
+    op: &dyn Op,
+    inputs: &[TensorDesc],
+    epilogue: Epilogue,
+) -> Option<Box<dyn Kernel>> {
     let any = op.as_any();
     let (attrs, kind) = if let Some(c) = any.downcast_ref::<Convolution>() {
         (&c.attrs, Convolution::KIND)
@@ -34,6 +79,7 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
         attrs: attrs.clone(),
         kind,
         filter,
+        epilogue,
     }))
 }
 
@@ -62,6 +108,7 @@ struct ConvKernel {
     attrs: ConvAttrs,
     kind: ConvKind,
     filter: Option<PackedFilter>,
+    epilogue: Epilogue,
 }
 
 impl Kernel for ConvKernel {
@@ -74,11 +121,30 @@ impl Kernel for ConvKernel {
             _ => w.typed::<f32>()?,
         };
         let mut out = Tensor::zeros(ElementType::F32, &g.output_shape());
-        convolve(x.typed::<f32>()?, filter, &g, out.typed_mut::<f32>()?)?;
+        if let Some(b) = &self.epilogue.bias
+            && b.len() != g.groups * g.out_per_group
+        {
+            return Err(Error::Shape(format!(
+                "fused bias has {} values for {} output channels",
+                b.len(),
+                g.groups * g.out_per_group
+            )));
+        }
+        convolve(
+            x.typed::<f32>()?,
+            filter,
+            &g,
+            &self.epilogue,
+            out.typed_mut::<f32>()?,
+        )?;
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
-        "conv_f32"
+        if self.epilogue.is_empty() {
+            "conv_f32"
+        } else {
+            "conv_f32_fused"
+        }
     }
 }
 
@@ -139,9 +205,15 @@ fn method(g: &ConvGeometry) -> Method {
 
 /// Computes the convolution `g` of `x` with filter `w` into `out` (shaped `g.output_shape()`).
 ///
-/// Each (batch, group) job writes one contiguous block of `out`: `[C_out/G, spatial]`. A fused bias/activation
-/// epilogue belongs at the end of [`run_job`], while that block is still in cache.
-fn convolve(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [f32]) -> Result<()> {
+/// Each (batch, group) job writes one contiguous block of `out`: `[C_out/G, spatial]`, and applies the epilogue
+/// to it while it is still in cache.
+fn convolve(
+    x: &[f32],
+    w: &[f32],
+    g: &ConvGeometry,
+    epilogue: &Epilogue,
+    out: &mut [f32],
+) -> Result<()> {
     let axes = lift3(&g.axes)?;
     let isz: usize = axes.iter().map(|a| a.input).product();
     let osz: usize = axes.iter().map(|a| a.output).product();
@@ -159,6 +231,7 @@ fn convolve(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [f32]) -> Result<(
     }
     let job = Job {
         g,
+        epilogue,
         axes,
         isz,
         osz,
@@ -180,6 +253,7 @@ fn convolve(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [f32]) -> Result<(
 /// What every (batch, group) job shares.
 struct Job<'a> {
     g: &'a ConvGeometry,
+    epilogue: &'a Epilogue,
     axes: [Axis; 3],
     isz: usize,
     osz: usize,
@@ -204,18 +278,17 @@ fn run_job(
     let wlen = g.out_per_group * g.in_per_group * job.ksz;
     let ws = w.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
     match job.method {
-        Method::Depthwise => {
-            depthwise(xs, ws, &job.axes, dst);
-            Ok(())
-        }
-        Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, job.osz, g.in_per_group, par),
+        Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
+        Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, job.osz, g.in_per_group, par)?,
         Method::Im2col => {
             let rows = g.in_per_group * job.ksz;
             let mut col = vec![0.0f32; rows * job.osz];
             im2col(xs, g.in_per_group, &job.axes, &mut col);
-            matmul(dst, ws, &col, g.out_per_group, job.osz, rows, par)
+            matmul(dst, ws, &col, g.out_per_group, job.osz, rows, par)?
         }
     }
+    job.epilogue.apply(dst, gr * g.out_per_group, job.osz);
+    Ok(())
 }
 
 /// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous, through the one GEMM entry point.
