@@ -7,30 +7,23 @@ use ferrovino::plugins::cpu::CpuPlugin;
 use ferrovino::runtime::{Config, InferRequest, Plugin};
 use ferrovino::transformations::run_common_passes;
 
-fn constant(shape: &[usize], seed: u32) -> Output {
+fn constant_from(shape: &[usize], value: impl Fn(u32) -> f32) -> Output {
     let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
-        .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
-    Node::new(
-        Box::new(Constant::new(Tensor::from_vec(shape, v).unwrap())),
-        vec![],
-    )
-    .unwrap()
-    .output(0)
+    let v: Vec<f32> = (0..n as u32).map(value).collect();
+    let c = Constant::new(Tensor::from_vec(shape, v).unwrap());
+    Node::new(Box::new(c), vec![]).unwrap().output(0)
+}
+
+fn constant(shape: &[usize], seed: u32) -> Output {
+    constant_from(shape, |i| {
+        ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0
+    })
 }
 
 fn positive(shape: &[usize], seed: u32) -> Output {
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
-        .map(|i| 0.5 + (((i as u32).wrapping_mul(40503) ^ seed) % 100) as f32 / 100.0)
-        .collect();
-    Node::new(
-        Box::new(Constant::new(Tensor::from_vec(shape, v).unwrap())),
-        vec![],
-    )
-    .unwrap()
-    .output(0)
+    constant_from(shape, |i| {
+        0.5 + ((i.wrapping_mul(40503) ^ seed) % 100) as f32 / 100.0
+    })
 }
 
 /// x → Convolution → BatchNormInference-5 → Relu, and a BatchNorm-1 on a second branch with no convolution.

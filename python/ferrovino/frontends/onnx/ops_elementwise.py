@@ -204,20 +204,22 @@ def _elu(ctx):
     return [ops.elu(ctx.input(0), ctx.attr("alpha", 1.0)).output(0)]
 
 
+def _like(ctx, x, name: str, default: float):
+    """Attribute ``name`` (or ``default``) as a scalar constant of ``x``'s element type."""
+    return ops.convert_like(np.array(ctx.attr(name, default), np.float32), x)
+
+
 @op("Selu")
 def _selu(ctx):
     x = ctx.input(0)
-    alpha = ops.convert_like(np.array(ctx.attr("alpha", 1.67326319217681884765625), np.float32), x)
-    gamma = ops.convert_like(np.array(ctx.attr("gamma", 1.05070102214813232421875), np.float32), x)
+    alpha, gamma = _like(ctx, x, "alpha", 1.67326319217681884765625), _like(ctx, x, "gamma", 1.05070102214813232421875)
     return [ops.selu(x, alpha, gamma).output(0)]
 
 
 @op("HardSigmoid")
 def _hard_sigmoid(ctx):
     x = ctx.input(0)
-    alpha = ops.convert_like(np.array(ctx.attr("alpha", 0.2), np.float32), x)
-    beta = ops.convert_like(np.array(ctx.attr("beta", 0.5), np.float32), x)
-    return [ops.hard_sigmoid(x, alpha, beta).output(0)]
+    return [ops.hard_sigmoid(x, _like(ctx, x, "alpha", 0.2), _like(ctx, x, "beta", 0.5)).output(0)]
 
 
 @op("Clip", since=1)
