@@ -33,7 +33,8 @@ pub fn rt_info_to_py<'py>(py: Python<'py>, info: &RtInfo) -> PyResult<Bound<'py,
     Ok(d)
 }
 
-fn rt_path(path: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+/// A runtime-info path: one key, or a list of keys.
+pub fn rt_path(path: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     match path.cast::<PyString>() {
         Ok(s) => Ok(vec![s.to_cow()?.to_string()]),
         Err(_) => path.extract(),
@@ -214,6 +215,67 @@ impl PyModel {
     #[getter(results)]
     fn prop_results(&self) -> Vec<PyNode> {
         self.get_results()
+    }
+    /// Replaces parameter `parameter_index` by `parameter`; the old parameter's consumers now read the new one.
+    fn replace_parameter(
+        &mut self,
+        parameter_index: usize,
+        parameter: PyRef<'_, PyNode>,
+    ) -> PyResult<()> {
+        let node = parameter.0.clone();
+        guarded(|| self.0.replace_parameter(parameter_index, node))
+    }
+    /// Appends parameters; a node must be a Parameter that the model does not list yet.
+    fn add_parameters(&mut self, parameters: Vec<PyRef<'_, PyNode>>) -> PyResult<()> {
+        for p in parameters {
+            let node = p.0.clone();
+            if node.type_name() != "Parameter" {
+                return Err(Error::InvalidArgument(format!(
+                    "add_parameters needs Parameter nodes, got {}",
+                    node.describe()
+                )))
+                .py();
+            }
+            if self.0.parameter_index(&node).is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is already a parameter of the model",
+                    node.describe()
+                )))
+                .py();
+            }
+            self.0.parameters.push(node);
+        }
+        Ok(())
+    }
+    /// Removes a parameter from the model's list (its consumers are left as they are).
+    fn remove_parameter(&mut self, parameter: PyRef<'_, PyNode>) -> PyResult<()> {
+        match self.0.parameter_index(&parameter.0) {
+            Some(i) => {
+                self.0.parameters.remove(i);
+                Ok(())
+            }
+            None => Err(Error::NotFound(format!(
+                "{} is not a parameter of the model",
+                parameter.0.describe()
+            )))
+            .py(),
+        }
+    }
+    /// Index of a Parameter (node or its output) among the model's parameters, or -1.
+    fn get_parameter_index(&self, parameter: &Bound<'_, PyAny>) -> PyResult<i64> {
+        let node = port_of(parameter)?.node;
+        Ok(self
+            .0
+            .parameter_index(&node)
+            .and_then(|i| i64::try_from(i).ok())
+            .unwrap_or(-1))
+    }
+    /// Re-runs type and shape inference over the graph and checks that every Parameter used is listed.
+    fn validate_nodes_and_infer_types(&self) -> PyResult<()> {
+        guarded(|| {
+            self.0.check_parameters()?;
+            self.0.validate()
+        })
     }
     /// Every node.
     fn get_ops(&self) -> PyResult<Vec<PyNode>> {

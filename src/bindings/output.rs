@@ -7,9 +7,11 @@ use super::node::PyNode;
 use super::partial_shape::PyPartialShape;
 use super::shape::PyShape;
 use crate::ir::Output;
+use crate::ir::rt_info::{RtValue, set_path};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
+use pyo3::types::PyDict;
 use std::collections::BTreeSet;
 
 /// A read-only output port (`<ConstOutput: names[x] shape[1,3] type: f32>`).
@@ -142,6 +144,21 @@ impl PyConstOutput {
     #[getter(any_name)]
     fn prop_any_name(&self) -> PyResult<String> {
         self.get_any_name()
+    }
+    /// The port's runtime info as a dict of strings (nested sections as dicts); `layout` holds a port layout.
+    fn get_rt_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let port = self.0.node.port(self.0.index).py()?;
+        super::model::rt_info_to_py(py, &port.rt_info)
+    }
+    /// Sets a runtime-info string at a path (a key or a list of keys), as `Model.set_rt_info` does.
+    fn set_rt_info(&self, value: &Bound<'_, PyAny>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+        let keys = super::model::rt_path(path)?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let value = RtValue::Str(value.str()?.to_string());
+        self.0
+            .node
+            .update_port(self.0.index, |p| set_path(&mut p.rt_info, &refs, value))
+            .py()
     }
     fn __hash__(&self) -> u64 {
         super::dimension::hash_of(&key(&self.0))

@@ -44,16 +44,68 @@ impl Model {
             sinks,
             rt_info: RtInfo::new(),
         };
-        let params: HashSet<u64> = m.parameters.iter().map(Node::id).collect();
-        for n in m.ordered_ops()? {
-            if n.type_name() == "Parameter" && !params.contains(&n.id()) {
-                return Err(Error::InvalidArgument(format!(
-                    "{} is used by the graph but is not among the model's parameters",
-                    n.describe()
-                )));
+        m.check_parameters()?;
+        Ok(m)
+    }
+
+    /// Checks that every Parameter the results and sinks reach is among the model's parameters.
+    pub fn check_parameters(&self) -> Result<()> {
+        let params: HashSet<u64> = self.parameters.iter().map(Node::id).collect();
+        let reached = topological_order(self.results.iter().chain(&self.sinks).cloned())?;
+        match reached
+            .iter()
+            .find(|n| n.type_name() == "Parameter" && !params.contains(&n.id()))
+        {
+            Some(n) => Err(Error::InvalidArgument(format!(
+                "{} is used by the graph but is not among the model's parameters",
+                n.describe()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Position of `param` among the parameters.
+    pub fn parameter_index(&self, param: &Node) -> Option<usize> {
+        self.parameters.iter().position(|p| p == param)
+    }
+
+    /// Connects every consumer of `old` (among the nodes the model reaches) to `new` instead, except `new`'s own
+    /// node, and re-infers each consumer.
+    pub fn replace_output_uses(&self, old: &Output, new: &Output) -> Result<()> {
+        for n in self.ordered_ops()? {
+            if n == new.node {
+                continue;
+            }
+            for (i, src) in n.inputs().iter().enumerate() {
+                if src == old {
+                    n.set_input(i, new.clone())?;
+                    n.validate()?;
+                }
             }
         }
-        Ok(m)
+        Ok(())
+    }
+
+    /// Replaces parameter `index` by `param`, redirecting the old parameter's consumers (OpenVINO's
+    /// `replace_parameter`).
+    pub fn replace_parameter(&mut self, index: usize, param: Node) -> Result<()> {
+        if param.type_name() != "Parameter" {
+            return Err(Error::InvalidArgument(format!(
+                "replace_parameter needs a Parameter, got {}",
+                param.describe()
+            )));
+        }
+        let old = self.parameters.get(index).cloned().ok_or_else(|| {
+            Error::NotFound(format!(
+                "model has {} parameters, there is no parameter {index}",
+                self.parameters.len()
+            ))
+        })?;
+        self.replace_output_uses(&old.output(0), &param.output(0))?;
+        if let Some(slot) = self.parameters.get_mut(index) {
+            *slot = param;
+        }
+        Ok(())
     }
 
     /// Every node in topological order (producers first), parameters first; detects cycles.
@@ -228,4 +280,53 @@ pub fn topological_order(roots: impl IntoIterator<Item = Node>) -> Result<Vec<No
         }
     }
     Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::ElementType;
+    use crate::ops::registry::create;
+    use crate::ops::structure::Parameter;
+
+    fn param(dims: &[usize]) -> Node {
+        let p = Parameter::new(ElementType::F32, PartialShape::from_static(dims));
+        Node::new(Box::new(p), vec![]).unwrap()
+    }
+
+    fn relu_model(p: &Node) -> Model {
+        let relu = Node::new(create("Relu", 1).unwrap(), vec![p.output(0)]).unwrap();
+        let r = Node::new(create("Result", 1).unwrap(), vec![relu.output(0)]).unwrap();
+        Model::new(vec![r], vec![], vec![p.clone()], "m").unwrap()
+    }
+
+    #[test]
+    fn replace_parameter_redirects_consumers_and_reinfers() {
+        let old = param(&[2, 3]);
+        let mut m = relu_model(&old);
+        let new = param(&[4, 5]);
+        m.replace_parameter(0, new.clone()).unwrap();
+        assert_eq!(m.parameter_index(&new), Some(0));
+        assert_eq!(m.parameter_index(&old), None);
+        m.validate().unwrap();
+        assert_eq!(m.outputs()[0].shape(), PartialShape::from_static(&[4, 5]));
+        m.check_parameters().unwrap();
+    }
+
+    #[test]
+    fn replace_parameter_rejects_bad_arguments() {
+        let old = param(&[2]);
+        let mut m = relu_model(&old);
+        assert!(m.replace_parameter(3, param(&[2])).is_err());
+        let relu = m.results[0].input(0).unwrap().node;
+        assert!(m.replace_parameter(0, relu).is_err());
+    }
+
+    #[test]
+    fn an_unlisted_parameter_fails_the_check() {
+        let old = param(&[2]);
+        let mut m = relu_model(&old);
+        m.parameters.clear();
+        assert!(m.check_parameters().is_err());
+    }
 }
