@@ -126,3 +126,34 @@ fn an_input_with_a_default_needs_no_tensor_until_overridden() {
     req.infer().unwrap();
     assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &[0.0, 3.0]);
 }
+
+/// Inferences on one request, which reuse the first one's intermediate buffers, compute the right values, with
+/// a Reshape (a view of its input) in the graph.
+#[test]
+fn reused_buffers_respect_views_across_inferences() {
+    let x = parameter("2,6");
+    let a = op("Relu", &[&x]);
+    let target = Node::new(
+        Box::new(Constant::new(
+            Tensor::from_vec(&[2], vec![2i64, 6]).unwrap(),
+        )),
+        vec![],
+    )
+    .unwrap();
+    let view = op("Reshape", &[&a, &target]);
+    let c = op("Abs", &[&op("Negative", &[&x])]);
+    let d = op("Add", &[&view, &c]);
+    let r = Node::new(Box::new(ResultOp), vec![d.output(0)]).unwrap();
+    let m = Model::new(vec![r], vec![], vec![x], "views").unwrap();
+    let mut req = InferRequest::new(CpuPlugin::default().compile(&m, &Config::new()).unwrap());
+    for round in 0..3 {
+        let xs: Vec<f32> = (0..12)
+            .map(|i| (i as f32 - 5.5) * (round as f32 + 1.0))
+            .collect();
+        req.set_input(0, Tensor::from_vec(&[2, 6], xs.clone()).unwrap())
+            .unwrap();
+        req.infer().unwrap();
+        let want: Vec<f32> = xs.iter().map(|v| v.max(0.0) + v.abs()).collect();
+        assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &want[..]);
+    }
+}

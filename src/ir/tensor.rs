@@ -90,6 +90,24 @@ impl Tensor {
         }
     }
 
+    /// A tensor of `element_type` and `shape` in the memory of `spare` when `spare` owns its bytes alone and has
+    /// room for them (the contents are then whatever `spare` held: the caller overwrites every element); a
+    /// zero-filled tensor otherwise. This is how the CPU plan reuses buffers across inferences.
+    pub fn recycled(spare: Option<Tensor>, element_type: ElementType, shape: &[usize]) -> Tensor {
+        let need = element_type.bytes_for(num_elements(shape));
+        if let Some(mut t) = spare
+            && let Some(Storage::Owned { chunks, len }) = Arc::get_mut(&mut t.storage)
+            && chunks.len() * 64 >= need
+        {
+            *len = need;
+            t.element_type = element_type;
+            t.shape.clear();
+            t.shape.extend_from_slice(shape);
+            return t;
+        }
+        Tensor::zeros(element_type, shape)
+    }
+
     /// A tensor holding a copy of `bytes`, which must be exactly the packed size of the shape.
     pub fn from_bytes(element_type: ElementType, shape: &[usize], bytes: &[u8]) -> Result<Tensor> {
         let mut t = Tensor::zeros(element_type, shape);

@@ -3,6 +3,7 @@
 use super::properties::{Config, PropertyValue};
 use crate::error::Result;
 use crate::ir::{Model, Tensor};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -35,13 +36,43 @@ pub struct ProfileEntry {
     pub real_time: std::time::Duration,
 }
 
-/// Per-request mutable state (variables of stateful models, profiling of the last inference).
+/// Per-request mutable state (variables of stateful models, profiling of the last inference, the device's
+/// reusable memory).
 #[derive(Debug, Default)]
 pub struct RequestState {
     /// Variable id → current value.
     pub variables: BTreeMap<String, Tensor>,
     /// Per-node times of the last inference, filled when the model was compiled with PERF_COUNT.
     pub profile: Vec<ProfileEntry>,
+    /// Memory the device keeps for this request between inferences.
+    pub device_memory: DeviceMemory,
+}
+
+/// A device's per-request memory, kept between inferences so that a steady state allocates nothing (the CPU
+/// plan's intermediate buffers). Each device stores its own type here.
+#[derive(Default)]
+pub struct DeviceMemory(Option<Box<dyn Any + Send>>);
+
+impl DeviceMemory {
+    /// Takes the stored memory out when it is a `T` (the device puts it back with [`DeviceMemory::put`]).
+    pub fn take<T: Any + Send>(&mut self) -> Option<Box<T>> {
+        self.0.take().and_then(|b| b.downcast::<T>().ok())
+    }
+
+    /// Stores the device's memory for the next inference.
+    pub fn put<T: Any + Send>(&mut self, memory: Box<T>) {
+        self.0 = Some(memory);
+    }
+}
+
+impl std::fmt::Debug for DeviceMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "DeviceMemory(in use)"
+        } else {
+            "DeviceMemory(empty)"
+        })
+    }
 }
 
 /// A model compiled for one device.

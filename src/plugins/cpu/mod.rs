@@ -9,7 +9,7 @@ use crate::ir::Model;
 use crate::ir::Tensor;
 use crate::runtime::plugin::{CompiledModel, Plugin, RequestState};
 use crate::runtime::properties::{Config, Mutability, PropertyValue, keys};
-use plan::Plan;
+use plan::{Plan, Workspace};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -192,8 +192,11 @@ impl CompiledModel for CpuCompiledModel {
 
     fn infer(&self, inputs: &[Tensor], state: &mut RequestState) -> Result<Vec<Tensor>> {
         state.profile.clear();
+        let mut workspace = state.device_memory.take::<Workspace>().unwrap_or_default();
         let profile = self.profiling.then_some(&mut state.profile);
-        self.plan.run(inputs, profile)
+        let outputs = self.plan.run(inputs, &mut workspace, profile);
+        state.device_memory.put(workspace);
+        outputs
     }
 
     fn get_property(&self, key: &str) -> Result<PropertyValue> {

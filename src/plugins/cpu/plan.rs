@@ -1,5 +1,6 @@
 //! The CPU execution plan: nodes in order with their kernels, value slots, compile-time constants folded,
-//! and each slot released after its last use.
+//! each slot released after its last use, and a static memory plan: intermediate values live in buffers that
+//! each request keeps between inferences (a [`Workspace`]), shared by values whose lifetimes do not overlap.
 
 use super::kernels::{self, Kernel};
 use crate::error::{Error, Result};
@@ -20,6 +21,14 @@ struct Step {
     outputs: Vec<usize>,
     /// Slots whose last reader is this step: released right after it runs.
     release: Vec<usize>,
+    /// Per output, its size in bytes when known at compile time (0 otherwise: its buffer grows on first use).
+    output_bytes: Vec<usize>,
+}
+
+/// The buffers a request reuses across inferences, indexed by the plan's buffer ids.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    buffers: Vec<Option<Tensor>>,
 }
 
 /// A compiled, executable graph.
@@ -30,6 +39,11 @@ pub struct Plan {
     input_slots: Vec<usize>,
     output_slots: Vec<usize>,
     steps: Vec<Step>,
+    /// Per slot, the workspace buffer its value is built in (None: the kernel allocates, or the value is an
+    /// input, a constant or an output).
+    slot_buffer: Vec<Option<usize>>,
+    /// How many workspace buffers the steps share.
+    buffer_count: usize,
 }
 
 /// Where a node output lives during execution.
@@ -112,6 +126,9 @@ impl Plan {
                 inputs: in_slots,
                 outputs: out_slots,
                 release: Vec::new(),
+                output_bytes: (0..node.output_count())
+                    .map(|i| static_bytes(node, i))
+                    .collect(),
             });
         }
         let input_slots = model
@@ -150,12 +167,18 @@ impl Plan {
             input_slots,
             output_slots,
             steps,
+            slot_buffer: Vec::new(),
+            buffer_count: 0,
         };
         plan.compute_releases();
+        plan.assign_buffers();
         Ok(plan)
     }
 
     /// Marks, for each slot that is neither a constant, an input nor an output, the step after which it is dead.
+    ///
+    /// A step whose kernel may return a view of its inputs (a Reshape) keeps those inputs alive as long as its
+    /// outputs, so a buffer is never reused while a view of it is still read.
     fn compute_releases(&mut self) {
         let mut pinned = vec![false; self.slot_count];
         for &s in self.output_slots.iter().chain(&self.input_slots) {
@@ -164,25 +187,86 @@ impl Plan {
         for (s, _) in &self.constants {
             pinned[*s] = true;
         }
-        let mut last_use: HashMap<usize, usize> = HashMap::new();
+        let mut last_use: Vec<Option<usize>> = vec![None; self.slot_count];
         for (i, step) in self.steps.iter().enumerate() {
             for &s in step.inputs.iter().chain(&step.outputs) {
-                last_use.insert(s, i);
+                last_use[s] = Some(i);
             }
         }
-        for (slot, step) in last_use {
-            if !pinned[slot] {
+        for step in self.steps.iter().rev() {
+            if step.kernel.recycles_outputs() {
+                continue;
+            }
+            let out_end = step.outputs.iter().filter_map(|&s| last_use[s]).max();
+            let out_pinned = step.outputs.iter().any(|&s| pinned[s]);
+            for &s in &step.inputs {
+                last_use[s] = last_use[s].max(out_end);
+                pinned[s] |= out_pinned;
+            }
+        }
+        for (slot, end) in last_use.into_iter().enumerate() {
+            if let Some(step) = end
+                && !pinned[slot]
+            {
                 self.steps[step].release.push(slot);
             }
         }
     }
 
-    /// Runs the plan on concrete inputs; with `profile`, records each step's time there.
+    /// Gives every intermediate output of a recycling kernel a workspace buffer: walking the steps in order,
+    /// an output takes the free buffer that fits it most tightly (or the largest free one, which grows), and
+    /// a slot's buffer is free again after the step that releases it.
+    fn assign_buffers(&mut self) {
+        let mut slot_buffer: Vec<Option<usize>> = vec![None; self.slot_count];
+        let mut capacity: Vec<usize> = Vec::new();
+        let mut free: Vec<usize> = Vec::new();
+        let released: std::collections::HashSet<usize> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.release.iter().copied())
+            .collect();
+        for step in &self.steps {
+            if step.kernel.recycles_outputs() {
+                for (i, &slot) in step.outputs.iter().enumerate() {
+                    if !released.contains(&slot) {
+                        continue;
+                    }
+                    let need = step.output_bytes.get(i).copied().unwrap_or(0);
+                    let fitting = free
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &b)| capacity[b] >= need)
+                        .min_by_key(|&(_, &b)| capacity[b]);
+                    let largest = || free.iter().enumerate().max_by_key(|&(_, &b)| capacity[b]);
+                    let buffer = match fitting.or_else(largest) {
+                        Some((at, &b)) => {
+                            free.swap_remove(at);
+                            b
+                        }
+                        None => {
+                            capacity.push(0);
+                            capacity.len() - 1
+                        }
+                    };
+                    capacity[buffer] = capacity[buffer].max(need);
+                    slot_buffer[slot] = Some(buffer);
+                }
+            }
+            free.extend(step.release.iter().filter_map(|&s| slot_buffer[s]));
+        }
+        self.buffer_count = capacity.len();
+        self.slot_buffer = slot_buffer;
+    }
+
+    /// Runs the plan on concrete inputs, building intermediates in `workspace`'s buffers (kept for the next
+    /// run); with `profile`, records each step's time there.
     pub fn run(
         &self,
         inputs: &[Tensor],
+        workspace: &mut Workspace,
         mut profile: Option<&mut Vec<ProfileEntry>>,
     ) -> Result<Vec<Tensor>> {
+        workspace.buffers.resize_with(self.buffer_count, || None);
         if inputs.len() != self.input_slots.len() {
             return Err(Error::InvalidArgument(format!(
                 "model expects {} inputs, got {}",
@@ -207,8 +291,16 @@ impl Plan {
                         .ok_or_else(|| Error::Internal(format!("slot {s} is empty")))
                 })
                 .collect::<Result<Vec<&Tensor>>>()?;
+            let mut spare: Vec<Option<Tensor>> = step
+                .outputs
+                .iter()
+                .map(|&s| {
+                    let b = self.buffer_of(s)?;
+                    workspace.buffers.get_mut(b).and_then(Option::take)
+                })
+                .collect();
             let started = profile.is_some().then(Instant::now);
-            let outs = step.kernel.run(&args).map_err(|e| {
+            let outs = step.kernel.run_recycling(&args, &mut spare).map_err(|e| {
                 let shapes: Vec<String> = args
                     .iter()
                     .map(|t| format!("{}{}", t.element_type(), fmt_shape(t.shape())))
@@ -240,7 +332,10 @@ impl Plan {
                 values[*s] = Some(t);
             }
             for &s in &step.release {
-                values[s] = None;
+                let value = values[s].take();
+                if let Some(kept) = self.buffer_of(s).and_then(|b| workspace.buffers.get_mut(b)) {
+                    *kept = value;
+                }
             }
         }
         self.output_slots
@@ -253,6 +348,11 @@ impl Plan {
             .collect()
     }
 
+    /// The workspace buffer of `slot`, if it has one.
+    fn buffer_of(&self, slot: usize) -> Option<usize> {
+        self.slot_buffer.get(slot).copied().flatten()
+    }
+
     /// (node name, node type, kernel name) per executed step, in order.
     pub fn executed_nodes(&self) -> Vec<(String, &'static str, &'static str)> {
         self.steps
@@ -260,6 +360,18 @@ impl Plan {
             .map(|s| (s.node_name.clone(), s.node_type, s.kernel.name()))
             .collect()
     }
+}
+
+/// The size in bytes of output `index` of `node` when its type and shape are static, else 0.
+fn static_bytes(node: &Node, index: usize) -> usize {
+    node.output(index)
+        .desc()
+        .ok()
+        .and_then(|d| {
+            let shape = d.shape.to_static()?;
+            Some(d.element_type.bytes_for(shape.iter().product()))
+        })
+        .unwrap_or(0)
 }
 
 /// Descriptors of a node's inputs, with the values known at compile time filled in.
@@ -280,4 +392,62 @@ fn input_descs(
             Ok(d)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::ElementType;
+    use crate::ops::registry::create;
+    use crate::ops::structure::{Constant, Parameter, ResultOp};
+
+    fn op(name: &str, inputs: &[&Node]) -> Node {
+        let inputs = inputs.iter().map(|n| n.output(0)).collect();
+        Node::new(create(name, 16).unwrap(), inputs).unwrap()
+    }
+
+    /// x → Relu → Reshape (a view) → Add(view, Abs(Negative(Negative(x)))): the Relu's buffer must stay
+    /// reserved while the view is read, or a later step would find it shared and allocate.
+    fn model_with_view() -> Model {
+        let p = Parameter::new(ElementType::F32, PartialShape::from_static(&[2, 6]));
+        let x = Node::new(Box::new(p), vec![]).unwrap();
+        let shape = Tensor::from_vec(&[2], vec![2i64, 6]).unwrap();
+        let target = Node::new(Box::new(Constant::new(shape)), vec![]).unwrap();
+        let view = op("Reshape", &[&op("Relu", &[&x]), &target]);
+        let sum = op(
+            "Add",
+            &[
+                &view,
+                &op("Abs", &[&op("Negative", &[&op("Negative", &[&x])])]),
+            ],
+        );
+        let r = Node::new(Box::new(ResultOp), vec![sum.output(0)]).unwrap();
+        Model::new(vec![r], vec![], vec![x], "views").unwrap()
+    }
+
+    fn buffer_addresses(ws: &Workspace) -> Vec<Option<usize>> {
+        ws.buffers
+            .iter()
+            .map(|b| b.as_ref().map(|t| t.bytes().as_ptr() as usize))
+            .collect()
+    }
+
+    #[test]
+    fn steady_state_reuses_every_buffer() {
+        let plan = Plan::build(&model_with_view()).unwrap();
+        // Four intermediates of recycling kernels (Relu, Negative, Negative, Abs): the first Negative is dead
+        // once the second has run, so Abs takes its buffer; the Relu's stays reserved for the view.
+        assert_eq!(plan.buffer_count, 3);
+        let mut ws = Workspace::default();
+        let x = Tensor::from_vec(&[2, 6], (0..12).map(|i| i as f32 - 6.0).collect()).unwrap();
+        plan.run(std::slice::from_ref(&x), &mut ws, None).unwrap();
+        let first = buffer_addresses(&ws);
+        assert!(first.iter().all(Option::is_some));
+        let out = plan.run(std::slice::from_ref(&x), &mut ws, None).unwrap();
+        assert_eq!(buffer_addresses(&ws), first);
+        let want: Vec<f32> = (0..12)
+            .map(|i| (i as f32 - 6.0).max(0.0) + (i as f32 - 6.0).abs())
+            .collect();
+        assert_eq!(out[0].typed::<f32>().unwrap(), &want[..]);
+    }
 }

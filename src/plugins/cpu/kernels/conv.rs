@@ -3,7 +3,7 @@
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
-use super::Kernel;
+use super::{Kernel, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::num_elements;
 use crate::ir::{ElementType, Tensor};
@@ -113,6 +113,16 @@ struct ConvKernel {
 
 impl Kernel for ConvKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.attrs.geometry(self.kind, x.shape(), w.shape(), None)?;
@@ -120,7 +130,7 @@ impl Kernel for ConvKernel {
             Some(p) if p.shape == w.shape() => &p.values[..],
             _ => w.typed::<f32>()?,
         };
-        let mut out = Tensor::zeros(ElementType::F32, &g.output_shape());
+        let mut out = take_output(spare, 0, ElementType::F32, &g.output_shape());
         if let Some(b) = &self.epilogue.bias
             && b.len() != g.groups * g.out_per_group
         {
@@ -282,9 +292,10 @@ fn run_job(
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, job.osz, g.in_per_group, par)?,
         Method::Im2col => {
             let rows = g.in_per_group * job.ksz;
-            let mut col = vec![0.0f32; rows * job.osz];
-            im2col(xs, g.in_per_group, &job.axes, &mut col);
-            matmul(dst, ws, &col, g.out_per_group, job.osz, rows, par)?
+            with_scratch(rows * job.osz, |col| {
+                im2col(xs, g.in_per_group, &job.axes, col);
+                matmul(dst, ws, col, g.out_per_group, job.osz, rows, par)
+            })?
         }
     }
     job.epilogue.apply(dst, gr * g.out_per_group, job.osz);

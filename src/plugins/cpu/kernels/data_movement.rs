@@ -1,7 +1,7 @@
 //! Data-movement kernels: Transpose, Concat and Gather as byte-block copies, split over rayon's pool when the
 //! tensor is large. Element types are handled by width only; sub-byte types use the reference.
 
-use super::Kernel;
+use super::{Kernel, take_output};
 use crate::error::{Error, Result};
 use crate::ir::shape::{normalize_axis, strides};
 use crate::ir::{ElementType, Tensor};
@@ -85,6 +85,16 @@ struct TransposeKernel;
 
 impl Kernel for TransposeKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
         let x = inputs[0];
         let w = element_width(x)?;
@@ -92,9 +102,10 @@ impl Kernel for TransposeKernel {
         let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
         let in_strides = strides(x.shape());
         let st: Vec<usize> = perm.iter().map(|&p| in_strides[p] * w).collect();
-        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        let mut out = take_output(spare, 0, x.element_type(), &out_shape);
         let Some((&last, lead)) = out_shape.split_last() else {
-            return Ok(vec![x.clone()]);
+            out.bytes_mut().copy_from_slice(x.bytes());
+            return Ok(vec![out]);
         };
         let last_stride = st[st.len() - 1];
         let src = x.bytes();
@@ -126,6 +137,16 @@ struct ConcatKernel(Concat);
 
 impl Kernel for ConcatKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         let out_shape = static_out_shape(&self.0, inputs)?;
         let x = inputs[0];
         let w = element_width(x)?;
@@ -135,7 +156,7 @@ impl Kernel for ConcatKernel {
             .map(|t| t.shape()[a..].iter().product::<usize>() * w)
             .collect();
         let row: usize = chunks.iter().sum();
-        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        let mut out = take_output(spare, 0, x.element_type(), &out_shape);
         fill_rows(out.bytes_mut(), row, |o, dst| {
             let mut at = 0;
             for (t, &c) in inputs.iter().zip(&chunks) {
@@ -157,6 +178,16 @@ struct GatherKernel(Gather);
 
 impl Kernel for GatherKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         let out_shape = static_out_shape(&self.0, inputs)?;
         let (x, ind_t) = (inputs[0], inputs[1]);
         let batch = if self.0.batch_dims < 0 {
@@ -182,13 +213,16 @@ impl Kernel for GatherKernel {
             })
             .collect::<Result<_>>()?;
         let n = ind.len();
-        let mut out = Tensor::zeros(x.element_type(), &out_shape);
+        let mut out = take_output(spare, 0, x.element_type(), &out_shape);
         let src = x.bytes();
         fill_rows(out.bytes_mut(), inner, |r, dst| {
             let (o, j) = (r / n.max(1), r % n.max(1));
             match ind.get(j).copied().flatten() {
                 Some(i) => copy_block(dst, src, (o * dim + i) * inner),
-                None => Ok(()),
+                None => {
+                    dst.fill(0);
+                    Ok(())
+                }
             }
         })?;
         Ok(vec![out])

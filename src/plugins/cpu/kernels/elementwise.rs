@@ -1,7 +1,7 @@
 //! f32 elementwise kernels: unary maps and broadcast binary ops, parallel over chunks with rayon. The common ops
 //! get monomorphised f32 loops (vectorisable); the rest evaluate their scalar function through f64.
 
-use super::Kernel;
+use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::activation::{Clamp, Elu, Gelu, gelu};
@@ -100,9 +100,19 @@ fn map_chunks(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
 
 impl Kernel for UnaryF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 1, 1)?;
         let x = inputs[0].typed::<f32>()?;
-        let mut out = Tensor::zeros(ElementType::F32, inputs[0].shape());
+        let mut out = take_output(spare, 0, ElementType::F32, inputs[0].shape());
         let y = out.typed_mut::<f32>()?;
         match &self.f {
             UnaryFn::Relu => map_chunks(x, y, |v| v.max(0.0)),
@@ -209,10 +219,20 @@ fn zip_broadcast(
 
 impl Kernel for BinaryF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 2, 2)?;
         let (ta, tb) = (inputs[0], inputs[1]);
         let shape = broadcast_static(self.mode, &[ta.shape(), tb.shape()])?;
-        let mut out = Tensor::zeros(ElementType::F32, &shape);
+        let mut out = take_output(spare, 0, ElementType::F32, &shape);
         let y = out.typed_mut::<f32>()?;
         match self.f {
             BinaryFn::Add => zip_broadcast(ta, tb, &shape, y, |a, b| a + b)?,

@@ -2,7 +2,7 @@
 //! contiguous row-major K × N matrices; batches run in parallel with rayon, a single large product lets `gemm`
 //! split the work itself.
 
-use super::Kernel;
+use super::{Kernel, take_output};
 use crate::error::{Error, Result};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::linalg::{MatMul, MatrixView};
@@ -159,6 +159,16 @@ pub fn gemm_batch(
 
 impl Kernel for GemmF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 2, 2)?;
         let (a, b) = (inputs[0], inputs[1]);
         let b_shape = self
@@ -171,7 +181,7 @@ impl Kernel for GemmF32 {
             None => (b.typed::<f32>()?, plan.b),
         };
         let adata = a.typed::<f32>()?;
-        let mut out = Tensor::zeros(ElementType::F32, &plan.out_shape);
+        let mut out = take_output(spare, 0, ElementType::F32, &plan.out_shape);
         let (mn, work) = (plan.m() * plan.n(), plan.m() * plan.n() * plan.k());
         if mn == 0 {
             return Ok(vec![out]);

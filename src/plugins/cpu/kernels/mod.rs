@@ -3,8 +3,9 @@
 //! reference evaluation.
 
 use crate::error::Result;
-use crate::ir::Tensor;
+use crate::ir::{ElementType, Tensor};
 use crate::ops::{Op, TensorDesc};
+use std::cell::RefCell;
 use std::fmt::Debug;
 
 pub mod conv;
@@ -20,8 +21,59 @@ pub mod reduction;
 pub trait Kernel: Debug + Send + Sync {
     /// Computes the outputs from the inputs (shapes resolved at run time).
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>>;
+    /// Computes the outputs like [`Kernel::run`], building output `i` in the memory of `spare[i]` where one is
+    /// given (see [`take_output`]), so that a steady state of inferences allocates nothing. Kernels that
+    /// override this must also override [`Kernel::recycles_outputs`].
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
+        let _ = spare;
+        self.run(inputs)
+    }
+    /// True when [`Kernel::run_recycling`] writes every output into its own (given or new) memory. Other
+    /// kernels may return views of their inputs (a Reshape), so the plan keeps those inputs alive as long.
+    fn recycles_outputs(&self) -> bool {
+        false
+    }
     /// A short name for profiling (`gemm_f32`, `ref`).
     fn name(&self) -> &'static str;
+}
+
+/// Output `index` of a kernel: the spare buffer the plan handed over for it, re-shaped (contents stale: the
+/// kernel must write every element), or a new zero-filled tensor.
+pub fn take_output(
+    spare: &mut [Option<Tensor>],
+    index: usize,
+    element_type: ElementType,
+    shape: &[usize],
+) -> Tensor {
+    Tensor::recycled(
+        spare.get_mut(index).and_then(Option::take),
+        element_type,
+        shape,
+    )
+}
+
+thread_local! {
+    /// Per-thread scratch memory for kernels (im2col columns), kept between calls.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with `len` floats of scratch memory whose contents are stale (`f` must write before reading).
+/// The memory is the thread's reusable scratch, or a fresh buffer when that is already in use further up
+/// the stack (a nested call through rayon work stealing).
+pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 /// Runs an op's reference evaluation: the kernel of ops with no optimised path.

@@ -1,8 +1,8 @@
 //! f32 kernels for Softmax, LogSoftmax and MVN over the last axis: one pass per row in vectorisable loops,
 //! rows spread over threads with rayon.
 
-use super::Kernel;
 use super::reduction::sum_f32;
+use super::{Kernel, take_output};
 use crate::error::{Error, Result};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::normalization::{Mvn, Softmax};
@@ -121,6 +121,16 @@ impl RowKernel {
 
 impl Kernel for RowKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         let x = inputs
             .first()
             .ok_or_else(|| Error::InvalidArgument("expected a data input".into()))?;
@@ -128,7 +138,7 @@ impl Kernel for RowKernel {
             .shape()
             .last()
             .ok_or_else(|| Error::Shape("data must have rank 1 or more".into()))?;
-        let mut out = Tensor::zeros(ElementType::F32, x.shape());
+        let mut out = take_output(spare, 0, ElementType::F32, x.shape());
         if len == 0 || x.is_empty() {
             return Ok(vec![out]);
         }

@@ -1,8 +1,8 @@
 //! f32 MaxPool (every version, indices included) and AvgPool kernels: problems lifted to three spatial axes,
 //! window taps clipped to the input once per output row instead of tested per tap, parallel over N·C planes.
 
-use super::Kernel;
 use super::conv::{lift3, tap_range, tap_source};
+use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::conv::Axis;
@@ -82,12 +82,22 @@ struct MaxPoolKernel(MaxPool);
 
 impl Kernel for MaxPoolKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
         let x = inputs[0];
         let (axes, axis_size) = self.0.resolve(x.shape())?;
         let p = Planes::new(x.shape(), &axes)?;
         let xs = x.typed::<f32>()?;
-        let mut values = Tensor::zeros(ElementType::F32, &p.out_shape);
+        let mut values = take_output(spare, 0, ElementType::F32, &p.out_shape);
         let mut indices = vec![0i64; p.count * p.out_size];
         if p.out_size > 0 {
             let vs = values.typed_mut::<f32>()?;
@@ -142,12 +152,22 @@ struct AvgPoolKernel(AvgPool);
 
 impl Kernel for AvgPoolKernel {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
         let x = inputs[0];
         let axes = self.0.resolve(x.shape())?;
         let p = Planes::new(x.shape(), &axes)?;
         let xs = x.typed::<f32>()?;
-        let mut out = Tensor::zeros(ElementType::F32, &p.out_shape);
+        let mut out = take_output(spare, 0, ElementType::F32, &p.out_shape);
         if p.out_size > 0 {
             let exclude = self.0.exclude_pad;
             out.typed_mut::<f32>()?

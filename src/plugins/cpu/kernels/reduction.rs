@@ -1,7 +1,7 @@
 //! f32 ReduceSum and ReduceMean over a block of innermost axes (constant axes): each output is the sum of one
 //! contiguous run of the input, computed in a vectorisable loop, outputs spread over threads with rayon.
 
-use super::Kernel;
+use super::{Kernel, take_output};
 use crate::error::{Error, Result};
 use crate::ir::shape::num_elements;
 use crate::ir::{ElementType, Tensor};
@@ -56,6 +56,16 @@ pub fn sum_f32(x: &[f32]) -> f32 {
 
 impl Kernel for InnerReduceF32 {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         crate::ops::util::check_input_count(inputs, 2, 2)?;
         let x = inputs[0];
         if x.rank() != self.mask.len() {
@@ -67,7 +77,9 @@ impl Kernel for InnerReduceF32 {
         }
         let first = self.mask.iter().position(|&m| m).unwrap_or(self.mask.len());
         let inner = num_elements(&x.shape()[first..]);
-        let mut out = Tensor::zeros(
+        let mut out = take_output(
+            spare,
+            0,
             ElementType::F32,
             &reduced_shape(x.shape(), &self.mask, self.keep_dims),
         );
