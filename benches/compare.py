@@ -85,7 +85,7 @@ class OvStyleRunner:
     def throughput_job(self, feeds: dict, requests: int) -> tuple[int, Callable[[int], None]]:
         """(number of parallel requests, run(count)): an AsyncInferQueue where the module has one, else one thread
         per infer request, each calling the synchronous infer (which releases the GIL)."""
-        n = self.optimal_requests(requests) if requests <= 0 else requests
+        n = self.optimal_requests(self.threads) if requests <= 0 else requests
         if hasattr(self.module, "AsyncInferQueue"):
             queue = self.module.AsyncInferQueue(self.compiled, n)
 
@@ -283,8 +283,9 @@ def latency_run(model: Any, runners: dict, args: argparse.Namespace) -> dict[str
 
 def throughput_run(model: Any, runners: dict, results: dict, args: argparse.Namespace) -> None:
     """Recompiles each runtime with the THROUGHPUT hint and measures inferences/s with parallel requests over
-    interleaved rounds: OpenVINO with an AsyncInferQueue of its optimal size, ferrovino likewise (or one thread per
-    request), ONNX Runtime with N threads sharing one session (intra-op threads split between them)."""
+    interleaved rounds (one untimed first): OpenVINO with an AsyncInferQueue of its optimal size, ferrovino
+    likewise (or one thread per request), ONNX Runtime with N threads sharing one session (intra-op threads split
+    between them)."""
     jobs: dict[str, tuple[int, Callable[[int], None]]] = {}
     for name, runner in runners.items():
         if results[name].error is not None:
@@ -305,7 +306,7 @@ def throughput_run(model: Any, runners: dict, results: dict, args: argparse.Name
         run(count)
         return (-(-count // n) * n) / (time.perf_counter() - t0)
 
-    interleaved(live, results, args.rounds, 1, step, lambda res, v: res.throughputs.append(v))
+    interleaved(live, results, args.throughput_rounds, 1, step, lambda res, v: res.throughputs.append(v))
 
 
 # --- peak RSS in child processes -----------------------------------------------------------------------------------
@@ -480,7 +481,7 @@ def report(all_results: dict, names: list[str], sgemm: list[dict], args: argpars
     out = [f"Machine: {machine()}", f"Threads: {args.threads}; rounds: {args.rounds} (+{args.warmup} warm-up); "
            f"ferrovino device: {args.device}; batch 1", ""]
     headers = ["model"] + [f"{SHORT[n]} ms" for n in names] + ["fv/ORT", "fv/OV", f"load ms {who}",
-                                                                  "max|Δ| vs ORT " + "/".join(
+                                                                  "max abs diff vs ORT " + "/".join(
                                                                       SHORT[n] for n in names if n != REFERENCE),
                                                                   f"peak RSS MiB {who}", f"RSS growth MiB {who}"]
     out += ["Latency (median ms, 1 request):", table(headers, latency_rows(all_results, names), args.markdown), ""]
@@ -493,14 +494,15 @@ def report(all_results: dict, names: list[str], sgemm: list[dict], args: argpars
                         + [fmt(ratio(fps.get("ferrovino"), fps.get("onnxruntime")), ".2f"),
                            fmt(ratio(fps.get("ferrovino"), fps.get("openvino")), ".2f")])
         headers = ["model"] + [f"{SHORT[n]} inf/s (requests)" for n in names] + ["fv/ORT", "fv/OV"]
-        out += ["Throughput (THROUGHPUT hint, median inferences/s; ratio > 1: ferrovino faster):",
+        out += [f"Throughput (THROUGHPUT hint, median of {args.throughput_rounds} rounds, inferences/s; "
+                "ratio > 1: ferrovino faster):",
                 table(headers, rows, args.markdown), ""]
     if sgemm:
         rows = [[str(r["n"]), fmt(r["numpy"], ".1f"), fmt(r["fv P x P"], ".1f"), fmt(r["fv P x C"], ".1f"),
                  fmt(r["fv P x P"] / r["numpy"], ".2f"), fmt(r["fv P x C"] / r["numpy"], ".2f"),
                  fmt(r["max_diff"], ".1e")] for r in sgemm]
         out += ["SGEMM (GFLOP/s, float32 n x n x n):",
-                table(["n", "numpy", "fv P x P", "fv P x C", "P x P / numpy", "P x C / numpy", "max|Δ|"], rows,
+                table(["n", "numpy", "fv P x P", "fv P x C", "P x P / numpy", "P x C / numpy", "max abs diff"], rows,
                       args.markdown), ""]
     errors = [f"- {model}: {name}: {res[name].error}" for model, res in all_results.items() for name in names
               if res[name].error]
@@ -535,6 +537,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=available_cores(), help="threads per runtime (default: all cores)")
     p.add_argument("--device", default="CPU", help="ferrovino's device (the peers stay on CPU)")
     p.add_argument("--throughput", action="store_true", help="also measure THROUGHPUT-hint inferences/s")
+    p.add_argument("--throughput-rounds", type=int, default=5,
+                   help="timed rounds of --throughput, each max(8, 4 x requests) inferences per runtime (default 5)")
     p.add_argument("--requests", type=int, default=0,
                    help="parallel requests in --throughput (default: each runtime's optimal number; ORT: threads)")
     p.add_argument("--markdown", action="store_true", help="print README-ready Markdown tables")
@@ -550,8 +554,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--feed-names", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.sgemm_sizes = [int(s) for s in args.sgemm_sizes.split(",") if s]
-    if args.threads < 1 or args.rounds < 1 or args.warmup < 0:
-        p.error("--threads and --rounds must be >= 1, --warmup >= 0")
+    if min(args.threads, args.rounds, args.throughput_rounds) < 1 or args.warmup < 0:
+        p.error("--threads, --rounds and --throughput-rounds must be >= 1, --warmup >= 0")
     return args
 
 
