@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import itertools
 import json
 import os
@@ -57,7 +58,7 @@ class OvStyleRunner:
         self.name = name
         self.threads = threads
         self.device = device
-        self.module: Any = __import__(name)
+        self.module: Any = importlib.import_module(name)
         self.compiled: Any = None
         self.request: Any = None
 
@@ -108,7 +109,7 @@ class OrtRunner:
 
     name = "onnxruntime"
 
-    def __init__(self, threads: int, device: str = "CPU") -> None:
+    def __init__(self, threads: int) -> None:
         import onnxruntime
 
         self.ort = onnxruntime
@@ -445,7 +446,7 @@ def machine() -> str:
     versions = []
     for name in RUNTIMES:
         try:
-            versions.append(f"{name} {__import__(name).__version__}")
+            versions.append(f"{name} {importlib.import_module(name).__version__}")
         except Exception as error:
             versions.append(f"{name} unavailable ({type(error).__name__})")
     return f"{model}, {available_cores()} cores ({'+'.join(isa) or 'no AVX2'}); {', '.join(versions)}"
