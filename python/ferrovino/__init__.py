@@ -34,6 +34,7 @@ from ferrovino._native import (
     get_version,
 )
 from ferrovino._ov_api import (
+    AsyncInferQueue,
     CompiledModel,
     Core,
     InferRequest,
@@ -44,10 +45,12 @@ from ferrovino._ov_api import (
     serialize,
 )
 from ferrovino._ovdict import OVDict
+from ferrovino.properties import OVAny
 
 __version__ = get_version()
 
 __all__ = [
+    "AsyncInferQueue",
     "CompiledModel",
     "ConstOutput",
     "Core",
@@ -64,6 +67,7 @@ __all__ = [
     "Model",
     "Node",
     "NotFoundError",
+    "OVAny",
     "OVDict",
     "Output",
     "ParseError",
@@ -91,7 +95,7 @@ def tensor_from_file(path: str) -> Tensor:
 
 
 def __getattr__(name: str) -> ModuleType:
-    """Imports the ``opsetN`` builder modules on first use (``ov.opset13.relu``)."""
-    if name.startswith("opset") and name[5:].isdigit():
+    """Imports the ``opsetN`` builder modules and ``preprocess`` on first use (``ov.opset13.relu``)."""
+    if (name.startswith("opset") and name[5:].isdigit()) or name == "preprocess":
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
