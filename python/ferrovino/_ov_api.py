@@ -3,14 +3,21 @@ around the native classes, and the module-level ``read_model``, ``compile_model`
 
 from __future__ import annotations
 
+import collections
+import functools
+import operator
 import os
+import queue
 import threading
+import warnings
+import weakref
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ferrovino import _native
 from ferrovino._data_dispatch import dispatch
 from ferrovino._ovdict import OVDict
+from ferrovino.properties import from_value, to_config
 
 
 class Version:
@@ -24,24 +31,51 @@ class Version:
         return f"<Version: {self.description} {self.build_number}>"
 
 
+def _serve(jobs: queue.SimpleQueue) -> None:
+    """The loop of a request's worker thread: runs each job until ``None`` arrives (when the request is collected)."""
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        job()
+        job = None  # hold no reference to the request while idle
+
+
+#: ``finish(error)`` runs on the worker after an asynchronous inference (``error`` is its exception, if any) and
+#: returns the exception ``wait()`` raises.
+Finish = Callable[[Optional[BaseException]], Optional[BaseException]]
+
+
 class InferRequest(_native.InferRequest):
-    """An infer request: ``infer(inputs)`` returns an ``OVDict`` of the outputs."""
+    """An infer request: ``infer(inputs)`` returns an ``OVDict`` of the outputs; ``start_async`` runs an inference
+    on the request's worker thread (one per request, started on first use) while the caller goes on."""
 
     def __init__(self, other: _native.InferRequest) -> None:
         self._callback: Optional[Callable[[Any], None]] = None
-        self._thread: Optional[threading.Thread] = None
+        self._jobs: Optional[queue.SimpleQueue] = None
+        self._idle = threading.Event()
+        self._idle.set()
         self._error: Optional[BaseException] = None
+        self._has_run = False
         self.userdata: Any = None
 
     def _results(self, share_outputs: bool = False) -> OVDict:
         return OVDict(dict(zip(self.model_outputs, self._output_arrays(share_outputs))))
 
+    def _check_idle(self) -> None:
+        """Refuses a request whose asynchronous inference is running; forgets the error of a finished one (as
+        OpenVINO does, a new inference clears it)."""
+        if not self._idle.is_set():
+            raise _native.DeviceError("Infer Request is busy")
+        self._error = None
+
     def infer(self, inputs: Any = None, share_inputs: bool = False, share_outputs: bool = False, *,
               decode_strings: bool = True) -> OVDict:
         """Binds ``inputs`` (see the module docs of ``_data_dispatch``), runs one inference and returns the outputs."""
-        self.wait()
+        self._check_idle()
         dispatch(self, inputs, share_inputs)
         super().infer()
+        self._has_run = True
         return self._results(share_outputs)
 
     @property
@@ -49,49 +83,173 @@ class InferRequest(_native.InferRequest):
         """The outputs of the last inference."""
         return self._results()
 
-    def set_callback(self, callback: Callable[[Any], None], userdata: Any = None) -> None:
-        """Calls ``callback(userdata)`` after each asynchronous inference."""
+    def set_callback(self, callback: Callable[[Any], None], userdata: Any) -> None:
+        """Calls ``callback(userdata)`` on the worker thread after each successful asynchronous inference; an
+        exception it raises is raised, as a RuntimeError naming it, by ``wait`` and ``wait_for``."""
         self._callback = callback
         self.userdata = userdata
 
-    def _run_async(self) -> None:
+    def _after_inference(self, error: Optional[BaseException]) -> Optional[BaseException]:
+        """The ``Finish`` of ``start_async``: calls the callback, wrapping its exception as OpenVINO does."""
+        if error is not None or self._callback is None:
+            return error
         try:
-            super().infer()
-            if self._callback is not None:
-                self._callback(self.userdata)
-        except BaseException as error:  # re-raised by wait()
-            self._error = error
+            self._callback(self.userdata)
+        except RuntimeError as e:
+            return e
+        except BaseException as e:  # noqa: BLE001 - any exception of a user callback reaches wait()
+            wrapped = RuntimeError(f"{type(e).__name__}: {e}")
+            wrapped.__cause__ = e
+            return wrapped
+        return None
+
+    def _run(self, finish: Finish, release: Optional[Callable[[], None]]) -> None:
+        """A job of the worker thread: the inference, then ``finish``, then ``release`` once the request is idle."""
+        error: Optional[BaseException] = None
+        try:
+            super()._infer_marked()
+            self._has_run = True
+        except BaseException as e:  # noqa: BLE001 - handed to finish, raised by wait()
+            error = e
+        self._error = finish(error)
+        self._idle.set()
+        if release is not None:
+            release()
+
+    def _launch(self, inputs: Any, share_inputs: bool, finish: Finish,
+                release: Optional[Callable[[], None]] = None) -> None:
+        """Binds ``inputs`` and hands the inference to the worker thread (started on first use)."""
+        self._check_idle()
+        dispatch(self, inputs, share_inputs)
+        self._mark_busy()
+        self._idle.clear()
+        if self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+            threading.Thread(target=_serve, args=(self._jobs,), name="ferrovino-infer-request", daemon=True).start()
+            weakref.finalize(self, self._jobs.put, None)
+        self._jobs.put(functools.partial(self._run, finish, release))
 
     def start_async(self, inputs: Any = None, userdata: Any = None, share_inputs: bool = False) -> None:
-        """Binds ``inputs`` and starts an inference on a worker thread (the interpreter stays free meanwhile)."""
-        self.wait()
-        dispatch(self, inputs, share_inputs)
+        """Binds ``inputs`` and starts an inference on the worker thread; ``userdata``, when given, replaces the
+        callback's (with no callback set it is ignored with a warning, as OpenVINO does). A request still running
+        raises "Infer Request is busy"."""
         if userdata is not None:
-            self.userdata = userdata
-        self._thread = threading.Thread(target=self._run_async, daemon=True)
-        self._thread.start()
+            if self._callback is None:
+                warnings.warn("There is no callback function!", RuntimeWarning, stacklevel=2)
+            else:
+                self.userdata = userdata
+        self._launch(inputs, share_inputs, self._after_inference)
 
     def wait(self) -> None:
-        """Waits for the running asynchronous inference and re-raises its error, if any."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        """Waits for the running asynchronous inference (and its callback) and raises its error, if any (again at
+        each call, until the next inference)."""
+        self._idle.wait()
+        if self._error is not None:
+            raise self._error
 
     def wait_for(self, timeout: int) -> bool:
-        """Waits up to ``timeout`` milliseconds (-1: forever); True when no inference is running any more."""
-        if self._thread is not None:
-            self._thread.join(None if timeout < 0 else timeout / 1000)
-            if self._thread.is_alive():
-                return False
+        """Waits up to ``timeout`` milliseconds (negative: forever). True when an inference has completed and none
+        is running; False while one runs and, as in OpenVINO, for a request that has never run an inference."""
+        if not self._idle.wait(None if timeout < 0 else timeout / 1000):
+            return False
         self.wait()
-        return True
+        return self._has_run
 
     def get_compiled_model(self) -> "CompiledModel":
         """The compiled model this request belongs to."""
         return CompiledModel(super().get_compiled_model())
+
+
+class AsyncInferQueue:
+    """A pool of infer requests for one compiled model: ``start_async`` runs each inference on an idle request
+    (blocking while all are busy) and ``callback(request, userdata)`` sees its results."""
+
+    def __init__(self, model: "CompiledModel", jobs: int = 0) -> None:
+        """``jobs`` requests (0: the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``)."""
+        jobs = operator.index(jobs)
+        if jobs < 0:
+            raise ValueError(f"AsyncInferQueue: jobs must be >= 0 (0: the optimal number), got {jobs}")
+        if jobs == 0:
+            jobs = max(1, int(model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._requests = [model.create_infer_request() for _ in range(jobs)]
+        self._userdata: list[Any] = [None] * jobs
+        self._idle = collections.deque(range(jobs))
+        self._ready = threading.Condition()
+        self._callback: Optional[Callable[[InferRequest, Any], None]] = None
+        self._errors: list[BaseException] = []
+
+    def __len__(self) -> int:
+        return len(self._requests)
+
+    def __iter__(self) -> Iterator[InferRequest]:
+        return iter(self._requests)
+
+    def __getitem__(self, i: int) -> InferRequest:
+        if not 0 <= i < len(self._requests):
+            raise IndexError(f"AsyncInferQueue has {len(self._requests)} requests; index {i} is out of range")
+        return self._requests[i]
+
+    def __repr__(self) -> str:
+        return f"<AsyncInferQueue: {len(self._requests)} jobs>"
+
+    @property
+    def userdata(self) -> list[Any]:
+        """The userdata last passed to ``start_async``, per request."""
+        return list(self._userdata)
+
+    def set_callback(self, callback: Callable[[InferRequest, Any], None]) -> None:
+        """Calls ``callback(request, userdata)`` after each successful inference; an exception it raises is re-raised
+        by ``wait_all``."""
+        self._callback = callback
+
+    def is_ready(self) -> bool:
+        """True when a request is idle (``start_async`` would not block)."""
+        with self._ready:
+            return bool(self._idle)
+
+    def get_idle_request_id(self) -> int:
+        """The id of an idle request, waiting for one to finish if all are busy."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._idle)
+            return self._idle[0]
+
+    def wait_all(self) -> None:
+        """Waits for every request to finish and re-raises the first error of an inference or callback, if any."""
+        with self._ready:
+            self._ready.wait_for(lambda: len(self._idle) == len(self._requests))
+            errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0]
+
+    def start_async(self, inputs: Any = None, userdata: Any = None, share_inputs: bool = False) -> None:
+        """Runs an inference of ``inputs`` on the next idle request, waiting for one if all are busy."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._idle)
+            i = self._idle.popleft()
+        self._userdata[i] = userdata
+        try:
+            self._requests[i]._launch(inputs, share_inputs, functools.partial(self._finish, i),
+                                      functools.partial(self._release, i))
+        except BaseException:
+            self._release(i)
+            raise
+
+    def _finish(self, i: int, error: Optional[BaseException]) -> None:
+        """After request ``i``'s inference: the callback, with any error kept for ``wait_all``."""
+        if error is None and self._callback is not None:
+            try:
+                self._callback(self._requests[i], self._userdata[i])
+            except BaseException as e:  # noqa: BLE001 - re-raised by wait_all()
+                error = e
+        if error is not None:
+            with self._ready:
+                self._errors.append(error)
+
+    def _release(self, i: int) -> None:
+        """Returns request ``i`` to the idle pool."""
+        with self._ready:
+            self._idle.append(i)
+            self._ready.notify_all()
 
 
 class CompiledModel(_native.CompiledModel):
@@ -108,11 +266,25 @@ class CompiledModel(_native.CompiledModel):
         """Runs one inference on a new request."""
         return self.create_infer_request().infer(inputs)
 
+    def get_property(self, name: str) -> Any:
+        """Reads a compiled-model property (``SUPPORTED_PROPERTIES`` lists them); enum-valued ones come back as
+        ``ferrovino.properties`` enum members, element types as ``Type``."""
+        return from_value(str(name), super().get_property(name))
+
+    def set_property(self, properties: Any) -> None:
+        """Compiled models take no property changes: always raises (set properties in ``compile_model``)."""
+        super().set_property(to_config(properties))
+
     def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False, *,
                  decode_strings: bool = True) -> OVDict:
         if self._infer_request is None:
             self._infer_request = self.create_infer_request()
         return self._infer_request.infer(inputs, share_inputs=share_inputs, share_outputs=share_outputs)
+
+
+def _config(config: Any) -> Optional[dict]:
+    """A configuration argument (dict, ``(key, value)`` pair or None) as the native layer takes it."""
+    return None if config is None else to_config(config)
 
 
 def _is_path(value: Any) -> bool:
@@ -135,7 +307,7 @@ class Core(_native.Core):
             )
         if _is_path(weights):
             weights = os.fspath(weights)
-        return super().read_model(os.fspath(model) if _is_path(model) else model, weights, config)
+        return super().read_model(os.fspath(model) if _is_path(model) else model, weights, _config(config))
 
     def compile_model(self, model: Any, device_name: Optional[str] = None, config: Optional[dict] = None, *,
                       weights: Optional[bytes] = None) -> CompiledModel:
@@ -144,7 +316,25 @@ class Core(_native.Core):
             model = self.read_model(model, weights)
         elif _is_path(model) or _is_onnx(model):
             model = self.read_model(model)
-        return CompiledModel(super().compile_model(model, device_name, config))
+        return CompiledModel(super().compile_model(model, device_name, _config(config)))
+
+    def set_property(self, device_name_or_properties: Any, properties: Any = None) -> None:
+        """``set_property(device, properties)`` or ``set_property(properties)`` for every device; ``properties`` is a
+        ``{key: value}`` dict or one ``(key, value)`` pair such as ``props.enable_profiling(True)``."""
+        if properties is None:
+            super().set_property(to_config(device_name_or_properties))
+        else:
+            super().set_property(device_name_or_properties, to_config(properties))
+
+    def get_property(self, device_name_or_property: str, property: Optional[str] = None) -> Any:  # noqa: A002
+        """``get_property(device, key)``, or ``get_property(key)`` answered by the first device; enum-valued
+        properties come back as ``ferrovino.properties`` enum members, element types as ``Type``."""
+        key = device_name_or_property if property is None else property
+        return from_value(str(key), super().get_property(device_name_or_property, property))
+
+    def query_model(self, model: _native.Model, device_name: str, config: Optional[dict] = None) -> dict[str, str]:
+        """Node friendly name → device that would run it."""
+        return super().query_model(model, device_name, _config(config))
 
     def get_versions(self, device_name: str) -> dict[str, Version]:
         """Device name → ``Version`` of the devices behind ``device_name``."""

@@ -7,6 +7,7 @@ use super::output::{PyConstOutput, const_output};
 use super::properties::property_to_py;
 use crate::Error;
 use crate::runtime::CompiledModel;
+use crate::runtime::properties::compiled_model_property;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
@@ -64,14 +65,14 @@ impl PyCompiledModel {
     fn get_runtime_model(&self) -> PyResult<PyModel> {
         guarded(|| self.0.model().deep_clone()).map(PyModel)
     }
-    /// Reads a compiled-model property.
+    /// Reads a compiled-model property (`SUPPORTED_PROPERTIES` lists every key it answers).
     fn get_property<'py>(
         &self,
         py: Python<'py>,
         name: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = name.str()?.to_string();
-        let v = guarded(|| self.0.get_property(&key))?;
+        let v = guarded(|| compiled_model_property(self.0.as_ref(), &key))?;
         property_to_py(py, &v)
     }
     /// Compiled models take no property changes after compilation.
@@ -82,7 +83,8 @@ impl PyCompiledModel {
             .map(|k| k.str().map(|s| s.to_string()))
             .collect::<PyResult<_>>()?;
         Err(Error::Unsupported(format!(
-            "compiled models do not accept property changes ({})",
+            "It's not possible to set property of an already compiled model ({}). Set property to \
+             Core::compile_model during compilation",
             keys.join(", ")
         )))
         .py()

@@ -15,6 +15,7 @@ use crate::runtime::{CompiledModel, InferRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -26,11 +27,23 @@ struct RequestState {
     latency_ms: f64,
 }
 
+impl RequestState {
+    /// Runs one inference, recording its latency.
+    fn timed_infer(&mut self) -> crate::Result<()> {
+        let start = Instant::now();
+        self.request.infer()?;
+        self.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok(())
+    }
+}
+
 /// An infer request (`compiled.create_infer_request()`).
 #[pyclass(module = "ferrovino", name = "InferRequest", subclass, frozen)]
 pub struct PyInferRequest {
     state: Arc<Mutex<RequestState>>,
     compiled: Arc<dyn CompiledModel>,
+    /// Set from `_mark_busy` (start_async) until the asynchronous inference ends: every other call is refused.
+    busy: Arc<AtomicBool>,
 }
 
 /// Which tensor a key designates.
@@ -54,15 +67,16 @@ impl PyInferRequest {
         PyInferRequest {
             state: Arc::new(Mutex::new(state)),
             compiled,
+            busy: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Locks the request; a request running on another thread is reported as busy instead of blocking.
     fn lock(&self) -> PyResult<MutexGuard<'_, RequestState>> {
-        self.state
-            .try_lock()
-            .map_err(|_| Error::Device("Infer Request is busy".into()))
-            .py()
+        if self.busy.load(Ordering::Acquire) {
+            return Err(busy()).py();
+        }
+        self.state.try_lock().map_err(|_| busy()).py()
     }
 
     fn find_port(&self, port: &Output, ports: &[Output]) -> Option<usize> {
@@ -196,6 +210,11 @@ impl PyInferRequest {
     }
 }
 
+/// OpenVINO's error for a call on a request that is running.
+fn busy() -> Error {
+    Error::Device("Infer Request is busy".into())
+}
+
 /// Splits `(index, tensor)` or `(tensor,)` arguments of `set_input_tensor`/`set_output_tensor`.
 fn index_and_tensor<'py>(
     a: &Bound<'py, PyAny>,
@@ -216,16 +235,34 @@ impl PyInferRequest {
         PyInferRequest {
             state: o.state.clone(),
             compiled: o.compiled.clone(),
+            busy: o.busy.clone(),
         }
     }
     /// Runs one inference with the bound input tensors (the interpreter is released meanwhile).
     fn infer(&self, py: Python<'_>) -> PyResult<()> {
         let mut st = self.lock()?;
-        let request = &mut st.request;
-        let start = Instant::now();
-        detached(py, || request.infer())?;
-        st.latency_ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok(())
+        let st = &mut *st;
+        detached(py, || st.timed_infer())
+    }
+    /// Marks the request busy for an asynchronous inference (fails with "Infer Request is busy" if it is already).
+    fn _mark_busy(&self) -> PyResult<()> {
+        self.busy
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|_| busy())
+            .py()
+    }
+    /// Runs the inference of a request marked busy (on the worker thread), then clears the mark.
+    fn _infer_marked(&self, py: Python<'_>) -> PyResult<()> {
+        let state = &self.state;
+        let result = detached(py, || {
+            state
+                .lock()
+                .map_err(|_| Error::Internal("infer request state poisoned by a panic".into()))?
+                .timed_infer()
+        });
+        self.busy.store(false, Ordering::Release);
+        result
     }
     /// Copies of every output of the last inference as numpy arrays (views of the output tensors when `share`).
     #[pyo3(signature = (share=false))]
