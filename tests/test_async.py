@@ -320,3 +320,27 @@ def test_inference_errors_reach_wait_and_wait_all(rt):
     with pytest.raises(RuntimeError):
         q.wait_all()
     assert "good" in done
+
+
+def test_workers_end_with_their_requests(rt, compiled):
+    if rt.__name__ != "ferrovino":
+        pytest.skip("ferrovino's worker threads")
+    import gc
+
+    def workers():
+        return {t for t in threading.enumerate() if t.name == "ferrovino-infer-request"}
+
+    before = workers()
+    requests = [compiled.create_infer_request() for _ in range(8)]
+    for k, r in enumerate(requests):
+        r.start_async({0: filled(float(k))})
+    for k, r in enumerate(requests):
+        r.wait()
+        np.testing.assert_array_equal(r.get_output_tensor().data, filled(float(k)))
+    started = workers() - before
+    assert len(started) == 8
+    del requests, r
+    gc.collect()
+    for t in started:
+        t.join(30)
+    assert not any(t.is_alive() for t in started)
