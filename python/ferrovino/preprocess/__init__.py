@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence, Union
 
-from ferrovino import Layout, Model, Output, PartialShape, Type
+from ferrovino import InvalidArgumentError, Layout, Model, Output, PartialShape, Type
 from ferrovino.preprocess import _graph
 from ferrovino.preprocess._build import build_input, build_output, describe_input, describe_output
 from ferrovino.preprocess._color import convert_color
@@ -128,10 +128,12 @@ class InputTensorInfo:
 
 
 class _Steps:
-    """An ordered list of (label, step) pairs; each method adds one and returns self so calls chain."""
+    """An ordered list of (label, step) pairs; each method adds one and returns self so calls chain.
+    ``last_layout`` is the target of the last ``convert_layout`` to a Layout (the model's layout when not given)."""
 
     def __init__(self) -> None:
         self.steps: list = []
+        self.last_layout: Optional[Layout] = None
 
     def _add(self, label: str, step: Callable) -> Any:
         self.steps.append((label, step))
@@ -146,7 +148,7 @@ class _Steps:
         if isinstance(layout, (list, tuple)):
             order = [int(i) for i in layout]
             return self._add(f"convert layout ({fmt_values(order)})", _graph.transpose(order))
-        dst = _layout(layout)
+        dst = self.last_layout = _layout(layout)
         return self._add(f"convert layout {dst}", _graph.convert_layout(dst))
 
     def _custom(self, function: Callable[[Output], Any]) -> Any:
@@ -196,8 +198,12 @@ class PreProcessSteps(_Steps):
         return self._add(f"resize to ({size[0]}, {size[1]})", _graph.resize(alg, size))
 
     def crop(self, begin: Sequence[int], end: Sequence[int]) -> "PreProcessSteps":
-        """Keep ``[begin, end)`` of every dimension (negative values count from the end)."""
+        """Keep ``[begin, end)`` of the leading dimensions (negative values count from the end)."""
         b, e = [int(v) for v in begin], [int(v) for v in end]
+        if len(b) != len(e):
+            raise InvalidArgumentError(
+                f"crop begin and end must have the same size, got begin {b} ({len(b)}) and end {e} ({len(e)})"
+            )
         return self._add(f"Crop ([ {', '.join(map(str, b))} ],[ {', '.join(map(str, e))} ])", _graph.crop(b, e))
 
     def pad(

@@ -169,7 +169,7 @@ def build_input(model: Any, info: Any, parameter: Any = None, trace: Optional[li
     tensor, steps = info.tensor(), info.preprocess().steps
     old_port = old.output(0)
     model_type, model_shape = old_port.get_element_type(), old_port.get_partial_shape()
-    model_layout = info.model().layout or port_layout(old_port)
+    model_layout = info.model().layout or port_layout(old_port) or info.preprocess().last_layout
     if not tensor.is_set() and not steps:
         if model_layout is not None:
             old_port.set_rt_info(str(model_layout), "layout")

@@ -247,6 +247,11 @@ _MODES = {
 }
 
 
+_CUBE_COEFF = {ResizeAlgorithm.RESIZE_BICUBIC_PILLOW: -0.5}
+"""OpenVINO's CPU plugin computes bicubic_pillow with Pillow's a = -0.5 whatever cube_coeff says; ferrovino's
+Interpolate honours the attribute, so the step passes Pillow's value to get the same numbers."""
+
+
 def resize(algorithm: ResizeAlgorithm, size: Optional[tuple]) -> Step:
     """Interpolate-11 on the H and W axes to ``size`` (height, width), or to the model's when None."""
 
@@ -259,6 +264,7 @@ def resize(algorithm: ResizeAlgorithm, size: Optional[tuple]) -> Step:
             mode=_MODES[algorithm],
             shape_calculation_mode="sizes",
             axes=ops.constant(np.array([h, w], dtype=np.int64)),
+            cube_coeff=_CUBE_COEFF.get(algorithm, -0.75),
         )
         return state.with_port(node)
 
@@ -278,15 +284,14 @@ def slice_axes(port: Any, begin: Sequence[int], end: Sequence[int], axes: Sequen
 
 
 def crop(begin: Sequence[int], end: Sequence[int]) -> Step:
-    """Keep ``[begin, end)`` of every axis (negative bounds count from the end)."""
+    """Keep ``[begin, end)`` of the leading ``len(begin)`` axes (negative bounds count from the end)."""
 
     def step(state: State, target: Target) -> State:
-        if len(begin) != state.rank or len(end) != state.rank:
+        if len(begin) > state.rank:
             raise InvalidArgumentError(
-                f"crop bounds must have one value per dimension: begin {list(begin)}, end {list(end)}, "
-                f"tensor rank {state.rank}"
+                f"crop bounds have {len(begin)} values but the tensor has rank {state.rank}: {state.describe()}"
             )
-        return state.with_port(slice_axes(state.port, list(begin), list(end), list(range(state.rank))))
+        return state.with_port(slice_axes(state.port, list(begin), list(end), list(range(len(begin)))))
 
     return step
 
