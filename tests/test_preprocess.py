@@ -366,3 +366,18 @@ def test_bad_argument_types_raise_type_error(rt):
         ppp.input().tensor().set_color_format("NV12")
     with pytest.raises(TypeError):
         rt.preprocess.PrePostProcessor("model")
+
+
+def test_graph_editing_bindings_used_by_build(rt):
+    ops = rt.opset13
+    model = image_model(rt, inputs=2)
+    first, second = model.get_parameters()
+    assert (model.get_parameter_index(first), model.get_parameter_index(second)) == (0, 1)
+    new = ops.parameter([1, 3, 4, 4], np.float32, name="small")
+    model.replace_parameter(0, new)
+    model.validate_nodes_and_infer_types()
+    assert model.get_parameter_index(first) == -1
+    assert str(model.output(0).get_partial_shape()) == "[1,3,4,4]"
+    model.remove_parameter(second)
+    model.add_parameters([second])
+    assert [p.get_friendly_name() for p in model.get_parameters()] == ["small", "in1"]
