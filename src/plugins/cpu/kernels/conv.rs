@@ -293,7 +293,7 @@ fn run_job(
         Method::Im2col => {
             let rows = g.in_per_group * job.ksz;
             with_scratch(rows * job.osz, |col| {
-                im2col(xs, g.in_per_group, &job.axes, col);
+                im2col(xs, g.in_per_group, &job.axes, col, par);
                 matmul(dst, ws, col, g.out_per_group, job.osz, rows, par)
             })?
         }
@@ -316,21 +316,31 @@ fn matmul(
     super::matmul::gemm_batch(dst, lhs, a, rhs, b, par)
 }
 
-/// Unfolds `channels` input planes into `col[(c, kd, kh, kw)][od, oh, ow]`, zeros where taps hit the padding.
-fn im2col(x: &[f32], channels: usize, a: &[Axis; 3], col: &mut [f32]) {
+/// Unfolds `channels` input planes into `col[(c, kd, kh, kw)][od, oh, ow]`, zeros where taps hit the padding;
+/// rows are filled in parallel when `par` allows threads.
+fn im2col(x: &[f32], channels: usize, a: &[Axis; 3], col: &mut [f32], par: Parallelism) {
     let isz = a[0].input * a[1].input * a[2].input;
-    let osz = a[0].output * a[1].output * a[2].output;
-    let mut rows = col.chunks_exact_mut(osz.max(1));
-    for c in 0..channels {
-        let plane = &x[c * isz..(c + 1) * isz];
-        for kd in 0..a[0].kernel {
-            for kh in 0..a[1].kernel {
-                for kw in 0..a[2].kernel {
-                    let Some(row) = rows.next() else { return };
-                    fill_row(plane, a, [kd, kh, kw], row);
-                }
-            }
+    let osz = (a[0].output * a[1].output * a[2].output).max(1);
+    let (kh, kw) = (a[1].kernel, a[2].kernel);
+    let taps = a[0].kernel * kh * kw;
+    let fill = |r: usize, row: &mut [f32]| {
+        let (c, t) = (r / taps.max(1), r % taps.max(1));
+        if let Some(plane) = x.get(c * isz..(c + 1) * isz) {
+            fill_row(plane, a, [t / (kh * kw), (t / kw) % kh, t % kw], row);
         }
+    };
+    let rows = channels * taps;
+    let end = (rows * osz).min(col.len());
+    let col = &mut col[..end];
+    match par {
+        Parallelism::None => col
+            .chunks_exact_mut(osz)
+            .enumerate()
+            .for_each(|(r, row)| fill(r, row)),
+        _ => col
+            .par_chunks_exact_mut(osz)
+            .enumerate()
+            .for_each(|(r, row)| fill(r, row)),
     }
 }
 

@@ -1,0 +1,171 @@
+//! Convolution throughput of the CPU plugin on the layer shapes of ResNet-50 and MobileNetV2 at batch 1.
+//!
+//! `cargo bench --bench conv` prints GFLOP/s per layer (2 · multiply-adds / median time).
+
+mod common;
+
+use common::{infer, median_time, one_op_request};
+use ferrovino::ops::Op;
+use ferrovino::ops::conv::{ConvAttrs, Convolution, GroupConvolution};
+use std::time::Duration;
+
+/// One convolution layer: input channels, output channels, input height (= width), kernel, stride, groups.
+struct Layer {
+    name: &'static str,
+    cin: usize,
+    cout: usize,
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+}
+
+const LAYERS: &[Layer] = &[
+    Layer {
+        name: "r50 stem 7x7/2",
+        cin: 3,
+        cout: 64,
+        size: 224,
+        kernel: 7,
+        stride: 2,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s1 1x1 64->64",
+        cin: 64,
+        cout: 64,
+        size: 56,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s1 3x3 64",
+        cin: 64,
+        cout: 64,
+        size: 56,
+        kernel: 3,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s1 1x1 64->256",
+        cin: 64,
+        cout: 256,
+        size: 56,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s2 3x3 128/2",
+        cin: 128,
+        cout: 128,
+        size: 56,
+        kernel: 3,
+        stride: 2,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s2 1x1 512->128",
+        cin: 512,
+        cout: 128,
+        size: 28,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s3 3x3 256",
+        cin: 256,
+        cout: 256,
+        size: 14,
+        kernel: 3,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s3 1x1 256->1024",
+        cin: 256,
+        cout: 1024,
+        size: 14,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s4 3x3 512",
+        cin: 512,
+        cout: 512,
+        size: 7,
+        kernel: 3,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "r50 s4 1x1 512->2048",
+        cin: 512,
+        cout: 2048,
+        size: 7,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "mbv2 dw 3x3 144",
+        cin: 144,
+        cout: 144,
+        size: 56,
+        kernel: 3,
+        stride: 1,
+        groups: 144,
+    },
+    Layer {
+        name: "mbv2 dw 3x3 576",
+        cin: 576,
+        cout: 576,
+        size: 14,
+        kernel: 3,
+        stride: 1,
+        groups: 576,
+    },
+];
+
+fn conv_op(l: &Layer) -> Box<dyn Op> {
+    let pad = (l.kernel / 2) as i64;
+    let attrs = ConvAttrs {
+        strides: vec![l.stride as i64; 2],
+        dilations: vec![1; 2],
+        pads_begin: vec![pad; 2],
+        pads_end: vec![pad; 2],
+        ..ConvAttrs::default()
+    };
+    if l.groups > 1 {
+        Box::new(GroupConvolution { attrs })
+    } else {
+        Box::new(Convolution { attrs })
+    }
+}
+
+fn main() {
+    println!("{:<24} {:>10} {:>10}", "layer", "ms", "GFLOP/s");
+    for l in LAYERS {
+        let input = [1, l.cin, l.size, l.size];
+        let (cin_g, cout_g) = (l.cin / l.groups, l.cout / l.groups);
+        let weights: Vec<usize> = if l.groups > 1 {
+            vec![l.groups, cout_g, cin_g, l.kernel, l.kernel]
+        } else {
+            vec![l.cout, l.cin, l.kernel, l.kernel]
+        };
+        let mut req = one_op_request(conv_op(l), &input, &weights);
+        let t = median_time(Duration::from_millis(800), || infer(&mut req));
+        let out = l.size.div_ceil(l.stride);
+        let flops = 2.0 * (l.cout * out * out * cin_g * l.kernel * l.kernel) as f64;
+        println!(
+            "{:<24} {:>10.3} {:>10.1}",
+            l.name,
+            t.as_secs_f64() * 1e3,
+            flops / t.as_secs_f64() / 1e9
+        );
+    }
+}
