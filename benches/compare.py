@@ -230,6 +230,10 @@ def max_abs_diff(got: list, want: list) -> float:
     return worst
 
 
+#: Pause before each timed step (ONNX Runtime's and OpenVINO's pools spin for a while after a run).
+SETTLE_S = 0.05
+
+
 def cycle_orders(names: list[str], rounds: int) -> list[tuple]:
     """The runtimes' order in each round, cycling through all their permutations, so that each runtime goes first,
     last and after each other one equally often."""
@@ -245,6 +249,9 @@ def interleaved(runners: dict, results: dict, rounds: int, warmup: int, step: Ca
         for name in order:
             if results[name].error is not None:
                 continue
+            # Let the previous runtime's worker threads stop spinning, so that no runtime is timed while another
+            # one's idle threads still hold the cores.
+            time.sleep(SETTLE_S)
             try:
                 value = step(name)
             except Exception as error:

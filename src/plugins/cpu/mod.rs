@@ -3,6 +3,7 @@
 pub mod fusion;
 pub mod kernels;
 pub mod plan;
+pub mod streams;
 
 use crate::error::{Error, Result};
 use crate::ir::Model;
@@ -12,6 +13,7 @@ use crate::runtime::properties::{Config, Mutability, PropertyValue, keys};
 use plan::{Plan, Workspace};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use streams::{StreamConfig, Streams};
 
 /// Properties the CPU plugin accepts in a compile config, with their defaults.
 fn default_config() -> Config {
@@ -112,11 +114,14 @@ impl Plugin for CpuPlugin {
             Some(v) => v.as_bool(keys::PERF_COUNT)?,
             None => false,
         };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let streams = Streams::start(StreamConfig::resolve(&merged, cores)?)?;
         Ok(Arc::new(CpuCompiledModel {
             model,
             plan,
             config: merged,
             profiling,
+            streams,
         }))
     }
 
@@ -176,6 +181,14 @@ pub struct CpuCompiledModel {
     config: Config,
     /// PERF_COUNT: time every node.
     profiling: bool,
+    /// The thread pools requests run on.
+    streams: Streams,
+}
+
+/// What a request keeps between inferences on the CPU: its stream and its intermediate buffers.
+struct RequestMemory {
+    stream: usize,
+    workspace: Workspace,
 }
 
 impl CpuCompiledModel {
@@ -192,10 +205,19 @@ impl CompiledModel for CpuCompiledModel {
 
     fn infer(&self, inputs: &[Tensor], state: &mut RequestState) -> Result<Vec<Tensor>> {
         state.profile.clear();
-        let mut workspace = state.device_memory.take::<Workspace>().unwrap_or_default();
+        let mut memory = match state.device_memory.take::<RequestMemory>() {
+            Some(memory) => memory,
+            None => Box::new(RequestMemory {
+                stream: self.streams.assign(),
+                workspace: Workspace::default(),
+            }),
+        };
         let profile = self.profiling.then_some(&mut state.profile);
-        let outputs = self.plan.run(inputs, &mut workspace, profile);
-        state.device_memory.put(workspace);
+        let RequestMemory { stream, workspace } = &mut *memory;
+        let outputs = self
+            .streams
+            .run(*stream, || self.plan.run(inputs, workspace, profile));
+        state.device_memory.put(memory);
         outputs
     }
 
@@ -203,7 +225,15 @@ impl CompiledModel for CpuCompiledModel {
         match key {
             keys::NETWORK_NAME => Ok(PropertyValue::Str(self.model.name.clone())),
             keys::EXECUTION_DEVICES => Ok(PropertyValue::List(vec!["CPU".into()])),
-            keys::OPTIMAL_NUMBER_OF_INFER_REQUESTS => Ok(PropertyValue::Int(1)),
+            keys::OPTIMAL_NUMBER_OF_INFER_REQUESTS | keys::NUM_STREAMS => {
+                Ok(PropertyValue::Int(self.streams.config().streams as i64))
+            }
+            keys::INFERENCE_NUM_THREADS => {
+                let c = self.streams.config();
+                Ok(PropertyValue::Int(
+                    (c.streams * c.threads_per_stream) as i64,
+                ))
+            }
             keys::LOADED_FROM_CACHE => Ok(PropertyValue::Bool(false)),
             k => self.config.get(k).cloned().ok_or_else(|| {
                 Error::NotFound(format!("compiled model: unsupported property '{k}'"))

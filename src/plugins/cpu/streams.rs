@@ -1,0 +1,177 @@
+//! Execution streams: the thread pools a compiled model owns. LATENCY gives one stream with every thread;
+//! THROUGHPUT (or NUM_STREAMS) splits the threads into several streams so that parallel requests run side by
+//! side, each on its own pool. Each request is bound to one stream when it first runs.
+//!
+//! Running a whole inference inside its pool (`install`) makes the calling thread a worker of the pool: the
+//! parallel loops of consecutive ops then hand work between warm workers instead of waking a sleeping caller
+//! for every op. Idle workers sleep (rayon parks them), they do not spin.
+
+use crate::error::{Error, Result};
+use crate::runtime::properties::{Config, PropertyValue, keys};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many streams and threads a compiled model runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Independent streams (parallel requests that do not share threads).
+    pub streams: usize,
+    /// Threads per stream.
+    pub threads_per_stream: usize,
+}
+
+impl StreamConfig {
+    /// Resolves PERFORMANCE_HINT, NUM_STREAMS (-1: AUTO, -2: NUMA), INFERENCE_NUM_THREADS (0: every core) and
+    /// PERFORMANCE_HINT_NUM_REQUESTS (a cap on streams) against `cores` available cores.
+    pub fn resolve(config: &Config, cores: usize) -> Result<StreamConfig> {
+        let int = |key: &str| -> Result<i64> { config.get(key).map_or(Ok(0), |v| v.as_int(key)) };
+        let threads = match int(keys::INFERENCE_NUM_THREADS)? {
+            n if n < 0 => {
+                return Err(Error::InvalidArgument(format!(
+                    "INFERENCE_NUM_THREADS must be 0 (every core) or positive, got {n}"
+                )));
+            }
+            0 => cores.max(1),
+            n => n as usize,
+        };
+        let hint = config
+            .get(keys::PERFORMANCE_HINT)
+            .map(PropertyValue::as_string)
+            .unwrap_or_default();
+        let throughput = matches!(hint.as_str(), "THROUGHPUT" | "CUMULATIVE_THROUGHPUT");
+        // AUTO and NUMA (one NUMA node here) choose as the THROUGHPUT hint does: one stream per core.
+        let streams = match int(keys::NUM_STREAMS)? {
+            n if n > 0 => n as usize,
+            -1 | -2 => threads,
+            0 if throughput => threads,
+            0 => 1,
+            n => {
+                return Err(Error::InvalidArgument(format!(
+                    "NUM_STREAMS must be AUTO (-1), NUMA (-2) or a positive count, got {n}"
+                )));
+            }
+        };
+        let cap = match int(keys::PERFORMANCE_HINT_NUM_REQUESTS)? {
+            n if n > 0 => n as usize,
+            _ => usize::MAX,
+        };
+        let streams = streams.min(cap).max(1);
+        Ok(StreamConfig {
+            streams,
+            threads_per_stream: (threads / streams).max(1),
+        })
+    }
+}
+
+/// The pools of a compiled model, one per stream.
+pub struct Streams {
+    config: StreamConfig,
+    pools: Vec<rayon::ThreadPool>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Streams({:?})", self.config)
+    }
+}
+
+impl Streams {
+    /// Starts the pools.
+    pub fn start(config: StreamConfig) -> Result<Streams> {
+        let pools = (0..config.streams)
+            .map(|s| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(config.threads_per_stream)
+                    .thread_name(move |t| format!("ferrovino-cpu-s{s}-t{t}"))
+                    .build()
+                    .map_err(|e| Error::Device(format!("CPU: cannot start stream {s}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Streams {
+            config,
+            pools,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The stream and thread counts.
+    pub fn config(&self) -> StreamConfig {
+        self.config
+    }
+
+    /// The stream for a new request: round robin.
+    pub fn assign(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.pools.len().max(1)
+    }
+
+    /// Runs `work` on the pool of `stream`.
+    pub fn run<R: Send>(&self, stream: usize, work: impl FnOnce() -> R + Send) -> R {
+        match self.pools.get(stream).or(self.pools.first()) {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(pairs: &[(&str, PropertyValue)], cores: usize) -> Result<StreamConfig> {
+        let config: Config = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        StreamConfig::resolve(&config, cores)
+    }
+
+    fn sc(streams: usize, threads_per_stream: usize) -> StreamConfig {
+        StreamConfig {
+            streams,
+            threads_per_stream,
+        }
+    }
+
+    #[test]
+    fn hints_streams_and_threads() {
+        assert_eq!(resolve(&[], 8).unwrap(), sc(1, 8));
+        let latency = (keys::PERFORMANCE_HINT, PropertyValue::from("LATENCY"));
+        let throughput = (keys::PERFORMANCE_HINT, PropertyValue::from("THROUGHPUT"));
+        assert_eq!(resolve(&[latency.clone()], 2).unwrap(), sc(1, 2));
+        assert_eq!(resolve(&[throughput.clone()], 2).unwrap(), sc(2, 1));
+        let threads = (keys::INFERENCE_NUM_THREADS, PropertyValue::Int(4));
+        assert_eq!(
+            resolve(&[throughput.clone(), threads.clone()], 16).unwrap(),
+            sc(4, 1)
+        );
+        assert_eq!(resolve(&[latency, threads.clone()], 16).unwrap(), sc(1, 4));
+        let streams = (keys::NUM_STREAMS, PropertyValue::Int(2));
+        assert_eq!(resolve(&[streams, threads.clone()], 16).unwrap(), sc(2, 2));
+        let auto = (keys::NUM_STREAMS, PropertyValue::Int(-1));
+        assert_eq!(resolve(&[auto, threads], 16).unwrap(), sc(4, 1));
+        let cap = (keys::PERFORMANCE_HINT_NUM_REQUESTS, PropertyValue::Int(3));
+        assert_eq!(resolve(&[throughput, cap], 8).unwrap(), sc(3, 2));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let negative = (keys::INFERENCE_NUM_THREADS, PropertyValue::Int(-3));
+        assert!(matches!(
+            resolve(&[negative], 2),
+            Err(Error::InvalidArgument(_))
+        ));
+        let streams = (keys::NUM_STREAMS, PropertyValue::Int(-7));
+        let err = resolve(&[streams], 2).unwrap_err().to_string();
+        assert!(err.contains("NUM_STREAMS"), "{err}");
+    }
+
+    #[test]
+    fn requests_are_spread_and_run_on_their_pool() {
+        let streams = Streams::start(sc(2, 1)).unwrap();
+        assert_eq!(
+            (streams.assign(), streams.assign(), streams.assign()),
+            (0, 1, 0)
+        );
+        assert_eq!(streams.run(1, rayon::current_num_threads), 1);
+    }
+}
