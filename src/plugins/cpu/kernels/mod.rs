@@ -12,6 +12,7 @@ pub mod conv;
 pub mod data_movement;
 pub mod elementwise;
 pub mod interpolate;
+pub mod math;
 pub mod matmul;
 pub mod normalization;
 pub mod pooling;
