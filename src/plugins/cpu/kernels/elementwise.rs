@@ -1,14 +1,16 @@
 //! f32 elementwise kernels: unary maps and broadcast binary ops, parallel over chunks with rayon. The common ops
-//! get monomorphised f32 loops (vectorisable); the rest evaluate their scalar function through f64.
+//! run the branch-free approximations of [`super::math`] in loops vectorised for the best ISA; the rest
+//! evaluate their scalar function through f64.
 
+use super::math::{self, with_best_isa};
 use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
-use crate::ops::activation::{Clamp, Elu, Gelu, gelu};
+use crate::ops::activation::{Clamp, Elu, Gelu, GeluApproximation, Swish};
 use crate::ops::binary::{Binary, BinaryKind};
 use crate::ops::elementwise::{AutoBroadcast, broadcast_static};
 use crate::ops::unary::{Domain, Unary};
-use crate::ops::util::broadcast_strides;
+use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};
 use rayon::prelude::*;
 use std::fmt;
@@ -22,80 +24,161 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
         return None;
     }
     let any = op.as_any();
-    let f: UnaryFn = if let Some(u) = any.downcast_ref::<Unary>() {
-        if u.row.domain != Domain::Numeric && u.row.domain != Domain::Float {
-            return None;
-        }
-        match u.row.name {
-            "Relu" => UnaryFn::Relu,
-            "Abs" => UnaryFn::Abs,
-            "Negative" => UnaryFn::Negative,
-            "Sqrt" => UnaryFn::Sqrt,
-            _ => UnaryFn::Scalar(Box::new(u.row.f)),
-        }
+    let (f, arity) = if let Some(u) = any.downcast_ref::<Unary>() {
+        (unary_fn(u)?, 1)
     } else if let Some(g) = any.downcast_ref::<Gelu>() {
-        let m = g.approximation_mode;
-        UnaryFn::Scalar(Box::new(move |x| gelu(x, m)))
+        let f = match g.approximation_mode {
+            GeluApproximation::Erf => UnaryFn::GeluErf,
+            GeluApproximation::Tanh => UnaryFn::GeluTanh,
+        };
+        (f, 1)
     } else if let Some(c) = any.downcast_ref::<Clamp>() {
-        UnaryFn::Clamp(c.min as f32, c.max as f32)
+        (UnaryFn::Clamp(c.min as f32, c.max as f32), 1)
     } else if let Some(e) = any.downcast_ref::<Elu>() {
-        let a = e.alpha;
-        UnaryFn::Scalar(Box::new(
-            move |x| if x >= 0.0 { x } else { a * (x.exp() - 1.0) },
-        ))
+        (UnaryFn::Elu(e.alpha as f32), 1)
+    } else if any.downcast_ref::<Swish>().is_some() {
+        let beta = match inputs.get(1) {
+            Some(b) => constant_scalar(b)?,
+            None => 1.0,
+        };
+        (UnaryFn::Swish(beta as f32), inputs.len())
     } else if let Some(b) = any.downcast_ref::<Binary>() {
         if b.row.kind != BinaryKind::Arithmetic || inputs.get(1)?.element_type != ElementType::F32 {
             return None;
         }
-        let f = match b.row.name {
-            "Add" => BinaryFn::Add,
-            "Subtract" => BinaryFn::Subtract,
-            "Multiply" => BinaryFn::Multiply,
-            "Divide" => BinaryFn::Divide,
-            "Maximum" => BinaryFn::Maximum,
-            "Minimum" => BinaryFn::Minimum,
-            _ => BinaryFn::Scalar(b.row.f),
-        };
+        if let Some(f) = constant_power(b, inputs) {
+            return Some(Box::new(UnaryF32 { f, arity: 2 }));
+        }
         return Some(Box::new(BinaryF32 {
-            f,
+            f: binary_fn(b),
             mode: b.auto_broadcast,
         }));
     } else {
         return None;
     };
-    Some(Box::new(UnaryF32 { f }))
+    Some(Box::new(UnaryF32 { f, arity }))
 }
 
-/// The function of a unary kernel: common ones in f32, the rest through f64.
+/// The kernel function of an attribute-free unary op on floats.
+fn unary_fn(u: &Unary) -> Option<UnaryFn> {
+    if u.row.domain != Domain::Numeric && u.row.domain != Domain::Float {
+        return None;
+    }
+    Some(match u.row.name {
+        "Relu" => UnaryFn::Relu,
+        "Abs" => UnaryFn::Abs,
+        "Negative" => UnaryFn::Negative,
+        "Sqrt" => UnaryFn::Sqrt,
+        "Floor" => UnaryFn::Floor,
+        "Ceiling" => UnaryFn::Ceiling,
+        "Exp" => UnaryFn::Exp,
+        "Log" => UnaryFn::Log,
+        "Sigmoid" => UnaryFn::Sigmoid,
+        "Tanh" => UnaryFn::Tanh,
+        "Erf" => UnaryFn::Erf,
+        "SoftPlus" => UnaryFn::SoftPlus,
+        "SoftSign" => UnaryFn::SoftSign,
+        "Mish" => UnaryFn::Mish,
+        "HSwish" => UnaryFn::HSwish,
+        "HSigmoid" => UnaryFn::HSigmoid,
+        _ => UnaryFn::Scalar(u.row.f),
+    })
+}
+
+/// The value of a compile-time constant one-element input.
+fn constant_scalar(d: &TensorDesc) -> Option<f64> {
+    let v = d.value.as_ref()?;
+    (v.len() == 1).then(|| v.get_f64(0))
+}
+
+/// `x^2` or `x^0.5` as a unary kernel when `b` is Power with such a constant exponent that broadcasts into the
+/// base's shape (one element, rank no larger than the base's).
+fn constant_power(b: &Binary, inputs: &[TensorDesc]) -> Option<UnaryFn> {
+    let (base, exponent) = (inputs.first()?, inputs.get(1)?);
+    if b.row.name != "Power" || exponent.rank()? > base.rank()? {
+        return None;
+    }
+    match constant_scalar(exponent)? {
+        2.0 => Some(UnaryFn::Square),
+        0.5 => Some(UnaryFn::Sqrt),
+        _ => None,
+    }
+}
+
+/// The function of a unary kernel: common ones in vectorised f32, the rest through f64.
+#[derive(Clone, Copy)]
 enum UnaryFn {
     Relu,
     Abs,
     Negative,
     Sqrt,
+    Square,
+    Floor,
+    Ceiling,
+    Exp,
+    Log,
+    Sigmoid,
+    Tanh,
+    Erf,
+    SoftPlus,
+    SoftSign,
+    Mish,
+    HSwish,
+    HSigmoid,
+    GeluErf,
+    GeluTanh,
+    Swish(f32),
+    Elu(f32),
     Clamp(f32, f32),
-    Scalar(Box<dyn Fn(f64) -> f64 + Send + Sync>),
+    Scalar(fn(f64) -> f64),
 }
 
-/// Applies a scalar function to every f32 value.
+impl UnaryFn {
+    /// `y[i] = f(x[i])` for one chunk.
+    fn apply(self, x: &[f32], y: &mut [f32]) {
+        use math::map;
+        match self {
+            UnaryFn::Relu => map(x, y, |v| v.max(0.0)),
+            UnaryFn::Abs => map(x, y, f32::abs),
+            UnaryFn::Negative => map(x, y, |v| -v),
+            UnaryFn::Sqrt => map(x, y, f32::sqrt),
+            UnaryFn::Square => map(x, y, |v| v * v),
+            UnaryFn::Floor => map(x, y, f32::floor),
+            UnaryFn::Ceiling => map(x, y, f32::ceil),
+            UnaryFn::Exp => map(x, y, math::exp),
+            UnaryFn::Log => map(x, y, math::log),
+            UnaryFn::Sigmoid => map(x, y, math::sigmoid),
+            UnaryFn::Tanh => map(x, y, math::tanh),
+            UnaryFn::Erf => map(x, y, math::erf),
+            UnaryFn::SoftPlus => map(x, y, math::softplus),
+            UnaryFn::SoftSign => map(x, y, |v| v / (1.0 + v.abs())),
+            UnaryFn::Mish => map(x, y, math::mish),
+            UnaryFn::HSwish => map(x, y, math::hswish),
+            UnaryFn::HSigmoid => map(x, y, math::hsigmoid),
+            UnaryFn::GeluErf => map(x, y, math::gelu_erf),
+            UnaryFn::GeluTanh => map(x, y, math::gelu_tanh),
+            UnaryFn::Swish(beta) => map(x, y, |v| math::swish(v, beta)),
+            UnaryFn::Elu(alpha) => map(x, y, |v| math::elu(v, alpha)),
+            UnaryFn::Clamp(lo, hi) => map(x, y, |v| {
+                let v = if v < lo { lo } else { v };
+                if v > hi { hi } else { v }
+            }),
+            UnaryFn::Scalar(f) => map(x, y, |v| f(v as f64) as f32),
+        }
+    }
+}
+
+/// Applies a scalar function to every f32 value (extra inputs, such as a Swish beta or a Power exponent, were
+/// constants folded into the function at compile time).
 pub struct UnaryF32 {
     f: UnaryFn,
+    arity: usize,
 }
 
 impl fmt::Debug for UnaryF32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("UnaryF32")
     }
-}
-
-/// `y[i] = f(x[i])` in parallel chunks; `f` is a concrete closure so each loop is compiled (and vectorised) for it.
-fn map_chunks(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(yc, xc)| {
-            for (o, i) in yc.iter_mut().zip(xc) {
-                *o = f(*i);
-            }
-        });
 }
 
 impl Kernel for UnaryF32 {
@@ -110,18 +193,14 @@ impl Kernel for UnaryF32 {
         inputs: &[&Tensor],
         spare: &mut [Option<Tensor>],
     ) -> Result<Vec<Tensor>> {
-        crate::ops::util::check_input_count(inputs, 1, 1)?;
+        check_input_count(inputs, self.arity, self.arity)?;
         let x = inputs[0].typed::<f32>()?;
         let mut out = take_output(spare, 0, ElementType::F32, inputs[0].shape());
         let y = out.typed_mut::<f32>()?;
-        match &self.f {
-            UnaryFn::Relu => map_chunks(x, y, |v| v.max(0.0)),
-            UnaryFn::Abs => map_chunks(x, y, f32::abs),
-            UnaryFn::Negative => map_chunks(x, y, |v| -v),
-            UnaryFn::Sqrt => map_chunks(x, y, f32::sqrt),
-            UnaryFn::Clamp(lo, hi) => map_chunks(x, y, |v| v.clamp(*lo, *hi)),
-            UnaryFn::Scalar(f) => map_chunks(x, y, |v| f(v as f64) as f32),
-        }
+        let f = self.f;
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(yc, xc)| f.apply(xc, yc));
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
@@ -138,7 +217,22 @@ enum BinaryFn {
     Divide,
     Maximum,
     Minimum,
+    SquaredDifference,
     Scalar(fn(f64, f64) -> f64),
+}
+
+/// The kernel function of an arithmetic binary op.
+fn binary_fn(b: &Binary) -> BinaryFn {
+    match b.row.name {
+        "Add" => BinaryFn::Add,
+        "Subtract" => BinaryFn::Subtract,
+        "Multiply" => BinaryFn::Multiply,
+        "Divide" => BinaryFn::Divide,
+        "Maximum" => BinaryFn::Maximum,
+        "Minimum" => BinaryFn::Minimum,
+        "SquaredDifference" => BinaryFn::SquaredDifference,
+        _ => BinaryFn::Scalar(b.row.f),
+    }
 }
 
 /// A broadcast binary f32 op.
@@ -148,7 +242,97 @@ pub struct BinaryF32 {
     mode: AutoBroadcast,
 }
 
-/// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`.
+/// The broadcast of two inputs reduced to its simplest form: adjacent output axes along which both inputs
+/// behave alike (both present, or one broadcast) are merged, axes of length 1 dropped. The output is then
+/// `rows × len` with rows of `len` elements; along a row input `a` advances by `step_a` (1, or 0 when
+/// broadcast), and each row starts at the offsets given by `row_strides` over `row_dims`.
+struct Plan {
+    row_dims: Vec<usize>,
+    row_strides: Vec<(usize, usize)>,
+    len: usize,
+    step: (usize, usize),
+}
+
+impl Plan {
+    /// The plan for inputs of shapes `a` and `b` broadcast to `out` (numpy alignment).
+    fn new(a: &[usize], b: &[usize], out: &[usize]) -> Plan {
+        let dim = |s: &[usize], i: usize| {
+            (i + s.len())
+                .checked_sub(out.len())
+                .and_then(|j| s.get(j))
+                .copied()
+                .unwrap_or(1)
+        };
+        // Merged axes: (length, a present, b present).
+        let mut axes: Vec<(usize, bool, bool)> = Vec::new();
+        for (i, &n) in out.iter().enumerate().filter(|&(_, &n)| n != 1) {
+            let (pa, pb) = (dim(a, i) != 1, dim(b, i) != 1);
+            match axes.last_mut() {
+                Some(last) if (last.1, last.2) == (pa, pb) => last.0 *= n,
+                _ => axes.push((n, pa, pb)),
+            }
+        }
+        let (len, pa, pb) = axes.pop().unwrap_or((1, true, true));
+        let (mut sa, mut sb) = (if pa { len } else { 1 }, if pb { len } else { 1 });
+        let mut row_strides = vec![(0, 0); axes.len()];
+        for (st, &(n, ia, ib)) in row_strides.iter_mut().zip(&axes).rev() {
+            *st = (if ia { sa } else { 0 }, if ib { sb } else { 0 });
+            sa *= if ia { n } else { 1 };
+            sb *= if ib { n } else { 1 };
+        }
+        Plan {
+            row_dims: axes.iter().map(|a| a.0).collect(),
+            row_strides,
+            len,
+            step: (pa as usize, pb as usize),
+        }
+    }
+
+    /// The offsets into `a` and `b` where row `r` starts.
+    fn row_start(&self, mut r: usize) -> (usize, usize) {
+        let (mut oa, mut ob) = (0, 0);
+        for (&n, &(sa, sb)) in self.row_dims.iter().zip(&self.row_strides).rev() {
+            let i = r % n;
+            r /= n;
+            oa += i * sa;
+            ob += i * sb;
+        }
+        (oa, ob)
+    }
+}
+
+/// One row segment: `y[j] = f(a[..], b[..])` with `a`/`b` either slices as long as `y` or one value.
+#[inline(always)]
+fn zip_segment(
+    y: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    step: (usize, usize),
+    f: &impl Fn(f32, f32) -> f32,
+) {
+    match (step, a.first(), b.first()) {
+        ((1, 1), _, _) => {
+            for ((o, &x), &z) in y.iter_mut().zip(a).zip(b) {
+                *o = f(x, z);
+            }
+        }
+        ((1, _), _, Some(&z)) => {
+            for (o, &x) in y.iter_mut().zip(a) {
+                *o = f(x, z);
+            }
+        }
+        ((_, 1), Some(&x), _) => {
+            for (o, &z) in y.iter_mut().zip(b) {
+                *o = f(x, z);
+            }
+        }
+        (_, Some(&x), Some(&z)) => y.fill(f(x, z)),
+        _ => {}
+    }
+}
+
+/// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`; parallel over chunks of the output, each
+/// walking the row segments it covers.
 fn zip_broadcast(
     ta: &Tensor,
     tb: &Tensor,
@@ -157,62 +341,27 @@ fn zip_broadcast(
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Result<()> {
     let (a, b) = (ta.typed::<f32>()?, tb.typed::<f32>()?);
-    if ta.shape() == tb.shape() {
-        y.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(yc, (ac, bc))| {
-                for ((o, x), z) in yc.iter_mut().zip(ac).zip(bc) {
-                    *o = f(*x, *z);
-                }
-            });
-        return Ok(());
-    }
-    // General broadcast: split the output into rows of its last dimension; each row reads a contiguous or
-    // constant run of each input.
-    let last = *shape.last().unwrap_or(&1);
-    if last == 0 {
-        return Ok(());
-    }
-    let sa = broadcast_strides(ta.shape(), shape);
-    let sb = broadcast_strides(tb.shape(), shape);
-    let (ia, ib) = (
-        sa.last().copied().unwrap_or(0),
-        sb.last().copied().unwrap_or(0),
-    );
-    let outer = &shape[..shape.len().saturating_sub(1)];
-    let rows_per_task = (CHUNK / last).max(1);
-    y.par_chunks_mut(last * rows_per_task)
+    let plan = Plan::new(ta.shape(), tb.shape(), shape);
+    let len = plan.len;
+    let (ia, ib) = plan.step;
+    y.par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(task, block)| {
-            for (r, yr) in block.chunks_mut(last).enumerate() {
-                let (mut oa, mut ob) = (0usize, 0usize);
-                let mut rest = task * rows_per_task + r;
-                for d in (0..outer.len()).rev() {
-                    let i = rest % outer[d];
-                    rest /= outer[d];
-                    oa += i * sa[d];
-                    ob += i * sb[d];
+        .for_each(|(task, chunk)| {
+            with_best_isa(|| {
+                let mut pos = task * CHUNK;
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let (row, col) = (pos / len, pos % len);
+                    let n = (len - col).min(rest.len());
+                    let (seg, tail) = rest.split_at_mut(n);
+                    let (oa, ob) = plan.row_start(row);
+                    let sa = a.get(oa + col * ia..).unwrap_or(&[]);
+                    let sb = b.get(ob + col * ib..).unwrap_or(&[]);
+                    zip_segment(seg, sa, sb, plan.step, &f);
+                    pos += n;
+                    rest = tail;
                 }
-                match (ia, ib) {
-                    (1, 0) => {
-                        let z = b[ob];
-                        for (o, x) in yr.iter_mut().zip(&a[oa..oa + last]) {
-                            *o = f(*x, z);
-                        }
-                    }
-                    (0, 1) => {
-                        let x = a[oa];
-                        for (o, z) in yr.iter_mut().zip(&b[ob..ob + last]) {
-                            *o = f(x, *z);
-                        }
-                    }
-                    _ => {
-                        for (j, o) in yr.iter_mut().enumerate() {
-                            *o = f(a[oa + j * ia], b[ob + j * ib]);
-                        }
-                    }
-                }
-            }
+            })
         });
     Ok(())
 }
@@ -229,7 +378,7 @@ impl Kernel for BinaryF32 {
         inputs: &[&Tensor],
         spare: &mut [Option<Tensor>],
     ) -> Result<Vec<Tensor>> {
-        crate::ops::util::check_input_count(inputs, 2, 2)?;
+        check_input_count(inputs, 2, 2)?;
         let (ta, tb) = (inputs[0], inputs[1]);
         let shape = broadcast_static(self.mode, &[ta.shape(), tb.shape()])?;
         let mut out = take_output(spare, 0, ElementType::F32, &shape);
@@ -241,6 +390,9 @@ impl Kernel for BinaryF32 {
             BinaryFn::Divide => zip_broadcast(ta, tb, &shape, y, |a, b| a / b)?,
             BinaryFn::Maximum => zip_broadcast(ta, tb, &shape, y, f32::max)?,
             BinaryFn::Minimum => zip_broadcast(ta, tb, &shape, y, f32::min)?,
+            BinaryFn::SquaredDifference => {
+                zip_broadcast(ta, tb, &shape, y, |a, b| (a - b) * (a - b))?
+            }
             BinaryFn::Scalar(f) => {
                 zip_broadcast(ta, tb, &shape, y, |a, b| f(a as f64, b as f64) as f32)?
             }
@@ -254,33 +406,154 @@ impl Kernel for BinaryF32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::ir::AttrValue;
     use crate::ops::registry::create;
     use crate::plugins::cpu::kernels::testing::{Lcg, assert_kernel_matches};
+
+    /// Random values in [-scale, scale).
+    fn wide(g: &mut Lcg, shape: &[usize], scale: f64) -> Tensor {
+        let n = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| (g.next_f64() * 2.0 - 1.0) * scale).collect();
+        Tensor::from_f64s(ElementType::F32, shape, &v).unwrap()
+    }
+
+    fn with_attrs(name: &str, opset: u32, attrs: &[(&str, AttrValue)]) -> Box<dyn Op> {
+        let mut op = create(name, opset).unwrap();
+        let values: Vec<(String, AttrValue)> = attrs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        op.visit_attributes(&mut crate::ir::AttributeSetter::new(&values))
+            .unwrap();
+        op
+    }
+
+    fn kernel_name(op: &dyn Op, inputs: &[Tensor], constant: &[bool]) -> &'static str {
+        let descs: Vec<TensorDesc> = inputs
+            .iter()
+            .zip(constant)
+            .map(|(t, &c)| {
+                let mut d = TensorDesc::of_tensor(t);
+                if !c {
+                    d.value = None;
+                }
+                d
+            })
+            .collect();
+        super::super::select(op, &descs).name()
+    }
 
     #[test]
     fn unary_ops_match_reference() {
         let mut g = Lcg(1);
-        for name in [
-            "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Erf", "HSwish", "Mish", "Gelu", "Elu",
-            "Clamp",
-        ] {
-            let op = create(name, 16).unwrap();
+        let ops: Vec<Box<dyn Op>> = [
+            "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Abs", "Erf", "HSwish", "HSigmoid", "Mish",
+            "SoftPlus", "SoftSign", "Floor", "Ceiling", "Sqrt", "Negative", "Sin", "Gelu",
+        ]
+        .iter()
+        .map(|n| create(n, 16).unwrap())
+        .chain([
+            with_attrs(
+                "Gelu",
+                7,
+                &[("approximation_mode", AttrValue::Str("TANH".into()))],
+            ),
+            with_attrs("Elu", 1, &[("alpha", AttrValue::Float(0.7))]),
+            with_attrs(
+                "Clamp",
+                1,
+                &[
+                    ("min", AttrValue::Float(-0.5)),
+                    ("max", AttrValue::Float(6.0)),
+                ],
+            ),
+        ])
+        .collect();
+        let specials = Tensor::from_vec(
+            &[6],
+            vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e-30],
+        )
+        .unwrap();
+        for op in &ops {
+            assert_eq!(
+                kernel_name(op.as_ref(), &[specials.clone()], &[false]),
+                "eltwise_f32"
+            );
             for shape in [vec![3, 5], vec![0, 4], vec![], vec![70_000]] {
-                assert_kernel_matches(op.as_ref(), &[g.tensor(&shape)], &[], 1e-6, 1e-6);
+                for scale in [1.0, 30.0, 120.0] {
+                    let x = wide(&mut g, &shape, scale);
+                    assert_kernel_matches(op.as_ref(), &[x], &[], 4e-6, 1e-7);
+                }
+            }
+            assert_kernel_matches(
+                op.as_ref(),
+                std::slice::from_ref(&specials),
+                &[],
+                4e-6,
+                1e-7,
+            );
+        }
+    }
+
+    #[test]
+    fn swish_and_constant_powers() {
+        let mut g = Lcg(4);
+        let swish = create("Swish", 4).unwrap();
+        let x = wide(&mut g, &[4, 9000], 20.0);
+        assert_kernel_matches(swish.as_ref(), std::slice::from_ref(&x), &[], 4e-6, 1e-7);
+        let beta = Tensor::scalar(1.5f32);
+        assert_kernel_matches(
+            swish.as_ref(),
+            &[x.clone(), beta.clone()],
+            &[false, true],
+            1e-5,
+            1e-7,
+        );
+        assert_eq!(
+            kernel_name(swish.as_ref(), &[x.clone(), beta.clone()], &[false, false]),
+            "ref"
+        );
+        let power = create("Power", 1).unwrap();
+        let base = wide(&mut g, &[2, 3, 50], 3.0)
+            .reshaped(&[2, 3, 50])
+            .unwrap();
+        for e in [2.0f32, 0.5, 3.0] {
+            for exp_shape in [vec![], vec![1], vec![1, 1, 1]] {
+                let exponent = Tensor::from_vec(&exp_shape, vec![e]).unwrap();
+                let inputs = [base.clone(), exponent];
+                assert_eq!(
+                    kernel_name(power.as_ref(), &inputs, &[false, true]),
+                    "eltwise_f32"
+                );
+                assert_kernel_matches(power.as_ref(), &inputs, &[false, true], 1e-6, 1e-30);
             }
         }
+        // An exponent of higher rank than the base changes the output shape: the broadcast kernel handles it.
+        let inputs = [
+            Tensor::scalar(3.0f32),
+            Tensor::from_vec(&[1, 1], vec![2.0f32]).unwrap(),
+        ];
+        assert_kernel_matches(power.as_ref(), &inputs, &[false, true], 1e-6, 0.0);
     }
 
     #[test]
     fn binary_ops_match_reference_with_broadcasting() {
         let mut g = Lcg(2);
-        let cases: [(&[usize], &[usize]); 6] = [
+        let cases: [(&[usize], &[usize]); 13] = [
             (&[2, 3], &[2, 3]),
             (&[2, 3, 4], &[4]),
             (&[2, 1, 4], &[3, 1]),
             (&[], &[5]),
             (&[0, 3], &[3]),
             (&[1, 8, 2, 2], &[1, 8, 1, 1]),
+            (&[1, 64, 40, 40], &[1, 64, 1, 1]),
+            (&[2, 128, 96], &[96]),
+            (&[1, 3, 70, 70], &[1, 1, 1, 70]),
+            (&[300, 1], &[1, 200]),
+            (&[3, 70_000], &[3, 1]),
+            (&[40_000, 3], &[]),
+            (&[2, 1, 3, 1], &[1, 5, 1, 7]),
         ];
         for name in [
             "Add",
@@ -288,6 +561,7 @@ mod tests {
             "Multiply",
             "Divide",
             "Maximum",
+            "Minimum",
             "Power",
             "SquaredDifference",
             "FloorMod",
@@ -298,5 +572,23 @@ mod tests {
                 assert_kernel_matches(op.as_ref(), &[g.tensor(b), g.tensor(a)], &[], 1e-6, 1e-6);
             }
         }
+    }
+
+    #[test]
+    fn broadcast_plan_merges_axes() {
+        let p = Plan::new(&[1, 64, 40, 40], &[1, 64, 1, 1], &[1, 64, 40, 40]);
+        assert_eq!(
+            (p.row_dims.as_slice(), p.len, p.step),
+            (&[64][..], 1600, (1, 0))
+        );
+        assert_eq!(p.row_start(3), (3 * 1600, 3));
+        let p = Plan::new(&[2, 12, 8, 8], &[2, 1, 1, 8], &[2, 12, 8, 8]);
+        assert_eq!(
+            (p.row_dims.as_slice(), p.len, p.step),
+            (&[2, 96][..], 8, (1, 1))
+        );
+        assert_eq!(p.row_start(96 + 5), ((96 + 5) * 8, 8));
+        let p = Plan::new(&[], &[], &[]);
+        assert_eq!((p.row_dims.len(), p.len, p.step), (0, 1, (1, 1)));
     }
 }
