@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import io
 import operator
 import os
 import queue
@@ -275,6 +276,15 @@ class CompiledModel(_native.CompiledModel):
         """Compiled models take no property changes: always raises (set properties in ``compile_model``)."""
         super().set_property(to_config(properties))
 
+    def export_model(self, model_stream: Optional[io.BytesIO] = None) -> Optional[io.BytesIO]:
+        """The compiled model as a blob for ``Core.import_model``: a new ``BytesIO`` (as OpenVINO returns), or
+        written to ``model_stream`` when one is given."""
+        blob = _native.Core._export_model(self)
+        if model_stream is None:
+            return io.BytesIO(blob)
+        model_stream.write(blob)
+        return None
+
     def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False, *,
                  decode_strings: bool = True) -> OVDict:
         if self._infer_request is None:
@@ -311,12 +321,30 @@ class Core(_native.Core):
 
     def compile_model(self, model: Any, device_name: Optional[str] = None, config: Optional[dict] = None, *,
                       weights: Optional[bytes] = None) -> CompiledModel:
-        """Compiles a model (or reads then compiles a path, or XML bytes with ``weights``); no device means AUTO."""
+        """Compiles a model (or reads then compiles a path, or XML bytes with ``weights``); no device means AUTO.
+        With ``CACHE_DIR`` set, a path is looked up in the model cache before it is read; a cache file that cannot
+        be used is reported with ``warnings.warn`` and the model compiled again."""
+        reader = None
         if weights is not None or isinstance(model, (bytes, bytearray)):
             model = self.read_model(model, weights)
-        elif _is_path(model) or _is_onnx(model):
+        elif _is_path(model):
+            path = os.fspath(model)
+            model, reader = path, functools.partial(self.read_model, path)
+        elif _is_onnx(model):
             model = self.read_model(model)
-        return CompiledModel(super().compile_model(model, device_name, _config(config)))
+        compiled, problems = super().compile_model(model, device_name, _config(config), reader)
+        for problem in problems:
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
+        return CompiledModel(compiled)
+
+    def import_model(self, model_stream: Any, device_name: str, config: Optional[dict] = None) -> CompiledModel:
+        """Rebuilds a compiled model from what ``CompiledModel.export_model`` wrote: bytes, ``BytesIO`` or a binary
+        file object."""
+        if isinstance(model_stream, (bytearray, memoryview)):
+            model_stream = bytes(model_stream)
+        elif not isinstance(model_stream, bytes) and not hasattr(model_stream, "getvalue"):
+            model_stream = model_stream.read()
+        return CompiledModel(super().import_model(model_stream, device_name, _config(config)))
 
     def set_property(self, device_name_or_properties: Any, properties: Any = None) -> None:
         """``set_property(device, properties)`` or ``set_property(properties)`` for every device; ``properties`` is a

@@ -7,12 +7,13 @@ use super::properties::{optional_config, property_to_py, py_to_config};
 use super::tensor::PyTensor;
 use crate::Error;
 use crate::ir::{ElementType, Model, Tensor};
-use crate::runtime::core::Core;
+use crate::runtime::Config;
+use crate::runtime::core::{Compiled, Core, ModelSource};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The runtime's entry point (`Core()`).
 #[pyclass(module = "ferrovino", name = "Core", subclass, frozen)]
@@ -64,6 +65,42 @@ fn read(
     detached(py, || core.read_model_path(&path, bin.as_deref()))
 }
 
+/// Compiles a model file through the cache: `reader()` (a Python callable returning a `Model`) reads it on a
+/// miss; without a reader the file is read as IR.
+fn compile_file(
+    core: &Core,
+    py: Python<'_>,
+    path: &Path,
+    reader: Option<Py<PyAny>>,
+    device: &str,
+    cfg: &Config,
+) -> PyResult<Compiled> {
+    let failure: Mutex<Option<PyErr>> = Mutex::new(None);
+    let read = || -> crate::Result<Model> {
+        let Some(reader) = &reader else {
+            return core.read_model_path(path, None);
+        };
+        Python::attach(|py| {
+            reader
+                .call0(py)
+                .and_then(|m| Ok(m.bind(py).cast::<PyModel>()?.borrow().0.clone()))
+        })
+        .map_err(|e| {
+            let msg = e.to_string();
+            if let Ok(mut slot) = failure.lock() {
+                *slot = Some(e);
+            }
+            Error::InvalidArgument(format!("reading '{}' failed: {msg}", path.display()))
+        })
+    };
+    let source = ModelSource::File { path, read: &read };
+    let result = detached(py, || core.compile_source(source, device, cfg));
+    match failure.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => result,
+    }
+}
+
 impl PyCore {
     fn first_device(&self) -> crate::Result<String> {
         self.0
@@ -104,23 +141,63 @@ impl PyCore {
         optional_config(config)?;
         read(&self.0, py, model, weights).map(PyModel)
     }
-    /// Compiles a model (or reads then compiles a path) for a device; no device means AUTO.
-    #[pyo3(signature = (model, device_name=None, config=None))]
+    /// Compiles a model, or a model file (read by `reader()` when given, else as IR), for a device; no device
+    /// means AUTO. Returns the compiled model and the warnings of the model cache (`CACHE_DIR`): a file source is
+    /// keyed by its path, size and modification time, so a cached compilation does not read it.
+    #[pyo3(signature = (model, device_name=None, config=None, reader=None))]
     fn compile_model(
         &self,
         py: Python<'_>,
         model: &Bound<'_, PyAny>,
         device_name: Option<&str>,
         config: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyCompiledModel> {
+        reader: Option<Py<PyAny>>,
+    ) -> PyResult<(PyCompiledModel, Vec<String>)> {
         let cfg = optional_config(config)?;
-        let model = match model.cast::<PyModel>() {
-            Ok(m) => m.borrow().0.clone(),
-            Err(_) => read(&self.0, py, model, None)?,
-        };
         let device = device_name.unwrap_or("AUTO");
         let core = &self.0;
-        detached(py, || core.compile_model(&model, device, &cfg)).map(PyCompiledModel)
+        let compiled = if let Ok(m) = model.cast::<PyModel>() {
+            let m = m.borrow().0.clone();
+            detached(py, || {
+                core.compile_source(ModelSource::Model(&m), device, &cfg)
+            })?
+        } else if bytes_of(model)?.is_some() {
+            let m = read(core, py, model, None)?;
+            detached(py, || {
+                core.compile_source(ModelSource::Model(&m), device, &cfg)
+            })?
+        } else {
+            let path: PathBuf = model.extract().map_err(|_| {
+                PyTypeError::new_err("model must be a Model, a path, bytes or BytesIO")
+            })?;
+            compile_file(core, py, &path, reader, device, &cfg)?
+        };
+        Ok((PyCompiledModel(compiled.model), compiled.warnings))
+    }
+    /// Imports a blob that `CompiledModel.export_model()` wrote.
+    #[pyo3(signature = (model_stream, device_name, config=None))]
+    fn import_model(
+        &self,
+        py: Python<'_>,
+        model_stream: &Bound<'_, PyAny>,
+        device_name: &str,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyCompiledModel> {
+        let cfg = optional_config(config)?;
+        let blob = bytes_of(model_stream)?
+            .ok_or_else(|| PyTypeError::new_err("import_model takes bytes or BytesIO"))?;
+        let core = &self.0;
+        detached(py, || core.import_model(&blob, device_name, &cfg)).map(PyCompiledModel)
+    }
+    /// The blob of a compiled model (`CompiledModel.export_model()`).
+    #[staticmethod]
+    fn _export_model<'py>(
+        py: Python<'py>,
+        compiled: &Bound<'_, PyCompiledModel>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let model = compiled.get().0.clone();
+        let blob = detached(py, || crate::runtime::cache::export_blob(model.as_ref()))?;
+        Ok(PyBytes::new(py, &blob))
     }
     /// Node friendly name → device that would run it.
     #[pyo3(signature = (model, device_name, config=None))]

@@ -1,5 +1,6 @@
 //! `Core`: the entry point that owns the device plugins, reads models and compiles them.
 
+use super::cache::{self, BlobHeader, BlobSource, LoadedModel, ModelCache};
 use super::plugin::{CompiledModel, Plugin};
 use super::properties::{Config, PropertyValue, keys, normalize_config};
 use crate::error::{Error, Result};
@@ -7,6 +8,44 @@ use crate::ir::{Model, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Where a model to compile comes from; the cache key is taken from it.
+pub enum ModelSource<'a> {
+    /// A model in memory (keyed by a hash of its graph and weights).
+    Model(&'a Model),
+    /// A model file, keyed by its path, size and modification time; `read` reads it only when the cache cannot
+    /// serve it (ONNX files are read by the Python frontend).
+    File {
+        /// The model file.
+        path: &'a Path,
+        /// Reads the model.
+        read: &'a (dyn Fn() -> Result<Model> + Sync),
+    },
+}
+
+impl ModelSource<'_> {
+    fn read(&self) -> Result<Model> {
+        match self {
+            ModelSource::Model(m) => Ok((*m).clone()),
+            ModelSource::File { read, .. } => read(),
+        }
+    }
+
+    fn hash(&self) -> Result<u64> {
+        match self {
+            ModelSource::Model(m) => cache::model_hash(m),
+            ModelSource::File { path, .. } => cache::file_hash(path),
+        }
+    }
+}
+
+/// A compiled model with the warnings its compilation raised (a cache file that could not be used or written).
+pub struct Compiled {
+    /// The compiled model.
+    pub model: Arc<dyn CompiledModel>,
+    /// Problems that did not stop the compilation.
+    pub warnings: Vec<String>,
+}
 
 /// The runtime's entry point.
 pub struct Core {
@@ -133,15 +172,90 @@ impl Core {
         crate::frontends::ir::read_model(xml, w)
     }
 
-    /// Compiles a model for a device (virtual names resolved).
+    /// Compiles a model for a device (virtual names resolved), through the model cache when `CACHE_DIR` is set;
+    /// cache warnings go to standard error (see [`Core::compile_source`] to receive them).
     pub fn compile_model(
         &self,
         model: &Model,
         device: &str,
         config: &Config,
     ) -> Result<Arc<dyn CompiledModel>> {
+        let compiled = self.compile_source(ModelSource::Model(model), device, config)?;
+        for w in &compiled.warnings {
+            eprintln!("[ WARNING ] ferrovino: {w}");
+        }
+        Ok(compiled.model)
+    }
+
+    /// Compiles a model from `source` for a device. With `CACHE_DIR` set (in `config` or on the device), a blob
+    /// stored by an earlier compilation of the same source, device and configuration is loaded instead (the
+    /// model is then not even read); otherwise the model is compiled and its blob stored. A cache file that
+    /// cannot be read or written is reported in the warnings and the model compiled as usual.
+    pub fn compile_source(
+        &self,
+        source: ModelSource<'_>,
+        device: &str,
+        config: &Config,
+    ) -> Result<Compiled> {
         let (dev, cfg) = self.target(device, config)?;
-        self.plugin(&dev)?.compile(model, &cfg)
+        let plugin = self.plugin(&dev)?;
+        let mut warnings = Vec::new();
+        let Some(dir) = cache_dir(plugin.as_ref(), &cfg) else {
+            let model = plugin.compile(&source.read()?, &cfg)?;
+            return Ok(Compiled { model, warnings });
+        };
+        let config_hash = cache::config_hash(&effective_config(plugin.as_ref(), &cfg));
+        let key = cache::cache_key(source.hash()?, &dev, config_hash);
+        let header = BlobHeader::current(&dev, config_hash);
+        let store = ModelCache::new(dir);
+        let mmap = match cfg.get(keys::ENABLE_MMAP) {
+            Some(v) => v.as_bool(keys::ENABLE_MMAP)?,
+            None => true,
+        };
+        let loaded = store
+            .load(key, &header, mmap)
+            .and_then(|graph| graph.map(|g| plugin.import_model(&g, &cfg)).transpose());
+        match loaded {
+            Ok(Some(model)) => {
+                let model = Arc::new(LoadedModel(model));
+                return Ok(Compiled { model, warnings });
+            }
+            Ok(None) => {}
+            Err(e) => warnings.push(format!(
+                "the cached blob '{}' cannot be used ({e}); compiling the model again",
+                store.path(key).display()
+            )),
+        }
+        let model = plugin.compile(&source.read()?, &cfg)?;
+        let stored = model
+            .export_model()
+            .and_then(|graph| store.store(key, &header, &graph));
+        match stored {
+            Ok(()) | Err(Error::Unsupported(_)) => {}
+            Err(e) => warnings.push(format!(
+                "the compiled model could not be cached in '{}' ({e})",
+                store.path(key).display()
+            )),
+        }
+        Ok(Compiled { model, warnings })
+    }
+
+    /// Imports a blob written by [`cache::export_blob`] on a device; a blob of another ferrovino version, ISA or
+    /// device is refused.
+    pub fn import_model(
+        &self,
+        blob: &[u8],
+        device: &str,
+        config: &Config,
+    ) -> Result<Arc<dyn CompiledModel>> {
+        let (dev, cfg) = self.target(device, config)?;
+        let (header, graph) = cache::read_blob(BlobSource::Bytes(blob))?;
+        if let Some(why) = header.mismatch(&BlobHeader::current(&dev, 0), false) {
+            return Err(Error::InvalidArgument(format!(
+                "cannot import the model on {dev}: {why}"
+            )));
+        }
+        self.plugin(&dev)?.import_model(&graph, &cfg)
     }
 
     /// Which device runs each node: friendly name → device.
@@ -191,6 +305,31 @@ impl Core {
         let name = self.plugin(&dev)?.name().to_string();
         Ok(BTreeMap::from([(name, VERSION.to_string())]))
     }
+}
+
+/// The cache folder of a compilation: `CACHE_DIR` of the config, else the device's; `None` when unset or empty.
+fn cache_dir(plugin: &dyn Plugin, config: &Config) -> Option<String> {
+    let dir = match config.get(keys::CACHE_DIR) {
+        Some(v) => v.to_string(),
+        None => plugin.get_property(keys::CACHE_DIR).ok()?.to_string(),
+    };
+    (!dir.is_empty()).then_some(dir)
+}
+
+/// The configuration a compilation sees: every read-write property of the device, overridden by `config`.
+fn effective_config(plugin: &dyn Plugin, config: &Config) -> Config {
+    let mut all = Config::new();
+    if let Ok(PropertyValue::Map(supported)) = plugin.get_property(keys::SUPPORTED_PROPERTIES) {
+        for (key, mutability) in supported {
+            if mutability.to_string() == "RW" {
+                if let Ok(v) = plugin.get_property(&key) {
+                    all.insert(key, v);
+                }
+            }
+        }
+    }
+    all.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
 }
 
 /// The configuration `DEVICE_PROPERTIES` holds for `device` (`GPU.1` also takes the `GPU` entry), empty if none.
@@ -327,5 +466,90 @@ mod tests {
             e.contains("FAST") && e.contains(keys::PERFORMANCE_HINT),
             "{e}"
         );
+    }
+
+    fn loaded(compiled: &Compiled) -> bool {
+        compiled
+            .model
+            .get_property(keys::LOADED_FROM_CACHE)
+            .unwrap()
+            == PropertyValue::Bool(true)
+    }
+
+    #[test]
+    fn a_blob_of_another_version_or_isa_is_a_silent_miss() {
+        let dir = std::env::temp_dir().join(format!("ferrovino-core-cache-{}", std::process::id()));
+        let config = cfg(&[(keys::CACHE_DIR, dir.to_string_lossy().as_ref().into())]);
+        let core = Core::new();
+        let model = identity_model();
+        let compile = || {
+            core.compile_source(ModelSource::Model(&model), "CPU", &config)
+                .unwrap()
+        };
+        assert!(!loaded(&compile()));
+        let hit = compile();
+        assert!(loaded(&hit) && hit.warnings.is_empty());
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let (header, graph) =
+            cache::read_blob(BlobSource::Bytes(&std::fs::read(&file).unwrap())).unwrap();
+        for (version, isa) in [("0.0.1", header.isa.as_str()), (VERSION, "riscv64")] {
+            let old = BlobHeader {
+                version: version.into(),
+                isa: isa.into(),
+                ..header.clone()
+            };
+            std::fs::write(&file, cache::write_blob(&old, &graph).unwrap()).unwrap();
+            let miss = compile();
+            assert!(
+                !loaded(&miss) && miss.warnings.is_empty(),
+                "{version} {isa}"
+            );
+            assert!(
+                loaded(&compile()),
+                "the recompilation stored a current blob"
+            );
+        }
+        std::fs::write(&file, b"junk").unwrap();
+        let warned = compile();
+        assert!(!loaded(&warned));
+        assert!(
+            warned.warnings[0].contains("cannot be used"),
+            "{:?}",
+            warned.warnings
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn import_refuses_a_blob_of_another_isa() {
+        let core = Core::new();
+        let compiled = core
+            .compile_model(&identity_model(), "CPU", &Config::new())
+            .unwrap();
+        let blob = cache::export_blob(compiled.as_ref()).unwrap();
+        let imported = core.import_model(&blob, "CPU", &Config::new()).unwrap();
+        let x = Tensor::from_vec(&[2], vec![1.5f32, -2.0]).unwrap();
+        let out = imported.infer(&[x], &mut Default::default()).unwrap();
+        assert_eq!(out[0].typed::<f32>().unwrap(), &[1.5, -2.0]);
+        let (header, graph) = cache::read_blob(BlobSource::Bytes(&blob)).unwrap();
+        let foreign = BlobHeader {
+            isa: "riscv64".into(),
+            ..header
+        };
+        let e = core
+            .import_model(
+                &cache::write_blob(&foreign, &graph).unwrap(),
+                "CPU",
+                &Config::new(),
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("riscv64"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! Core, the plugin trait, compiled models and infer requests.
 
+pub mod cache;
 pub mod core;
 pub mod infer_request;
 pub mod plugin;

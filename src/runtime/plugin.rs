@@ -1,7 +1,7 @@
 //! The device-plugin trait and the compiled-model trait every device implements.
 
 use super::properties::{Config, PropertyValue};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::{Model, Tensor};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -21,6 +21,15 @@ pub trait Plugin: Send + Sync {
     fn get_property(&self, key: &str) -> Result<PropertyValue>;
     /// Sets device-wide properties (defaults for later compilations).
     fn set_property(&self, config: &Config) -> Result<()>;
+    /// Rebuilds a compiled model from the graph a [`CompiledModel::export_model`] of this device gave (read back
+    /// from a blob: already transformed, so only the device's own preparation runs).
+    fn import_model(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
+        let _ = (model, config);
+        Err(Error::Unsupported(format!(
+            "{}: importing compiled models is not supported",
+            self.name()
+        )))
+    }
 }
 
 /// The time one executed node took in the last inference (PERF_COUNT).
@@ -83,4 +92,11 @@ pub trait CompiledModel: Send + Sync {
     fn infer(&self, inputs: &[Tensor], state: &mut RequestState) -> Result<Vec<Tensor>>;
     /// Reads a compiled-model property.
     fn get_property(&self, key: &str) -> Result<PropertyValue>;
+    /// The compiled graph an exported blob stores (already transformed: [`Plugin::import_model`] rebuilds the
+    /// compiled model from it without running the passes again).
+    fn export_model(&self) -> Result<Model> {
+        Err(Error::Unsupported(
+            "this compiled model cannot be exported".into(),
+        ))
+    }
 }

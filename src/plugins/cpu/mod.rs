@@ -82,6 +82,33 @@ fn check_keys(config: &Config) -> Result<()> {
     Ok(())
 }
 
+impl CpuPlugin {
+    /// Plans a transformed model with the device configuration merged with `config`.
+    fn build(&self, model: Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
+        check_keys(config)?;
+        let mut merged = self
+            .config
+            .lock()
+            .map_err(|_| Error::Internal("config lock".into()))?
+            .clone();
+        merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let plan = Plan::build(&model)?;
+        let profiling = match merged.get(keys::PERF_COUNT) {
+            Some(v) => v.as_bool(keys::PERF_COUNT)?,
+            None => false,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let streams = Streams::start(StreamConfig::resolve(&merged, cores)?)?;
+        Ok(Arc::new(CpuCompiledModel {
+            model,
+            plan,
+            config: merged,
+            profiling,
+            streams,
+        }))
+    }
+}
+
 impl Plugin for CpuPlugin {
     fn name(&self) -> &str {
         "CPU"
@@ -100,29 +127,13 @@ impl Plugin for CpuPlugin {
     }
 
     fn compile(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
-        check_keys(config)?;
-        let mut merged = self
-            .config
-            .lock()
-            .map_err(|_| Error::Internal("config lock".into()))?
-            .clone();
-        merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         let model = model.deep_clone()?;
         crate::transformations::run_common_passes(&model)?;
-        let plan = Plan::build(&model)?;
-        let profiling = match merged.get(keys::PERF_COUNT) {
-            Some(v) => v.as_bool(keys::PERF_COUNT)?,
-            None => false,
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let streams = Streams::start(StreamConfig::resolve(&merged, cores)?)?;
-        Ok(Arc::new(CpuCompiledModel {
-            model,
-            plan,
-            config: merged,
-            profiling,
-            streams,
-        }))
+        self.build(model, config)
+    }
+
+    fn import_model(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
+        self.build(model.clone(), config)
     }
 
     fn get_property(&self, key: &str) -> Result<PropertyValue> {
@@ -239,5 +250,9 @@ impl CompiledModel for CpuCompiledModel {
                 Error::NotFound(format!("compiled model: unsupported property '{k}'"))
             }),
         }
+    }
+
+    fn export_model(&self) -> Result<Model> {
+        Ok(self.model.clone())
     }
 }
