@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::ir::shape::fmt_shape;
 use crate::ir::{Model, Node, PartialShape, Tensor};
 use crate::ops::TensorDesc;
-use crate::runtime::plugin::ProfileEntry;
-use std::collections::HashMap;
+use crate::ops::misc::{Assign, ReadValue};
+use crate::runtime::plugin::{ExecutedStep, ProfileEntry};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 /// One computing step.
@@ -23,6 +24,34 @@ struct Step {
     release: Vec<usize>,
     /// Per output, its size in bytes when known at compile time (0 otherwise: its buffer grows on first use).
     output_bytes: Vec<usize>,
+    /// The node this step computes.
+    node: Node,
+    /// The nodes fused into this step, in chain order.
+    absorbed: Vec<Node>,
+    /// The variable a ReadValue reads or an Assign writes.
+    state: Option<StateAccess>,
+}
+
+/// How a step touches the request's variables (stateful models).
+#[derive(Debug)]
+enum StateAccess {
+    /// A ReadValue: outputs the variable's value once set, else runs its kernel (the initial value).
+    Read(String),
+    /// An Assign: its input becomes the variable's value when the inference succeeds.
+    Write(String),
+}
+
+impl StateAccess {
+    /// The variable access of a ReadValue or Assign node.
+    fn of(node: &Node) -> Option<StateAccess> {
+        let op = node.op();
+        let any = op.as_any();
+        if let Some(r) = any.downcast_ref::<ReadValue>() {
+            return Some(StateAccess::Read(r.variable_id.clone()));
+        }
+        any.downcast_ref::<Assign>()
+            .map(|a| StateAccess::Write(a.variable_id.clone()))
+    }
 }
 
 /// The buffers a request reuses across inferences, indexed by the plan's buffer ids.
@@ -64,6 +93,7 @@ impl Plan {
         let mut fusions = super::fusion::conv_epilogues(&order)?;
         // Absorbed node id → the slot of the fused step that computes its output.
         let mut fused_into: HashMap<u64, usize> = HashMap::new();
+        let by_id: HashMap<u64, &Node> = order.iter().map(|n| (n.id(), n)).collect();
         for node in &order {
             let ty = node.type_name();
             if let Some(&slot) = fused_into.get(&node.id()) {
@@ -109,15 +139,24 @@ impl Plan {
             }
             let descs = input_descs(node, &in_slots, &known)?;
             let fused = fusions.remove(&node.id()).and_then(|f| {
-                let kernel = kernels::conv::with_epilogue(op.as_ref(), &descs, f.epilogue)?;
-                Some((kernel, f.absorbed))
-            });
-            let kernel = match (fused, out_slots.first()) {
-                (Some((kernel, absorbed)), Some(&slot)) => {
-                    fused_into.extend(absorbed.into_iter().map(|id| (id, slot)));
-                    kernel
+                let (mut fused_slots, mut fused_descs) = (in_slots.clone(), descs.clone());
+                if let Some(r) = &f.residual {
+                    fused_slots.push(*slots.get(&(r.node.id(), r.index))?);
+                    fused_descs.push(r.desc().ok()?);
                 }
-                _ => kernels::select(op.as_ref(), &descs),
+                let kernel = kernels::conv::with_epilogue(op.as_ref(), &fused_descs, f.epilogue)?;
+                Some((kernel, f.absorbed, fused_slots))
+            });
+            let (kernel, in_slots, absorbed) = match (fused, out_slots.first()) {
+                (Some((kernel, absorbed, fused_slots)), Some(&slot)) => {
+                    fused_into.extend(absorbed.iter().map(|&id| (id, slot)));
+                    let absorbed = absorbed
+                        .iter()
+                        .filter_map(|id| by_id.get(id).map(|&n| n.clone()))
+                        .collect();
+                    (kernel, fused_slots, absorbed)
+                }
+                _ => (kernels::select(op.as_ref(), &descs), in_slots, Vec::new()),
             };
             steps.push(Step {
                 node_name: node.friendly_name(),
@@ -129,6 +168,9 @@ impl Plan {
                 output_bytes: (0..node.output_count())
                     .map(|i| static_bytes(node, i))
                     .collect(),
+                node: node.clone(),
+                absorbed,
+                state: StateAccess::of(node),
             });
         }
         let input_slots = model
@@ -259,13 +301,16 @@ impl Plan {
     }
 
     /// Runs the plan on concrete inputs, building intermediates in `workspace`'s buffers (kept for the next
-    /// run); with `profile`, records each step's time there.
+    /// run); with `profile`, records each step's time there. ReadValue steps read `variables` (variable id →
+    /// value); the values of Assign steps replace them once every step has run.
     pub fn run(
         &self,
         inputs: &[Tensor],
         workspace: &mut Workspace,
         mut profile: Option<&mut Vec<ProfileEntry>>,
+        variables: &mut BTreeMap<String, Tensor>,
     ) -> Result<Vec<Tensor>> {
+        let mut assigned: Vec<(&str, Tensor)> = Vec::new();
         workspace.buffers.resize_with(self.buffer_count, || None);
         if inputs.len() != self.input_slots.len() {
             return Err(Error::InvalidArgument(format!(
@@ -300,7 +345,15 @@ impl Plan {
                 })
                 .collect();
             let started = profile.is_some().then(Instant::now);
-            let outs = step.kernel.run_recycling(&args, &mut spare).map_err(|e| {
+            let stored = match &step.state {
+                Some(StateAccess::Read(id)) => variables.get(id).cloned(),
+                _ => None,
+            };
+            let outs = match stored {
+                Some(value) => Ok(vec![value]),
+                None => step.kernel.run_recycling(&args, &mut spare),
+            };
+            let outs = outs.map_err(|e| {
                 let shapes: Vec<String> = args
                     .iter()
                     .map(|t| format!("{}{}", t.element_type(), fmt_shape(t.shape())))
@@ -328,6 +381,11 @@ impl Plan {
                     real_time: t0.elapsed(),
                 });
             }
+            if let (Some(StateAccess::Write(id)), Some(t)) = (&step.state, outs.first()) {
+                // A copy: the value may live in a buffer the next inference reuses, or in the caller's memory.
+                let copy = Tensor::from_bytes(t.element_type(), t.shape(), t.bytes())?;
+                assigned.push((id, copy));
+            }
             for (s, t) in step.outputs.iter().zip(outs) {
                 values[*s] = Some(t);
             }
@@ -338,14 +396,17 @@ impl Plan {
                 }
             }
         }
-        self.output_slots
+        let outputs = self
+            .output_slots
             .iter()
             .map(|&s| {
                 values[s]
                     .clone()
                     .ok_or_else(|| Error::Internal(format!("output slot {s} is empty")))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        variables.extend(assigned.into_iter().map(|(id, t)| (id.to_string(), t)));
+        Ok(outputs)
     }
 
     /// The workspace buffer of `slot`, if it has one.
@@ -353,11 +414,15 @@ impl Plan {
         self.slot_buffer.get(slot).copied().flatten()
     }
 
-    /// (node name, node type, kernel name) per executed step, in order.
-    pub fn executed_nodes(&self) -> Vec<(String, &'static str, &'static str)> {
+    /// Each executed step in order: its node, the nodes fused into it and its kernel.
+    pub fn executed_nodes(&self) -> Vec<ExecutedStep> {
         self.steps
             .iter()
-            .map(|s| (s.node_name.clone(), s.node_type, s.kernel.name()))
+            .map(|s| ExecutedStep {
+                node: s.node.clone(),
+                absorbed: s.absorbed.clone(),
+                exec_type: s.kernel.name().to_string(),
+            })
             .collect()
     }
 }
@@ -440,10 +505,23 @@ mod tests {
         assert_eq!(plan.buffer_count, 3);
         let mut ws = Workspace::default();
         let x = Tensor::from_vec(&[2, 6], (0..12).map(|i| i as f32 - 6.0).collect()).unwrap();
-        plan.run(std::slice::from_ref(&x), &mut ws, None).unwrap();
+        plan.run(
+            std::slice::from_ref(&x),
+            &mut ws,
+            None,
+            &mut BTreeMap::new(),
+        )
+        .unwrap();
         let first = buffer_addresses(&ws);
         assert!(first.iter().all(Option::is_some));
-        let out = plan.run(std::slice::from_ref(&x), &mut ws, None).unwrap();
+        let out = plan
+            .run(
+                std::slice::from_ref(&x),
+                &mut ws,
+                None,
+                &mut BTreeMap::new(),
+            )
+            .unwrap();
         assert_eq!(buffer_addresses(&ws), first);
         let want: Vec<f32> = (0..12)
             .map(|i| (i as f32 - 6.0).max(0.0) + (i as f32 - 6.0).abs())

@@ -231,6 +231,14 @@ def _clip_attrs(ctx):
 @op("Clip", since=11)
 def _clip_inputs(ctx):
     x = ctx.input(0)
+    given = [i for i in (1, 2) if ctx.has_input(i)]
+    bounds = {i: ctx.const(i) for i in given}
+    scalar_bounds = given and all(b is not None and b.size == 1 for b in bounds.values())
+    if scalar_bounds and x.get_element_type().is_real():
+        # Constant scalar bounds: one Clamp, as OpenVINO's frontend makes (the CPU plan fuses it into convolutions).
+        lo = float(bounds[1].reshape(())) if 1 in bounds else -np.inf
+        hi = float(bounds[2].reshape(())) if 2 in bounds else np.inf
+        return [ops.clamp(x, lo, hi).output(0)]
     if ctx.has_input(1):
         x = ops.maximum(x, ctx.input(1)).output(0)
     if ctx.has_input(2):

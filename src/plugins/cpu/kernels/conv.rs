@@ -5,7 +5,7 @@
 
 use super::{Kernel, take_output, with_scratch};
 use crate::error::{Error, Result};
-use crate::ir::shape::num_elements;
+use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::conv::{Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution};
 use crate::ops::linalg::MatrixView;
@@ -22,25 +22,54 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
 }
 
 /// What a convolution kernel applies to its output block while it is still in cache: a per-output-channel bias,
-/// then optionally ReLU.
+/// a residual value (the kernel's third input, same shape as the output), then an activation.
 #[derive(Debug, Clone, Default)]
 pub struct Epilogue {
     /// One value per output channel.
     pub bias: Option<Arc<[f32]>>,
-    /// Clamp negatives to zero after the bias.
-    pub relu: bool,
+    /// Add the kernel's third input elementwise after the bias.
+    pub residual: bool,
+    /// Applied last.
+    pub activation: Activation,
+}
+
+/// The activation an epilogue ends with.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Activation {
+    /// None.
+    #[default]
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, lo), hi)`.
+    Clamp(f32, f32),
+    /// `x * sigmoid(x)` (SiLU).
+    Swish,
+}
+
+impl Activation {
+    fn apply(self, row: &mut [f32]) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Clamp(lo, hi) => row.iter_mut().for_each(|v| *v = v.max(lo).min(hi)),
+            Activation::Swish => row.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
+        }
+    }
 }
 
 impl Epilogue {
     fn is_empty(&self) -> bool {
-        self.bias.is_none() && !self.relu
+        self.bias.is_none() && !self.residual && self.activation == Activation::Identity
     }
 
-    /// Applies the epilogue to the `[channels, spatial]` block whose first channel is `first_channel`.
-    fn apply(&self, block: &mut [f32], first_channel: usize, spatial: usize) {
+    /// Applies the epilogue to the `[channels, spatial]` block whose first channel is `first_channel`;
+    /// `residual` is the matching block of the residual input (empty without one).
+    fn apply(&self, block: &mut [f32], first_channel: usize, spatial: usize, residual: &[f32]) {
         if self.is_empty() || spatial == 0 {
             return;
         }
+        let mut residual_rows = residual.chunks(spatial);
         for (c, row) in block.chunks_mut(spatial).enumerate() {
             let b = self
                 .bias
@@ -48,12 +77,18 @@ impl Epilogue {
                 .and_then(|b| b.get(first_channel + c))
                 .copied()
                 .unwrap_or(0.0);
-            if self.relu {
-                row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
-            } else {
-                row.iter_mut().for_each(|v| *v += b);
+            match residual_rows.next() {
+                Some(r) => row.iter_mut().zip(r).for_each(|(v, r)| *v += b + r),
+                None if b != 0.0 => row.iter_mut().for_each(|v| *v += b),
+                None => {}
             }
+            self.activation.apply(row);
         }
+    }
+
+    /// The inputs a kernel with this epilogue takes: data, filter, and the residual when there is one.
+    fn input_count(&self) -> usize {
+        if self.residual { 3 } else { 2 }
     }
 }
 
@@ -71,7 +106,9 @@ pub fn with_epilogue(
     } else {
         return None;
     };
-    if inputs.len() != 2 || inputs.iter().any(|d| d.element_type != ElementType::F32) {
+    if inputs.len() != epilogue.input_count()
+        || inputs.iter().any(|d| d.element_type != ElementType::F32)
+    {
         return None;
     }
     let filter = inputs[1].value.as_ref().and_then(PackedFilter::new);
@@ -123,9 +160,21 @@ impl Kernel for ConvKernel {
         inputs: &[&Tensor],
         spare: &mut [Option<Tensor>],
     ) -> Result<Vec<Tensor>> {
-        check_input_count(inputs, 2, 2)?;
+        let n = self.epilogue.input_count();
+        check_input_count(inputs, n, n)?;
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.attrs.geometry(self.kind, x.shape(), w.shape(), None)?;
+        let residual = match inputs.get(2) {
+            Some(r) if r.shape() != g.output_shape().as_slice() => {
+                return Err(Error::Shape(format!(
+                    "fused residual of shape {} for an output of shape {}",
+                    fmt_shape(r.shape()),
+                    fmt_shape(&g.output_shape())
+                )));
+            }
+            Some(r) => r.typed::<f32>()?,
+            None => &[],
+        };
         let filter = match &self.filter {
             Some(p) if p.shape == w.shape() => &p.values[..],
             _ => w.typed::<f32>()?,
@@ -140,11 +189,15 @@ impl Kernel for ConvKernel {
                 g.groups * g.out_per_group
             )));
         }
+        let epilogue = EpilogueInputs {
+            epilogue: &self.epilogue,
+            residual,
+        };
         convolve(
             x.typed::<f32>()?,
             filter,
             &g,
-            &self.epilogue,
+            &epilogue,
             out.typed_mut::<f32>()?,
         )?;
         Ok(vec![out])
@@ -188,6 +241,9 @@ pub fn tap_source(a: &Axis, o: usize, k: usize) -> usize {
     o * a.stride + k * a.dilation - a.pad_begin
 }
 
+/// Output elements per parallel task of an epilogue run after a multi-threaded GEMM.
+const EPILOGUE_TASK: usize = 1 << 14;
+
 /// Which algorithm a geometry runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -221,7 +277,7 @@ fn convolve(
     x: &[f32],
     w: &[f32],
     g: &ConvGeometry,
-    epilogue: &Epilogue,
+    epilogue: &EpilogueInputs,
     out: &mut [f32],
 ) -> Result<()> {
     let axes = lift3(&g.axes)?;
@@ -260,10 +316,16 @@ fn convolve(
     }
 }
 
+/// An epilogue with the residual values it adds (empty without a residual).
+struct EpilogueInputs<'a> {
+    epilogue: &'a Epilogue,
+    residual: &'a [f32],
+}
+
 /// What every (batch, group) job shares.
 struct Job<'a> {
     g: &'a ConvGeometry,
-    epilogue: &'a Epilogue,
+    epilogue: &'a EpilogueInputs<'a>,
     axes: [Axis; 3],
     isz: usize,
     osz: usize,
@@ -298,7 +360,22 @@ fn run_job(
             })?
         }
     }
-    job.epilogue.apply(dst, gr * g.out_per_group, job.osz);
+    let block = dst.len();
+    let residual = job.epilogue.residual;
+    let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
+    let (first, osz) = (gr * g.out_per_group, job.osz);
+    let epilogue = job.epilogue.epilogue;
+    if matches!(par, Parallelism::None) || epilogue.is_empty() {
+        epilogue.apply(dst, first, osz, residual);
+    } else {
+        // The whole output is this job's: spread the epilogue over the threads, a few channels per task.
+        let channels = (EPILOGUE_TASK / osz.max(1)).max(1);
+        let task = channels * osz;
+        dst.par_chunks_mut(task).enumerate().for_each(|(i, d)| {
+            let r = residual.get(i * task..i * task + d.len()).unwrap_or(&[]);
+            epilogue.apply(d, first + i * channels, osz, r);
+        });
+    }
     Ok(())
 }
 
@@ -386,33 +463,118 @@ fn ow_range(a: &Axis, k: usize) -> Range<usize> {
     lo.min(hi)..hi
 }
 
-/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps. Each output row accumulates one
-/// tap at a time over the outputs that tap reaches, so the inner loop is a (strided) multiply-add over a row.
+/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps.
+///
+/// The channel's input rows are first laid out padded along the width and split into `stride` phases
+/// (phase `p` holds padded columns `p, p + stride, …`), so that every tap reads contiguous runs: a sum of
+/// scaled contiguous slices, a loop LLVM vectorises. 2-D planes with a row stride of one also get their
+/// padding rows, which makes each tap one run over the whole plane (see [`depthwise_plane`]).
 fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
-    let (kh_n, kw_n) = (a[1].kernel, a[2].kernel);
-    let (ih, iw, stride) = (a[1].input, a[2].input, a[2].stride);
-    let reach: Vec<Range<usize>> = (0..kw_n).map(|kw| ow_range(&a[2], kw)).collect();
-    let mut lines = dst.chunks_exact_mut(a[2].output.max(1));
-    for od in 0..a[0].output {
-        for oh in 0..a[1].output {
-            let Some(line) = lines.next() else { return };
-            line.fill(0.0);
-            for kd in tap_range(&a[0], od) {
-                let d = tap_source(&a[0], od, kd);
-                for kh in tap_range(&a[1], oh) {
-                    let start = (d * ih + tap_source(&a[1], oh, kh)) * iw;
-                    let src = &x[start..start + iw];
-                    for (kw, r) in reach.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
-                        let wv = w[(kd * kh_n + kh) * kw_n + kw];
-                        let taps = src[tap_source(&a[2], r.start, kw)..].iter().step_by(stride);
-                        for (o, v) in line[r.clone()].iter_mut().zip(taps) {
-                            *o += wv * v;
+    let plane_2d = a[0].input == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
+    if plane_2d && a[1].stride == 1 {
+        return depthwise_plane(x, w, a, dst);
+    }
+    let aw = &a[2];
+    let layout = PhasedRows::new(aw);
+    let rows = a[0].input * a[1].input;
+    with_scratch(rows * layout.row_len, |phased| {
+        for (r, out) in phased.chunks_exact_mut(layout.row_len).enumerate() {
+            layout.fill(&x[r * aw.input..(r + 1) * aw.input], out);
+        }
+        let (kh_n, kw_n, ow) = (a[1].kernel, a[2].kernel, aw.output);
+        let mut lines = dst.chunks_exact_mut(ow.max(1));
+        for od in 0..a[0].output {
+            for oh in 0..a[1].output {
+                let Some(line) = lines.next() else { return };
+                line.fill(0.0);
+                for kd in tap_range(&a[0], od) {
+                    let d = tap_source(&a[0], od, kd);
+                    for kh in tap_range(&a[1], oh) {
+                        let row = d * a[1].input + tap_source(&a[1], oh, kh);
+                        let phases = &phased[row * layout.row_len..(row + 1) * layout.row_len];
+                        for kw in 0..kw_n {
+                            let at = layout.tap_offset(aw, kw);
+                            let wv = w[(kd * kh_n + kh) * kw_n + kw];
+                            for (o, v) in line.iter_mut().zip(&phases[at..at + ow]) {
+                                *o += wv * v;
+                            }
                         }
                     }
                 }
             }
         }
+    });
+}
+
+/// Input rows padded along the width and split into `stride` phases.
+struct PhasedRows {
+    stride: usize,
+    phase_len: usize,
+    row_len: usize,
+    pad_begin: usize,
+}
+
+impl PhasedRows {
+    fn new(aw: &Axis) -> PhasedRows {
+        let stride = aw.stride.max(1);
+        let needed = (aw.output.max(1) - 1) * stride + (aw.kernel.max(1) - 1) * aw.dilation + 1;
+        let padded = (aw.pad_begin + aw.input + aw.pad_end).max(needed);
+        let phase_len = padded.div_ceil(stride);
+        PhasedRows {
+            stride,
+            phase_len,
+            row_len: stride * phase_len,
+            pad_begin: aw.pad_begin,
+        }
     }
+
+    /// Lays out one input row (`out` is `row_len` long).
+    fn fill(&self, src: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (i, v) in src.iter().enumerate() {
+            let col = i + self.pad_begin;
+            out[(col % self.stride) * self.phase_len + col / self.stride] = *v;
+        }
+    }
+
+    /// Where, in a laid-out row, output column 0 reads tap `kw`; output column `o` reads `o` further.
+    fn tap_offset(&self, aw: &Axis, kw: usize) -> usize {
+        let off = kw * aw.dilation;
+        (off % self.stride) * self.phase_len + off / self.stride
+    }
+}
+
+/// Depthwise convolution of a 2-D plane whose row stride is one: with the padding rows laid out too, output
+/// `(oh, ow)` of tap `(kh, kw)` reads `base(kh, kw) + oh·row_len + ow`, so each tap is one multiply-add over
+/// a run of `OH·row_len` values into an output of that pitch, whose valid columns are copied out at the end.
+fn depthwise_plane(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
+    let (ah, aw) = (&a[1], &a[2]);
+    let layout = PhasedRows::new(aw);
+    let (oh, ow, pitch) = (ah.output, aw.output, layout.row_len);
+    let rows = (oh.max(1) - 1) + (ah.kernel.max(1) - 1) * ah.dilation + 1;
+    let span = (oh.max(1) - 1) * pitch + ow;
+    with_scratch(rows * pitch + span, |scratch| {
+        let (phased, acc) = scratch.split_at_mut(rows * pitch);
+        for (r, out) in phased.chunks_exact_mut(pitch).enumerate() {
+            match r.checked_sub(ah.pad_begin).filter(|&i| i < ah.input) {
+                Some(i) => layout.fill(&x[i * aw.input..(i + 1) * aw.input], out),
+                None => out.fill(0.0),
+            }
+        }
+        acc.fill(0.0);
+        for kh in 0..ah.kernel {
+            for kw in 0..aw.kernel {
+                let base = kh * ah.dilation * pitch + layout.tap_offset(aw, kw);
+                let wv = w[kh * aw.kernel + kw];
+                for (o, v) in acc.iter_mut().zip(&phased[base..base + span]) {
+                    *o += wv * v;
+                }
+            }
+        }
+        for (r, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
+            line.copy_from_slice(&acc[r * pitch..r * pitch + ow]);
+        }
+    });
 }
 
 #[cfg(test)]
@@ -571,6 +733,35 @@ mod tests {
                 &[0, 1],
             ),
             case(&[1, 4, 12], &[4, 1, 1, 4], true, &[3], &[1], &[2], &[2]),
+            // Depthwise with a row stride of one (one run per tap over the padded plane).
+            case(
+                &[2, 4, 8, 7],
+                &[4, 1, 1, 3, 3],
+                true,
+                &[1, 2],
+                &[2, 1],
+                &[2, 1],
+                &[1, 0],
+            ),
+            case(
+                &[1, 3, 5, 5],
+                &[3, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            // Depthwise with width stride and dilation together (the phase split of the input rows).
+            case(
+                &[1, 5, 7, 9],
+                &[5, 1, 1, 3, 3],
+                true,
+                &[2, 2],
+                &[2, 2],
+                &[1, 2],
+                &[2, 1],
+            ),
             case(
                 &[1, 3, 4, 5, 6],
                 &[3, 1, 1, 2, 2, 3],
