@@ -31,6 +31,7 @@ from ferrovino._native import (
     Tensor,
     Type,
     UnsupportedError,
+    VariableState,
     get_version,
 )
 from ferrovino._ov_api import (
@@ -38,12 +39,14 @@ from ferrovino._ov_api import (
     CompiledModel,
     Core,
     InferRequest,
+    ProfilingInfo,
     Version,
     compile_model,
     read_model,
     save_model,
     serialize,
 )
+from ferrovino._batch import get_batch, set_batch
 from ferrovino._ovdict import OVDict
 from ferrovino.properties import OVAny
 
@@ -72,17 +75,21 @@ __all__ = [
     "Output",
     "ParseError",
     "PartialShape",
+    "ProfilingInfo",
     "Shape",
     "ShapeError",
     "Tensor",
     "Type",
     "UnsupportedError",
+    "VariableState",
     "Version",
     "compile_model",
+    "get_batch",
     "get_version",
     "read_model",
     "save_model",
     "serialize",
+    "set_batch",
     "tensor_from_file",
 ]
 
@@ -95,7 +102,7 @@ def tensor_from_file(path: str) -> Tensor:
 
 
 def __getattr__(name: str) -> ModuleType:
-    """Imports the ``opsetN`` builder modules and ``preprocess`` on first use (``ov.opset13.relu``)."""
-    if (name.startswith("opset") and name[5:].isdigit()) or name == "preprocess":
+    """Imports the ``opsetN`` builder modules, ``preprocess`` and ``passes`` on first use (``ov.opset13.relu``)."""
+    if (name.startswith("opset") and name[5:].isdigit()) or name in ("preprocess", "passes"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -328,7 +328,42 @@ def result(data: NodeInput, name: str | None = None) -> Any:
     return create("Result", 1, [as_output(data, name)], {}, name)
 
 
-CUSTOM = {1: {"parameter": parameter, "constant": constant_v1, "result": result}, 13: {"constant": constant}}
+def read_value(*args: Any, **kwargs: Any) -> Any:
+    """ReadValue-6: ``read_value(init_value, variable_id, variable_type=None, variable_shape=None, name=None)``, or
+    without an initial value (the variable then starts as zeros) ``read_value(variable_id, variable_type=None,
+    variable_shape=None, name=None)``; an unset type or shape is dynamic."""
+    with_init = "init_value" in kwargs or (bool(args) and not isinstance(args[0], str))
+    names = ["init_value"] * with_init + ["variable_id", "variable_type", "variable_shape", "name"]
+    if len(args) > len(names):
+        raise TypeError(f"read_value() takes at most {len(names)} arguments ({len(args)} given)")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names or key in bound:
+            raise TypeError(f"read_value() got an unexpected or repeated argument {key!r}")
+        bound[key] = value
+    if "variable_id" not in bound:
+        raise TypeError("read_value() needs a variable_id")
+    name = bound.get("name")
+    vtype, vshape = bound.get("variable_type"), bound.get("variable_shape")
+    attributes = {
+        "variable_id": _str(bound["variable_id"]),
+        "variable_type": "dynamic" if vtype is None else type_name(vtype),
+        "variable_shape": _native().PartialShape.dynamic() if vshape is None else vshape,
+    }
+    inputs = [as_output(bound["init_value"], name)] if with_init else []
+    return create("ReadValue", 6, inputs, attributes, name)
+
+
+def assign(new_value: NodeInput, variable_id: str, name: str | None = None) -> Any:
+    """Assign-6: writes ``new_value`` to variable ``variable_id`` at the end of each inference (a model sink)."""
+    return create("Assign", 6, [as_output(new_value, name)], {"variable_id": _str(variable_id)}, name)
+
+
+CUSTOM = {
+    1: {"parameter": parameter, "constant": constant_v1, "result": result},
+    6: {"read_value": read_value, "assign": assign},
+    13: {"constant": constant},
+}
 """Hand-written builders by the opset that introduced each variant."""
 
 

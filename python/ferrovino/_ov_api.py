@@ -4,6 +4,8 @@ around the native classes, and the module-level ``read_model``, ``compile_model`
 from __future__ import annotations
 
 import collections
+import datetime
+import enum
 import functools
 import io
 import operator
@@ -45,6 +47,45 @@ def _serve(jobs: queue.SimpleQueue) -> None:
 #: ``finish(error)`` runs on the worker after an asynchronous inference (``error`` is its exception, if any) and
 #: returns the exception ``wait()`` raises.
 Finish = Callable[[Optional[BaseException]], Optional[BaseException]]
+
+
+class ProfilingInfo:
+    """One node of a profiling report (``InferRequest.get_profiling_info()``, with ``PERF_COUNT`` enabled)."""
+
+    class Status(enum.IntEnum):
+        """Whether the node ran in the profiled inference."""
+
+        NOT_RUN = 0
+        OPTIMIZED_OUT = 1
+        EXECUTED = 2
+
+        def __str__(self) -> str:
+            return f"Status.{self.name}"
+
+    NOT_RUN = Status.NOT_RUN
+    OPTIMIZED_OUT = Status.OPTIMIZED_OUT
+    EXECUTED = Status.EXECUTED
+
+    def __init__(self) -> None:
+        self.node_name = ""
+        self.node_type = ""
+        self.exec_type = ""
+        self.status = ProfilingInfo.Status.NOT_RUN
+        self.real_time = datetime.timedelta(0)
+        self.cpu_time = datetime.timedelta(0)
+
+    @classmethod
+    def _from_row(cls, row: tuple) -> "ProfilingInfo":
+        """A report line from the native ``(name, type, exec_type, status, real_us, cpu_us)`` tuple."""
+        info = cls()
+        info.node_name, info.node_type, info.exec_type, status, real_us, cpu_us = row
+        info.status = ProfilingInfo.Status(status)
+        info.real_time = datetime.timedelta(microseconds=real_us)
+        info.cpu_time = datetime.timedelta(microseconds=cpu_us)
+        return info
+
+    def __repr__(self) -> str:
+        return "<ProfilingInfo>"
 
 
 class InferRequest(_native.InferRequest):
@@ -155,6 +196,13 @@ class InferRequest(_native.InferRequest):
             return False
         self.wait()
         return self._has_run
+
+    def get_profiling_info(self) -> list[ProfilingInfo]:
+        """Per-node times of the last inference, in execution order: model inputs and outputs and nodes fused into
+        another step are ``NOT_RUN``; the steps that ran are ``EXECUTED`` (all ``NOT_RUN`` with zero times when the
+        model was compiled without ``PERF_COUNT`` or before the first inference)."""
+        self._check_idle()
+        return [ProfilingInfo._from_row(row) for row in self._profiling_info()]
 
     def get_compiled_model(self) -> "CompiledModel":
         """The compiled model this request belongs to."""
@@ -285,11 +333,23 @@ class CompiledModel(_native.CompiledModel):
         model_stream.write(blob)
         return None
 
-    def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False, *,
-                 decode_strings: bool = True) -> OVDict:
+    def _cached_request(self) -> InferRequest:
+        """The request that calls of the compiled model run on (created on first use)."""
         if self._infer_request is None:
             self._infer_request = self.create_infer_request()
-        return self._infer_request.infer(inputs, share_inputs=share_inputs, share_outputs=share_outputs)
+        return self._infer_request
+
+    def query_state(self) -> list:
+        """The variable states of the request that calls of the compiled model run on."""
+        return self._cached_request().query_state()
+
+    def reset_state(self) -> None:
+        """Resets the variables of the request that calls of the compiled model run on."""
+        self._cached_request().reset_state()
+
+    def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False, *,
+                 decode_strings: bool = True) -> OVDict:
+        return self._cached_request().infer(inputs, share_inputs=share_inputs, share_outputs=share_outputs)
 
 
 def _config(config: Any) -> Optional[dict]:

@@ -61,9 +61,10 @@ impl PyCompiledModel {
     fn create_infer_request(&self) -> PyInferRequest {
         PyInferRequest::create(self.0.clone())
     }
-    /// The model as compiled (a copy).
+    /// The executed graph: one `ExecutionNode` per step the device runs, with `layerType`, `primitiveType` and
+    /// `originalLayersNames` (the nodes fused into it) in its rt_info.
     fn get_runtime_model(&self) -> PyResult<PyModel> {
-        guarded(|| self.0.model().deep_clone()).map(PyModel)
+        guarded(|| crate::runtime::exec_graph::runtime_model(self.0.as_ref())).map(PyModel)
     }
     /// Reads a compiled-model property (`SUPPORTED_PROPERTIES` lists every key it answers).
     fn get_property<'py>(

@@ -11,6 +11,7 @@ use super::output::{PyConstOutput, const_output, port_names, port_of};
 use super::tensor::{PyTensor, to_numpy, zeros};
 use crate::Error;
 use crate::ir::{Output, PartialShape};
+use crate::runtime::exec_graph::{ProfileStatus, profiling_info};
 use crate::runtime::{CompiledModel, InferRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -210,6 +211,53 @@ impl PyInferRequest {
     }
 }
 
+/// One line of `_profiling_info`.
+type ProfileRow = (String, String, String, u8, f64, f64);
+
+/// The state of one variable of a request (`request.query_state()[i]`).
+#[pyclass(module = "ferrovino", name = "VariableState", frozen)]
+pub struct PyVariableState {
+    request: PyInferRequest,
+    name: String,
+}
+
+#[pymethods]
+impl PyVariableState {
+    /// The variable id.
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    /// The current value (zeros of the variable's shape until an inference assigns it).
+    #[getter]
+    fn state(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        let value = self
+            .request
+            .lock()?
+            .request
+            .variable_value(&self.name)
+            .py()?;
+        super::tensor::from_rust(py, &value)
+    }
+    /// Sets the value (a copy) the next inference reads.
+    #[setter]
+    fn set_state(&self, value: &Bound<'_, PyTensor>) -> PyResult<()> {
+        let t = value.borrow().inner.clone();
+        self.request
+            .lock()?
+            .request
+            .set_variable(&self.name, &t)
+            .py()
+    }
+    /// Back to the initial value.
+    fn reset(&self) -> PyResult<()> {
+        self.request.lock()?.request.reset_variable(&self.name).py()
+    }
+    fn __repr__(&self) -> String {
+        "<VariableState>".into()
+    }
+}
+
 /// OpenVINO's error for a call on a request that is running.
 fn busy() -> Error {
     Error::Device("Infer Request is busy".into())
@@ -379,6 +427,52 @@ impl PyInferRequest {
     /// The compiled model this request belongs to.
     fn get_compiled_model(&self) -> PyCompiledModel {
         PyCompiledModel(self.compiled.clone())
+    }
+    /// One `VariableState` per variable of a stateful model (they act on this request's state).
+    fn query_state(&self) -> PyResult<Vec<PyVariableState>> {
+        let ids = self.lock()?.request.variables().py()?;
+        Ok(ids
+            .into_iter()
+            .map(|v| PyVariableState {
+                request: PyInferRequest {
+                    state: self.state.clone(),
+                    compiled: self.compiled.clone(),
+                    busy: self.busy.clone(),
+                },
+                name: v.id,
+            })
+            .collect())
+    }
+    /// Resets every variable: the next inference reads the initial values.
+    fn reset_state(&self) -> PyResult<()> {
+        self.lock()?.request.reset_state();
+        Ok(())
+    }
+    /// The profiling report of the last inference as `(node_name, node_type, exec_type, status, real_time_us,
+    /// cpu_time_us)` tuples; `status` is 0 (not run), 1 (optimized out) or 2 (executed).
+    fn _profiling_info(&self) -> PyResult<Vec<ProfileRow>> {
+        let mut st = self.lock()?;
+        let profile = st.request.state().profile.clone();
+        let report = profiling_info(self.compiled.as_ref(), &profile).py()?;
+        Ok(report
+            .into_iter()
+            .map(|p| {
+                let status = match p.status {
+                    ProfileStatus::NotRun => 0,
+                    ProfileStatus::OptimizedOut => 1,
+                    ProfileStatus::Executed => 2,
+                };
+                let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
+                (
+                    p.node_name,
+                    p.node_type,
+                    p.exec_type,
+                    status,
+                    us(p.real_time),
+                    us(p.cpu_time),
+                )
+            })
+            .collect())
     }
     fn __repr__(&self) -> String {
         model_repr("InferRequest:", self.compiled.model())

@@ -82,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::PyCore>()?;
     m.add_class::<compiled_model::PyCompiledModel>()?;
     m.add_class::<infer_request::PyInferRequest>()?;
+    m.add_class::<infer_request::PyVariableState>()?;
     m.add_function(wrap_pyfunction!(factory::make_node, m)?)?;
     m.add_function(wrap_pyfunction!(factory::make_constant, m)?)?;
     m.add_function(wrap_pyfunction!(factory::make_parameter, m)?)?;

@@ -10,6 +10,7 @@ use super::shape::PyShape;
 use crate::Error;
 use crate::ir::rt_info::{RtValue, get_path, set_path};
 use crate::ir::{Model, Node, Output, PartialShape, RtInfo};
+use crate::transformations::make_stateful;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -141,14 +142,44 @@ impl PyModel {
 
 #[pymethods]
 impl PyModel {
-    /// `Model(results, parameters, name="")`: results are Nodes or Outputs (wrapped in Results when needed).
+    /// `Model(results, parameters, name="")` or `Model(results, sinks, parameters, name="")`: results are Nodes
+    /// or Outputs (wrapped in Results when needed); sinks are the Assign nodes (or their outputs) of a stateful
+    /// model.
     #[new]
-    #[pyo3(signature = (results, parameters, name=""))]
+    #[pyo3(signature = (results, sinks_or_parameters=None, parameters_or_name=None, name=None, *, sinks=None, parameters=None))]
     fn new(
         results: &Bound<'_, PyAny>,
-        parameters: &Bound<'_, PyAny>,
-        name: &str,
+        sinks_or_parameters: Option<&Bound<'_, PyAny>>,
+        parameters_or_name: Option<&Bound<'_, PyAny>>,
+        name: Option<&str>,
+        sinks: Option<&Bound<'_, PyAny>>,
+        parameters: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyModel> {
+        let (sinks, parameters, name) = match parameters_or_name {
+            Some(p) if !p.is_instance_of::<PyString>() => {
+                (sinks_or_parameters, Some(p), name.map(str::to_string))
+            }
+            Some(p) => (
+                sinks,
+                sinks_or_parameters.or(parameters),
+                Some(p.extract()?),
+            ),
+            None => (
+                sinks,
+                sinks_or_parameters.or(parameters),
+                name.map(str::to_string),
+            ),
+        };
+        let parameters = parameters
+            .ok_or_else(|| PyTypeError::new_err("Model() needs the list of parameters"))?;
+        let name = name.unwrap_or_default();
+        let sink_nodes = match sinks {
+            Some(s) => nodes_of(s)?
+                .iter()
+                .map(|n| port_of(n).map(|p| p.node))
+                .collect::<PyResult<Vec<_>>>()?,
+            None => Vec::new(),
+        };
         let ports = nodes_of(results)?
             .iter()
             .map(port_of)
@@ -172,7 +203,7 @@ impl PyModel {
                 .into_iter()
                 .map(as_result)
                 .collect::<crate::Result<Vec<_>>>()?;
-            let m = Model::new(results, vec![], params, &name)?;
+            let m = Model::new(results, sink_nodes, params, &name)?;
             name_unnamed_tensors(&m)?;
             Ok(PyModel(m))
         })
@@ -206,6 +237,15 @@ impl PyModel {
     #[getter(parameters)]
     fn prop_parameters(&self) -> Vec<PyNode> {
         self.get_parameters()
+    }
+    /// The sinks (Assign nodes of a stateful model).
+    fn get_sinks(&self) -> Vec<PyNode> {
+        self.0.sinks.iter().cloned().map(PyNode).collect()
+    }
+    /// The sinks (Assign nodes of a stateful model).
+    #[getter(sinks)]
+    fn prop_sinks(&self) -> Vec<PyNode> {
+        self.get_sinks()
     }
     /// The Result nodes.
     fn get_results(&self) -> Vec<PyNode> {
@@ -364,6 +404,26 @@ impl PyModel {
             }
         };
         guarded(|| self.0.reshape(&list))
+    }
+    /// Applies MakeStateful: `pairs` lists `(parameter tensor name, result tensor name)` or
+    /// `(Parameter node, Result node)` tuples (the `ferrovino.passes.MakeStateful` pass calls this).
+    fn _make_stateful(&mut self, pairs: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (mut names, mut nodes) = (Vec::new(), Vec::new());
+        for item in pairs.try_iter()? {
+            let item = item?;
+            if let Ok(pair) = item.extract::<(String, String)>() {
+                names.push(pair);
+                continue;
+            }
+            let (p, r): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            nodes.push((port_of(&p)?.node, port_of(&r)?.node));
+        }
+        let model = &mut self.0;
+        guarded(|| {
+            let mut pairs = make_stateful::pairs_by_names(model, &names)?;
+            pairs.extend(make_stateful::pairs_of_nodes(&nodes));
+            make_stateful::make_stateful(model, &pairs)
+        })
     }
     /// A deep copy.
     fn clone(&self) -> PyResult<PyModel> {

@@ -4,14 +4,19 @@ use super::element_type::{PyType, parameter_type_name};
 use super::errors::{IntoPyResult, guarded};
 use super::factory::{attr_to_py, set_attributes};
 use super::input::PyInput;
+use super::layout::{PyLayout, extract_layout};
 use super::output::{PyOutput, output, outputs};
 use super::partial_shape::PyPartialShape;
 use super::shape::PyShape;
 use crate::Error;
-use crate::ir::{AttributeCollector, Node};
+use crate::ir::rt_info::RtValue;
+use crate::ir::{AttributeCollector, Layout, Node};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+
+/// The port rt_info key holding a layout.
+const LAYOUT: &str = "layout";
 
 /// A node of a model graph (`<Relu: 'relu1' ([1,3])>`).
 #[pyclass(module = "ferrovino", name = "Node", subclass, frozen)]
@@ -47,6 +52,29 @@ impl PyNode {
 
 #[pymethods]
 impl PyNode {
+    /// The layout of output 0 (a Parameter's layout; the empty `Layout()` when none is set).
+    fn get_layout(&self) -> PyResult<PyLayout> {
+        let port = self.0.port(0).py()?;
+        let layout = match port.rt_info.get(LAYOUT) {
+            Some(RtValue::Str(text)) => Layout::parse(text).py()?,
+            _ => Layout::default(),
+        };
+        Ok(PyLayout(layout))
+    }
+    /// Sets the layout of output 0 (kept in the port's rt_info as `layout`, where IR files store it).
+    fn set_layout(&self, layout: &Bound<'_, PyAny>) -> PyResult<()> {
+        let layout = extract_layout(layout)?;
+        self.0
+            .update_port(0, |p| {
+                if layout.is_empty() {
+                    p.rt_info.remove(LAYOUT);
+                } else {
+                    p.rt_info
+                        .insert(LAYOUT.into(), RtValue::Str(layout.to_string()));
+                }
+            })
+            .py()
+    }
     /// The op class name (`Relu`).
     fn get_type_name(&self) -> &'static str {
         self.0.type_name()

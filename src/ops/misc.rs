@@ -18,18 +18,8 @@ pub fn register(r: &mut Registry) {
     r.add("RandomUniform", 8, || Box::new(RandomUniform::default()));
     r.add("ReadValue", 3, || Box::new(ReadValue::new(false)));
     r.add("ReadValue", 6, || Box::new(ReadValue::new(true)));
-    r.add("Assign", 3, || {
-        Box::new(Assign {
-            v6: false,
-            variable_id: String::new(),
-        })
-    });
-    r.add("Assign", 6, || {
-        Box::new(Assign {
-            v6: true,
-            variable_id: String::new(),
-        })
-    });
+    r.add("Assign", 3, || Box::new(Assign::new(false, "")));
+    r.add("Assign", 6, || Box::new(Assign::new(true, "")));
 }
 
 /// Picks elements from `then` where `cond` is true, else from `else`.
@@ -336,6 +326,16 @@ pub struct Assign {
     v6: bool,
     /// The variable's name.
     pub variable_id: String,
+}
+
+impl Assign {
+    /// Assign-6 when `v6`, else Assign-3, writing variable `variable_id`.
+    pub fn new(v6: bool, variable_id: &str) -> Assign {
+        Assign {
+            v6,
+            variable_id: variable_id.to_string(),
+        }
+    }
 }
 
 impl Op for Assign {

@@ -2,8 +2,9 @@
 
 use super::plugin::{CompiledModel, RequestState};
 use crate::error::{Error, Result};
-use crate::ir::Tensor;
 use crate::ir::shape::fmt_shape;
+use crate::ir::{ElementType, PartialShape, Tensor};
+use crate::ops::misc::ReadValue;
 use std::sync::Arc;
 
 /// Holds tensors for one compiled model and runs inferences on them.
@@ -117,4 +118,98 @@ impl InferRequest {
     pub fn state(&mut self) -> &mut RequestState {
         &mut self.state
     }
+
+    /// The variables of the compiled model, in the order of their first ReadValue.
+    pub fn variables(&self) -> Result<Vec<Variable>> {
+        let mut found: Vec<Variable> = Vec::new();
+        for node in self.compiled.model().ordered_ops()? {
+            let op = node.op();
+            let Some(rv) = op.as_any().downcast_ref::<ReadValue>() else {
+                continue;
+            };
+            if found.iter().any(|v| v.id == rv.variable_id) {
+                continue;
+            }
+            let port = node.output(0);
+            found.push(Variable {
+                id: rv.variable_id.clone(),
+                element_type: port.element_type(),
+                shape: port.shape(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// The variable named `id`.
+    fn variable(&self, id: &str) -> Result<Variable> {
+        self.variables()?
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(|| Error::NotFound(format!("the model has no variable '{id}'")))
+    }
+
+    /// The current value of variable `id`: the last value assigned or set, else zeros of the variable's shape
+    /// (dynamic dimensions taken as 0), as OpenVINO reports a variable never written.
+    pub fn variable_value(&self, id: &str) -> Result<Tensor> {
+        if let Some(t) = self.state.variables.get(id) {
+            return Ok(t.clone());
+        }
+        let v = self.variable(id)?;
+        let shape: Vec<usize> = match v.shape.dims() {
+            Some(dims) => dims
+                .iter()
+                .map(|d| if d.is_static() { d.min() as usize } else { 0 })
+                .collect(),
+            None => vec![0],
+        };
+        let et = if v.element_type.is_static() {
+            v.element_type
+        } else {
+            ElementType::F32
+        };
+        Ok(Tensor::zeros(et, &shape))
+    }
+
+    /// Sets variable `id` (a copy of `value`, converted to the variable's element type); the next inference's
+    /// ReadValue reads it instead of its initial value.
+    pub fn set_variable(&mut self, id: &str, value: &Tensor) -> Result<()> {
+        let v = self.variable(id)?;
+        crate::ensure!(
+            PartialShape::from_static(value.shape()).refines(&v.shape),
+            Shape,
+            "variable '{id}' has shape {}, the new state has shape {}",
+            v.shape,
+            fmt_shape(value.shape())
+        );
+        let copy = if v.element_type.is_static() && value.element_type() != v.element_type {
+            Tensor::from_f64s(v.element_type, value.shape(), &value.to_f64_vec())?
+        } else {
+            Tensor::from_bytes(value.element_type(), value.shape(), value.bytes())?
+        };
+        self.state.variables.insert(id.to_string(), copy);
+        Ok(())
+    }
+
+    /// Resets variable `id`: the next inference reads its initial value again.
+    pub fn reset_variable(&mut self, id: &str) -> Result<()> {
+        self.variable(id)?;
+        self.state.variables.remove(id);
+        Ok(())
+    }
+
+    /// Resets every variable of this request.
+    pub fn reset_state(&mut self) {
+        self.state.variables.clear();
+    }
+}
+
+/// A variable of a stateful model: its id, element type and shape.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    /// The variable id (`variable_id` of its ReadValue and Assign nodes).
+    pub id: String,
+    /// Element type of its value.
+    pub element_type: ElementType,
+    /// Shape of its value.
+    pub shape: PartialShape,
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod core;
+pub mod exec_graph;
 pub mod infer_request;
 pub mod plugin;
 pub mod properties;

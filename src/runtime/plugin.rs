@@ -45,6 +45,18 @@ pub struct ProfileEntry {
     pub real_time: std::time::Duration,
 }
 
+/// One step a device runs: the node it computes, the nodes fused into it and the kernel (for the runtime model
+/// and per-node profiling).
+#[derive(Debug, Clone)]
+pub struct ExecutedStep {
+    /// The node whose output the step computes.
+    pub node: crate::ir::Node,
+    /// Nodes fused into the step (their outputs are computed by it), in chain order.
+    pub absorbed: Vec<crate::ir::Node>,
+    /// The kernel that runs it (`gemm_f32`, `ref`).
+    pub exec_type: String,
+}
+
 /// Per-request mutable state (variables of stateful models, profiling of the last inference, the device's
 /// reusable memory).
 #[derive(Debug, Default)]
@@ -92,6 +104,10 @@ pub trait CompiledModel: Send + Sync {
     fn infer(&self, inputs: &[Tensor], state: &mut RequestState) -> Result<Vec<Tensor>>;
     /// Reads a compiled-model property.
     fn get_property(&self, key: &str) -> Result<PropertyValue>;
+    /// The steps an inference runs, in order (empty when the device does not tell).
+    fn executed_steps(&self) -> Vec<ExecutedStep> {
+        Vec::new()
+    }
     /// The compiled graph an exported blob stores (already transformed: [`Plugin::import_model`] rebuilds the
     /// compiled model from it without running the passes again).
     fn export_model(&self) -> Result<Model> {

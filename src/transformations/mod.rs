@@ -1,6 +1,7 @@
 //! Graph transformations run at compile time: a list of passes, each a function that rewrites a model in place
 //! and says whether it changed anything, plus the graph-editing helpers they share.
 
+pub mod make_stateful;
 pub mod passes;
 
 use crate::error::Result;

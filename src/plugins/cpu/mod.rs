@@ -8,7 +8,7 @@ pub mod streams;
 use crate::error::{Error, Result};
 use crate::ir::Model;
 use crate::ir::Tensor;
-use crate::runtime::plugin::{CompiledModel, Plugin, RequestState};
+use crate::runtime::plugin::{CompiledModel, ExecutedStep, Plugin, RequestState};
 use crate::runtime::properties::{Config, Mutability, PropertyValue, keys};
 use plan::{Plan, Workspace};
 use std::collections::BTreeMap;
@@ -202,13 +202,6 @@ struct RequestMemory {
     workspace: Workspace,
 }
 
-impl CpuCompiledModel {
-    /// The executed steps: (node name, node type, kernel name).
-    pub fn executed_nodes(&self) -> Vec<(String, &'static str, &'static str)> {
-        self.plan.executed_nodes()
-    }
-}
-
 impl CompiledModel for CpuCompiledModel {
     fn model(&self) -> &Model {
         &self.model
@@ -225,11 +218,16 @@ impl CompiledModel for CpuCompiledModel {
         };
         let profile = self.profiling.then_some(&mut state.profile);
         let RequestMemory { stream, workspace } = &mut *memory;
-        let outputs = self
-            .streams
-            .run(*stream, || self.plan.run(inputs, workspace, profile));
+        let variables = &mut state.variables;
+        let outputs = self.streams.run(*stream, || {
+            self.plan.run(inputs, workspace, profile, variables)
+        });
         state.device_memory.put(memory);
         outputs
+    }
+
+    fn executed_steps(&self) -> Vec<ExecutedStep> {
+        self.plan.executed_nodes()
     }
 
     fn get_property(&self, key: &str) -> Result<PropertyValue> {
