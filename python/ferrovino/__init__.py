@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from ferrovino._batch import get_batch, set_batch
 from ferrovino._native import (
     ConstOutput,
     DeviceError,
@@ -46,7 +47,6 @@ from ferrovino._ov_api import (
     save_model,
     serialize,
 )
-from ferrovino._batch import get_batch, set_batch
 from ferrovino._ovdict import OVDict
 from ferrovino.properties import OVAny
 

@@ -204,6 +204,11 @@ class InferRequest(_native.InferRequest):
         self._check_idle()
         return [ProfilingInfo._from_row(row) for row in self._profiling_info()]
 
+    @property
+    def profiling_info(self) -> list[ProfilingInfo]:
+        """The report of :meth:`get_profiling_info`."""
+        return self.get_profiling_info()
+
     def get_compiled_model(self) -> "CompiledModel":
         """The compiled model this request belongs to."""
         return CompiledModel(super().get_compiled_model())

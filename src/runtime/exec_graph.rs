@@ -144,6 +144,15 @@ impl Op for ExecutionNode {
     }
 }
 
+/// The `layerType` of a step: its op type, with OpenVINO's names for the state ops.
+fn layer_type(node: &Node) -> &'static str {
+    match node.type_name() {
+        "ReadValue" => "MemoryInput",
+        "Assign" => "MemoryOutput",
+        other => other,
+    }
+}
+
 /// Builds the runtime model of a compiled model (see [`runtime_model`]).
 struct Builder {
     /// Original (node id, port) → the port of the runtime model that holds its value.
@@ -237,7 +246,7 @@ impl Builder {
             self.ports.insert((n.id(), 0), node.output(0));
         }
         let original: Vec<String> = members.iter().map(|n| n.friendly_name()).collect();
-        self.annotate(&node, step.node.type_name(), &step.exec_type, &original);
+        self.annotate(&node, layer_type(&step.node), &step.exec_type, &original);
         Ok(node)
     }
 
@@ -292,4 +301,99 @@ pub fn runtime_model(compiled: &dyn CompiledModel) -> Result<Model> {
     let mut runtime = Model::new(results, sinks, parameters, &model.name)?;
     runtime.rt_info = model.rt_info.clone();
     Ok(runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{ElementType, PartialShape};
+    use crate::ops::registry::create;
+    use crate::plugins::cpu::CpuPlugin;
+    use crate::runtime::{Config, InferRequest, Plugin, PropertyValue};
+    use std::sync::Arc;
+
+    /// x → Relu → Add(1) → Result.
+    fn relu_add() -> Model {
+        let p = Parameter::new(ElementType::F32, PartialShape::from_static(&[2, 3]));
+        let x = Node::with_name(Box::new(p), vec![], "x").unwrap();
+        let relu = Node::with_name(create("Relu", 1).unwrap(), vec![x.output(0)], "relu").unwrap();
+        let one = Tensor::from_vec(&[1], vec![1.0f32]).unwrap();
+        let c = Node::new(Box::new(crate::ops::structure::Constant::new(one)), vec![]).unwrap();
+        let add = Node::with_name(
+            create("Add", 1).unwrap(),
+            vec![relu.output(0), c.output(0)],
+            "add",
+        )
+        .unwrap();
+        let r = Node::with_name(Box::new(ResultOp), vec![add.output(0)], "out").unwrap();
+        Model::new(vec![r], vec![], vec![x], "relu_add").unwrap()
+    }
+
+    fn compiled(perf_count: bool) -> Arc<dyn CompiledModel> {
+        let config = Config::from([("PERF_COUNT".to_string(), PropertyValue::Bool(perf_count))]);
+        CpuPlugin::default().compile(&relu_add(), &config).unwrap()
+    }
+
+    fn report(perf_count: bool) -> Vec<ProfilingInfo> {
+        let compiled = compiled(perf_count);
+        let mut req = InferRequest::new(compiled.clone());
+        req.set_input(0, Tensor::from_vec(&[2, 3], vec![1.0f32; 6]).unwrap())
+            .unwrap();
+        req.infer().unwrap();
+        let profile = req.state().profile.clone();
+        profiling_info(compiled.as_ref(), &profile).unwrap()
+    }
+
+    #[test]
+    fn profiling_lists_inputs_steps_and_outputs_in_order() {
+        let lines = report(true);
+        let summary: Vec<(&str, &str, ProfileStatus)> = lines
+            .iter()
+            .map(|p| (p.node_name.as_str(), p.node_type.as_str(), p.status))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("x", "Parameter", ProfileStatus::NotRun),
+                ("relu", "Relu", ProfileStatus::Executed),
+                ("add", "Add", ProfileStatus::Executed),
+                ("out", "Result", ProfileStatus::NotRun),
+            ]
+        );
+        assert_eq!(lines[0].exec_type, "unknown_f32");
+        assert_eq!(lines[1].cpu_time, lines[1].real_time);
+    }
+
+    #[test]
+    fn without_perf_count_nothing_is_executed() {
+        let lines = report(false);
+        assert_eq!(lines.len(), 4);
+        assert!(lines.iter().all(|p| p.status == ProfileStatus::NotRun));
+        assert!(lines.iter().all(|p| p.real_time == Duration::ZERO));
+    }
+
+    #[test]
+    fn runtime_model_has_one_node_per_step() {
+        let m = runtime_model(compiled(false).as_ref()).unwrap();
+        let ops = m.ordered_ops().unwrap();
+        let layer = |n: &Node| match n.rt_info().get("layerType") {
+            Some(RtValue::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let seen: Vec<(String, &str, String)> = ops
+            .iter()
+            .map(|n| (n.friendly_name(), n.type_name(), layer(n)))
+            .collect();
+        let expect =
+            |name: &str, ty: &'static str, layer: &str| (name.to_string(), ty, layer.to_string());
+        assert!(seen.contains(&expect("x", "Parameter", "Input")));
+        assert!(seen.contains(&expect("relu", "ExecutionNode", "Relu")));
+        assert!(seen.contains(&expect("add", "ExecutionNode", "Add")));
+        assert!(seen.contains(&expect("out", "Result", "Output")));
+        // The constant the Add reads is a Const node.
+        assert!(seen.iter().any(|(_, _, l)| l == "Const"));
+        assert_eq!(m.outputs()[0].shape(), PartialShape::from_static(&[2, 3]));
+        let add = ops.iter().find(|n| n.friendly_name() == "add").unwrap();
+        assert!(add.op().evaluate(&[]).is_err());
+    }
 }
