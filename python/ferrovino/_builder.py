@@ -354,9 +354,13 @@ def read_value(*args: Any, **kwargs: Any) -> Any:
     return create("ReadValue", 6, inputs, attributes, name)
 
 
-def assign(new_value: NodeInput, variable_id: str, name: str | None = None) -> Any:
-    """Assign-6: writes ``new_value`` to variable ``variable_id`` at the end of each inference (a model sink)."""
-    return create("Assign", 6, [as_output(new_value, name)], {"variable_id": _str(variable_id)}, name)
+class assign:  # noqa: N801 - OpenVINO's opset6+ ``assign`` is a class of this name
+    """Assign-6: ``assign(new_value, variable_id, name="")`` writes ``new_value`` to variable ``variable_id`` at the
+    end of each inference (a sink of the model). Calling the class returns the new node."""
+
+    def __new__(cls, new_value: NodeInput, variable_id: str, name: str = "") -> Any:
+        label = name or None
+        return create("Assign", 6, [as_output(new_value, label)], {"variable_id": _str(variable_id)}, label)
 
 
 CUSTOM = {
@@ -738,7 +742,8 @@ def functions_of(opset: int) -> dict:
 
 
 def export_opset(opset: int, namespace: dict) -> None:
-    """Fills the module ``namespace`` of ``ferrovino.opset{opset}`` with its functions and ``__all__``."""
+    """Fills the module ``namespace`` of ``ferrovino.opset{opset}`` with its functions and ``__all__`` (which, as in
+    OpenVINO, leaves out the builders that are classes, such as opset6+ ``assign``)."""
     functions = functions_of(opset)
     namespace.update(functions)
-    namespace["__all__"] = list(functions)
+    namespace["__all__"] = [name for name, value in functions.items() if not inspect.isclass(value)]
