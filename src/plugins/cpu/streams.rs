@@ -137,8 +137,14 @@ mod tests {
         assert_eq!(resolve(&[], 8).unwrap(), sc(1, 8));
         let latency = (keys::PERFORMANCE_HINT, PropertyValue::from("LATENCY"));
         let throughput = (keys::PERFORMANCE_HINT, PropertyValue::from("THROUGHPUT"));
-        assert_eq!(resolve(std::slice::from_ref(&latency), 2).unwrap(), sc(1, 2));
-        assert_eq!(resolve(std::slice::from_ref(&throughput), 2).unwrap(), sc(2, 1));
+        assert_eq!(
+            resolve(std::slice::from_ref(&latency), 2).unwrap(),
+            sc(1, 2)
+        );
+        assert_eq!(
+            resolve(std::slice::from_ref(&throughput), 2).unwrap(),
+            sc(2, 1)
+        );
         let threads = (keys::INFERENCE_NUM_THREADS, PropertyValue::Int(4));
         assert_eq!(
             resolve(&[throughput.clone(), threads.clone()], 16).unwrap(),

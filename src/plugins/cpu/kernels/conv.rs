@@ -3,7 +3,7 @@
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
-use super::{Kernel, take_output, with_scratch};
+use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Tensor};
@@ -48,12 +48,13 @@ pub enum Activation {
 }
 
 impl Activation {
+    #[inline(always)]
     fn apply(self, row: &mut [f32]) {
         match self {
             Activation::Identity => {}
             Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
             Activation::Clamp(lo, hi) => row.iter_mut().for_each(|v| *v = v.max(lo).min(hi)),
-            Activation::Swish => row.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
+            Activation::Swish => row.iter_mut().for_each(|v| *v = math::swish(*v, 1.0)),
         }
     }
 }
@@ -69,6 +70,17 @@ impl Epilogue {
         if self.is_empty() || spatial == 0 {
             return;
         }
+        math::with_best_isa(|| self.apply_rows(block, first_channel, spatial, residual));
+    }
+
+    #[inline(always)]
+    fn apply_rows(
+        &self,
+        block: &mut [f32],
+        first_channel: usize,
+        spatial: usize,
+        residual: &[f32],
+    ) {
         let mut residual_rows = residual.chunks(spatial);
         for (c, row) in block.chunks_mut(spatial).enumerate() {
             let b = self
@@ -470,6 +482,11 @@ fn ow_range(a: &Axis, k: usize) -> Range<usize> {
 /// scaled contiguous slices, a loop LLVM vectorises. 2-D planes with a row stride of one also get their
 /// padding rows, which makes each tap one run over the whole plane (see [`depthwise_plane`]).
 fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
+    math::with_best_isa(|| depthwise_any(x, w, a, dst));
+}
+
+#[inline(always)]
+fn depthwise_any(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
     let plane_2d = a[0].input == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
     if plane_2d && a[1].stride == 1 {
         return depthwise_plane(x, w, a, dst);

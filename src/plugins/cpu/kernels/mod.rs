@@ -65,6 +65,7 @@ thread_local! {
 /// Calls `f` with `len` floats of scratch memory whose contents are stale (`f` must write before reading).
 /// The memory is the thread's reusable scratch, or a fresh buffer when that is already in use further up
 /// the stack (a nested call through rayon work stealing).
+#[inline(always)]
 pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
