@@ -1,14 +1,15 @@
-//! Data-movement kernels: Transpose, Concat and Gather as byte-block copies, split over rayon's pool when the
-//! tensor is large. Element types are handled by width only; sub-byte types use the reference.
+//! Data-movement kernels: Transpose, Concat, Split/VariadicSplit and Gather as byte-block copies, split over
+//! rayon's pool when the tensor is large. Element types are handled by width only; sub-byte types use the
+//! reference.
 
 use super::{Kernel, take_output};
 use crate::error::{Error, Result};
 use crate::ir::shape::{normalize_axis, strides};
-use crate::ir::{ElementType, Tensor};
+use crate::ir::{ElementType, PartialShape, Tensor};
 use crate::ops::data_movement::args::{int_list, int_scalar, static_out_shape};
 use crate::ops::data_movement::elems::wrap_index;
 use crate::ops::data_movement::layout::transpose_order;
-use crate::ops::data_movement::{Concat, Transpose};
+use crate::ops::data_movement::{Concat, Split, Transpose, VariadicSplit};
 use crate::ops::gather_scatter::Gather;
 use crate::ops::util::{check_input_count, ints_of};
 use crate::ops::{Op, TensorDesc};
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 /// Output sizes (bytes) from which copies are spread over threads.
 const PARALLEL_BYTES: usize = 1 << 16;
 
-/// Picks a kernel for Transpose, Concat or Gather on byte-sized element types.
+/// Picks a kernel for Transpose, Concat, Split, VariadicSplit or Gather on byte-sized element types.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     let et = inputs.first()?.element_type;
     if !et.is_static() || et.is_sub_byte() {
@@ -32,6 +33,9 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     }
     if let Some(g) = any.downcast_ref::<Gather>() {
         return Some(Box::new(GatherKernel(g.clone())));
+    }
+    if any.downcast_ref::<Split>().is_some() || any.downcast_ref::<VariadicSplit>().is_some() {
+        return Some(Box::new(SplitKernel(op.clone_op())));
     }
     None
 }
@@ -172,6 +176,66 @@ impl Kernel for ConcatKernel {
     }
 }
 
+/// Split and VariadicSplit: row `o` of output `i` (everything from the axis on, for outer index `o`) is a
+/// byte range of the input's row `o`.
+#[derive(Debug)]
+struct SplitKernel(Box<dyn Op>);
+
+impl SplitKernel {
+    /// The static shapes of the outputs for these inputs (the op's own inference checks the axis and lengths).
+    fn out_shapes(&self, inputs: &[&Tensor]) -> Result<Vec<Vec<usize>>> {
+        let descs: Vec<TensorDesc> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match i {
+                0 => TensorDesc::new(t.element_type(), PartialShape::from_static(t.shape())),
+                _ => TensorDesc::of_tensor(t),
+            })
+            .collect();
+        self.0
+            .infer(&descs)?
+            .iter()
+            .map(|d| d.shape.expect_static("split output"))
+            .collect()
+    }
+}
+
+impl Kernel for SplitKernel {
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
+        let shapes = self.out_shapes(inputs)?;
+        let x = inputs[0];
+        let w = element_width(x)?;
+        let a = normalize_axis(int_scalar(inputs[1], "axis")?, x.rank(), "Split")?;
+        let row = x.shape()[a..].iter().product::<usize>() * w;
+        let src = x.bytes();
+        let mut start = 0;
+        let mut outs = Vec::with_capacity(shapes.len());
+        for (i, shape) in shapes.iter().enumerate() {
+            let chunk = shape[a..].iter().product::<usize>() * w;
+            let mut out = take_output(spare, i, x.element_type(), shape);
+            fill_rows(out.bytes_mut(), chunk, |o, dst| {
+                copy_block(dst, src, o * row + start)
+            })?;
+            start += chunk;
+            outs.push(out);
+        }
+        Ok(outs)
+    }
+    fn name(&self) -> &'static str {
+        "split_bytes"
+    }
+}
+
 /// Gather: blocks of everything after the axis, copied per (outer, index); batched gathers use the reference.
 #[derive(Debug)]
 struct GatherKernel(Gather);
@@ -275,6 +339,45 @@ mod tests {
             0.0,
             0.0,
         );
+    }
+
+    #[test]
+    fn split_matches_reference() {
+        let mut g = Lcg(9);
+        let x = g.tensor(&[4, 64, 30, 20]);
+        for axis in [0i64, 1, 3, -1, -3] {
+            let op = Split { num_splits: 2 };
+            let inputs = [x.clone(), Tensor::scalar(axis)];
+            assert_eq!(
+                select(&op, &[TensorDesc::of_tensor(&x)]).unwrap().name(),
+                "split_bytes"
+            );
+            assert_kernel_matches(&op, &inputs, &[false, true], 0.0, 0.0);
+        }
+        for (axis, lengths) in [
+            (1i64, vec![16, -1, 8]),
+            (-1, vec![0, 20]),
+            (2, vec![10, 10, 10]),
+        ] {
+            let inputs = [x.clone(), Tensor::scalar(axis), i64s(&lengths)];
+            assert_kernel_matches(&VariadicSplit, &inputs, &[false, true, true], 0.0, 0.0);
+        }
+        let bytes = Tensor::from_vec(&[2, 4], vec![1u8, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let inputs = [bytes, Tensor::scalar(1i64), i64s(&[3, 1])];
+        assert_kernel_matches(&VariadicSplit, &inputs, &[false, true, true], 0.0, 0.0);
+        let empty = g.tensor(&[0, 6]);
+        let inputs = [empty, Tensor::scalar(1i64)];
+        assert_kernel_matches(&Split { num_splits: 3 }, &inputs, &[false, true], 0.0, 0.0);
+    }
+
+    #[test]
+    fn split_kernel_rejects_bad_lengths() {
+        let x = Tensor::zeros(ElementType::F32, &[4, 6]);
+        let k = select(&VariadicSplit, &[TensorDesc::of_tensor(&x)]).unwrap();
+        assert!(k.run(&[&x, &Tensor::scalar(1i64), &i64s(&[2, 2])]).is_err());
+        assert!(k.run(&[&x, &Tensor::scalar(2i64), &i64s(&[6])]).is_err());
+        let k = select(&Split { num_splits: 4 }, &[TensorDesc::of_tensor(&x)]).unwrap();
+        assert!(k.run(&[&x, &Tensor::scalar(1i64)]).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! run the branch-free approximations of [`super::math`] in loops vectorised for the best ISA; the rest
 //! evaluate their scalar function through f64.
 
-use super::math::{self, with_best_isa};
+use super::math::{self, best_isa_fn, map};
 use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
@@ -136,34 +136,30 @@ enum UnaryFn {
 impl UnaryFn {
     /// `y[i] = f(x[i])` for one chunk.
     fn apply(self, x: &[f32], y: &mut [f32]) {
-        use math::map;
         match self {
-            UnaryFn::Relu => map(x, y, |v| v.max(0.0)),
-            UnaryFn::Abs => map(x, y, f32::abs),
-            UnaryFn::Negative => map(x, y, |v| -v),
-            UnaryFn::Sqrt => map(x, y, f32::sqrt),
-            UnaryFn::Square => map(x, y, |v| v * v),
-            UnaryFn::Floor => map(x, y, f32::floor),
-            UnaryFn::Ceiling => map(x, y, f32::ceil),
-            UnaryFn::Exp => map(x, y, math::exp),
-            UnaryFn::Log => map(x, y, math::log),
-            UnaryFn::Sigmoid => map(x, y, math::sigmoid),
-            UnaryFn::Tanh => map(x, y, math::tanh),
-            UnaryFn::Erf => map(x, y, math::erf),
-            UnaryFn::SoftPlus => map(x, y, math::softplus),
-            UnaryFn::SoftSign => map(x, y, |v| v / (1.0 + v.abs())),
-            UnaryFn::Mish => map(x, y, math::mish),
-            UnaryFn::HSwish => map(x, y, math::hswish),
-            UnaryFn::HSigmoid => map(x, y, math::hsigmoid),
-            UnaryFn::GeluErf => map(x, y, math::gelu_erf),
-            UnaryFn::GeluTanh => map(x, y, math::gelu_tanh),
-            UnaryFn::Swish(beta) => map(x, y, |v| math::swish(v, beta)),
-            UnaryFn::Elu(alpha) => map(x, y, |v| math::elu(v, alpha)),
-            UnaryFn::Clamp(lo, hi) => map(x, y, |v| {
-                let v = if v < lo { lo } else { v };
-                if v > hi { hi } else { v }
-            }),
-            UnaryFn::Scalar(f) => map(x, y, |v| f(v as f64) as f32),
+            UnaryFn::Relu => map(x, y, math::Relu),
+            UnaryFn::Abs => map(x, y, math::Abs),
+            UnaryFn::Negative => map(x, y, math::Negative),
+            UnaryFn::Sqrt => map(x, y, math::Sqrt),
+            UnaryFn::Square => map(x, y, math::Square),
+            UnaryFn::Floor => map(x, y, math::Floor),
+            UnaryFn::Ceiling => map(x, y, math::Ceil),
+            UnaryFn::Exp => map(x, y, math::Exp),
+            UnaryFn::Log => map(x, y, math::Log),
+            UnaryFn::Sigmoid => map(x, y, math::Sigmoid),
+            UnaryFn::Tanh => map(x, y, math::Tanh),
+            UnaryFn::Erf => map(x, y, math::Erf),
+            UnaryFn::SoftPlus => map(x, y, math::SoftPlus),
+            UnaryFn::SoftSign => map(x, y, math::SoftSign),
+            UnaryFn::Mish => map(x, y, math::Mish),
+            UnaryFn::HSwish => map(x, y, math::HSwish),
+            UnaryFn::HSigmoid => map(x, y, math::HSigmoid),
+            UnaryFn::GeluErf => map(x, y, math::GeluErf),
+            UnaryFn::GeluTanh => map(x, y, math::GeluTanh),
+            UnaryFn::Swish(beta) => map(x, y, math::Swish(beta)),
+            UnaryFn::Elu(alpha) => map(x, y, math::Elu(alpha)),
+            UnaryFn::Clamp(lo, hi) => map(x, y, math::Clamp(lo, hi)),
+            UnaryFn::Scalar(f) => map(x, y, math::ThroughF64(f)),
         }
     }
 }
@@ -303,67 +299,113 @@ impl Plan {
 
 /// One row segment: `y[j] = f(a[..], b[..])` with `a`/`b` either slices as long as `y` or one value.
 #[inline(always)]
-fn zip_segment(
-    y: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    step: (usize, usize),
-    f: &impl Fn(f32, f32) -> f32,
-) {
+fn zip_segment<F: math::Binary>(y: &mut [f32], a: &[f32], b: &[f32], step: (usize, usize), f: F) {
     match (step, a.first(), b.first()) {
         ((1, 1), _, _) => {
             for ((o, &x), &z) in y.iter_mut().zip(a).zip(b) {
-                *o = f(x, z);
+                *o = f.apply(x, z);
             }
         }
         ((1, _), _, Some(&z)) => {
             for (o, &x) in y.iter_mut().zip(a) {
-                *o = f(x, z);
+                *o = f.apply(x, z);
             }
         }
         ((_, 1), Some(&x), _) => {
             for (o, &z) in y.iter_mut().zip(b) {
-                *o = f(x, z);
+                *o = f.apply(x, z);
             }
         }
-        (_, Some(&x), Some(&z)) => y.fill(f(x, z)),
+        (_, Some(&x), Some(&z)) => y.fill(f.apply(x, z)),
         _ => {}
     }
 }
 
-/// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`; parallel over chunks of the output, each
-/// walking the row segments it covers.
-fn zip_broadcast(
+/// Fills `chunk`, the output elements from `first` on, walking the row segments it covers.
+#[inline(always)]
+fn zip_chunk<F: math::Binary>(
+    plan: &Plan,
+    (a, b): (&[f32], &[f32]),
+    first: usize,
+    chunk: &mut [f32],
+    f: F,
+) {
+    let (len, (ia, ib)) = (plan.len, plan.step);
+    let (mut pos, mut rest) = (first, chunk);
+    while !rest.is_empty() {
+        let (row, col) = (pos / len, pos % len);
+        let n = (len - col).min(rest.len());
+        let (seg, tail) = rest.split_at_mut(n);
+        let (oa, ob) = plan.row_start(row);
+        let sa = a.get(oa + col * ia..).unwrap_or(&[]);
+        let sb = b.get(ob + col * ib..).unwrap_or(&[]);
+        zip_segment(seg, sa, sb, plan.step, f);
+        pos += n;
+        rest = tail;
+    }
+}
+
+best_isa_fn! {
+    /// [`zip_chunk`] compiled for the best ISA.
+    fn zip_chunk_best[F: math::Binary](
+        plan: &Plan,
+        inputs: (&[f32], &[f32]),
+        first: usize,
+        chunk: &mut [f32],
+        f: F,
+    ) => zip_chunk
+}
+
+/// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`; parallel over chunks of the output.
+fn zip_broadcast<F: math::Binary>(
     ta: &Tensor,
     tb: &Tensor,
     shape: &[usize],
     y: &mut [f32],
-    f: impl Fn(f32, f32) -> f32 + Sync,
+    f: F,
 ) -> Result<()> {
-    let (a, b) = (ta.typed::<f32>()?, tb.typed::<f32>()?);
+    let ab = (ta.typed::<f32>()?, tb.typed::<f32>()?);
     let plan = Plan::new(ta.shape(), tb.shape(), shape);
-    let len = plan.len;
-    let (ia, ib) = plan.step;
     y.par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(task, chunk)| {
-            with_best_isa(|| {
-                let mut pos = task * CHUNK;
-                let mut rest = chunk;
-                while !rest.is_empty() {
-                    let (row, col) = (pos / len, pos % len);
-                    let n = (len - col).min(rest.len());
-                    let (seg, tail) = rest.split_at_mut(n);
-                    let (oa, ob) = plan.row_start(row);
-                    let sa = a.get(oa + col * ia..).unwrap_or(&[]);
-                    let sb = b.get(ob + col * ib..).unwrap_or(&[]);
-                    zip_segment(seg, sa, sb, plan.step, &f);
-                    pos += n;
-                    rest = tail;
-                }
-            })
-        });
+        .for_each(|(task, chunk)| zip_chunk_best(&plan, ab, task * CHUNK, chunk, f));
     Ok(())
+}
+
+/// Declares unit structs implementing [`math::Binary`] by an expression of `a` and `b`.
+macro_rules! binary_structs {
+    ($($name:ident($a:ident, $b:ident) => $e:expr;)*) => {$(
+        /// A binary kernel function.
+        #[derive(Debug, Clone, Copy)]
+        struct $name;
+        impl math::Binary for $name {
+            #[inline(always)]
+            fn apply(self, $a: f32, $b: f32) -> f32 {
+                $e
+            }
+        }
+    )*};
+}
+
+binary_structs! {
+    AddFn(a, b) => a + b;
+    SubFn(a, b) => a - b;
+    MulFn(a, b) => a * b;
+    DivFn(a, b) => a / b;
+    MaxFn(a, b) => a.max(b);
+    MinFn(a, b) => a.min(b);
+    SquaredDifferenceFn(a, b) => (a - b) * (a - b);
+}
+
+/// Any function of two f64s, evaluated through f64 (not vectorised).
+#[derive(Debug, Clone, Copy)]
+struct ThroughF64(fn(f64, f64) -> f64);
+
+impl math::Binary for ThroughF64 {
+    #[inline(always)]
+    fn apply(self, a: f32, b: f32) -> f32 {
+        (self.0)(a as f64, b as f64) as f32
+    }
 }
 
 impl Kernel for BinaryF32 {
@@ -384,18 +426,14 @@ impl Kernel for BinaryF32 {
         let mut out = take_output(spare, 0, ElementType::F32, &shape);
         let y = out.typed_mut::<f32>()?;
         match self.f {
-            BinaryFn::Add => zip_broadcast(ta, tb, &shape, y, |a, b| a + b)?,
-            BinaryFn::Subtract => zip_broadcast(ta, tb, &shape, y, |a, b| a - b)?,
-            BinaryFn::Multiply => zip_broadcast(ta, tb, &shape, y, |a, b| a * b)?,
-            BinaryFn::Divide => zip_broadcast(ta, tb, &shape, y, |a, b| a / b)?,
-            BinaryFn::Maximum => zip_broadcast(ta, tb, &shape, y, f32::max)?,
-            BinaryFn::Minimum => zip_broadcast(ta, tb, &shape, y, f32::min)?,
-            BinaryFn::SquaredDifference => {
-                zip_broadcast(ta, tb, &shape, y, |a, b| (a - b) * (a - b))?
-            }
-            BinaryFn::Scalar(f) => {
-                zip_broadcast(ta, tb, &shape, y, |a, b| f(a as f64, b as f64) as f32)?
-            }
+            BinaryFn::Add => zip_broadcast(ta, tb, &shape, y, AddFn)?,
+            BinaryFn::Subtract => zip_broadcast(ta, tb, &shape, y, SubFn)?,
+            BinaryFn::Multiply => zip_broadcast(ta, tb, &shape, y, MulFn)?,
+            BinaryFn::Divide => zip_broadcast(ta, tb, &shape, y, DivFn)?,
+            BinaryFn::Maximum => zip_broadcast(ta, tb, &shape, y, MaxFn)?,
+            BinaryFn::Minimum => zip_broadcast(ta, tb, &shape, y, MinFn)?,
+            BinaryFn::SquaredDifference => zip_broadcast(ta, tb, &shape, y, SquaredDifferenceFn)?,
+            BinaryFn::Scalar(f) => zip_broadcast(ta, tb, &shape, y, ThroughF64(f))?,
         }
         Ok(vec![out])
     }
@@ -477,7 +515,7 @@ mod tests {
         .unwrap();
         for op in &ops {
             assert_eq!(
-                kernel_name(op.as_ref(), &[specials.clone()], &[false]),
+                kernel_name(op.as_ref(), std::slice::from_ref(&specials), &[false]),
                 "eltwise_f32"
             );
             for shape in [vec![3, 5], vec![0, 4], vec![], vec![70_000]] {

@@ -1,6 +1,7 @@
 //! Branch-free f32 approximations of the transcendental functions behind activations, written so that LLVM
-//! vectorises loops over them (no f64, no libm calls, selects instead of branches), and [`with_best_isa`], which
-//! runs such a loop compiled for AVX2+FMA when the CPU has them.
+//! vectorises loops over them (no f64, no libm calls, selects instead of branches); [`Unary`]/[`Binary`]
+//! function types that such loops inline; and [`best_isa_fn`], which compiles a loop for AVX2+FMA when the CPU
+//! has them.
 //!
 //! Accuracy against the f64 reference, measured by the tests over wide ranges (see `tests::ulp_bounds`):
 //! `exp` 1 ulp, `log` 1, `hsigmoid` 1, `hswish` 2, `tanh` 1.3, `elu` 1.2, `sigmoid` 2.5, `erf` 2.5,
@@ -9,33 +10,187 @@
 //! |y| ≥ 4e-3 (x > -3) and ≤ 1e-8 absolute beyond. Results under 1e-30 (underflowing towards subnormals) are
 //! held to 1e-37 absolute. ±inf and NaN give what the reference gives.
 
-/// Calls `body` compiled for AVX2+FMA when the CPU has them, otherwise the portable build. `body` should be a
-/// loop over the `#[inline(always)]` functions of this module, so that it is vectorised for the chosen ISA.
+/// True when the CPU has AVX2 and FMA (detected once, then cached by the standard library).
+#[inline]
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Calls `body` compiled for AVX2+FMA when the CPU has them, otherwise the portable build. LLVM compiles `body`
+/// for AVX2 only if it inlines it into the AVX2 function, which it may decline for a large body (the closure
+/// has two call sites); [`best_isa_fn`] has no such limit.
 #[inline(always)]
 pub fn with_best_isa<R>(body: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if has_avx2_fma() {
         // SAFETY: the CPU has the features `avx2_fma` is compiled for.
         return unsafe { avx2_fma(body) };
     }
     body()
 }
 
-/// `body()` with AVX2 and FMA enabled (it is inlined here and compiled for them).
+/// `body()` with AVX2 and FMA enabled.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn avx2_fma<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
-/// `y[i] = f(x[i])` over equal-length slices, vectorised for the best ISA.
-#[inline(always)]
-pub fn map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
-    with_best_isa(|| {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = f(v);
+/// Defines `fn $name<generics>(args)` that calls the `#[inline(always)]` function `$inner` with the same
+/// arguments, compiled for AVX2+FMA when the CPU has them and portably otherwise: `$inner` and everything it
+/// inlines (the `#[inline(always)]` functions of this module, [`Unary::apply`], [`Binary::apply`]) are then
+/// vectorised for the chosen ISA.
+macro_rules! best_isa_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident[$($g:tt)*]($($a:ident: $t:ty),* $(,)?) => $inner:path) => {
+        $(#[$m])*
+        $vis fn $name<$($g)*>($($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<$($g)*>($($a: $t),*) {
+                $inner($($a),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if $crate::plugins::cpu::kernels::math::has_avx2_fma() {
+                // SAFETY: the CPU has the features `avx2` is compiled for.
+                return unsafe { avx2($($a),*) };
+            }
+            $inner($($a),*)
         }
-    })
+    };
+}
+pub(crate) use best_isa_fn;
+
+/// A scalar f32 function that vectorised loops inline: implementations mark `apply` `#[inline(always)]`.
+pub trait Unary: Copy + Send + Sync {
+    /// The function's value at `x`.
+    fn apply(self, x: f32) -> f32;
+}
+
+/// A binary f32 function that vectorised loops inline: implementations mark `apply` `#[inline(always)]`.
+pub trait Binary: Copy + Send + Sync {
+    /// The function's value at `(a, b)`.
+    fn apply(self, a: f32, b: f32) -> f32;
+}
+
+/// Declares unit structs implementing [`Unary`] by calling a function of one `f32`.
+macro_rules! unary_structs {
+    ($($(#[$m:meta])* $name:ident => $f:expr;)*) => {$(
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl Unary for $name {
+            #[inline(always)]
+            fn apply(self, x: f32) -> f32 {
+                ($f)(x)
+            }
+        }
+    )*};
+}
+
+unary_structs! {
+    /// `max(x, 0)`.
+    Relu => |x: f32| x.max(0.0);
+    /// `|x|`.
+    Abs => f32::abs;
+    /// `-x`.
+    Negative => |x: f32| -x;
+    /// `√x`.
+    Sqrt => f32::sqrt;
+    /// `x²`.
+    Square => |x: f32| x * x;
+    /// Rounding down.
+    Floor => f32::floor;
+    /// Rounding up.
+    Ceil => f32::ceil;
+    /// [`exp`].
+    Exp => exp;
+    /// [`log`].
+    Log => log;
+    /// [`sigmoid`].
+    Sigmoid => sigmoid;
+    /// [`tanh`].
+    Tanh => tanh;
+    /// [`erf`].
+    Erf => erf;
+    /// [`softplus`].
+    SoftPlus => softplus;
+    /// `x / (1 + |x|)`.
+    SoftSign => |x: f32| x / (1.0 + x.abs());
+    /// [`mish`].
+    Mish => mish;
+    /// [`hswish`].
+    HSwish => hswish;
+    /// [`hsigmoid`].
+    HSigmoid => hsigmoid;
+    /// [`gelu_erf`].
+    GeluErf => gelu_erf;
+    /// [`gelu_tanh`].
+    GeluTanh => gelu_tanh;
+}
+
+/// [`swish`] with a fixed beta.
+#[derive(Debug, Clone, Copy)]
+pub struct Swish(pub f32);
+
+impl Unary for Swish {
+    #[inline(always)]
+    fn apply(self, x: f32) -> f32 {
+        swish(x, self.0)
+    }
+}
+
+/// [`elu`] with a fixed alpha.
+#[derive(Debug, Clone, Copy)]
+pub struct Elu(pub f32);
+
+impl Unary for Elu {
+    #[inline(always)]
+    fn apply(self, x: f32) -> f32 {
+        elu(x, self.0)
+    }
+}
+
+/// Clamping to `[lo, hi]` (NaN kept).
+#[derive(Debug, Clone, Copy)]
+pub struct Clamp(pub f32, pub f32);
+
+impl Unary for Clamp {
+    #[inline(always)]
+    fn apply(self, x: f32) -> f32 {
+        let x = if x < self.0 { self.0 } else { x };
+        if x > self.1 { self.1 } else { x }
+    }
+}
+
+/// Any function of an f64, evaluated through f64 (not vectorised: for ops without an f32 version).
+#[derive(Debug, Clone, Copy)]
+pub struct ThroughF64(pub fn(f64) -> f64);
+
+impl Unary for ThroughF64 {
+    #[inline(always)]
+    fn apply(self, x: f32) -> f32 {
+        (self.0)(x as f64) as f32
+    }
+}
+
+/// `y[i] = f(x[i])` over equal-length slices.
+#[inline(always)]
+fn map_loop<F: Unary>(x: &[f32], y: &mut [f32], f: F) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = f.apply(v);
+    }
+}
+
+best_isa_fn! {
+    /// `y[i] = f(x[i])` over equal-length slices, vectorised for the best ISA.
+    pub fn map[F: Unary](x: &[f32], y: &mut [f32], f: F) => map_loop
 }
 
 /// Horner evaluation of `c[0] + c[1] t + c[2] t² + …`.
@@ -169,7 +324,7 @@ fn erfc_tail(a: f32, a2: f32) -> f32 {
 #[inline(always)]
 fn erf_over_x(x2: f32) -> f32 {
     const P: [f32; 7] = [
-        1.128_379_1,
+        std::f32::consts::FRAC_2_SQRT_PI,
         -0.376_126_26,
         0.112_835_854,
         -0.026_853_817,
@@ -415,7 +570,7 @@ mod tests {
     fn map_applies_the_function() {
         let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.01 - 5.0).collect();
         let mut y = vec![f32::NAN; x.len()];
-        map(&x, &mut y, sigmoid);
+        map(&x, &mut y, Sigmoid);
         for (a, b) in x.iter().zip(&y) {
             assert!((sigmoid64(*a as f64) - *b as f64).abs() < 1e-7);
         }
