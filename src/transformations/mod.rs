@@ -16,6 +16,7 @@ pub type Pass = fn(&Model) -> Result<bool>;
 pub const COMMON_PASSES: &[Pass] = &[
     passes::batch_norm::decompose_batch_norm,
     passes::conv_scale::fold_scale_into_conv,
+    passes::gelu_fusion::fuse_gelu,
 ];
 
 /// Runs the common passes in order.

@@ -2,3 +2,4 @@
 
 pub mod batch_norm;
 pub mod conv_scale;
+pub mod gelu_fusion;
