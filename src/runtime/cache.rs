@@ -457,6 +457,10 @@ impl CompiledModel for LoadedModel {
         }
     }
 
+    fn executed_steps(&self) -> Vec<super::plugin::ExecutedStep> {
+        self.0.executed_steps()
+    }
+
     fn export_model(&self) -> Result<Model> {
         self.0.export_model()
     }

@@ -3,6 +3,9 @@
 use super::cache::{self, BlobHeader, BlobSource, LoadedModel, ModelCache};
 use super::plugin::{CompiledModel, Plugin};
 use super::properties::{Config, PropertyValue, keys, normalize_config};
+use super::virtual_devices::{
+    self, Devices, auto::AutoPlugin, batch::BatchPlugin, hetero::HeteroPlugin, multi::MultiPlugin,
+};
 use crate::error::{Error, Result};
 use crate::ir::{Model, Tensor};
 use std::collections::BTreeMap;
@@ -49,7 +52,10 @@ pub struct Compiled {
 
 /// The runtime's entry point.
 pub struct Core {
-    plugins: Vec<Arc<dyn Plugin>>,
+    /// The physical devices.
+    devices: Devices,
+    /// AUTO, HETERO, MULTI and BATCH over them.
+    virtuals: Vec<Arc<dyn Plugin>>,
 }
 
 impl Default for Core {
@@ -64,98 +70,61 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 impl Core {
     /// A core with every built-in device plugin.
     pub fn new() -> Core {
-        Core {
-            plugins: vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())],
-        }
+        Core::with_plugins(vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())])
+    }
+
+    /// A core over the given physical device plugins (and the virtual devices over them).
+    pub fn with_plugins(plugins: Vec<Arc<dyn Plugin>>) -> Core {
+        let devices = Devices::new(plugins);
+        let virtuals: Vec<Arc<dyn Plugin>> = vec![
+            Arc::new(AutoPlugin::new(devices.clone())),
+            Arc::new(HeteroPlugin::new(devices.clone())),
+            Arc::new(MultiPlugin::new(devices.clone())),
+            Arc::new(BatchPlugin::new(devices.clone())),
+        ];
+        Core { devices, virtuals }
     }
 
     /// Physical devices: `CPU`, `GPU.0`, …
     pub fn available_devices(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        for p in &self.plugins {
-            let ids = p.device_ids();
-            if ids.is_empty() {
-                v.push(p.name().to_string());
-            } else {
-                v.extend(ids.iter().map(|id| format!("{}.{id}", p.name())));
-            }
-        }
-        v
+        self.devices.available()
     }
 
-    /// The plugin serving a device name (`CPU`, `GPU.1`), ignoring the device id.
+    /// The plugin serving a device name (`CPU`, `GPU.1`, `AUTO`, `HETERO`), ignoring the device id.
     fn plugin(&self, device: &str) -> Result<&Arc<dyn Plugin>> {
-        let base = device.split('.').next().unwrap_or(device);
-        self.plugins
-            .iter()
-            .find(|p| p.name() == base)
-            .ok_or_else(|| {
-                Error::Device(format!(
-                    "device '{device}' is not available (available devices: {})",
-                    self.available_devices().join(", ")
-                ))
-            })
-    }
-
-    /// Resolves virtual device names to a physical one. `AUTO` (and `AUTO:list`) picks the first available device in
-    /// priority order; other virtual devices are reported as unsupported.
-    fn resolve(&self, device: &str) -> Result<String> {
-        let d = device.trim();
-        match d.strip_prefix("AUTO:") {
-            Some(list) => self.first_available(list),
-            None if d.is_empty() || d == "AUTO" => self
-                .available_devices()
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Device("no device available".into())),
-            None => {
-                for v in ["HETERO", "MULTI", "BATCH"] {
-                    if d.starts_with(v) {
-                        return Err(Error::Unsupported(format!(
-                            "virtual device {v} is not supported yet ('{d}')"
-                        )));
-                    }
-                }
-                Ok(d.to_string())
-            }
+        match self.virtuals.iter().find(|p| p.name() == device) {
+            Some(v) => Ok(v),
+            None => self.devices.plugin(device),
         }
     }
 
-    /// The first available device of a comma-separated candidate list (`CPU,GPU`).
-    fn first_available(&self, list: &str) -> Result<String> {
-        let avail = self.available_devices();
-        list.split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .find(|c| {
-                avail
-                    .iter()
-                    .any(|a| a == c || a.split('.').next() == Some(c))
-            })
-            .map(String::from)
-            .ok_or_else(|| {
-                Error::Device(format!("none of the AUTO candidates '{list}' is available"))
-            })
-    }
-
-    /// The physical device and the configuration it sees: values normalised, `MULTI_DEVICE_PRIORITIES` choosing
-    /// the device of a plain `AUTO` (and consumed by it), and the device's `DEVICE_PROPERTIES` entry merged in
-    /// (entries of other devices are dropped).
+    /// The plugin name and the configuration it sees for a device string: values normalised; a virtual device's
+    /// list (`HETERO:GPU,CPU`, `BATCH:CPU(4)`) becomes its `MULTI_DEVICE_PRIORITIES`; an empty name is AUTO; a
+    /// physical device gets its `DEVICE_PROPERTIES` entry merged in (entries of other devices are dropped).
     fn target(&self, device: &str, config: &Config) -> Result<(String, Config)> {
         let mut cfg = normalize_config(config)?;
         let d = device.trim();
-        let dev = if d.is_empty() || d.starts_with("AUTO") {
-            match cfg.remove(keys::MULTI_DEVICE_PRIORITIES) {
-                Some(list) if !d.contains(':') => self.first_available(&list.to_string())?,
-                _ => self.resolve(d)?,
-            }
-        } else {
-            self.resolve(d)?
+        let d = if d.is_empty() { "AUTO" } else { d };
+        let (name, list) = match d.split_once(':') {
+            Some((name, list)) => (name, Some(list)),
+            None => (d, None),
         };
-        if let Some(PropertyValue::Map(per_device)) = cfg.remove(keys::DEVICE_PROPERTIES) {
-            cfg.extend(device_entry(&per_device, &dev));
+        if virtual_devices::NAMES.contains(&name) {
+            if let Some(list) = list {
+                cfg.insert(keys::MULTI_DEVICE_PRIORITIES.into(), list.into());
+            }
+            return Ok((name.to_string(), cfg));
         }
-        Ok((dev, cfg))
+        if list.is_some() {
+            return Err(Error::Device(format!(
+                "'{d}': only the virtual devices {} take a device list",
+                virtual_devices::NAMES.join(", ")
+            )));
+        }
+        if let Some(PropertyValue::Map(per_device)) = cfg.remove(keys::DEVICE_PROPERTIES) {
+            cfg.extend(device_entry(&per_device, d));
+        }
+        Ok((d.to_string(), cfg))
     }
 
     /// Reads an IR model from a path (the `.bin` beside it unless `weights` is given).
@@ -250,7 +219,12 @@ impl Core {
     ) -> Result<Arc<dyn CompiledModel>> {
         let (dev, cfg) = self.target(device, config)?;
         let (header, graph) = cache::read_blob(BlobSource::Bytes(blob))?;
-        if let Some(why) = header.mismatch(&BlobHeader::current(&dev, 0), false) {
+        let physical = if virtual_devices::NAMES.contains(&dev.as_str()) {
+            &header.device
+        } else {
+            &dev
+        };
+        if let Some(why) = header.mismatch(&BlobHeader::current(physical, 0), false) {
             return Err(Error::InvalidArgument(format!(
                 "cannot import the model on {dev}: {why}"
             )));
@@ -283,8 +257,7 @@ impl Core {
         if cfg.is_empty() {
             return Ok(());
         }
-        let dev = self.resolve(device)?;
-        self.plugin(&dev)?.set_property(&cfg)
+        self.plugin(base_name(device))?.set_property(&cfg)
     }
 
     /// Reads a device property (`AVAILABLE_DEVICES` is answered by the core).
@@ -295,15 +268,21 @@ impl Core {
                 p.device_ids().into_iter().map(PropertyValue::Str).collect(),
             ));
         }
-        let dev = self.resolve(device)?;
-        self.plugin(&dev)?.get_property(key)
+        self.plugin(base_name(device))?.get_property(key)
     }
 
     /// Versions of the devices in `device` (a name or a virtual-device list).
     pub fn versions(&self, device: &str) -> Result<BTreeMap<String, String>> {
-        let dev = self.resolve(device)?;
-        let name = self.plugin(&dev)?.name().to_string();
+        let name = self.plugin(base_name(device))?.name().to_string();
         Ok(BTreeMap::from([(name, VERSION.to_string())]))
+    }
+}
+
+/// The device (or virtual device) a device string names: `HETERO` for `HETERO:GPU,CPU`, `AUTO` for an empty one.
+fn base_name(device: &str) -> &str {
+    match device.trim().split(':').next() {
+        None | Some("") => "AUTO",
+        Some(name) => name,
     }
 }
 
@@ -407,21 +386,29 @@ mod tests {
     #[test]
     fn auto_takes_its_candidates_from_multi_device_priorities() {
         let core = Core::new();
-        let (dev, seen) = core
-            .target(
+        let auto = |priorities: &str| {
+            core.compile_model(
+                &identity_model(),
                 "AUTO",
-                &cfg(&[(keys::MULTI_DEVICE_PRIORITIES, "NPU,CPU,".into())]),
+                &cfg(&[(keys::MULTI_DEVICE_PRIORITIES, priorities.into())]),
             )
-            .unwrap();
-        assert_eq!((dev.as_str(), seen.len()), ("CPU", 0));
-        let e = core
-            .target(
-                "AUTO",
-                &cfg(&[(keys::MULTI_DEVICE_PRIORITIES, "NPU".into())]),
-            )
-            .unwrap_err()
-            .to_string();
+        };
+        assert_eq!(
+            auto("NPU,CPU,")
+                .unwrap()
+                .get_property(keys::EXECUTION_DEVICES)
+                .unwrap(),
+            PropertyValue::List(vec!["CPU".into()])
+        );
+        let e = auto("NPU").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("NPU"), "{e}");
+        let (dev, seen) = core.target("HETERO:GPU,CPU", &Config::new()).unwrap();
+        assert_eq!(dev, "HETERO");
+        assert_eq!(
+            seen.get(keys::MULTI_DEVICE_PRIORITIES),
+            Some(&PropertyValue::from("GPU,CPU"))
+        );
+        assert!(core.target("CPU:GPU", &Config::new()).is_err());
         // On a physical device the key is the device's to judge (the CPU refuses it).
         let e = core
             .compile_model(

@@ -6,6 +6,7 @@ pub mod exec_graph;
 pub mod infer_request;
 pub mod plugin;
 pub mod properties;
+pub mod virtual_devices;
 
 pub use infer_request::InferRequest;
 pub use plugin::{CompiledModel, Plugin, RequestState};
