@@ -1,8 +1,8 @@
-//! f32 MatMul through the `gemm` crate: constant right-hand sides (weights) are repacked once at selection into
-//! contiguous row-major K × N matrices; batches run in parallel with rayon, a single large product lets `gemm`
-//! split the work itself.
+//! f32 MatMul: constant right-hand sides (weights) are packed once at selection into the column panels of
+//! [`sgemm`], whose microkernel streams them; products of two run-time values go through the `gemm` crate.
+//! Batches run in parallel with rayon; a single large product splits its own work over the threads.
 
-use super::{Kernel, take_output};
+use super::{Kernel, sgemm, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::linalg::{MatMul, MatrixView};
@@ -21,7 +21,7 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
         return None;
     }
     let packed = match &b.value {
-        Some(w) => Some(PackedB::new(w, mm.transpose_b).ok()?),
+        Some(w) => Some(PackedWeights::new(w, mm.transpose_b).ok()?),
         None => None,
     };
     Some(Box::new(GemmF32 {
@@ -30,19 +30,17 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     }))
 }
 
-/// A right-hand side repacked into contiguous row-major K × N matrices, one per batch.
+/// A constant right-hand side packed once into [`sgemm::PackedB`] panels, one per stored batch matrix.
 #[derive(Debug)]
-struct PackedB {
+struct PackedWeights {
     /// The shape of the original input (what the plan is computed from).
     shape: Vec<usize>,
-    /// The packed values.
-    data: Vec<f32>,
-    /// The view of one packed matrix.
-    view: MatrixView,
+    /// The panels of each batch matrix of B.
+    batches: Vec<sgemm::PackedB>,
 }
 
-impl PackedB {
-    fn new(w: &Tensor, transpose: bool) -> Result<PackedB> {
+impl PackedWeights {
+    fn new(w: &Tensor, transpose: bool) -> Result<PackedWeights> {
         let probe = MatMul {
             transpose_a: false,
             transpose_b: transpose,
@@ -63,34 +61,27 @@ impl PackedB {
                 }
             }
         };
-        let plan = probe.plan(&[k_len], w.shape())?;
+        let v = probe.plan(&[k_len], w.shape())?.b;
         let src = w.typed::<f32>()?;
-        let v = plan.b;
-        let mut data = Vec::with_capacity(src.len());
-        for m in src.chunks(v.size().max(1)) {
-            for r in 0..v.rows {
-                data.extend((0..v.cols).filter_map(|c| m.get(r * v.row_stride + c * v.col_stride)));
-            }
-        }
-        let view = MatrixView {
-            rows: v.rows,
-            cols: v.cols,
-            row_stride: v.cols,
-            col_stride: 1,
-        };
-        Ok(PackedB {
+        let count: usize = w.shape()[..w.rank().saturating_sub(2)].iter().product();
+        let batches = (0..count)
+            .map(|i| {
+                let m = src.get(i * v.size()..(i + 1) * v.size()).unwrap_or(&[]);
+                sgemm::PackedB::pack(m, v.rows, v.cols, v.row_stride, v.col_stride)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PackedWeights {
             shape: w.shape().to_vec(),
-            data,
-            view,
+            batches,
         })
     }
 }
 
-/// MatMul on f32 through `gemm`.
+/// MatMul on f32: through [`sgemm`] when B is constant (packed at compile time), through `gemm` otherwise.
 #[derive(Debug)]
 pub struct GemmF32 {
     op: MatMul,
-    packed: Option<PackedB>,
+    packed: Option<PackedWeights>,
 }
 
 /// The stored matrix `index` of a buffer of `view`-sized matrices, checked against the buffer's length.
@@ -101,6 +92,32 @@ fn matrix(data: &[f32], view: MatrixView, index: usize) -> Result<&[f32]> {
             "matrix {index} lies outside a buffer of {} values",
             data.len()
         ))
+    })
+}
+
+/// `dst = a · packed` for one batch; a transposed `a` is first copied row-major into scratch memory.
+fn packed_product(
+    a: &[f32],
+    av: MatrixView,
+    packed: &sgemm::PackedB,
+    dst: &mut [f32],
+    par: Parallelism,
+) -> Result<()> {
+    let parallel = !matches!(par, Parallelism::None);
+    let (m, k, n) = (av.rows, av.cols, packed.n());
+    if av.col_stride == 1 {
+        return sgemm::sgemm(a, m, av.row_stride, packed, dst, n, parallel);
+    }
+    with_scratch(m * k, |rows| {
+        for (i, row) in rows.chunks_exact_mut(k.max(1)).enumerate().take(m) {
+            for (p, v) in row.iter_mut().enumerate() {
+                *v = a
+                    .get(i * av.row_stride + p * av.col_stride)
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+        }
+        sgemm::sgemm(rows, m, k, packed, dst, n, parallel)
     })
 }
 
@@ -176,10 +193,6 @@ impl Kernel for GemmF32 {
             .as_ref()
             .map_or(b.shape(), |p| p.shape.as_slice());
         let plan = self.op.plan(a.shape(), b_shape)?;
-        let (bdata, bview) = match &self.packed {
-            Some(p) => (p.data.as_slice(), p.view),
-            None => (b.typed::<f32>()?, plan.b),
-        };
         let adata = a.typed::<f32>()?;
         let mut out = take_output(spare, 0, ElementType::F32, &plan.out_shape);
         let (mn, work) = (plan.m() * plan.n(), plan.m() * plan.n() * plan.k());
@@ -195,14 +208,23 @@ impl Kernel for GemmF32 {
             let (Some(ia), Some(ib)) = (ia, ib) else {
                 return Err(Error::Internal(format!("no operands for MatMul batch {i}")));
             };
-            gemm_batch(
-                dst,
-                matrix(adata, plan.a, ia)?,
-                plan.a,
-                matrix(bdata, bview, ib)?,
-                bview,
-                par,
-            )
+            let a_matrix = matrix(adata, plan.a, ia)?;
+            match &self.packed {
+                Some(p) => {
+                    let panels = p.batches.get(ib).ok_or_else(|| {
+                        Error::Internal(format!("no packed weights for MatMul batch {ib}"))
+                    })?;
+                    packed_product(a_matrix, plan.a, panels, dst, par)
+                }
+                None => gemm_batch(
+                    dst,
+                    a_matrix,
+                    plan.a,
+                    matrix(b.typed::<f32>()?, plan.b, ib)?,
+                    plan.b,
+                    par,
+                ),
+            }
         };
         let batches = plan.a_batches.len();
         if batches > 1 && work >= PARALLEL_WORK {

@@ -17,6 +17,7 @@ pub mod matmul;
 pub mod normalization;
 pub mod pooling;
 pub mod reduction;
+pub mod sgemm;
 
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {

@@ -1,0 +1,355 @@
+//! f32 GEMM with a right-hand side packed once (weights, at compile time): `C[M×N] = A[M×K] · B[K×N]`.
+//!
+//! B is stored as panels of [`NR`] columns, each panel `K × NR` contiguous (the last one zero-padded), so the
+//! microkernel streams one panel with two aligned-width vector loads per row of K. A is read in place (row-major,
+//! any row stride): each tile broadcasts [`MR`] of its rows. K is blocked by [`KC`] so that a panel block stays
+//! in L1 while every row tile of A passes over it. Threads split the panels: each owns whole column ranges of
+//! C, so no two threads write the same memory.
+//!
+//! The AVX2+FMA microkernel (6 × 16, twelve accumulators) is chosen at run time; other CPUs run a portable
+//! loop over the same panels.
+
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// Columns per panel (two 8-lane vectors).
+pub const NR: usize = 16;
+/// Rows of A per microkernel tile.
+pub const MR: usize = 6;
+/// Depth of one K block.
+const KC: usize = 256;
+/// Rows of A per M block: an `MC × KC` block of A stays in L2 while the thread's panels pass over it.
+const MC: usize = 96;
+
+/// A `K × N` matrix packed into column panels.
+#[derive(Debug, Clone)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `b`, whose element `(row, col)` is `b[row * row_stride + col * col_stride]`.
+    pub fn pack(
+        b: &[f32],
+        k: usize,
+        n: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Result<PackedB> {
+        let last = (k.max(1) - 1) * row_stride + (n.max(1) - 1) * col_stride;
+        if k > 0 && n > 0 && last >= b.len() {
+            return Err(Error::Internal(format!(
+                "packing a {k}x{n} matrix from {} values",
+                b.len()
+            )));
+        }
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0.0f32; panels * k * NR];
+        for (j, panel) in data
+            .chunks_exact_mut((k * NR).max(1))
+            .enumerate()
+            .take(panels)
+        {
+            for (row, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                for (c, d) in dst.iter_mut().enumerate() {
+                    let col = j * NR + c;
+                    if col < n {
+                        *d = b[row * row_stride + col * col_stride];
+                    }
+                }
+            }
+        }
+        Ok(PackedB { k, n, data })
+    }
+
+    /// Rows (K).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns (N).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    fn panel(&self, j: usize) -> &[f32] {
+        &self.data[j * self.k * NR..(j + 1) * self.k * NR]
+    }
+}
+
+/// `c = a · b`: `a` is `m × K` row-major with row stride `lda`, `c` is `m × N` row-major with row stride `ldc`
+/// (N and K those of `b`). Splits the panels over the current rayon pool when `parallel`.
+pub fn sgemm(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    parallel: bool,
+) -> Result<()> {
+    let (k, n) = (b.k, b.n);
+    let fits_a = m == 0 || k == 0 || (m - 1) * lda + k <= a.len();
+    let fits_c = m == 0 || n == 0 || (m - 1) * ldc + n <= c.len();
+    if !fits_a || !fits_c || lda < k || ldc < n {
+        return Err(Error::Internal(format!(
+            "sgemm of {m}x{k} by {k}x{n} with buffers of {} and {} values (strides {lda}, {ldc})",
+            a.len(),
+            c.len()
+        )));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        return Ok(());
+    }
+    let panels = n.div_ceil(NR);
+    let threads = if parallel {
+        rayon::current_num_threads().min(panels)
+    } else {
+        1
+    };
+    let c_ptr = SharedMut(c.as_mut_ptr());
+    let run = |range: std::ops::Range<usize>| {
+        let c_ptr = &c_ptr;
+        // SAFETY: the checks above bound every row `i < m` of A (k values from `i * lda`) and of C (n values from
+        // `i * ldc`); threads own disjoint panel ranges, so disjoint columns of C.
+        unsafe { panels_product(a, m, lda, b, range, c_ptr.0, ldc) };
+    };
+    if threads <= 1 {
+        run(0..panels);
+    } else {
+        let per = panels.div_ceil(threads);
+        (0..threads)
+            .into_par_iter()
+            .for_each(|t| run(t * per..((t + 1) * per).min(panels)));
+    }
+    Ok(())
+}
+
+/// A raw pointer to C that the threads share; each writes only its own columns.
+struct SharedMut(*mut f32);
+// SAFETY: see `sgemm`: the threads write disjoint column ranges.
+unsafe impl Sync for SharedMut {}
+
+/// Columns `panels × NR` of C (`m` rows at `c`, row stride `ldc`) = A · those panels of `b`.
+///
+/// # Safety
+/// Rows `i < m` of A hold `b.k` values from `i * lda`; rows of C hold `b.n` writable values from `c + i * ldc`.
+unsafe fn panels_product(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    panels: std::ops::Range<usize>,
+    c: *mut f32,
+    ldc: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features are present; the caller's bounds hold.
+        return unsafe { avx2::panels_product(a.as_ptr(), m, lda, b, panels, c, ldc) };
+    }
+    let k = b.k;
+    for j in panels {
+        let panel = b.panel(j);
+        for i in 0..m {
+            for col in 0..NR.min(b.n - j * NR) {
+                let mut acc = 0.0f32;
+                for p in 0..k {
+                    acc += a[i * lda + p] * panel[p * NR + col];
+                }
+                // SAFETY: row i of C holds n values (caller); j * NR + col < n.
+                unsafe { *c.add(i * ldc + j * NR + col) = acc };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{KC, MC, MR, NR, PackedB};
+    use std::arch::x86_64::*;
+
+    /// See `super::panels_product`: K blocked by `KC`, M by `MC`, and within an M block every panel of the
+    /// range takes `MR`-row tiles of A.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn panels_product(
+        a: *const f32,
+        m: usize,
+        lda: usize,
+        b: &PackedB,
+        panels: std::ops::Range<usize>,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let k = b.k;
+        for kc in (0..k).step_by(KC) {
+            let kb = KC.min(k - kc);
+            for mc in (0..m).step_by(MC) {
+                let m_end = (mc + MC).min(m);
+                for j in panels.clone() {
+                    let cols = NR.min(b.n - j * NR);
+                    let panel = b.panel(j).as_ptr();
+                    let mut i = mc;
+                    while i < m_end {
+                        let rows = MR.min(m_end - i);
+                        // SAFETY: rows i..i+rows of A and C exist; the panel holds k rows of NR values.
+                        unsafe {
+                            let at = a.add(i * lda + kc);
+                            let bt = panel.add(kc * NR);
+                            let ct = c.add(i * ldc + j * NR);
+                            let acc = kc > 0;
+                            match rows {
+                                6 => tile::<6>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                5 => tile::<5>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                4 => tile::<4>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                3 => tile::<3>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                2 => tile::<2>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                _ => tile::<1>(kb, at, lda, bt, ct, ldc, cols, acc),
+                            }
+                        }
+                        i += rows;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `R × NR` tile: `C (+)= A[R × kb] · B[kb × NR]`, writing `cols` columns.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const R: usize>(
+        kb: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        let mut lo = [_mm256_setzero_ps(); R];
+        let mut hi = [_mm256_setzero_ps(); R];
+        for p in 0..kb {
+            // SAFETY: p < kb rows of the panel block and of each A row (caller).
+            unsafe {
+                let b0 = _mm256_loadu_ps(b.add(p * NR));
+                let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+                for r in 0..R {
+                    let av = _mm256_broadcast_ss(&*a.add(r * lda + p));
+                    lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+                }
+            }
+        }
+        for r in 0..R {
+            // SAFETY: row r of C holds `cols` values from `c + r * ldc` (caller).
+            unsafe {
+                let dst = c.add(r * ldc);
+                if cols == NR {
+                    let (mut v0, mut v1) = (lo[r], hi[r]);
+                    if accumulate {
+                        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(dst));
+                        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(dst.add(8)));
+                    }
+                    _mm256_storeu_ps(dst, v0);
+                    _mm256_storeu_ps(dst.add(8), v1);
+                } else {
+                    let mut tmp = [0.0f32; NR];
+                    _mm256_storeu_ps(tmp.as_mut_ptr(), lo[r]);
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(8), hi[r]);
+                    for (j, v) in tmp.iter().enumerate().take(cols) {
+                        let d = dst.add(j);
+                        *d = if accumulate { *d + v } else { *v };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(a: &[f32], m: usize, k: usize, b: &[f32], n: usize) -> Vec<f32> {
+        let mut c = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 504.5 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn matches_reference_on_edge_shapes() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 5, 17),
+            (6, 300, 16),
+            (13, 513, 33),
+            (128, 64, 40),
+            (2, 0, 3),
+            (0, 4, 5),
+        ] {
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
+            let packed = PackedB::pack(&b, k, n, n, 1).unwrap();
+            for parallel in [false, true] {
+                let mut c = vec![f32::NAN; m * n];
+                sgemm(&a, m, k, &packed, &mut c, n, parallel).unwrap();
+                for (x, y) in c.iter().zip(reference(&a, m, k, &b, n)) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}x{k}x{n}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strided_operands_and_transposed_packing() {
+        let (m, k, n) = (5, 9, 20);
+        let a_wide = values(m * (k + 3), 3);
+        let a: Vec<f32> = (0..m)
+            .flat_map(|i| a_wide[i * (k + 3)..i * (k + 3) + k].to_vec())
+            .collect();
+        let b = values(k * n, 4);
+        let bt: Vec<f32> = (0..n)
+            .flat_map(|j| (0..k).map(move |p| (j, p)))
+            .map(|(j, p)| b[p * n + j])
+            .collect();
+        let packed = PackedB::pack(&bt, k, n, 1, k).unwrap();
+        let mut c = vec![0.0f32; m * (n + 2)];
+        sgemm(&a_wide, m, k + 3, &packed, &mut c, n + 2, true).unwrap();
+        let want = reference(&a, m, k, &b, n);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((c[i * (n + 2) + j] - want[i * n + j]).abs() <= 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn short_buffers_are_errors() {
+        let packed = PackedB::pack(&values(12, 5), 3, 4, 4, 1).unwrap();
+        let mut c = vec![0.0; 8];
+        assert!(sgemm(&values(5, 6), 2, 3, &packed, &mut c, 4, false).is_err());
+        assert!(PackedB::pack(&values(5, 7), 3, 4, 4, 1).is_err());
+    }
+}
