@@ -65,8 +65,9 @@ pub fn parse_device(entry: &str) -> Result<(String, usize)> {
     }
 }
 
-/// The model with every input's leading dimension set to `n`, when the model can be batched that way: all
-/// inputs and outputs have a leading 1 (byte-sized element types), and the outputs' leading dimension becomes `n`.
+/// The model with every input's leading dimension set to `n`, when the model can be batched that way: it keeps
+/// no state (no sinks), all inputs and outputs have a leading 1 (byte-sized element types), and the outputs'
+/// leading dimension becomes `n`.
 pub fn batched(model: &Model, n: usize) -> Option<Model> {
     let leading_one = |s: &PartialShape| {
         s.dims()
@@ -75,7 +76,8 @@ pub fn batched(model: &Model, n: usize) -> Option<Model> {
     };
     let byte_sized = |o: &crate::ir::Output| o.element_type().bitwidth() % 8 == 0;
     let ios: Vec<_> = model.inputs().into_iter().chain(model.outputs()).collect();
-    if n < 2 || !ios.iter().all(|o| leading_one(&o.shape()) && byte_sized(o)) {
+    let stateless = model.sinks.is_empty();
+    if n < 2 || !stateless || !ios.iter().all(|o| leading_one(&o.shape()) && byte_sized(o)) {
         return None;
     }
     let copy = model.deep_clone().ok()?;
@@ -269,10 +271,10 @@ fn join_inputs(jobs: &[Job]) -> Result<Vec<Tensor>> {
             if let Some(d) = shape.first_mut() {
                 *d *= parts.len();
             }
-            let bytes: Vec<u8> = parts
-                .iter()
-                .flat_map(|t| t.bytes().iter().copied())
-                .collect();
+            let mut bytes = Vec::with_capacity(head.bytes().len() * parts.len());
+            for t in &parts {
+                bytes.extend_from_slice(t.bytes());
+            }
             Tensor::from_bytes(head.element_type(), &shape, &bytes)
         })
         .collect()
