@@ -70,7 +70,7 @@ impl Epilogue {
         if self.is_empty() || spatial == 0 {
             return;
         }
-        math::with_best_isa(|| self.apply_rows(block, first_channel, spatial, residual));
+        apply_epilogue_best(self, block, first_channel, spatial, residual);
     }
 
     #[inline(always)]
@@ -482,45 +482,69 @@ fn ow_range(a: &Axis, k: usize) -> Range<usize> {
 /// scaled contiguous slices, a loop LLVM vectorises. 2-D planes with a row stride of one also get their
 /// padding rows, which makes each tap one run over the whole plane (see [`depthwise_plane`]).
 fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
-    math::with_best_isa(|| depthwise_any(x, w, a, dst));
-}
-
-#[inline(always)]
-fn depthwise_any(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
+    let layout = PhasedRows::new(&a[2]);
     let plane_2d = a[0].input == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
     if plane_2d && a[1].stride == 1 {
-        return depthwise_plane(x, w, a, dst);
+        let (rows, span) = plane_extent(a, &layout);
+        with_scratch(rows * layout.row_len + span, |s| {
+            depthwise_plane_best(x, w, a, dst, s)
+        });
+    } else {
+        let rows = a[0].input * a[1].input;
+        with_scratch(rows * layout.row_len, |s| {
+            depthwise_rows_best(x, w, a, dst, s)
+        });
     }
+}
+
+math::best_isa_fn! {
+    /// [`depthwise_rows`] compiled for the best ISA.
+    fn depthwise_rows_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: &mut [f32])
+        => depthwise_rows
+}
+
+math::best_isa_fn! {
+    /// [`depthwise_plane`] compiled for the best ISA.
+    fn depthwise_plane_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32])
+        => depthwise_plane
+}
+
+math::best_isa_fn! {
+    /// [`Epilogue::apply_rows`] compiled for the best ISA.
+    fn apply_epilogue_best[](e: &Epilogue, block: &mut [f32], first_channel: usize, spatial: usize, residual: &[f32])
+        => Epilogue::apply_rows
+}
+
+/// Depthwise convolution of one channel through rows laid out by [`PhasedRows`] in `phased`.
+#[inline(always)]
+fn depthwise_rows(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: &mut [f32]) {
     let aw = &a[2];
     let layout = PhasedRows::new(aw);
-    let rows = a[0].input * a[1].input;
-    with_scratch(rows * layout.row_len, |phased| {
-        for (r, out) in phased.chunks_exact_mut(layout.row_len).enumerate() {
-            layout.fill(&x[r * aw.input..(r + 1) * aw.input], out);
-        }
-        let (kh_n, kw_n, ow) = (a[1].kernel, a[2].kernel, aw.output);
-        let mut lines = dst.chunks_exact_mut(ow.max(1));
-        for od in 0..a[0].output {
-            for oh in 0..a[1].output {
-                let Some(line) = lines.next() else { return };
-                line.fill(0.0);
-                for kd in tap_range(&a[0], od) {
-                    let d = tap_source(&a[0], od, kd);
-                    for kh in tap_range(&a[1], oh) {
-                        let row = d * a[1].input + tap_source(&a[1], oh, kh);
-                        let phases = &phased[row * layout.row_len..(row + 1) * layout.row_len];
-                        for kw in 0..kw_n {
-                            let at = layout.tap_offset(aw, kw);
-                            let wv = w[(kd * kh_n + kh) * kw_n + kw];
-                            for (o, v) in line.iter_mut().zip(&phases[at..at + ow]) {
-                                *o += wv * v;
-                            }
+    for (r, out) in phased.chunks_exact_mut(layout.row_len).enumerate() {
+        layout.fill(&x[r * aw.input..(r + 1) * aw.input], out);
+    }
+    let (kh_n, kw_n, ow) = (a[1].kernel, a[2].kernel, aw.output);
+    let mut lines = dst.chunks_exact_mut(ow.max(1));
+    for od in 0..a[0].output {
+        for oh in 0..a[1].output {
+            let Some(line) = lines.next() else { return };
+            line.fill(0.0);
+            for kd in tap_range(&a[0], od) {
+                let d = tap_source(&a[0], od, kd);
+                for kh in tap_range(&a[1], oh) {
+                    let row = d * a[1].input + tap_source(&a[1], oh, kh);
+                    let phases = &phased[row * layout.row_len..(row + 1) * layout.row_len];
+                    for kw in 0..kw_n {
+                        let at = layout.tap_offset(aw, kw);
+                        let wv = w[(kd * kh_n + kh) * kw_n + kw];
+                        for (o, v) in line.iter_mut().zip(&phases[at..at + ow]) {
+                            *o += wv * v;
                         }
                     }
                 }
             }
         }
-    });
+    }
 }
 
 /// Input rows padded along the width and split into `stride` phases.
@@ -546,6 +570,7 @@ impl PhasedRows {
     }
 
     /// Lays out one input row (`out` is `row_len` long).
+    #[inline(always)]
     fn fill(&self, src: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         for (i, v) in src.iter().enumerate() {
@@ -555,6 +580,7 @@ impl PhasedRows {
     }
 
     /// Where, in a laid-out row, output column 0 reads tap `kw`; output column `o` reads `o` further.
+    #[inline(always)]
     fn tap_offset(&self, aw: &Axis, kw: usize) -> usize {
         let off = kw * aw.dilation;
         (off % self.stride) * self.phase_len + off / self.stride
@@ -564,34 +590,39 @@ impl PhasedRows {
 /// Depthwise convolution of a 2-D plane whose row stride is one: with the padding rows laid out too, output
 /// `(oh, ow)` of tap `(kh, kw)` reads `base(kh, kw) + oh·row_len + ow`, so each tap is one multiply-add over
 /// a run of `OH·row_len` values into an output of that pitch, whose valid columns are copied out at the end.
-fn depthwise_plane(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
+#[inline(always)]
+fn depthwise_plane(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32]) {
     let (ah, aw) = (&a[1], &a[2]);
     let layout = PhasedRows::new(aw);
-    let (oh, ow, pitch) = (ah.output, aw.output, layout.row_len);
+    let (ow, pitch) = (aw.output, layout.row_len);
+    let (rows, span) = plane_extent(a, &layout);
+    let (phased, acc) = scratch.split_at_mut(rows * pitch);
+    for (r, out) in phased.chunks_exact_mut(pitch).enumerate() {
+        match r.checked_sub(ah.pad_begin).filter(|&i| i < ah.input) {
+            Some(i) => layout.fill(&x[i * aw.input..(i + 1) * aw.input], out),
+            None => out.fill(0.0),
+        }
+    }
+    acc.fill(0.0);
+    for kh in 0..ah.kernel {
+        for kw in 0..aw.kernel {
+            let base = kh * ah.dilation * pitch + layout.tap_offset(aw, kw);
+            let wv = w[kh * aw.kernel + kw];
+            for (o, v) in acc.iter_mut().zip(&phased[base..base + span]) {
+                *o += wv * v;
+            }
+        }
+    }
+    for (r, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
+        line.copy_from_slice(&acc[r * pitch..r * pitch + ow]);
+    }
+}
+
+/// The rows (padding included) and the accumulator span of [`depthwise_plane`].
+fn plane_extent(a: &[Axis; 3], layout: &PhasedRows) -> (usize, usize) {
+    let (ah, oh) = (&a[1], a[1].output);
     let rows = (oh.max(1) - 1) + (ah.kernel.max(1) - 1) * ah.dilation + 1;
-    let span = (oh.max(1) - 1) * pitch + ow;
-    with_scratch(rows * pitch + span, |scratch| {
-        let (phased, acc) = scratch.split_at_mut(rows * pitch);
-        for (r, out) in phased.chunks_exact_mut(pitch).enumerate() {
-            match r.checked_sub(ah.pad_begin).filter(|&i| i < ah.input) {
-                Some(i) => layout.fill(&x[i * aw.input..(i + 1) * aw.input], out),
-                None => out.fill(0.0),
-            }
-        }
-        acc.fill(0.0);
-        for kh in 0..ah.kernel {
-            for kw in 0..aw.kernel {
-                let base = kh * ah.dilation * pitch + layout.tap_offset(aw, kw);
-                let wv = w[kh * aw.kernel + kw];
-                for (o, v) in acc.iter_mut().zip(&phased[base..base + span]) {
-                    *o += wv * v;
-                }
-            }
-        }
-        for (r, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
-            line.copy_from_slice(&acc[r * pitch..r * pitch + ow]);
-        }
-    });
+    (rows, (oh.max(1) - 1) * layout.row_len + a[2].output)
 }
 
 #[cfg(test)]

@@ -23,26 +23,6 @@ pub fn has_avx2_fma() -> bool {
     }
 }
 
-/// Calls `body` compiled for AVX2+FMA when the CPU has them, otherwise the portable build. LLVM compiles `body`
-/// for AVX2 only if it inlines it into the AVX2 function, which it may decline for a large body (the closure
-/// has two call sites); [`best_isa_fn`] has no such limit.
-#[inline(always)]
-pub fn with_best_isa<R>(body: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has the features `avx2_fma` is compiled for.
-        return unsafe { avx2_fma(body) };
-    }
-    body()
-}
-
-/// `body()` with AVX2 and FMA enabled.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn avx2_fma<R>(body: impl FnOnce() -> R) -> R {
-    body()
-}
-
 /// Defines `fn $name<generics>(args)` that calls the `#[inline(always)]` function `$inner` with the same
 /// arguments, compiled for AVX2+FMA when the CPU has them and portably otherwise: `$inner` and everything it
 /// inlines (the `#[inline(always)]` functions of this module, [`Unary::apply`], [`Binary::apply`]) are then
