@@ -157,3 +157,30 @@ fn reused_buffers_respect_views_across_inferences() {
         assert_eq!(req.output(0).unwrap().typed::<f32>().unwrap(), &want[..]);
     }
 }
+
+/// The THROUGHPUT hint gives one stream per core unless NUM_STREAMS was chosen; OPTIMAL_NUMBER_OF_INFER_REQUESTS
+/// follows the streams.
+#[test]
+fn throughput_hint_and_num_streams() {
+    let m = model_relu_add();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let compile = |pairs: &[(&str, ferrovino::runtime::properties::PropertyValue)]| {
+        let cfg: Config = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        CpuPlugin::default().compile(&m, &cfg).unwrap()
+    };
+    let int = |c: &std::sync::Arc<dyn ferrovino::runtime::CompiledModel>, key: &str| {
+        c.get_property(key).unwrap().as_int(key).unwrap()
+    };
+    let throughput = ("PERFORMANCE_HINT", "THROUGHPUT".into());
+    let c = compile(std::slice::from_ref(&throughput));
+    assert_eq!(int(&c, "NUM_STREAMS"), cores);
+    assert_eq!(int(&c, "OPTIMAL_NUMBER_OF_INFER_REQUESTS"), cores);
+    let c = compile(&[throughput, ("NUM_STREAMS", 1i64.into())]);
+    assert_eq!(int(&c, "NUM_STREAMS"), 1);
+    let c = compile(&[("PERFORMANCE_HINT", "LATENCY".into())]);
+    assert_eq!(int(&c, "OPTIMAL_NUMBER_OF_INFER_REQUESTS"), 1);
+    assert_eq!(int(&c, "INFERENCE_NUM_THREADS"), cores);
+}

@@ -45,13 +45,15 @@ fn default_config() -> Config {
 
 /// The CPU device.
 pub struct CpuPlugin {
+    /// What `set_property` set (the defaults of [`default_config`] fill the rest), so that a compilation can
+    /// tell a chosen NUM_STREAMS from the default one, which the performance hint overrides.
     config: Mutex<Config>,
 }
 
 impl Default for CpuPlugin {
     fn default() -> Self {
         CpuPlugin {
-            config: Mutex::new(default_config()),
+            config: Mutex::new(Config::new()),
         }
     }
 }
@@ -86,19 +88,21 @@ impl CpuPlugin {
     /// Plans a transformed model with the device configuration merged with `config`.
     fn build(&self, model: Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
         check_keys(config)?;
-        let mut merged = self
+        let mut chosen = self
             .config
             .lock()
             .map_err(|_| Error::Internal("config lock".into()))?
             .clone();
-        merged.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
+        chosen.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut merged = default_config();
+        merged.extend(chosen.iter().map(|(k, v)| (k.clone(), v.clone())));
         let plan = Plan::build(&model)?;
         let profiling = match merged.get(keys::PERF_COUNT) {
             Some(v) => v.as_bool(keys::PERF_COUNT)?,
             None => false,
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let streams = Streams::start(StreamConfig::resolve(&merged, cores)?)?;
+        let streams = Streams::start(StreamConfig::resolve(&chosen, cores)?)?;
         Ok(Arc::new(CpuCompiledModel {
             model,
             plan,
@@ -170,6 +174,7 @@ impl Plugin for CpuPlugin {
                 .map_err(|_| Error::Internal("config lock".into()))?
                 .get(k)
                 .cloned()
+                .or_else(|| default_config().remove(k))
                 .ok_or_else(|| Error::NotFound(format!("CPU: unsupported property '{k}'"))),
         }
     }

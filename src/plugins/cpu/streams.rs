@@ -21,7 +21,8 @@ pub struct StreamConfig {
 
 impl StreamConfig {
     /// Resolves PERFORMANCE_HINT, NUM_STREAMS (-1: AUTO, -2: NUMA), INFERENCE_NUM_THREADS (0: every core) and
-    /// PERFORMANCE_HINT_NUM_REQUESTS (a cap on streams) against `cores` available cores.
+    /// PERFORMANCE_HINT_NUM_REQUESTS (a cap on streams) against `cores` available cores. `config` holds what the
+    /// user chose: without NUM_STREAMS, the hint decides.
     pub fn resolve(config: &Config, cores: usize) -> Result<StreamConfig> {
         let int = |key: &str| -> Result<i64> { config.get(key).map_or(Ok(0), |v| v.as_int(key)) };
         let threads = match int(keys::INFERENCE_NUM_THREADS)? {
