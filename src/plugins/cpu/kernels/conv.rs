@@ -161,9 +161,6 @@ struct ConvKernel {
 }
 
 impl Kernel for ConvKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

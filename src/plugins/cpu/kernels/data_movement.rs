@@ -88,9 +88,6 @@ fn element_width(t: &Tensor) -> Result<usize> {
 struct TransposeKernel;
 
 impl Kernel for TransposeKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -140,9 +137,6 @@ impl Kernel for TransposeKernel {
 struct ConcatKernel(Concat);
 
 impl Kernel for ConcatKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -201,9 +195,6 @@ impl SplitKernel {
 }
 
 impl Kernel for SplitKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -241,9 +232,6 @@ impl Kernel for SplitKernel {
 struct GatherKernel(Gather);
 
 impl Kernel for GatherKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

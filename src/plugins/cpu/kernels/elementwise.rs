@@ -178,9 +178,6 @@ impl fmt::Debug for UnaryF32 {
 }
 
 impl Kernel for UnaryF32 {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -409,9 +406,6 @@ impl math::Binary for ThroughF64 {
 }
 
 impl Kernel for BinaryF32 {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

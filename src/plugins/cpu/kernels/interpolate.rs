@@ -56,7 +56,11 @@ fn resize_plane(
 }
 
 impl Kernel for InterpolateKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        _spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         let plan = self.0.plan(inputs)?;
         let x = inputs[0];
         let (p, o) = (&plan.padded, &plan.out);

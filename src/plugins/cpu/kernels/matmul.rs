@@ -175,9 +175,6 @@ pub fn gemm_batch(
 }
 
 impl Kernel for GemmF32 {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

@@ -21,18 +21,17 @@ pub mod sgemm;
 
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {
-    /// Computes the outputs from the inputs (shapes resolved at run time).
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>>;
-    /// Computes the outputs like [`Kernel::run`], building output `i` in the memory of `spare[i]` where one is
-    /// given (see [`take_output`]), so that a steady state of inferences allocates nothing. Kernels that
-    /// override this must also override [`Kernel::recycles_outputs`].
+    /// Computes the outputs from the inputs (shapes resolved at run time), building output `i` in the memory of
+    /// `spare[i]` where one is given (see [`take_output`]), so that a steady state of inferences allocates
+    /// nothing. Kernels that use `spare` must also override [`Kernel::recycles_outputs`].
     fn run_recycling(
         &self,
         inputs: &[&Tensor],
         spare: &mut [Option<Tensor>],
-    ) -> Result<Vec<Tensor>> {
-        let _ = spare;
-        self.run(inputs)
+    ) -> Result<Vec<Tensor>>;
+    /// Computes the outputs in new memory.
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        self.run_recycling(inputs, &mut [])
     }
     /// True when [`Kernel::run_recycling`] writes every output into its own (given or new) memory. Other
     /// kernels may return views of their inputs (a Reshape), so the plan keeps those inputs alive as long.
@@ -84,7 +83,11 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 pub struct ReferenceKernel(pub Box<dyn Op>);
 
 impl Kernel for ReferenceKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        _spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
         self.0.evaluate(inputs)
     }
     fn name(&self) -> &'static str {

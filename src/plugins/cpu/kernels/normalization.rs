@@ -154,9 +154,6 @@ impl SoftmaxKernel {
 }
 
 impl Kernel for SoftmaxKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -273,9 +270,6 @@ pub struct MvnKernel {
 }
 
 impl Kernel for MvnKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

@@ -81,9 +81,6 @@ impl Planes {
 struct MaxPoolKernel(MaxPool);
 
 impl Kernel for MaxPoolKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -151,9 +148,6 @@ fn max_plane(p: &Planes, x: &[f32], v: &mut [f32], idx: &mut [i64]) {
 struct AvgPoolKernel(AvgPool);
 
 impl Kernel for AvgPoolKernel {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }

@@ -55,9 +55,6 @@ pub fn sum_f32(x: &[f32]) -> f32 {
 }
 
 impl Kernel for InnerReduceF32 {
-    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.run_recycling(inputs, &mut [])
-    }
     fn recycles_outputs(&self) -> bool {
         true
     }
