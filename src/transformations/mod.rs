@@ -38,6 +38,37 @@ pub fn use_counts(model: &Model) -> Result<HashMap<(u64, usize), usize>> {
     Ok(counts)
 }
 
+/// The nodes reading each output, keyed by (node id, port), one entry per reading input.
+pub fn readers(ops: &[Node]) -> HashMap<(u64, usize), Vec<Node>> {
+    let mut map: HashMap<(u64, usize), Vec<Node>> = HashMap::new();
+    for n in ops {
+        for o in n.inputs() {
+            map.entry((o.node.id(), o.index))
+                .or_default()
+                .push(n.clone());
+        }
+    }
+    map
+}
+
+/// True when `node` is the two-input elementwise op `name` (`Add`, `Multiply`, …).
+pub fn is_binary(node: &Node, name: &str) -> bool {
+    node.input_count() == 2
+        && node
+            .op()
+            .as_any()
+            .downcast_ref::<crate::ops::binary::Binary>()
+            .is_some_and(|b| b.row.name == name)
+}
+
+/// True when `node` is the one-input elementwise op `name` (`Relu`, `Erf`, …).
+pub fn is_unary(node: &Node, name: &str) -> bool {
+    node.op()
+        .as_any()
+        .downcast_ref::<crate::ops::unary::Unary>()
+        .is_some_and(|u| u.row.name == name)
+}
+
 /// Makes every reader of each key output read its replacement instead; tensor names move to the replacement.
 /// Re-infers the graph afterwards.
 pub fn replace_outputs(model: &Model, replacements: &HashMap<(u64, usize), Output>) -> Result<()> {

@@ -8,9 +8,7 @@ use super::kernels::conv::{Activation, Epilogue};
 use crate::error::Result;
 use crate::ir::{ElementType, Node, Output};
 use crate::ops::activation::Clamp;
-use crate::ops::binary::Binary;
-use crate::ops::unary::Unary;
-use crate::transformations::{constant_value, per_channel_values};
+use crate::transformations::{constant_value, is_binary, is_unary, per_channel_values, readers};
 use std::collections::HashMap;
 
 /// A convolution and the nodes its epilogue absorbs.
@@ -24,19 +22,6 @@ pub struct ConvFusion {
     pub absorbed: Vec<u64>,
 }
 
-/// The readers of every output: (node id, port) → reading nodes.
-fn readers(order: &[Node]) -> HashMap<(u64, usize), Vec<Node>> {
-    let mut map: HashMap<(u64, usize), Vec<Node>> = HashMap::new();
-    for n in order {
-        for o in n.inputs() {
-            map.entry((o.node.id(), o.index))
-                .or_default()
-                .push(n.clone());
-        }
-    }
-    map
-}
-
 /// The readers of output 0 of `node`.
 fn readers_of<'a>(node: &Node, readers: &'a HashMap<(u64, usize), Vec<Node>>) -> &'a [Node] {
     readers.get(&(node.id(), 0)).map_or(&[], Vec::as_slice)
@@ -48,22 +33,6 @@ fn sole_reader<'a>(node: &Node, readers: &'a HashMap<(u64, usize), Vec<Node>>) -
         [only] => Some(only),
         _ => None,
     }
-}
-
-fn is_binary(node: &Node, name: &str) -> bool {
-    node.input_count() == 2
-        && node
-            .op()
-            .as_any()
-            .downcast_ref::<Binary>()
-            .is_some_and(|b| b.row.name == name)
-}
-
-fn is_unary(node: &Node, name: &str) -> bool {
-    node.op()
-        .as_any()
-        .downcast_ref::<Unary>()
-        .is_some_and(|u| u.row.name == name)
 }
 
 /// The input of a binary `node` that is not output 0 of `from`.

@@ -4,26 +4,16 @@
 
 use crate::error::Result;
 use crate::ir::{Model, Node, Output};
-use crate::ops::binary::Binary;
 use crate::ops::registry::create;
-use crate::ops::unary::Unary;
-use crate::transformations::{constant_value, replace_outputs, use_counts};
+use crate::transformations::{constant_value, is_binary, is_unary, readers, replace_outputs};
 use std::collections::HashMap;
 
 /// Replaces every decomposed exact GELU with a Gelu-7 node.
 pub fn fuse_gelu(model: &Model) -> Result<bool> {
-    let uses = use_counts(model)?;
     let ops = model.ordered_ops()?;
-    let mut readers: HashMap<(u64, usize), Vec<Node>> = HashMap::new();
-    for n in &ops {
-        for o in n.inputs() {
-            readers
-                .entry((o.node.id(), o.index))
-                .or_default()
-                .push(n.clone());
-        }
-    }
-    let graph = Graph { uses, readers };
+    let graph = Graph {
+        readers: readers(&ops),
+    };
     let mut replacements = HashMap::new();
     for erf in &ops {
         if let Some((x, last)) = graph.gelu_at(erf) {
@@ -39,17 +29,7 @@ pub fn fuse_gelu(model: &Model) -> Result<bool> {
 
 /// Who reads what.
 struct Graph {
-    uses: HashMap<(u64, usize), usize>,
     readers: HashMap<(u64, usize), Vec<Node>>,
-}
-
-fn binary_named(node: &Node, name: &str) -> bool {
-    node.input_count() == 2
-        && node
-            .op()
-            .as_any()
-            .downcast_ref::<Binary>()
-            .is_some_and(|b| b.row.name == name)
 }
 
 /// True when `o` is a constant holding one value close to `want`.
@@ -74,18 +54,14 @@ impl Graph {
     /// The only reader of `o`, when `o` has exactly one.
     fn sole_reader(&self, o: &Output) -> Option<&Node> {
         match self.readers.get(&(o.node.id(), o.index)).map(Vec::as_slice) {
-            Some([only]) if self.uses.get(&(o.node.id(), o.index)) == Some(&1) => Some(only),
+            Some([only]) => Some(only),
             _ => None,
         }
     }
 
     /// When `erf` is the Erf of a decomposed GELU: its input `x` and the node computing the result.
     fn gelu_at(&self, erf: &Node) -> Option<(Output, Node)> {
-        let is_erf = erf
-            .op()
-            .as_any()
-            .downcast_ref::<Unary>()
-            .is_some_and(|u| u.row.name == "Erf");
+        let is_erf = is_unary(erf, "Erf");
         if !is_erf {
             return None;
         }
@@ -93,10 +69,10 @@ impl Graph {
         let scaled = erf.inputs().into_iter().next()?;
         let scale = &scaled.node;
         let x = match scale.inputs().as_slice() {
-            [x, c] if binary_named(scale, "Divide") && is_scalar(c, std::f64::consts::SQRT_2) => {
+            [x, c] if is_binary(scale, "Divide") && is_scalar(c, std::f64::consts::SQRT_2) => {
                 x.clone()
             }
-            [a, b] if binary_named(scale, "Multiply") => {
+            [a, b] if is_binary(scale, "Multiply") => {
                 let half_sqrt2 = std::f64::consts::FRAC_1_SQRT_2;
                 if is_scalar(b, half_sqrt2) {
                     a.clone()
@@ -111,29 +87,29 @@ impl Graph {
         self.sole_reader(&scaled)?;
         // 1 + erf(..).
         let add = self.sole_reader(&erf.output(0))?;
-        if !binary_named(add, "Add") || !is_scalar(&other(add, &erf.output(0))?, 1.0) {
+        if !is_binary(add, "Add") || !is_scalar(&other(add, &erf.output(0))?, 1.0) {
             return None;
         }
         let sum = add.output(0);
         let m1 = self.sole_reader(&sum)?;
-        if !binary_named(m1, "Multiply") {
+        if !is_binary(m1, "Multiply") {
             return None;
         }
         let o = other(m1, &sum)?;
         let last = if o == x {
             // (x · (1 + erf)) · 0.5
             let m2 = self.sole_reader(&m1.output(0))?;
-            (binary_named(m2, "Multiply") && is_scalar(&other(m2, &m1.output(0))?, 0.5))
+            (is_binary(m2, "Multiply") && is_scalar(&other(m2, &m1.output(0))?, 0.5))
                 .then_some(m2)?
         } else if is_scalar(&o, 0.5) {
             // ((1 + erf) · 0.5) · x
             let m2 = self.sole_reader(&m1.output(0))?;
-            (binary_named(m2, "Multiply") && other(m2, &m1.output(0))? == x).then_some(m2)?
+            (is_binary(m2, "Multiply") && other(m2, &m1.output(0))? == x).then_some(m2)?
         } else {
             // (x · 0.5) · (1 + erf)
             let half = &o.node;
             let factor = other(half, &x)?;
-            (binary_named(half, "Multiply")
+            (is_binary(half, "Multiply")
                 && is_scalar(&factor, 0.5)
                 && self.sole_reader(&o).is_some())
             .then_some(m1)?
