@@ -398,9 +398,13 @@ def sgemm_run(args: argparse.Namespace) -> list[dict]:
         errors = max_abs_diff([cases["fv P x P"]()[0], cases["fv P x C"]()[0]], [a @ b, a @ b])
         times: dict[str, list[float]] = {k: [] for k in cases}
         single = timed(cases["numpy"])
-        for _ in range(max(5, min(50, int(0.3 / max(single, 1e-6))))):
+        # Rounds of short bursts: each case runs a few times back to back after an untimed call, so that no case is
+        # timed while the previous one's threads still spin (OpenBLAS's do) or its own are still parked.
+        burst = max(3, min(10, int(0.05 / max(single, 1e-6))))
+        for _ in range(5):
             for name, case in cases.items():
-                times[name].append(timed(case))
+                case()
+                times[name].extend(timed(case) for _ in range(burst))
         flops = 2.0 * n ** 3
         row = {"n": n, "max_diff": errors}
         row.update({name: flops / statistics.median(t) / 1e9 for name, t in times.items()})
