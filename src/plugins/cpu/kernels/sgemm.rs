@@ -18,8 +18,16 @@ pub const NR: usize = 16;
 pub const MR: usize = 6;
 /// Depth of one K block.
 const KC: usize = 256;
-/// Rows of A per M block: an `MC × KC` block of A stays in L2 while the thread's panels pass over it.
+/// Rows of A per M block: an `MC × KC` block of A, packed into `MR`-row tiles, stays in L2 while the thread's
+/// panels pass over it.
 const MC: usize = 96;
+/// Values in one packed block of A.
+const A_BLOCK: usize = MC.div_ceil(MR) * MR * KC;
+
+thread_local! {
+    /// Each thread's packed block of A, kept between calls.
+    static A_TILES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A `K × N` matrix packed into column panels.
 #[derive(Debug, Clone)]
@@ -151,8 +159,20 @@ unsafe fn panels_product(
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the features are present; the caller's bounds hold.
-        return unsafe { avx2::panels_product(a.as_ptr(), m, lda, b, panels, c, ldc) };
+        return A_TILES.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut kept = cell.try_borrow_mut();
+            let tiles = match kept.as_deref_mut() {
+                Ok(buf) => buf,
+                // A nested call on this thread (rayon work stealing) packs into its own buffer.
+                Err(_) => &mut fresh,
+            };
+            tiles.resize(A_BLOCK, 0.0);
+            // SAFETY: the features are present; the caller's bounds hold; `tiles` holds an MC x KC block.
+            unsafe {
+                avx2::panels_product(a.as_ptr(), m, lda, b, panels, c, ldc, tiles.as_mut_ptr())
+            }
+        });
     }
     let k = b.k;
     for j in panels {
@@ -175,9 +195,11 @@ mod avx2 {
     use super::{KC, MC, MR, NR, PackedB};
     use std::arch::x86_64::*;
 
-    /// See `super::panels_product`: K blocked by `KC`, M by `MC`, and within an M block every panel of the
-    /// range takes `MR`-row tiles of A.
+    /// See `super::panels_product`: K blocked by `KC`, M by `MC`; each `MC × KC` block of A is packed into
+    /// `tiles` as `MR`-row tiles (`tile[p * MR + r]`, short tiles zero-padded), then every panel of the range
+    /// takes those tiles.
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn panels_product(
         a: *const f32,
         m: usize,
@@ -186,31 +208,34 @@ mod avx2 {
         panels: std::ops::Range<usize>,
         c: *mut f32,
         ldc: usize,
+        tiles: *mut f32,
     ) {
         let k = b.k;
         for kc in (0..k).step_by(KC) {
             let kb = KC.min(k - kc);
             for mc in (0..m).step_by(MC) {
                 let m_end = (mc + MC).min(m);
+                // SAFETY: rows mc..m_end of A hold kc + kb values; `tiles` holds MC.div_ceil(MR) * MR * KC.
+                unsafe { pack_a(a, lda, mc..m_end, kc, kb, tiles) };
                 for j in panels.clone() {
                     let cols = NR.min(b.n - j * NR);
                     let panel = b.panel(j).as_ptr();
                     let mut i = mc;
                     while i < m_end {
                         let rows = MR.min(m_end - i);
-                        // SAFETY: rows i..i+rows of A and C exist; the panel holds k rows of NR values.
+                        // SAFETY: rows i..i+rows of C exist; the tile holds kb * MR values; the panel k * NR.
                         unsafe {
-                            let at = a.add(i * lda + kc);
+                            let at = tiles.add((i - mc) / MR * MR * kb);
                             let bt = panel.add(kc * NR);
                             let ct = c.add(i * ldc + j * NR);
                             let acc = kc > 0;
                             match rows {
-                                6 => tile::<6>(kb, at, lda, bt, ct, ldc, cols, acc),
-                                5 => tile::<5>(kb, at, lda, bt, ct, ldc, cols, acc),
-                                4 => tile::<4>(kb, at, lda, bt, ct, ldc, cols, acc),
-                                3 => tile::<3>(kb, at, lda, bt, ct, ldc, cols, acc),
-                                2 => tile::<2>(kb, at, lda, bt, ct, ldc, cols, acc),
-                                _ => tile::<1>(kb, at, lda, bt, ct, ldc, cols, acc),
+                                6 => tile::<6>(kb, at, bt, ct, ldc, cols, acc),
+                                5 => tile::<5>(kb, at, bt, ct, ldc, cols, acc),
+                                4 => tile::<4>(kb, at, bt, ct, ldc, cols, acc),
+                                3 => tile::<3>(kb, at, bt, ct, ldc, cols, acc),
+                                2 => tile::<2>(kb, at, bt, ct, ldc, cols, acc),
+                                _ => tile::<1>(kb, at, bt, ct, ldc, cols, acc),
                             }
                         }
                         i += rows;
@@ -220,14 +245,42 @@ mod avx2 {
         }
     }
 
-    /// `R × NR` tile: `C (+)= A[R × kb] · B[kb × NR]`, writing `cols` columns.
+    /// Packs rows `rows` × columns `kc..kc + kb` of A into `MR`-row tiles at `tiles`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pack_a(
+        a: *const f32,
+        lda: usize,
+        rows: std::ops::Range<usize>,
+        kc: usize,
+        kb: usize,
+        tiles: *mut f32,
+    ) {
+        let mut out = tiles;
+        for i0 in rows.clone().step_by(MR) {
+            for p in 0..kb {
+                for r in 0..MR {
+                    let i = i0 + r;
+                    // SAFETY: see `panels_product`.
+                    unsafe {
+                        *out = if i < rows.end {
+                            *a.add(i * lda + kc + p)
+                        } else {
+                            0.0
+                        };
+                        out = out.add(1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `R × NR` tile: `C (+)= A[R × kb] · B[kb × NR]` (A a packed tile), writing `cols` columns.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const R: usize>(
         kb: usize,
         a: *const f32,
-        lda: usize,
         b: *const f32,
         c: *mut f32,
         ldc: usize,
@@ -242,7 +295,7 @@ mod avx2 {
                 let b0 = _mm256_loadu_ps(b.add(p * NR));
                 let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
                 for r in 0..R {
-                    let av = _mm256_broadcast_ss(&*a.add(r * lda + p));
+                    let av = _mm256_broadcast_ss(&*a.add(p * MR + r));
                     lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
                     hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
                 }
