@@ -51,6 +51,19 @@ def test_benchmark_without_arguments_reports_latency(cli, capsys, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_benchmark_runs_the_optimal_number_of_requests_by_default(cli, capsys, runtime):
+    """Without -nireq the benchmark runs as many requests as the compiled model asks for (one per stream)."""
+    rt = pytest.importorskip(runtime)
+    x = rt.opset13.parameter([1, 4], np.float32)
+    compiled = rt.Core().compile_model(rt.Model([rt.opset13.relu(x)], [x]), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+    optimal = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    argv = ["benchmark", "-m", "transformer", "-niter", "4", "-hint", "throughput", "--runtime", runtime]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"Infer requests:   {optimal}" in out, out
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_benchmark_options(cli, capsys, runtime):
     """-t, -shape, -hint and -nireq on the transformer block."""
     if runtime == "openvino":

@@ -212,7 +212,9 @@ def benchmark(args: argparse.Namespace) -> int:
     info(f"Compile model took {_elapsed_ms(start):.2f} ms")
     inputs = read_inputs(args.input or [], compiled.inputs, args.seed)
     seconds = args.time if args.time is not None else (None if args.niter is not None else DEFAULT_SECONDS)
-    m = measure(compiled, inputs, args.niter, seconds, args.nireq)
+    nireq = args.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    info(f"Infer requests:   {nireq}")
+    m = measure(compiled, inputs, args.niter, seconds, nireq)
     report(m, _batch_of(compiled.inputs))
     return 0
 
@@ -289,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds of timed inferences (default {DEFAULT_SECONDS:g} when -niter is not given)",
     )
     bench.add_argument("-hint", "--hint", choices=HINTS, default=None, help="performance hint")
-    bench.add_argument("-nireq", "--nireq", type=int, default=1, help="infer requests run in parallel (default 1)")
+    bench.add_argument("-nireq", "--nireq", type=int, default=None,
+                       help="infer requests run in parallel (default: the compiled model's "
+                            "OPTIMAL_NUMBER_OF_INFER_REQUESTS, e.g. one per stream under -hint throughput)")
     bench.add_argument("-nthreads", "--nthreads", type=int, default=None, help="inference threads")
     bench.add_argument("-nstreams", "--nstreams", default=None, help="execution streams (a number or AUTO)")
     bench.set_defaults(run=benchmark)
@@ -306,7 +310,7 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
         parser.error("-niter must be at least 1")
     if getattr(args, "time", None) is not None and args.time <= 0:
         parser.error("-t must be positive")
-    if getattr(args, "nireq", 1) < 1:
+    if getattr(args, "nireq", None) is not None and args.nireq < 1:
         parser.error("-nireq must be at least 1")
 
 
