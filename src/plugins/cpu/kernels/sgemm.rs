@@ -9,6 +9,7 @@
 //! The AVX2+FMA microkernel (6 × 16, twelve accumulators) is chosen at run time; other CPUs run a portable
 //! loop over the same panels.
 
+use super::with_scratch;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -21,13 +22,8 @@ const KC: usize = 256;
 /// Rows of A per M block: an `MC × KC` block of A, packed into `MR`-row tiles, stays in L2 while the thread's
 /// panels pass over it.
 const MC: usize = 96;
-/// Values in one packed block of A.
+/// Values in one packed block of A (packed into the thread's scratch memory).
 const A_BLOCK: usize = MC.div_ceil(MR) * MR * KC;
-
-thread_local! {
-    /// Each thread's packed block of A, kept between calls.
-    static A_TILES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// A `K × N` matrix packed into column panels.
 #[derive(Debug, Clone)]
@@ -159,15 +155,7 @@ unsafe fn panels_product(
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return A_TILES.with(|cell| {
-            let mut fresh = Vec::new();
-            let mut kept = cell.try_borrow_mut();
-            let tiles = match kept.as_deref_mut() {
-                Ok(buf) => buf,
-                // A nested call on this thread (rayon work stealing) packs into its own buffer.
-                Err(_) => &mut fresh,
-            };
-            tiles.resize(A_BLOCK, 0.0);
+        return with_scratch(A_BLOCK, |tiles| {
             // SAFETY: the features are present; the caller's bounds hold; `tiles` holds an MC x KC block.
             unsafe {
                 avx2::panels_product(a.as_ptr(), m, lda, b, panels, c, ldc, tiles.as_mut_ptr())
