@@ -38,17 +38,37 @@ pub fn use_counts(model: &Model) -> Result<HashMap<(u64, usize), usize>> {
     Ok(counts)
 }
 
-/// The nodes reading each output, keyed by (node id, port), one entry per reading input.
-pub fn readers(ops: &[Node]) -> HashMap<(u64, usize), Vec<Node>> {
-    let mut map: HashMap<(u64, usize), Vec<Node>> = HashMap::new();
-    for n in ops {
-        for o in n.inputs() {
-            map.entry((o.node.id(), o.index))
-                .or_default()
-                .push(n.clone());
+/// The nodes reading each output of a graph, one entry per reading input.
+pub struct Readers(HashMap<(u64, usize), Vec<Node>>);
+
+impl Readers {
+    /// The readers of every output of `ops`.
+    pub fn of_graph(ops: &[Node]) -> Readers {
+        let mut map: HashMap<(u64, usize), Vec<Node>> = HashMap::new();
+        for n in ops {
+            for o in n.inputs() {
+                map.entry((o.node.id(), o.index))
+                    .or_default()
+                    .push(n.clone());
+            }
+        }
+        Readers(map)
+    }
+
+    /// The nodes reading `o` (a node reading it twice appears twice).
+    pub fn of(&self, o: &Output) -> &[Node] {
+        self.0
+            .get(&(o.node.id(), o.index))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The only reader of `o`, when it is read exactly once.
+    pub fn sole(&self, o: &Output) -> Option<&Node> {
+        match self.of(o) {
+            [only] => Some(only),
+            _ => None,
         }
     }
-    map
 }
 
 /// True when `node` is the two-input elementwise op `name` (`Add`, `Multiply`, …).

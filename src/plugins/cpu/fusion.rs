@@ -8,7 +8,7 @@ use super::kernels::conv::{Activation, Epilogue};
 use crate::error::Result;
 use crate::ir::{ElementType, Node, Output};
 use crate::ops::activation::Clamp;
-use crate::transformations::{constant_value, is_binary, is_unary, per_channel_values, readers};
+use crate::transformations::{Readers, constant_value, is_binary, is_unary, per_channel_values};
 use std::collections::HashMap;
 
 /// A convolution and the nodes its epilogue absorbs.
@@ -22,19 +22,6 @@ pub struct ConvFusion {
     pub absorbed: Vec<u64>,
 }
 
-/// The readers of output 0 of `node`.
-fn readers_of<'a>(node: &Node, readers: &'a HashMap<(u64, usize), Vec<Node>>) -> &'a [Node] {
-    readers.get(&(node.id(), 0)).map_or(&[], Vec::as_slice)
-}
-
-/// The only reader of output 0 of `node`, if it has exactly one.
-fn sole_reader<'a>(node: &Node, readers: &'a HashMap<(u64, usize), Vec<Node>>) -> Option<&'a Node> {
-    match readers_of(node, readers) {
-        [only] => Some(only),
-        _ => None,
-    }
-}
-
 /// The input of a binary `node` that is not output 0 of `from`.
 fn other_input(node: &Node, from: &Node) -> Option<Output> {
     node.inputs().into_iter().find(|o| o.node != *from)
@@ -42,7 +29,7 @@ fn other_input(node: &Node, from: &Node) -> Option<Output> {
 
 /// Walks the chain after one convolution.
 struct Chain<'a> {
-    readers: &'a HashMap<(u64, usize), Vec<Node>>,
+    readers: &'a Readers,
     /// Position of each node in the execution order.
     position: &'a HashMap<u64, usize>,
     conv_position: usize,
@@ -59,7 +46,7 @@ impl Chain<'_> {
 
     /// `tail + per-channel constant`.
     fn bias(&mut self, channels: usize, rank: usize) {
-        let Some(add) = sole_reader(&self.tail, self.readers).cloned() else {
+        let Some(add) = self.readers.sole(&self.tail.output(0)).cloned() else {
             return;
         };
         if !is_binary(&add, "Add") || add.output(0).shape() != self.tail.output(0).shape() {
@@ -77,7 +64,7 @@ impl Chain<'_> {
 
     /// `tail + residual`, the residual a value of the same shape computed before the convolution runs.
     fn residual(&mut self) {
-        let Some(add) = sole_reader(&self.tail, self.readers).cloned() else {
+        let Some(add) = self.readers.sole(&self.tail.output(0)).cloned() else {
             return;
         };
         if !is_binary(&add, "Add") || add.output(0).shape() != self.tail.output(0).shape() {
@@ -102,7 +89,7 @@ impl Chain<'_> {
 
     /// Relu, Clamp or `tail * Sigmoid(tail)`.
     fn activation(&mut self) {
-        let readers = readers_of(&self.tail, self.readers);
+        let readers = self.readers.of(&self.tail.output(0));
         if let [only] = readers {
             let op = only.op();
             let activation = if is_unary(only, "Relu") {
@@ -126,7 +113,10 @@ impl Chain<'_> {
             _ => return,
         };
         let swish = is_binary(multiply, "Multiply")
-            && sole_reader(sigmoid, self.readers).is_some_and(|r| r == multiply)
+            && self
+                .readers
+                .sole(&sigmoid.output(0))
+                .is_some_and(|r| r == multiply)
             && other_input(multiply, &self.tail).is_some_and(|o| o.node == *sigmoid);
         if swish {
             let (sigmoid, multiply) = (sigmoid.clone(), multiply.clone());
@@ -139,7 +129,7 @@ impl Chain<'_> {
 
 /// Every fusable chain, keyed by the convolution's node id.
 pub fn conv_epilogues(order: &[Node]) -> Result<HashMap<u64, ConvFusion>> {
-    let readers = readers(order);
+    let readers = Readers::of_graph(order);
     let position: HashMap<u64, usize> =
         order.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
     let mut found = HashMap::new();

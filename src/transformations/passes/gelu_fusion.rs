@@ -5,14 +5,14 @@
 use crate::error::Result;
 use crate::ir::{Model, Node, Output};
 use crate::ops::registry::create;
-use crate::transformations::{constant_value, is_binary, is_unary, readers, replace_outputs};
+use crate::transformations::{Readers, constant_value, is_binary, is_unary, replace_outputs};
 use std::collections::HashMap;
 
 /// Replaces every decomposed exact GELU with a Gelu-7 node.
 pub fn fuse_gelu(model: &Model) -> Result<bool> {
     let ops = model.ordered_ops()?;
     let graph = Graph {
-        readers: readers(&ops),
+        readers: Readers::of_graph(&ops),
     };
     let mut replacements = HashMap::new();
     for erf in &ops {
@@ -29,7 +29,7 @@ pub fn fuse_gelu(model: &Model) -> Result<bool> {
 
 /// Who reads what.
 struct Graph {
-    readers: HashMap<(u64, usize), Vec<Node>>,
+    readers: Readers,
 }
 
 /// True when `o` is a constant holding one value close to `want`.
@@ -51,14 +51,6 @@ fn other(node: &Node, o: &Output) -> Option<Output> {
 }
 
 impl Graph {
-    /// The only reader of `o`, when `o` has exactly one.
-    fn sole_reader(&self, o: &Output) -> Option<&Node> {
-        match self.readers.get(&(o.node.id(), o.index)).map(Vec::as_slice) {
-            Some([only]) => Some(only),
-            _ => None,
-        }
-    }
-
     /// When `erf` is the Erf of a decomposed GELU: its input `x` and the node computing the result.
     fn gelu_at(&self, erf: &Node) -> Option<(Output, Node)> {
         let is_erf = is_unary(erf, "Erf");
@@ -84,26 +76,26 @@ impl Graph {
             }
             _ => return None,
         };
-        self.sole_reader(&scaled)?;
+        self.readers.sole(&scaled)?;
         // 1 + erf(..).
-        let add = self.sole_reader(&erf.output(0))?;
+        let add = self.readers.sole(&erf.output(0))?;
         if !is_binary(add, "Add") || !is_scalar(&other(add, &erf.output(0))?, 1.0) {
             return None;
         }
         let sum = add.output(0);
-        let m1 = self.sole_reader(&sum)?;
+        let m1 = self.readers.sole(&sum)?;
         if !is_binary(m1, "Multiply") {
             return None;
         }
         let o = other(m1, &sum)?;
         let last = if o == x {
             // (x · (1 + erf)) · 0.5
-            let m2 = self.sole_reader(&m1.output(0))?;
+            let m2 = self.readers.sole(&m1.output(0))?;
             (is_binary(m2, "Multiply") && is_scalar(&other(m2, &m1.output(0))?, 0.5))
                 .then_some(m2)?
         } else if is_scalar(&o, 0.5) {
             // ((1 + erf) · 0.5) · x
-            let m2 = self.sole_reader(&m1.output(0))?;
+            let m2 = self.readers.sole(&m1.output(0))?;
             (is_binary(m2, "Multiply") && other(m2, &m1.output(0))? == x).then_some(m2)?
         } else {
             // (x · 0.5) · (1 + erf)
@@ -111,7 +103,7 @@ impl Graph {
             let factor = other(half, &x)?;
             (is_binary(half, "Multiply")
                 && is_scalar(&factor, 0.5)
-                && self.sole_reader(&o).is_some())
+                && self.readers.sole(&o).is_some())
             .then_some(m1)?
         };
         Some((x, last.clone()))
