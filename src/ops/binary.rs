@@ -34,6 +34,8 @@ pub struct BinaryRow {
     pub i: Option<fn(i64, i64) -> Result<i64>>,
     /// Accepted types and output type.
     pub kind: BinaryKind,
+    /// The GPU's WGSL expression of the function on f32 `a` and `b` (`fv_` helpers come from the GPU's elementwise shader); None: no GPU kernel.
+    pub wgsl: Option<&'static str>,
 }
 
 fn b(v: bool) -> f64 {
@@ -121,6 +123,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a + c,
         i: Some(|a, c| Ok(a.wrapping_add(c))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("a + b"),
     },
     BinaryRow {
         name: "Subtract",
@@ -128,6 +131,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a - c,
         i: Some(|a, c| Ok(a.wrapping_sub(c))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("a - b"),
     },
     BinaryRow {
         name: "Multiply",
@@ -135,6 +139,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a * c,
         i: Some(|a, c| Ok(a.wrapping_mul(c))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("a * b"),
     },
     BinaryRow {
         name: "Power",
@@ -142,6 +147,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: f64::powf,
         i: Some(int_pow),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("fv_pow(a, b)"),
     },
     BinaryRow {
         name: "Maximum",
@@ -149,6 +155,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: f64::max,
         i: Some(|a, c| Ok(a.max(c))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("max(a, b)"),
     },
     BinaryRow {
         name: "Minimum",
@@ -156,6 +163,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: f64::min,
         i: Some(|a, c| Ok(a.min(c))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("min(a, b)"),
     },
     BinaryRow {
         name: "SquaredDifference",
@@ -163,6 +171,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| (a - c) * (a - c),
         i: Some(|a, c| Ok(a.wrapping_sub(c).wrapping_mul(a.wrapping_sub(c)))),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("(a - b) * (a - b)"),
     },
     BinaryRow {
         name: "FloorMod",
@@ -170,6 +179,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: floor_mod,
         i: Some(int_floor_mod),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("a - floor(a / b) * b"),
     },
     BinaryRow {
         name: "Mod",
@@ -177,6 +187,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a % c,
         i: Some(int_mod),
         kind: BinaryKind::Arithmetic,
+        wgsl: Some("a % b"),
     },
     BinaryRow {
         name: "Equal",
@@ -184,6 +195,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a == c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "NotEqual",
@@ -191,6 +203,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a != c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "Greater",
@@ -198,6 +211,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a > c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "GreaterEqual",
@@ -205,6 +219,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a >= c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "Less",
@@ -212,6 +227,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a < c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "LessEqual",
@@ -219,6 +235,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a <= c),
         i: None,
         kind: BinaryKind::Compare,
+        wgsl: None,
     },
     BinaryRow {
         name: "LogicalAnd",
@@ -226,6 +243,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a != 0.0 && c != 0.0),
         i: None,
         kind: BinaryKind::Logical,
+        wgsl: None,
     },
     BinaryRow {
         name: "LogicalOr",
@@ -233,6 +251,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a != 0.0 || c != 0.0),
         i: None,
         kind: BinaryKind::Logical,
+        wgsl: None,
     },
     BinaryRow {
         name: "LogicalXor",
@@ -240,6 +259,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b((a != 0.0) != (c != 0.0)),
         i: None,
         kind: BinaryKind::Logical,
+        wgsl: None,
     },
     BinaryRow {
         name: "BitwiseAnd",
@@ -247,6 +267,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a.min(c),
         i: Some(|a, c| Ok(a & c)),
         kind: BinaryKind::Bitwise,
+        wgsl: None,
     },
     BinaryRow {
         name: "BitwiseOr",
@@ -254,6 +275,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a.max(c),
         i: Some(|a, c| Ok(a | c)),
         kind: BinaryKind::Bitwise,
+        wgsl: None,
     },
     BinaryRow {
         name: "BitwiseXor",
@@ -261,6 +283,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| b(a != c),
         i: Some(|a, c| Ok(a ^ c)),
         kind: BinaryKind::Bitwise,
+        wgsl: None,
     },
     BinaryRow {
         name: "BitwiseLeftShift",
@@ -268,6 +291,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, _| a,
         i: Some(shift_left),
         kind: BinaryKind::Bitwise,
+        wgsl: None,
     },
     BinaryRow {
         name: "BitwiseRightShift",
@@ -275,6 +299,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, _| a,
         i: Some(shift_right),
         kind: BinaryKind::Bitwise,
+        wgsl: None,
     },
 ];
 
@@ -285,6 +310,7 @@ static DIVIDE: BinaryRow = BinaryRow {
     f: |a, c| a / c,
     i: Some(int_floor_div),
     kind: BinaryKind::Arithmetic,
+    wgsl: Some("a / b"),
 };
 
 /// Registers every row and Divide.

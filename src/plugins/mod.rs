@@ -1,3 +1,5 @@
 //! Device plugins.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;

@@ -70,7 +70,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 impl Core {
     /// A core with every built-in device plugin.
     pub fn new() -> Core {
-        Core::with_plugins(vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())])
+        #[allow(unused_mut)]
+        let mut plugins: Vec<Arc<dyn Plugin>> =
+            vec![Arc::new(crate::plugins::cpu::CpuPlugin::default())];
+        #[cfg(feature = "gpu")]
+        plugins.push(Arc::new(crate::plugins::gpu::GpuPlugin::default()));
+        Core::with_plugins(plugins)
     }
 
     /// A core over the given physical device plugins (and the virtual devices over them).
@@ -87,7 +92,13 @@ impl Core {
 
     /// Physical devices: `CPU`, `GPU.0`, …
     pub fn available_devices(&self) -> Vec<String> {
-        self.devices.available()
+        let mut names = self.devices.available();
+        #[cfg(feature = "gpu")]
+        if crate::plugins::gpu::context::adapters().is_empty() {
+            // The GPU plugin is there without an adapter (compiling on it says so) but lists no device.
+            names.retain(|n| n != "GPU");
+        }
+        names
     }
 
     /// The plugin serving a device name (`CPU`, `GPU.1`, `AUTO`, `HETERO`), ignoring the device id.

@@ -1,0 +1,705 @@
+//! The GPU execution plan: constant sub-graphs folded on the host, constants uploaded once, one kernel per node,
+//! Reshape-like nodes as aliases of their input's buffer, and a static memory plan: every other value lives in
+//! an arena buffer shared with values whose lifetimes do not overlap (best fit). Each request keeps its arena,
+//! bind groups and read-back buffer between inferences; an inference is one queue submission and one read-back
+//! of the outputs.
+
+use super::context::{Caps, GpuDevice};
+use super::kernels::{self, Binding, GpuKernel, storage_type};
+use crate::error::{Error, Result};
+use crate::ir::shape::{fmt_shape, num_elements};
+use crate::ir::{ElementType, Model, Node, Tensor};
+use crate::ops::TensorDesc;
+use crate::runtime::plugin::ExecutedStep;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Op types whose output is their first input's bytes with another shape: aliased, not copied.
+const ALIASES: &[&str] = &["Reshape", "Squeeze", "Unsqueeze"];
+
+/// Where a value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    /// An uploaded constant.
+    Constant(usize),
+    /// A buffer of the request's arena.
+    Arena(usize),
+}
+
+/// A value of the graph: its type, shape and buffer.
+#[derive(Debug, Clone)]
+struct Value {
+    element_type: ElementType,
+    shape: Vec<usize>,
+    location: Location,
+}
+
+impl Value {
+    /// Bytes on the GPU (4 per element, at least 4: bindings cannot be empty).
+    fn bytes(&self) -> u64 {
+        (num_elements(&self.shape) as u64 * 4).max(4)
+    }
+}
+
+/// A binding of a planned dispatch.
+#[derive(Debug)]
+enum Bound {
+    Value(usize),
+    Params(wgpu::Buffer),
+}
+
+/// One dispatch with its pipeline built.
+#[derive(Debug)]
+struct PlannedDispatch {
+    pipeline: wgpu::ComputePipeline,
+    bindings: Vec<Bound>,
+    workgroups: [u32; 3],
+}
+
+/// One node's dispatches.
+#[derive(Debug)]
+struct Step {
+    node: Node,
+    exec_type: String,
+    dispatches: Vec<PlannedDispatch>,
+}
+
+/// A node while lowering: its kernel and the values it reads and writes.
+struct Lowered {
+    node: Node,
+    kernel: Box<dyn GpuKernel>,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
+/// A model lowered for one GPU device.
+pub struct GpuPlan {
+    device: Arc<GpuDevice>,
+    values: Vec<Value>,
+    constants: Vec<wgpu::Buffer>,
+    arena: Vec<u64>,
+    steps: Vec<Step>,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
+/// What a request keeps between inferences: its arena, bind groups and read-back buffer.
+pub struct RequestMemory {
+    arena: Vec<wgpu::Buffer>,
+    bind_groups: Vec<wgpu::BindGroup>,
+    readback: wgpu::Buffer,
+    /// Per output, its offset in the read-back buffer.
+    offsets: Vec<u64>,
+}
+
+/// A node the GPU has no kernel for, as the compile error lists it.
+fn describe_unsupported(node: &Node) -> String {
+    let types: Vec<String> = node
+        .outputs()
+        .iter()
+        .map(|o| format!("{:?}", o.element_type()).to_lowercase())
+        .collect();
+    format!(
+        "{} ({}, {})",
+        node.friendly_name(),
+        node.type_name(),
+        types.join("/")
+    )
+}
+
+/// Values while lowering: node outputs → value ids, known (constant) tensors.
+#[derive(Default)]
+struct Lowering {
+    ids: HashMap<(u64, usize), usize>,
+    values: Vec<(ElementType, Vec<usize>)>,
+    /// Alias value → the value whose buffer it shares.
+    root: Vec<usize>,
+    known: HashMap<usize, Tensor>,
+}
+
+impl Lowering {
+    fn add(&mut self, node: &Node, index: usize, root: Option<usize>) -> Result<usize> {
+        let out = node.output(index);
+        let shape = out.shape().to_static().ok_or_else(|| {
+            Error::Unsupported(format!(
+                "GPU: {} has a dynamic output shape {}; the GPU runs static shapes only",
+                node.describe(),
+                out.shape()
+            ))
+        })?;
+        let id = self.values.len();
+        self.values.push((out.element_type(), shape));
+        self.root.push(root.unwrap_or(id));
+        self.ids.insert((node.id(), index), id);
+        Ok(id)
+    }
+
+    fn input_ids(&self, node: &Node) -> Result<Vec<usize>> {
+        node.inputs()
+            .iter()
+            .map(|o| {
+                self.ids
+                    .get(&(o.node.id(), o.index))
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::Internal(format!("{} reads a value with no slot", node.describe()))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Checks the caller's inputs and converts them to the GPU's storage (i64 narrowed to i32, range-checked).
+pub fn to_storage(t: &Tensor) -> Result<Vec<u8>> {
+    match t.element_type() {
+        ElementType::F32 | ElementType::I32 => Ok(t.bytes().to_vec()),
+        ElementType::I64 => {
+            let mut out = Vec::with_capacity(t.len() * 4);
+            for &v in t.typed::<i64>()? {
+                let n = i32::try_from(v).map_err(|_| {
+                    Error::Unsupported(format!(
+                        "GPU: i64 value {v} does not fit the GPU's i32 storage of i64 tensors"
+                    ))
+                })?;
+                out.extend_from_slice(&n.to_ne_bytes());
+            }
+            Ok(out)
+        }
+        t => Err(Error::Unsupported(format!(
+            "GPU: element type {t:?} is not supported (f32, i32, i64)"
+        ))),
+    }
+}
+
+/// A tensor of `element_type` from the GPU's storage bytes.
+fn from_storage(element_type: ElementType, shape: &[usize], bytes: &[u8]) -> Result<Tensor> {
+    let n = num_elements(shape);
+    let bytes = bytes.get(..n * 4).ok_or_else(|| {
+        Error::Internal(format!("GPU: read-back of {} is short", fmt_shape(shape)))
+    })?;
+    if element_type == ElementType::I64 {
+        let v: Vec<i64> = bytes
+            .chunks_exact(4)
+            .map(|c| i64::from(i32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+            .collect();
+        return Tensor::from_vec(shape, v);
+    }
+    Tensor::from_bytes(element_type, shape, bytes)
+}
+
+impl GpuPlan {
+    /// Lowers a (transformed) model: every node needs a GPU kernel, else the error lists those that have none.
+    pub fn build(model: &Model, device: Arc<GpuDevice>) -> Result<GpuPlan> {
+        let mut low = Lowering::default();
+        let mut lowered: Vec<Lowered> = Vec::new();
+        let mut unsupported: Vec<String> = Vec::new();
+        for node in model.ordered_ops()? {
+            let ty = node.type_name();
+            let ins = low.input_ids(&node)?;
+            match ty {
+                "Parameter" => {
+                    low.add(&node, 0, None)?;
+                }
+                "Result" => {
+                    let src = *ins
+                        .first()
+                        .ok_or_else(|| Error::Internal("Result without input".into()))?;
+                    low.ids.insert((node.id(), 0), src);
+                }
+                _ => {
+                    let op = node.op();
+                    let all_known =
+                        !ins.is_empty() && ins.iter().all(|s| low.known.contains_key(s));
+                    if (ty == "Constant" || all_known) && op.is_foldable() {
+                        let vals: Vec<&Tensor> =
+                            ins.iter().filter_map(|s| low.known.get(s)).collect();
+                        let outs = op.evaluate(&vals).map_err(|e| e.context(node.describe()))?;
+                        for (i, t) in outs.into_iter().enumerate() {
+                            let id = low.add(&node, i, None)?;
+                            low.known.insert(id, t);
+                        }
+                        continue;
+                    }
+                    let descs = input_descs(&node, &ins, &low.known)?;
+                    let outs: Vec<TensorDesc> = (0..node.output_count())
+                        .map(|i| node.output(i).desc())
+                        .collect::<Result<_>>()?;
+                    let static_ok = descs
+                        .iter()
+                        .chain(&outs)
+                        .all(|d| d.shape.is_static() && storage_type(d.element_type).is_some());
+                    if static_ok && ALIASES.contains(&ty) {
+                        let root = ins.first().map(|&s| low.root[s]);
+                        low.add(&node, 0, root)?;
+                        continue;
+                    }
+                    let kernel = static_ok
+                        .then(|| kernels::select(op.as_ref(), &descs, &outs))
+                        .flatten();
+                    drop(op);
+                    match kernel {
+                        Some(kernel) => {
+                            let outputs = (0..node.output_count())
+                                .map(|i| low.add(&node, i, None))
+                                .collect::<Result<Vec<_>>>()?;
+                            lowered.push(Lowered {
+                                node,
+                                kernel,
+                                inputs: ins,
+                                outputs,
+                            });
+                        }
+                        None => {
+                            unsupported.push(describe_unsupported(&node));
+                            for i in 0..node.output_count() {
+                                low.add(&node, i, None)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "GPU: no GPU kernel for {} node(s): {}; compile on HETERO:GPU,CPU to run them on the CPU",
+                unsupported.len(),
+                unsupported.join(", ")
+            )));
+        }
+        let id = |n: &Node| {
+            low.ids
+                .get(&(n.id(), 0))
+                .copied()
+                .ok_or_else(|| Error::Internal("GPU: model input or output without a value".into()))
+        };
+        let inputs = model
+            .parameters
+            .iter()
+            .map(id)
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = model.results.iter().map(id).collect::<Result<Vec<_>>>()?;
+        Self::assemble(device, low, lowered, inputs, outputs)
+    }
+
+    /// Uploads constants, plans the arena and builds every dispatch's pipeline and parameters.
+    fn assemble(
+        device: Arc<GpuDevice>,
+        low: Lowering,
+        lowered: Vec<Lowered>,
+        inputs: Vec<usize>,
+        outputs: Vec<usize>,
+    ) -> Result<GpuPlan> {
+        let caps = device.caps.clone();
+        let mut values: Vec<Value> = low
+            .values
+            .iter()
+            .map(|(t, s)| Value {
+                element_type: *t,
+                shape: s.clone(),
+                location: Location::Arena(usize::MAX),
+            })
+            .collect();
+        let read: HashSet<usize> = lowered
+            .iter()
+            .flat_map(|l| l.inputs.iter().map(|&v| low.root[v]))
+            .chain(outputs.iter().map(|&v| low.root[v]))
+            .collect();
+        let mut constants = Vec::new();
+        let mut known: Vec<(&usize, &Tensor)> =
+            low.known.iter().filter(|(v, _)| read.contains(v)).collect();
+        known.sort_by_key(|(v, _)| **v);
+        for (&v, t) in known {
+            let bytes = to_storage(t)?;
+            values[v].location = Location::Constant(constants.len());
+            constants.push(
+                device
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("constant"),
+                        contents: if bytes.is_empty() { &[0; 4] } else { &bytes },
+                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    }),
+            );
+        }
+        check_sizes(&lowered, &values, &caps)?;
+        let arena = plan_arena(&mut values, &low.root, &lowered, &inputs, &outputs);
+        for (v, &r) in low.root.iter().enumerate() {
+            values[v].location = values[r].location;
+        }
+        let steps = lowered
+            .into_iter()
+            .map(|l| plan_step(&device, &caps, l))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GpuPlan {
+            device,
+            values,
+            constants,
+            arena,
+            steps,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// The steps an inference runs.
+    pub fn executed_steps(&self) -> Vec<ExecutedStep> {
+        self.steps
+            .iter()
+            .map(|s| ExecutedStep {
+                node: s.node.clone(),
+                absorbed: Vec::new(),
+                exec_type: s.exec_type.clone(),
+            })
+            .collect()
+    }
+
+    /// How many arena buffers a request allocates (after reuse).
+    pub fn arena_buffers(&self) -> usize {
+        self.arena.len()
+    }
+
+    fn buffer<'a>(&'a self, memory: &'a RequestMemory, v: usize) -> Result<&'a wgpu::Buffer> {
+        let found = match self.values.get(v).map(|x| x.location) {
+            Some(Location::Constant(c)) => self.constants.get(c),
+            Some(Location::Arena(a)) => memory.arena.get(a),
+            None => None,
+        };
+        found.ok_or_else(|| Error::Internal(format!("GPU: value {v} has no buffer")))
+    }
+
+    /// The request memory of this plan: arena buffers, bind groups, read-back buffer.
+    pub fn new_memory(&self) -> Result<RequestMemory> {
+        let d = &self.device.device;
+        let arena: Vec<wgpu::Buffer> = self
+            .arena
+            .iter()
+            .map(|&size| {
+                d.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("arena"),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let mut offsets = Vec::new();
+        let mut total = 0u64;
+        for &o in &self.outputs {
+            offsets.push(total);
+            total += self.values[o].bytes().next_multiple_of(8);
+        }
+        let readback = d.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: total.max(8),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut memory = RequestMemory {
+            arena,
+            bind_groups: Vec::new(),
+            readback,
+            offsets,
+        };
+        let mut groups = Vec::new();
+        for dispatch in self.steps.iter().flat_map(|s| &s.dispatches) {
+            let mut entries = Vec::new();
+            for (i, b) in dispatch.bindings.iter().enumerate() {
+                let binding = match b {
+                    Bound::Params(buf) => buf.as_entire_buffer_binding(),
+                    Bound::Value(v) => wgpu::BufferBinding {
+                        buffer: self.buffer(&memory, *v)?,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(self.values[*v].bytes()),
+                    },
+                };
+                entries.push(wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: wgpu::BindingResource::Buffer(binding),
+                });
+            }
+            groups.push(d.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &dispatch.pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            }));
+        }
+        memory.bind_groups = groups;
+        Ok(memory)
+    }
+
+    /// Runs one inference: uploads the inputs, records every dispatch and the output copies in one submission,
+    /// and reads the outputs back.
+    pub fn run(&self, inputs: &[Tensor], memory: &mut RequestMemory) -> Result<Vec<Tensor>> {
+        crate::ensure!(
+            inputs.len() == self.inputs.len(),
+            InvalidArgument,
+            "GPU: the model takes {} inputs, {} were given",
+            self.inputs.len(),
+            inputs.len()
+        );
+        let d = &self.device;
+        let guard = ErrorScope::push(&d.device);
+        for (t, &v) in inputs.iter().zip(&self.inputs) {
+            let want = &self.values[v];
+            crate::ensure!(
+                t.shape() == want.shape.as_slice() && t.element_type() == want.element_type,
+                InvalidArgument,
+                "GPU: input {} {:?} does not match the compiled {} {:?}",
+                fmt_shape(t.shape()),
+                t.element_type(),
+                fmt_shape(&want.shape),
+                want.element_type
+            );
+            let bytes = to_storage(t)?;
+            if !bytes.is_empty() {
+                d.queue.write_buffer(self.buffer(memory, v)?, 0, &bytes);
+            }
+        }
+        let mut encoder = d
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            for (dispatch, group) in self
+                .steps
+                .iter()
+                .flat_map(|s| &s.dispatches)
+                .zip(&memory.bind_groups)
+            {
+                pass.set_pipeline(&dispatch.pipeline);
+                pass.set_bind_group(0, group, &[]);
+                let [x, y, z] = dispatch.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        for (&v, &offset) in self.outputs.iter().zip(&memory.offsets) {
+            let size = self.values[v].bytes();
+            encoder.copy_buffer_to_buffer(
+                self.buffer(memory, v)?,
+                0,
+                &memory.readback,
+                offset,
+                size,
+            );
+        }
+        d.queue.submit([encoder.finish()]);
+        guard.pop()?;
+        let bytes = read_back(&d.device, &memory.readback)?;
+        self.outputs
+            .iter()
+            .zip(&memory.offsets)
+            .map(|(&v, &offset)| {
+                let value = &self.values[v];
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let tail = bytes.get(start..).unwrap_or(&[]);
+                from_storage(value.element_type, &value.shape, tail)
+            })
+            .collect()
+    }
+}
+
+/// Maps the read-back buffer after the submission and copies it out.
+fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+    let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
+        Arc::new(Mutex::new(None));
+    let sink = status.clone();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        if let Ok(mut s) = sink.lock() {
+            *s = Some(r);
+        }
+    });
+    device
+        .poll(wgpu::PollType::Wait)
+        .map_err(|e| Error::Device(format!("GPU: waiting for the inference failed: {e}")))?;
+    let result = status
+        .lock()
+        .map_err(|_| Error::Device("GPU: read-back lock poisoned".into()))?
+        .take();
+    match result {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::Device(format!("GPU: read-back failed: {e}"))),
+        None => return Err(Error::Device("GPU: read-back did not complete".into())),
+    }
+    let bytes = buffer.get_mapped_range(..).to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}
+
+/// Validation and out-of-memory errors of a stretch of GPU calls, caught instead of reaching wgpu's default
+/// handler.
+struct ErrorScope<'a>(&'a wgpu::Device);
+
+impl<'a> ErrorScope<'a> {
+    fn push(device: &'a wgpu::Device) -> ErrorScope<'a> {
+        device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        device.push_error_scope(wgpu::ErrorFilter::Validation);
+        ErrorScope(device)
+    }
+
+    fn pop(self) -> Result<()> {
+        let validation = super::context::block_on(self.0.pop_error_scope());
+        let memory = super::context::block_on(self.0.pop_error_scope());
+        match validation.or(memory) {
+            Some(e) => Err(Error::Device(format!("GPU: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Input descriptors of a node, with the values known at compile time.
+fn input_descs(
+    node: &Node,
+    ins: &[usize],
+    known: &HashMap<usize, Tensor>,
+) -> Result<Vec<TensorDesc>> {
+    node.inputs()
+        .iter()
+        .zip(ins)
+        .map(|(o, s)| {
+            let mut d = o.desc()?;
+            d.value = known.get(s).cloned();
+            Ok(d)
+        })
+        .collect()
+}
+
+/// Fails when a value is larger than one storage binding can be.
+fn check_sizes(lowered: &[Lowered], values: &[Value], caps: &Caps) -> Result<()> {
+    for l in lowered {
+        for &v in l.inputs.iter().chain(&l.outputs) {
+            let bytes = values[v].bytes();
+            if bytes > caps.max_storage_binding || bytes > caps.max_buffer_size {
+                return Err(Error::Unsupported(format!(
+                    "GPU: {} uses a tensor of {} ({bytes} bytes), over the adapter's storage binding limit of {} \
+                     bytes; run it on CPU or HETERO:GPU,CPU",
+                    l.node.describe(),
+                    fmt_shape(&values[v].shape),
+                    caps.max_storage_binding.min(caps.max_buffer_size)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Assigns every non-constant root value an arena buffer: inputs and outputs keep their own; intermediates reuse
+/// the best-fitting free buffer once their last reader ran. Returns the arena buffer sizes.
+fn plan_arena(
+    values: &mut [Value],
+    root: &[usize],
+    lowered: &[Lowered],
+    inputs: &[usize],
+    outputs: &[usize],
+) -> Vec<u64> {
+    let n = values.len();
+    let mut pinned = vec![false; n];
+    for &v in inputs.iter().chain(outputs) {
+        pinned[root[v]] = true;
+    }
+    let mut last = vec![0usize; n];
+    for (i, l) in lowered.iter().enumerate() {
+        for &v in l.inputs.iter().chain(&l.outputs) {
+            last[root[v]] = i;
+        }
+    }
+    let mut sizes: Vec<u64> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let is_constant = |v: &Value| matches!(v.location, Location::Constant(_));
+    let assign = |v: usize, values: &mut [Value], free: &mut Vec<usize>, sizes: &mut Vec<u64>| {
+        let need = values[v].bytes();
+        let fit = free
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| sizes[b] >= need)
+            .min_by_key(|&(_, &b)| sizes[b])
+            .or_else(|| free.iter().enumerate().max_by_key(|&(_, &b)| sizes[b]))
+            .map(|(i, _)| i);
+        let buffer = match fit {
+            Some(i) => free.swap_remove(i),
+            None => {
+                sizes.push(0);
+                sizes.len() - 1
+            }
+        };
+        sizes[buffer] = sizes[buffer].max(need);
+        values[v].location = Location::Arena(buffer);
+    };
+    for &v in inputs {
+        let r = root[v];
+        if !is_constant(&values[r]) && values[r].location == Location::Arena(usize::MAX) {
+            assign(r, values, &mut free, &mut sizes);
+        }
+    }
+    for (i, l) in lowered.iter().enumerate() {
+        for &v in &l.outputs {
+            if root[v] == v {
+                assign(v, values, &mut free, &mut sizes);
+            }
+        }
+        let mut dead: Vec<usize> = l
+            .inputs
+            .iter()
+            .chain(&l.outputs)
+            .map(|&v| root[v])
+            .filter(|&r| !pinned[r] && last[r] == i && !is_constant(&values[r]))
+            .collect();
+        dead.sort_unstable();
+        dead.dedup();
+        for r in dead {
+            if let Location::Arena(b) = values[r].location {
+                free.push(b);
+            }
+        }
+    }
+    sizes
+}
+
+/// Builds a step's pipelines (through the device's cache) and parameter buffers.
+fn plan_step(device: &GpuDevice, caps: &Caps, l: Lowered) -> Result<Step> {
+    let dispatches = l
+        .kernel
+        .dispatches(caps)
+        .map_err(|e| e.context(l.node.describe()))?
+        .into_iter()
+        .map(|d| {
+            let pipeline = device.pipelines.get(&device.device, &d.pipeline)?;
+            let bindings = d
+                .bindings
+                .into_iter()
+                .map(|b| {
+                    Ok(match b {
+                        Binding::Input(i) => Bound::Value(*l.inputs.get(i).ok_or_else(|| {
+                            Error::Internal(format!("GPU: kernel binds missing input {i}"))
+                        })?),
+                        Binding::Output(i) => Bound::Value(*l.outputs.get(i).ok_or_else(|| {
+                            Error::Internal(format!("GPU: kernel binds missing output {i}"))
+                        })?),
+                        Binding::Params(p) => {
+                            let bytes: Vec<u8> = p.iter().flat_map(|v| v.to_ne_bytes()).collect();
+                            Bound::Params(device.device.create_buffer_init(
+                                &wgpu::util::BufferInitDescriptor {
+                                    label: Some("params"),
+                                    contents: &bytes,
+                                    usage: wgpu::BufferUsages::STORAGE,
+                                },
+                            ))
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(PlannedDispatch {
+                pipeline,
+                bindings,
+                workgroups: d.workgroups,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Step {
+        exec_type: l.kernel.name(),
+        node: l.node,
+        dispatches,
+    })
+}
