@@ -10,6 +10,7 @@ import importlib
 from types import ModuleType
 
 from ferrovino._batch import get_batch, set_batch
+from ferrovino._custom_op import Extension, Op, OpExtension
 from ferrovino._native import (
     ConstOutput,
     DeviceError,
@@ -60,6 +61,7 @@ __all__ = [
     "DeviceError",
     "Dimension",
     "DiscreteTypeInfo",
+    "Extension",
     "FerrovinoError",
     "InferRequest",
     "Input",
@@ -72,6 +74,8 @@ __all__ = [
     "NotFoundError",
     "OVAny",
     "OVDict",
+    "Op",
+    "OpExtension",
     "Output",
     "ParseError",
     "PartialShape",
@@ -102,7 +106,7 @@ def tensor_from_file(path: str) -> Tensor:
 
 
 def __getattr__(name: str) -> ModuleType:
-    """Imports the ``opsetN`` builder modules, ``preprocess`` and ``passes`` on first use (``ov.opset13.relu``)."""
-    if (name.startswith("opset") and name[5:].isdigit()) or name in ("preprocess", "passes"):
+    """Imports the ``opsetN`` builder modules, ``preprocess``, ``passes`` and ``frontend`` on first use (``ov.opset13.relu``)."""
+    if (name.startswith("opset") and name[5:].isdigit()) or name in ("preprocess", "passes", "frontend"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from ferrovino import _native
+from ferrovino._custom_op import Extensions
 from ferrovino._data_dispatch import dispatch
 from ferrovino._ovdict import OVDict
 from ferrovino.properties import from_value, to_config
@@ -375,14 +376,27 @@ class Core(_native.Core):
         if _is_onnx(model):
             from .frontends.onnx import read_onnx
 
-            return read_onnx(model)
+            return read_onnx(model, self._extensions().onnx)
         if _is_path(model) and Path(model).suffix.lower() not in ("", ".xml"):
             raise _native.UnsupportedError(
                 f"cannot read '{model}': Core.read_model reads OpenVINO IR (.xml) and ONNX (.onnx) models"
             )
         if _is_path(weights):
             weights = os.fspath(weights)
-        return super().read_model(os.fspath(model) if _is_path(model) else model, weights, _config(config))
+        return super().read_model(os.fspath(model) if _is_path(model) else model, weights, _config(config),
+                                  self._extensions().classes)
+
+    def add_extension(self, extension: Any) -> None:
+        """Registers custom ops for the models this Core reads: a ``ferrovino.Op`` subclass, an ``OpExtension``, an
+        ONNX frontend ``ConversionExtension``/``OpExtension``, or a list of them. Native extension libraries
+        (paths) are not supported."""
+        self._extensions().add(extension)
+
+    def _extensions(self) -> Extensions:
+        """The extensions registered on this Core."""
+        if "_custom_extensions" not in self.__dict__:
+            self._custom_extensions = Extensions()
+        return self._custom_extensions
 
     def compile_model(self, model: Any, device_name: Optional[str] = None, config: Optional[dict] = None, *,
                       weights: Optional[bytes] = None) -> CompiledModel:

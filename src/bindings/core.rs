@@ -129,17 +129,21 @@ impl PyCore {
     fn get_available_devices(&self) -> Vec<String> {
         self.0.available_devices()
     }
-    /// Reads an IR model from a path (`.bin` beside it unless `weights` is given) or from XML bytes and weight bytes.
-    #[pyo3(signature = (model, weights=None, config=None))]
+    /// Reads an IR model from a path (`.bin` beside it unless `weights` is given) or from XML bytes and weight bytes;
+    /// layers of a type no opset defines are built from the custom op classes in `extensions` (by class name).
+    #[pyo3(signature = (model, weights=None, config=None, extensions=Vec::new()))]
     fn read_model(
         &self,
         py: Python<'_>,
         model: &Bound<'_, PyAny>,
         weights: Option<&Bound<'_, PyAny>>,
         config: Option<&Bound<'_, PyDict>>,
+        extensions: Vec<Py<PyAny>>,
     ) -> PyResult<PyModel> {
         optional_config(config)?;
-        read(&self.0, py, model, weights).map(PyModel)
+        let source = std::rc::Rc::new(super::custom_op::PyExtensions(extensions));
+        crate::ops::registry::with_extensions(source, || read(&self.0, py, model, weights))
+            .map(PyModel)
     }
     /// Compiles a model, or a model file (read by `reader()` when given, else as IR), for a device; no device
     /// means AUTO. Returns the compiled model and the warnings of the model cache (`CACHE_DIR`): a file source is

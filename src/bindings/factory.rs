@@ -100,6 +100,11 @@ fn py_to_attr(obj: &Bound<'_, PyAny>, like: &AttrValue) -> PyResult<AttrValue> {
     })
 }
 
+/// A Python value as an attribute of its own natural kind (`like` a kind no conversion arm treats specially).
+pub(crate) fn natural_attr(obj: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
+    py_to_attr(obj, &AttrValue::Bool(false))
+}
+
 /// A list in its natural kind: ints, then reals, then strings.
 fn natural_list(obj: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
     if let Ok(v) = obj.extract::<Vec<i64>>() {

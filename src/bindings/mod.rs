@@ -5,6 +5,7 @@
 mod compiled_model;
 mod control_flow;
 mod core;
+mod custom_op;
 mod dimension;
 mod element_type;
 mod errors;
@@ -75,6 +76,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<node::PyNode>()?;
     m.add_class::<node::PyTypeInfo>()?;
+    m.add_class::<custom_op::PyCustomOp>()?;
+    m.add_class::<custom_op::PyAttributeVisitor>()?;
     m.add_class::<input::PyInput>()?;
     m.add_class::<output::PyConstOutput>()?;
     m.add_class::<output::PyOutput>()?;

@@ -131,12 +131,57 @@ pub fn create(type_name: &str, opset: u32) -> Result<Box<dyn Op>> {
 /// The newest opset this runtime knows.
 pub const LATEST_OPSET: u32 = 17;
 
-/// Builds an op from its IR `type` and `version` attributes (`version="opset8"`).
+/// Builds an op from its IR `type` and `version` attributes (`version="opset8"`); a type the registry lacks comes
+/// from the extension sources of [`with_extensions`] when one of them knows it.
 pub fn create_from_ir(type_name: &str, version: &str) -> Result<Box<dyn Op>> {
-    let n = opset_number(version).filter(|n| (1..=LATEST_OPSET).contains(n)).ok_or_else(|| {
-        Error::Unsupported(format!("op '{type_name}' has version '{version}', which is not an opsetN this runtime knows"))
-    })?;
-    create(type_name, n)
+    let builtin = opset_number(version)
+        .filter(|n| (1..=LATEST_OPSET).contains(n))
+        .ok_or_else(|| {
+            Error::Unsupported(format!(
+                "op '{type_name}' has version '{version}', which is not an opsetN this runtime knows \
+                 (a custom op needs its class registered with Core.add_extension)"
+            ))
+        })
+        .and_then(|n| create(type_name, n));
+    match builtin {
+        Ok(op) => Ok(op),
+        Err(e) => from_extensions(type_name, version).unwrap_or(Err(e)),
+    }
+}
+
+/// A source of ops the registry does not define (custom ops registered through `Core.add_extension`).
+pub trait ExtensionSource {
+    /// The op for an IR `type` and `version`, or None when this source does not know the type.
+    fn create(&self, type_name: &str, version: &str) -> Option<Result<Box<dyn Op>>>;
+}
+
+thread_local! {
+    static EXTENSIONS: std::cell::RefCell<Vec<std::rc::Rc<dyn ExtensionSource>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Removes the innermost extension source when dropped (also on unwinding).
+struct ExtensionScope;
+
+impl Drop for ExtensionScope {
+    fn drop(&mut self) {
+        EXTENSIONS.with(|e| e.borrow_mut().pop());
+    }
+}
+
+/// Runs `f` with `source` consulted by [`create_from_ir`] (on this thread) for types the registry lacks.
+pub fn with_extensions<R>(source: std::rc::Rc<dyn ExtensionSource>, f: impl FnOnce() -> R) -> R {
+    EXTENSIONS.with(|e| e.borrow_mut().push(source));
+    let _scope = ExtensionScope;
+    f()
+}
+
+fn from_extensions(type_name: &str, version: &str) -> Option<Result<Box<dyn Op>>> {
+    let sources: Vec<_> = EXTENSIONS.with(|e| e.borrow().clone());
+    sources
+        .iter()
+        .rev()
+        .find_map(|s| s.create(type_name, version))
 }
 
 /// Every registered (class name, opset of introduction).
@@ -220,5 +265,33 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("opset13"), "{e}");
         assert_eq!(ir_name(class_name("ReLU")), "ReLU");
+    }
+
+    struct OneOp;
+    impl ExtensionSource for OneOp {
+        fn create(&self, type_name: &str, _version: &str) -> Option<Result<Box<dyn Op>>> {
+            (type_name == "MyRelu").then(|| create("Relu", 1))
+        }
+    }
+
+    #[test]
+    fn extensions_are_consulted_only_inside_their_scope() {
+        let err = create_from_ir("MyRelu", "extension")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("MyRelu") && err.contains("add_extension"),
+            "{err}"
+        );
+        let op = with_extensions(std::rc::Rc::new(OneOp), || {
+            create_from_ir("MyRelu", "extension")
+        });
+        assert_eq!(op.map(|o| o.type_info().name).ok(), Some("Relu"));
+        assert!(create_from_ir("MyRelu", "extension").is_err());
+        let other = with_extensions(std::rc::Rc::new(OneOp), || {
+            create_from_ir("Other", "extension")
+        });
+        assert!(matches!(other, Err(Error::Unsupported(_))));
     }
 }

@@ -30,16 +30,17 @@ def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
     return out
 
 
-def unsupported_nodes(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[tuple[str, str, int, str]]:
-    """Every (op_type, domain, opset version, node name) with no translator, sub-graphs included."""
+def unsupported_nodes(graph: onnx.GraphProto, opsets: dict[str, int],
+                      extensions: Optional[dict] = None) -> list[tuple[str, str, int, str]]:
+    """Every (op_type, domain, opset version, node name) with no translator (nor extension), sub-graphs included."""
     missing = []
     for node in graph.node:
         domain = registry.normalize_domain(node.domain)
         version = opsets.get(domain, 1)
-        if registry.lookup(domain, node.op_type, version) is None:
+        if registry.find(domain, node.op_type, version, extensions) is None:
             missing.append((node.op_type, domain or "ai.onnx", version, node.name or node.output[0]))
         for g in _subgraphs(node):
-            missing.extend(unsupported_nodes(g, opsets))
+            missing.extend(unsupported_nodes(g, opsets, extensions))
     return missing
 
 
@@ -51,8 +52,9 @@ class GraphConverter:
     """
 
     def __init__(self, opsets: dict[str, int], base_dir: str = "", outer: Optional[GraphConverter] = None,
-                 ir_version: int = 0):
+                 ir_version: int = 0, extensions: Optional[dict] = None):
         self.opsets = opsets
+        self.extensions = outer.extensions if outer is not None else extensions
         self.ir_version = outer.ir_version if outer is not None else ir_version
         self.base_dir = base_dir
         self.outer = outer
@@ -110,7 +112,7 @@ class GraphConverter:
         """Translates one node and records its outputs under their ONNX names."""
         domain = registry.normalize_domain(node.domain)
         version = self.opsets.get(domain, 1)
-        handler = registry.lookup(domain, node.op_type, version)
+        handler = registry.find(domain, node.op_type, version, self.extensions)
         if handler is None:
             raise _native.UnsupportedError(f"ONNX op {node.op_type} (opset {version}) has no translator")
         inputs = [self.lookup(n) if n else None for n in node.input]
@@ -168,16 +170,17 @@ class GraphConverter:
         return params, outputs
 
 
-def convert_model(model: onnx.ModelProto, base_dir: str = "") -> _native.Model:
-    """Translates a whole ONNX model; every op without a translator is reported at once."""
+def convert_model(model: onnx.ModelProto, base_dir: str = "", extensions: Optional[dict] = None) -> _native.Model:
+    """Translates a whole ONNX model; every op without a translator is reported at once. ``extensions`` maps
+    (domain, op_type) to the handlers a Core's extensions add (see ``registry.find``)."""
     opsets = _opsets(model)
-    missing = unsupported_nodes(model.graph, opsets)
+    missing = unsupported_nodes(model.graph, opsets, extensions)
     if missing:
         lines = [f"  {op} (domain {dom}, opset {ver}): node '{name}'" for op, dom, ver, name in missing]
         raise _native.UnsupportedError(
             f"the ONNX model uses {len(missing)} node(s) ferrovino cannot run:\n" + "\n".join(lines)
         )
-    conv = GraphConverter(opsets, base_dir, ir_version=model.ir_version)
+    conv = GraphConverter(opsets, base_dir, ir_version=model.ir_version, extensions=extensions)
     try:
         params, outputs = conv.convert_graph(model.graph)
     except UnsupportedType as e:
@@ -191,15 +194,16 @@ def convert_model(model: onnx.ModelProto, base_dir: str = "") -> _native.Model:
     return _native.Model(results, params, model.graph.name or "onnx_model")
 
 
-def read_onnx(model: Any) -> _native.Model:
-    """Reads an ONNX model from a path, bytes or an ``onnx.ModelProto`` (external data beside the file)."""
+def read_onnx(model: Any, extensions: Optional[dict] = None) -> _native.Model:
+    """Reads an ONNX model from a path, bytes or an ``onnx.ModelProto`` (external data beside the file);
+    ``extensions`` as for :func:`convert_model`."""
     if isinstance(model, onnx.ModelProto):
-        return convert_model(model)
+        return convert_model(model, extensions=extensions)
     if isinstance(model, (bytes, bytearray)):
-        return convert_model(onnx.load_from_string(bytes(model)))
+        return convert_model(onnx.load_from_string(bytes(model)), extensions=extensions)
     path = os.fspath(model)
     try:
         proto = onnx.load(path, load_external_data=False)  # external tensors are memory-mapped when read
     except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
         raise _native.ParseError(f"cannot read ONNX model '{path}': {e}") from e
-    return convert_model(proto, os.path.dirname(os.path.abspath(path)))
+    return convert_model(proto, os.path.dirname(os.path.abspath(path)), extensions)

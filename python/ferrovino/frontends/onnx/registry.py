@@ -45,3 +45,14 @@ def lookup(domain: str, op_type: str, version: int) -> Optional[Handler]:
 def supported_ops() -> list[tuple[str, str, int]]:
     """Every registered (domain, op_type, since)."""
     return sorted((d, t, s) for (d, t), entries in _HANDLERS.items() for s, _ in entries)
+
+
+def find(domain: str, op_type: str, version: int, extensions: Optional[dict] = None) -> Optional[Handler]:
+    """The handler of a node: a Core extension's first (keyed by (domain, op_type), or ("*", op_type) for any
+    custom domain), else the built-in translator."""
+    domain = normalize_domain(domain)
+    if extensions:
+        handler = extensions.get((domain, op_type)) or (extensions.get(("*", op_type)) if domain else None)
+        if handler is not None:
+            return handler
+    return lookup(domain, op_type, version)

@@ -1,0 +1,7 @@
+"""Frontend extensions (``openvino.frontend``): ``ConversionExtension`` and ``OpExtension`` for ``Core.add_extension``;
+``ferrovino.frontend.onnx`` holds the ONNX ones."""
+
+from ferrovino._custom_op import ConversionExtension
+from ferrovino._custom_op import FrontendOpExtension as OpExtension
+
+__all__ = ["ConversionExtension", "OpExtension"]
