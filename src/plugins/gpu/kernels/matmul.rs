@@ -103,3 +103,48 @@ pub fn select(
     let plan = mm.plan(&dims(a)?, &dims(b)?).ok()?;
     Some(Box::new(MatMulKernel { plan }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::linalg::MatMul;
+    use crate::plugins::cpu::kernels::testing::Lcg;
+    use crate::plugins::gpu::kernels::testing::check_against_reference;
+
+    fn check(a: &[usize], b: &[usize], transpose_a: bool, transpose_b: bool, constant_b: bool) {
+        let mut rng = Lcg(a.len() as u64 * 31 + b.iter().sum::<usize>() as u64);
+        let (x, y) = (rng.tensor(a), rng.tensor(b));
+        check_against_reference(
+            || {
+                Box::new(MatMul {
+                    transpose_a,
+                    transpose_b,
+                })
+            },
+            &[x, y],
+            &[false, constant_b],
+        );
+    }
+
+    #[test]
+    fn plain_and_ragged_sizes() {
+        check(&[4, 8], &[8, 4], false, false, false);
+        check(&[33, 70], &[70, 45], false, false, true);
+        check(&[1, 5], &[5, 1], false, false, false);
+    }
+
+    #[test]
+    fn transposes() {
+        check(&[70, 33], &[70, 45], true, false, false);
+        check(&[33, 70], &[45, 70], false, true, true);
+        check(&[70, 33], &[45, 70], true, true, false);
+    }
+
+    #[test]
+    fn batches_broadcast_and_vectors() {
+        check(&[2, 3, 17, 9], &[9, 5], false, false, true);
+        check(&[2, 1, 17, 9], &[3, 9, 5], false, false, false);
+        check(&[9], &[2, 9, 5], false, false, false);
+        check(&[2, 4, 9], &[9], false, false, false);
+        check(&[0, 4, 9], &[9, 3], false, false, false);
+    }
+}
