@@ -314,3 +314,21 @@ def test_custom_op_in_parallel_requests(rt, ops, opset):
     queue.wait_all()
     for i, x in enumerate(inputs):
         np.testing.assert_allclose(results[i], _swish(x, 1.0), rtol=1e-6)
+
+
+def test_cached_compile_and_import_rebuild_custom_ops(rt, ops, opset, tmp_path):
+    p = opset.parameter([2, 3], np.float32, name="x")
+    model = rt.Model([ops.MySwish([p], {"beta": 2.0})], [p], "m")
+    path = tmp_path / "swish.xml"
+    rt.save_model(model, path)
+    config = {"CACHE_DIR": str(tmp_path / "cache")}
+    for loaded in (False, True):
+        core = rt.Core()
+        core.add_extension(ops.MySwish)
+        compiled = core.compile_model(path, "CPU", config)
+        assert compiled.get_property("LOADED_FROM_CACHE") is loaded
+        np.testing.assert_allclose(compiled(X)[0], _swish(X, 2.0), rtol=1e-6)
+    core = rt.Core()
+    core.add_extension(ops.MySwish)
+    imported = core.import_model(core.compile_model(model, "CPU").export_model(), "CPU")
+    np.testing.assert_allclose(imported(X)[0], _swish(X, 2.0), rtol=1e-6)

@@ -411,7 +411,8 @@ class Core(_native.Core):
             model, reader = path, functools.partial(self.read_model, path)
         elif _is_onnx(model):
             model = self.read_model(model)
-        compiled, problems = super().compile_model(model, device_name, _config(config), reader)
+        compiled, problems = super().compile_model(model, device_name, _config(config), reader,
+                                                   self._extensions().classes)
         for problem in problems:
             warnings.warn(problem, RuntimeWarning, stacklevel=2)
         return CompiledModel(compiled)
@@ -423,7 +424,7 @@ class Core(_native.Core):
             model_stream = bytes(model_stream)
         elif not isinstance(model_stream, bytes) and not hasattr(model_stream, "getvalue"):
             model_stream = model_stream.read()
-        return CompiledModel(super().import_model(model_stream, device_name, _config(config)))
+        return CompiledModel(super().import_model(model_stream, device_name, _config(config), self._extensions().classes))
 
     def set_property(self, device_name_or_properties: Any, properties: Any = None) -> None:
         """``set_property(device, properties)`` or ``set_property(properties)`` for every device; ``properties`` is a

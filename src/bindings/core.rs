@@ -101,7 +101,44 @@ fn compile_file(
     }
 }
 
+/// Runs `f` with the custom op classes of `Core.add_extension` available to the IR reader.
+fn with_classes<R>(classes: Vec<Py<PyAny>>, f: impl FnOnce() -> R) -> R {
+    let source = std::rc::Rc::new(super::custom_op::PyExtensions(classes));
+    crate::ops::registry::with_extensions(source, f)
+}
+
 impl PyCore {
+    /// Compiles a model, model bytes or a model file (see `compile_model`).
+    fn compile_any(
+        &self,
+        py: Python<'_>,
+        model: &Bound<'_, PyAny>,
+        device_name: Option<&str>,
+        config: Option<&Bound<'_, PyDict>>,
+        reader: Option<Py<PyAny>>,
+    ) -> PyResult<(PyCompiledModel, Vec<String>)> {
+        let cfg = optional_config(config)?;
+        let device = device_name.unwrap_or("AUTO");
+        let core = &self.0;
+        let compiled = if let Ok(m) = model.cast::<PyModel>() {
+            let m = m.borrow().0.clone();
+            detached(py, || {
+                core.compile_source(ModelSource::Model(&m), device, &cfg)
+            })?
+        } else if bytes_of(model)?.is_some() {
+            let m = read(core, py, model, None)?;
+            detached(py, || {
+                core.compile_source(ModelSource::Model(&m), device, &cfg)
+            })?
+        } else {
+            let path: PathBuf = model.extract().map_err(|_| {
+                PyTypeError::new_err("model must be a Model, a path, bytes or BytesIO")
+            })?;
+            compile_file(core, py, &path, reader, device, &cfg)?
+        };
+        Ok((PyCompiledModel(compiled.model), compiled.warnings))
+    }
+
     fn first_device(&self) -> crate::Result<String> {
         self.0
             .available_devices()
@@ -141,14 +178,13 @@ impl PyCore {
         extensions: Vec<Py<PyAny>>,
     ) -> PyResult<PyModel> {
         optional_config(config)?;
-        let source = std::rc::Rc::new(super::custom_op::PyExtensions(extensions));
-        crate::ops::registry::with_extensions(source, || read(&self.0, py, model, weights))
-            .map(PyModel)
+        with_classes(extensions, || read(&self.0, py, model, weights)).map(PyModel)
     }
     /// Compiles a model, or a model file (read by `reader()` when given, else as IR), for a device; no device
     /// means AUTO. Returns the compiled model and the warnings of the model cache (`CACHE_DIR`): a file source is
-    /// keyed by its path, size and modification time, so a cached compilation does not read it.
-    #[pyo3(signature = (model, device_name=None, config=None, reader=None))]
+    /// keyed by its path, size and modification time, so a cached compilation does not read it. A cached blob's
+    /// custom ops come from the classes in `extensions`.
+    #[pyo3(signature = (model, device_name=None, config=None, reader=None, extensions=Vec::new()))]
     fn compile_model(
         &self,
         py: Python<'_>,
@@ -156,42 +192,30 @@ impl PyCore {
         device_name: Option<&str>,
         config: Option<&Bound<'_, PyDict>>,
         reader: Option<Py<PyAny>>,
+        extensions: Vec<Py<PyAny>>,
     ) -> PyResult<(PyCompiledModel, Vec<String>)> {
-        let cfg = optional_config(config)?;
-        let device = device_name.unwrap_or("AUTO");
-        let core = &self.0;
-        let compiled = if let Ok(m) = model.cast::<PyModel>() {
-            let m = m.borrow().0.clone();
-            detached(py, || {
-                core.compile_source(ModelSource::Model(&m), device, &cfg)
-            })?
-        } else if bytes_of(model)?.is_some() {
-            let m = read(core, py, model, None)?;
-            detached(py, || {
-                core.compile_source(ModelSource::Model(&m), device, &cfg)
-            })?
-        } else {
-            let path: PathBuf = model.extract().map_err(|_| {
-                PyTypeError::new_err("model must be a Model, a path, bytes or BytesIO")
-            })?;
-            compile_file(core, py, &path, reader, device, &cfg)?
-        };
-        Ok((PyCompiledModel(compiled.model), compiled.warnings))
+        with_classes(extensions, || {
+            self.compile_any(py, model, device_name, config, reader)
+        })
     }
-    /// Imports a blob that `CompiledModel.export_model()` wrote.
-    #[pyo3(signature = (model_stream, device_name, config=None))]
+    /// Imports a blob that `CompiledModel.export_model()` wrote; its custom ops come from the classes in
+    /// `extensions`.
+    #[pyo3(signature = (model_stream, device_name, config=None, extensions=Vec::new()))]
     fn import_model(
         &self,
         py: Python<'_>,
         model_stream: &Bound<'_, PyAny>,
         device_name: &str,
         config: Option<&Bound<'_, PyDict>>,
+        extensions: Vec<Py<PyAny>>,
     ) -> PyResult<PyCompiledModel> {
         let cfg = optional_config(config)?;
         let blob = bytes_of(model_stream)?
             .ok_or_else(|| PyTypeError::new_err("import_model takes bytes or BytesIO"))?;
         let core = &self.0;
-        detached(py, || core.import_model(&blob, device_name, &cfg)).map(PyCompiledModel)
+        with_classes(extensions, || {
+            detached(py, || core.import_model(&blob, device_name, &cfg)).map(PyCompiledModel)
+        })
     }
     /// The blob of a compiled model (`CompiledModel.export_model()`).
     #[staticmethod]
