@@ -475,16 +475,15 @@ fn ow_range(a: &Axis, k: usize) -> Range<usize> {
 /// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps.
 ///
 /// The channel's input rows are first laid out padded along the width and split into `stride` phases
-/// (phase `p` holds padded columns `p, p + stride, …`), so that every tap reads contiguous runs: a sum of
-/// scaled contiguous slices, a loop LLVM vectorises. 2-D planes with a row stride of one also get their
-/// padding rows, which makes each tap one run over the whole plane (see [`depthwise_plane`]).
+/// (phase `p` holds padded columns `p, p + stride, …`), so that every tap reads contiguous runs. 2-D planes
+/// also get their padding rows and run [`depthwise_2d`] (all taps of a block of outputs summed in registers);
+/// 3-D volumes run [`depthwise_rows`] (a sum of scaled contiguous slices per output row).
 fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
     let layout = PhasedRows::new(&a[2]);
     let plane_2d = a[0].input == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
-    if plane_2d && a[1].stride == 1 {
-        let (rows, span) = plane_extent(a, &layout);
-        with_scratch(rows * layout.row_len + span, |s| {
-            depthwise_plane_best(x, w, a, dst, s)
+    if plane_2d && a[1].kernel * a[2].kernel <= DW_MAX_TAPS {
+        with_scratch(plane_rows(&a[1]) * layout.row_len + DW_BLOCK, |s| {
+            depthwise_2d_best(x, w, a, dst, s)
         });
     } else {
         let rows = a[0].input * a[1].input;
@@ -501,9 +500,9 @@ math::best_isa_fn! {
 }
 
 math::best_isa_fn! {
-    /// [`depthwise_plane`] compiled for the best ISA.
-    fn depthwise_plane_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32])
-        => depthwise_plane
+    /// [`depthwise_2d`] compiled for the best ISA.
+    fn depthwise_2d_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32])
+        => depthwise_2d
 }
 
 math::best_isa_fn! {
@@ -570,9 +569,20 @@ impl PhasedRows {
     #[inline(always)]
     fn fill(&self, src: &[f32], out: &mut [f32]) {
         out.fill(0.0);
-        for (i, v) in src.iter().enumerate() {
-            let col = i + self.pad_begin;
-            out[(col % self.stride) * self.phase_len + col / self.stride] = *v;
+        if self.stride == 1 {
+            let end = (self.pad_begin + src.len()).min(out.len());
+            out[self.pad_begin.min(end)..end]
+                .copy_from_slice(&src[..end - self.pad_begin.min(end)]);
+            return;
+        }
+        for (p, phase) in out.chunks_exact_mut(self.phase_len).enumerate() {
+            // The first source value in phase `p`, and where it lands in the phase.
+            let first = (p + self.stride - self.pad_begin % self.stride) % self.stride;
+            let at = (first + self.pad_begin) / self.stride;
+            let values = src.iter().skip(first).step_by(self.stride);
+            for (d, v) in phase.iter_mut().skip(at).zip(values) {
+                *d = *v;
+            }
         }
     }
 
@@ -584,42 +594,81 @@ impl PhasedRows {
     }
 }
 
-/// Depthwise convolution of a 2-D plane whose row stride is one: with the padding rows laid out too, output
-/// `(oh, ow)` of tap `(kh, kw)` reads `base(kh, kw) + oh·row_len + ow`, so each tap is one multiply-add over
-/// a run of `OH·row_len` values into an output of that pitch, whose valid columns are copied out at the end.
+/// The widest block of output columns that [`depthwise_2d`] sums in registers at once (the slack its
+/// scratch memory needs past the last row).
+const DW_BLOCK: usize = 32;
+/// The most taps (`kh·kw`) a filter of [`depthwise_2d`] has; larger filters run [`depthwise_rows`].
+const DW_MAX_TAPS: usize = 64;
+
+/// Depthwise convolution of a 2-D plane. With its padding rows laid out too (`scratch` holds
+/// [`plane_rows`] rows by [`PhasedRows`] plus [`DW_BLOCK`] values of slack), output `(oh, ow)` of tap
+/// `(kh, kw)` reads `(oh·stride_h + kh·dilation_h)·pitch + tap_offset(kw) + ow`: each block of [`DW_BLOCK`]
+/// outputs of a row is the sum over the taps of contiguous runs, kept in registers and stored once. A row's
+/// last block may read past the row (into the next one or the slack); those lanes are not stored.
 #[inline(always)]
-fn depthwise_plane(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32]) {
+fn depthwise_2d(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32]) {
     let (ah, aw) = (&a[1], &a[2]);
     let layout = PhasedRows::new(aw);
     let (ow, pitch) = (aw.output, layout.row_len);
-    let (rows, span) = plane_extent(a, &layout);
-    let (phased, acc) = scratch.split_at_mut(rows * pitch);
-    for (r, out) in phased.chunks_exact_mut(pitch).enumerate() {
+    let rows = plane_rows(ah);
+    for (r, out) in scratch.chunks_exact_mut(pitch).take(rows).enumerate() {
         match r.checked_sub(ah.pad_begin).filter(|&i| i < ah.input) {
             Some(i) => layout.fill(&x[i * aw.input..(i + 1) * aw.input], out),
             None => out.fill(0.0),
         }
     }
-    acc.fill(0.0);
-    for kh in 0..ah.kernel {
-        for kw in 0..aw.kernel {
-            let base = kh * ah.dilation * pitch + layout.tap_offset(aw, kw);
-            let wv = w[kh * aw.kernel + kw];
-            for (o, v) in acc.iter_mut().zip(&phased[base..base + span]) {
-                *o += wv * v;
-            }
-        }
+    scratch[rows * pitch..].fill(0.0);
+    let phased = &scratch[..];
+    // Each tap's offset from the top-left input of its output row, with its weight.
+    let mut taps = [(0usize, 0.0f32); DW_MAX_TAPS];
+    let tap_count = ah.kernel * aw.kernel;
+    for (t, tap) in taps.iter_mut().take(tap_count).enumerate() {
+        let (kh, kw) = (t / aw.kernel, t % aw.kernel);
+        *tap = (kh * ah.dilation * pitch + layout.tap_offset(aw, kw), w[t]);
     }
-    for (r, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
-        line.copy_from_slice(&acc[r * pitch..r * pitch + ow]);
+    let taps = &taps[..tap_count.min(DW_MAX_TAPS)];
+    for (oh, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
+        let top = oh * ah.stride * pitch;
+        // Wide rows take wider blocks: more independent sums in flight per tap.
+        match ow {
+            24.. => depthwise_row::<32>(line, phased, top, taps),
+            12.. => depthwise_row::<16>(line, phased, top, taps),
+            _ => depthwise_row::<8>(line, phased, top, taps),
+        }
     }
 }
 
-/// The rows (padding included) and the accumulator span of [`depthwise_plane`].
-fn plane_extent(a: &[Axis; 3], layout: &PhasedRows) -> (usize, usize) {
-    let (ah, oh) = (&a[1], a[1].output);
-    let rows = (oh.max(1) - 1) + (ah.kernel.max(1) - 1) * ah.dilation + 1;
-    (rows, (oh.max(1) - 1) * layout.row_len + a[2].output)
+/// One output row of [`depthwise_2d`] in blocks of `B` columns; `top` is where its first tap's input starts.
+#[inline(always)]
+fn depthwise_row<const B: usize>(
+    line: &mut [f32],
+    phased: &[f32],
+    top: usize,
+    taps: &[(usize, f32)],
+) {
+    for (b, out) in line.chunks_mut(B).enumerate() {
+        let start = top + b * B;
+        let mut acc = [0.0f32; B];
+        for &(offset, wv) in taps {
+            let at = start + offset;
+            let Some(src) = phased.get(at..at + B) else {
+                continue;
+            };
+            for l in 0..B {
+                acc[l] += wv * src[l];
+            }
+        }
+        if let Ok(full) = <&mut [f32; B]>::try_from(&mut *out) {
+            *full = acc;
+        } else {
+            out.copy_from_slice(&acc[..out.len()]);
+        }
+    }
+}
+
+/// The input rows (padding included) that [`depthwise_2d`] lays out for the output rows of axis `ah`.
+fn plane_rows(ah: &Axis) -> usize {
+    (ah.output.max(1) - 1) * ah.stride + (ah.kernel.max(1) - 1) * ah.dilation + 1
 }
 
 #[cfg(test)]
@@ -796,6 +845,44 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
                 &[1, 1],
+            ),
+            // Depthwise rows of every block width (32, 16, 8 columns, partial last blocks) and a filter with
+            // more taps than the register-blocked loop takes.
+            case(
+                &[1, 3, 6, 45],
+                &[3, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 2, 9, 61],
+                &[2, 1, 1, 3, 5],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[1, 2],
+                &[0, 2],
+            ),
+            case(
+                &[1, 2, 5, 27],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[1, 2],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 2, 12, 12],
+                &[2, 1, 1, 9, 9],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[4, 4],
+                &[4, 4],
             ),
             // Depthwise with width stride and dilation together (the phase split of the input rows).
             case(
