@@ -220,3 +220,27 @@ fn matmul_figures() {
         2.0 * (n * n * n) as f64 / secs / 1e9
     );
 }
+
+#[test]
+fn auto_leaves_software_gpus_out() {
+    if !have_gpu() {
+        return;
+    }
+    let software = context::adapters()
+        .iter()
+        .all(|a| a.info.device_type == wgpu::DeviceType::Cpu);
+    if !software {
+        return;
+    }
+    let compiled = Core::new()
+        .compile_model(&mlp(None), "AUTO", &Config::new())
+        .unwrap();
+    let devices = compiled
+        .get_property(keys::EXECUTION_DEVICES)
+        .unwrap()
+        .to_string();
+    assert!(
+        devices.contains("CPU") && !devices.contains("GPU"),
+        "{devices}"
+    );
+}

@@ -21,6 +21,11 @@ pub trait Plugin: Send + Sync {
     fn get_property(&self, key: &str) -> Result<PropertyValue>;
     /// Sets device-wide properties (defaults for later compilations).
     fn set_property(&self, config: &Config) -> Result<()>;
+    /// Whether AUTO may pick this device when no device list is given (false for a GPU that is only a software
+    /// renderer such as lavapipe, which is slower than the CPU plugin).
+    fn auto_selectable(&self) -> bool {
+        true
+    }
     /// Rebuilds a compiled model from the graph a [`CompiledModel::export_model`] of this device gave (read back
     /// from a blob: already transformed, so only the device's own preparation runs).
     fn import_model(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {

@@ -143,6 +143,13 @@ impl Plugin for GpuPlugin {
         }
     }
 
+    /// AUTO picks a GPU only when some adapter is a real one (not a software renderer such as lavapipe).
+    fn auto_selectable(&self) -> bool {
+        context::adapters()
+            .iter()
+            .any(|a| a.info.device_type != wgpu::DeviceType::Cpu)
+    }
+
     fn query_model(&self, model: &Model, _config: &Config) -> Result<BTreeMap<String, String>> {
         let mut supported = BTreeMap::new();
         for node in model.ordered_ops()? {

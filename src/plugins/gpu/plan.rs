@@ -703,3 +703,129 @@ fn plan_step(device: &GpuDevice, caps: &Caps, l: Lowered) -> Result<Step> {
         dispatches,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::registry::create;
+    use crate::ops::structure::{Constant, Parameter, ResultOp};
+    use crate::plugins::gpu::context;
+    use crate::plugins::gpu::kernels::testing::have_gpu;
+
+    fn unary_chain(ops: &[&str], reshape_after: Option<usize>) -> Model {
+        let p = Node::new(
+            Box::new(Parameter::new(
+                ElementType::F32,
+                crate::ir::PartialShape::from_static(&[2, 6]),
+            )),
+            vec![],
+        )
+        .unwrap();
+        let mut x = p.clone();
+        for (i, name) in ops.iter().enumerate() {
+            x = Node::new(create(name, 1).unwrap(), vec![x.output(0)]).unwrap();
+            if reshape_after == Some(i) {
+                let shape = Tensor::from_vec(&[3], vec![3i64, 2, 2]).unwrap();
+                let c = Node::new(Box::new(Constant::new(shape)), vec![]).unwrap();
+                x = Node::new(
+                    create("Reshape", 1).unwrap(),
+                    vec![x.output(0), c.output(0)],
+                )
+                .unwrap();
+            }
+        }
+        let r = Node::new(Box::new(ResultOp), vec![x.output(0)]).unwrap();
+        Model::new(vec![r], vec![], vec![p], "chain").unwrap()
+    }
+
+    fn run(model: &Model, x: &Tensor) -> (GpuPlan, Tensor) {
+        let plan = GpuPlan::build(model, context::adapter("").unwrap().device().unwrap()).unwrap();
+        let mut memory = plan.new_memory().unwrap();
+        let out = plan.run(std::slice::from_ref(x), &mut memory).unwrap();
+        // A second inference on the same memory gives the same answer.
+        let again = plan.run(std::slice::from_ref(x), &mut memory).unwrap();
+        assert_eq!(out[0].bytes(), again[0].bytes());
+        (plan, out[0].clone())
+    }
+
+    #[test]
+    fn intermediates_share_buffers_and_reshape_aliases() {
+        if !have_gpu() {
+            return;
+        }
+        let x = Tensor::from_vec(&[2, 6], (0..12).map(|i| i as f32 - 6.0).collect()).unwrap();
+        let (plan, out) = run(
+            &unary_chain(
+                &["Negative", "Relu", "Negative", "Abs", "Negative"],
+                Some(1),
+            ),
+            &x,
+        );
+        // The input and two buffers the five values alternate in (the output takes a dead intermediate's).
+        assert_eq!(plan.arena_buffers(), 3);
+        assert_eq!(plan.executed_steps().len(), 5);
+        assert_eq!(out.shape(), &[3, 2, 2]);
+        let want: Vec<f32> = (0..12).map(|i| -((6 - i).max(0) as f32)).collect();
+        assert_eq!(out.typed::<f32>().unwrap(), want.as_slice());
+    }
+
+    #[test]
+    fn identical_kernels_compile_once() {
+        if !have_gpu() {
+            return;
+        }
+        let device = context::adapter("").unwrap().device().unwrap();
+        let model = unary_chain(&["Sin", "Cos", "Sin"], None);
+        GpuPlan::build(&model, device.clone()).unwrap();
+        let before = device.pipelines.compiled_count();
+        GpuPlan::build(&model, device.clone()).unwrap();
+        assert_eq!(device.pipelines.compiled_count(), before);
+    }
+
+    #[test]
+    fn tensors_over_the_binding_limit_are_named() {
+        let model = unary_chain(&["Relu"], None);
+        let node = model.ordered_ops().unwrap()[1].clone();
+        let kernel = kernels::select(
+            node.op().as_ref(),
+            &node.input_descs().unwrap(),
+            &[node.output(0).desc().unwrap()],
+        )
+        .unwrap();
+        let value = Value {
+            element_type: ElementType::F32,
+            shape: vec![2, 6],
+            location: Location::Arena(0),
+        };
+        let lowered = [Lowered {
+            node,
+            kernel,
+            inputs: vec![0],
+            outputs: vec![0],
+        }];
+        let mut caps = Caps::baseline();
+        assert!(check_sizes(&lowered, std::slice::from_ref(&value), &caps).is_ok());
+        caps.max_storage_binding = 16;
+        let e = check_sizes(&lowered, &[value], &caps)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[2,6]") && e.contains("limit of 16 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn i64_is_stored_as_checked_i32() {
+        let t = Tensor::from_vec(&[2], vec![7i64, -3]).unwrap();
+        let bytes = to_storage(&t).unwrap();
+        assert_eq!(
+            from_storage(ElementType::I64, &[2], &bytes)
+                .unwrap()
+                .to_i64_vec(),
+            vec![7, -3]
+        );
+        let big = Tensor::from_vec(&[1], vec![1i64 << 40]).unwrap();
+        assert!(to_storage(&big).is_err());
+    }
+}

@@ -70,13 +70,16 @@ impl AutoPlugin {
             }
         };
         if wanted.is_empty() {
+            let selectable =
+                |d: &&String| self.devices.plugin(d).is_ok_and(|p| p.auto_selectable());
             for kind in DEFAULT_ORDER {
                 available
                     .iter()
                     .filter(|d| matches(kind, d))
+                    .filter(selectable)
                     .for_each(&mut push);
             }
-            available.iter().for_each(&mut push);
+            available.iter().filter(selectable).for_each(&mut push);
         } else {
             for w in &wanted {
                 available
