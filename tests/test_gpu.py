@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 
+import ferrovino as fv
 import numpy as np
 import pytest
-
-import ferrovino as fv
 
 RNG = np.random.default_rng(5)
 W1 = RNG.standard_normal((8, 16)).astype(np.float32)
