@@ -106,7 +106,7 @@ def tensor_from_file(path: str) -> Tensor:
 
 
 def __getattr__(name: str) -> ModuleType:
-    """Imports the ``opsetN`` builders, ``preprocess``, ``passes`` and ``frontend`` on first use (``ov.opset13.relu``)."""
-    if (name.startswith("opset") and name[5:].isdigit()) or name in ("preprocess", "passes", "frontend"):
+    """Imports the ``opsetN`` builders and ``preprocess``, ``passes``, ``frontend``, ``op`` on first use (``ov.op``)."""
+    if (name.startswith("opset") and name[5:].isdigit()) or name in ("preprocess", "passes", "frontend", "op"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -328,11 +328,19 @@ def result(data: NodeInput, name: str | None = None) -> Any:
     return create("Result", 1, [as_output(data, name)], {}, name)
 
 
+def _is_variable(value: Any) -> bool:
+    """True for an ``op.util.Variable``."""
+    from ferrovino.op.util import Variable
+
+    return isinstance(value, Variable)
+
+
 def read_value(*args: Any, **kwargs: Any) -> Any:
     """ReadValue-6: ``read_value(init_value, variable_id, variable_type=None, variable_shape=None, name=None)``, or
     without an initial value (the variable then starts as zeros) ``read_value(variable_id, variable_type=None,
-    variable_shape=None, name=None)``; an unset type or shape is dynamic."""
-    with_init = "init_value" in kwargs or (bool(args) and not isinstance(args[0], str))
+    variable_shape=None, name=None)``; an unset type or shape is dynamic. ``variable_id`` may be an
+    ``op.util.Variable``, which gives the type and shape too."""
+    with_init = "init_value" in kwargs or (bool(args) and not isinstance(args[0], str) and not _is_variable(args[0]))
     names = ["init_value"] * with_init + ["variable_id", "variable_type", "variable_shape", "name"]
     if len(args) > len(names):
         raise TypeError(f"read_value() takes at most {len(names)} arguments ({len(args)} given)")
@@ -345,22 +353,32 @@ def read_value(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("read_value() needs a variable_id")
     name = bound.get("name")
     vtype, vshape = bound.get("variable_type"), bound.get("variable_shape")
+    variable = bound["variable_id"]
+    if _is_variable(variable):
+        info = variable.get_info()
+        bound["variable_id"], vtype, vshape = info.variable_id, info.data_type, info.data_shape
     attributes = {
         "variable_id": _str(bound["variable_id"]),
         "variable_type": "dynamic" if vtype is None else type_name(vtype),
         "variable_shape": _native().PartialShape.dynamic() if vshape is None else vshape,
     }
     inputs = [as_output(bound["init_value"], name)] if with_init else []
-    return create("ReadValue", 6, inputs, attributes, name)
+    node = create("ReadValue", 6, inputs, attributes, name)
+    return variable._attach(node) if _is_variable(variable) else node
 
 
 class assign:  # noqa: N801 - OpenVINO's opset6+ ``assign`` is a class of this name
-    """Assign-6: ``assign(new_value, variable_id, name="")`` writes ``new_value`` to variable ``variable_id`` at the
-    end of each inference (a sink of the model). Calling the class returns the new node."""
+    """Assign-6: ``assign(new_value, variable_id, name="")`` writes ``new_value`` to variable ``variable_id`` (an id
+    or an ``op.util.Variable``) at the end of each inference (a sink of the model). Calling the class returns the
+    new node."""
 
-    def __new__(cls, new_value: NodeInput, variable_id: str, name: str = "") -> Any:
+    def __new__(cls, new_value: NodeInput, variable_id: Any, name: str = "") -> Any:
         label = name or None
-        return create("Assign", 6, [as_output(new_value, label)], {"variable_id": _str(variable_id)}, label)
+        variable = variable_id
+        if _is_variable(variable):
+            variable_id = variable.get_info().variable_id
+        node = create("Assign", 6, [as_output(new_value, label)], {"variable_id": _str(variable_id)}, label)
+        return variable._attach(node) if _is_variable(variable) else node
 
 
 CUSTOM = {

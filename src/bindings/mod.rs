@@ -20,6 +20,7 @@ mod partial_shape;
 mod properties;
 mod shape;
 mod tensor;
+mod variables;
 
 use errors::detached;
 use pyo3::prelude::*;

@@ -142,39 +142,54 @@ impl PyModel {
 
 #[pymethods]
 impl PyModel {
-    /// `Model(results, parameters, name="")` or `Model(results, sinks, parameters, name="")`: results are Nodes
-    /// or Outputs (wrapped in Results when needed); sinks are the Assign nodes (or their outputs) of a stateful
-    /// model.
+    /// `Model(results, parameters, name="")`, `Model(results, sinks, parameters, name="")`, each optionally with
+    /// the declared `variables` (`op.util.Variable`s) after the parameters: results are Nodes or Outputs (wrapped in
+    /// Results when needed); sinks are the Assign nodes (or their outputs) of a stateful model; declared variables
+    /// must include every variable the graph uses.
     #[new]
-    #[pyo3(signature = (results, sinks_or_parameters=None, parameters_or_name=None, name=None, *, sinks=None, parameters=None))]
+    #[pyo3(signature = (results, *args, name=None, sinks=None, parameters=None, variables=None))]
     fn new(
         results: &Bound<'_, PyAny>,
-        sinks_or_parameters: Option<&Bound<'_, PyAny>>,
-        parameters_or_name: Option<&Bound<'_, PyAny>>,
-        name: Option<&str>,
-        sinks: Option<&Bound<'_, PyAny>>,
-        parameters: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, pyo3::types::PyTuple>,
+        name: Option<String>,
+        sinks: Option<Bound<'_, PyAny>>,
+        parameters: Option<Bound<'_, PyAny>>,
+        variables: Option<Bound<'_, PyAny>>,
     ) -> PyResult<PyModel> {
-        let (sinks, parameters, name) = match parameters_or_name {
-            Some(p) if !p.is_instance_of::<PyString>() => {
-                (sinks_or_parameters, Some(p), name.map(str::to_string))
+        let mut lists: Vec<Bound<'_, PyAny>> = args.iter().collect();
+        let mut name = name;
+        if let Some(last) = lists.last().filter(|l| l.is_instance_of::<PyString>()) {
+            name = Some(last.extract()?);
+            lists.pop();
+        }
+        let mut lists = lists.into_iter();
+        let (sinks, parameters, variables) = match (lists.next(), lists.next(), lists.next()) {
+            (None, _, _) => (sinks, parameters, variables),
+            (Some(p), None, _) => (sinks, Some(p), variables),
+            (Some(p), Some(v), None) if super::variables::is_variable_list(&v)? => {
+                (sinks, Some(p), Some(v))
             }
-            Some(p) => (
-                sinks,
-                sinks_or_parameters.or(parameters),
-                Some(p.extract()?),
-            ),
-            None => (
-                sinks,
-                sinks_or_parameters.or(parameters),
-                name.map(str::to_string),
-            ),
+            (Some(s), Some(p), None) => (Some(s), Some(p), variables),
+            (Some(s), Some(p), Some(v)) => (Some(s), Some(p), Some(v)),
         };
+        if lists.next().is_some() {
+            return Err(PyTypeError::new_err(
+                "Model(results, [sinks,] parameters, [variables,] name='') takes at most 5 arguments",
+            ));
+        }
+        let declared = variables
+            .map(|v| {
+                nodes_of(&v)?
+                    .iter()
+                    .map(super::variables::from_py)
+                    .collect::<PyResult<Vec<_>>>()
+            })
+            .transpose()?;
         let parameters = parameters
             .ok_or_else(|| PyTypeError::new_err("Model() needs the list of parameters"))?;
         let name = name.unwrap_or_default();
         let sink_nodes = match sinks {
-            Some(s) => nodes_of(s)?
+            Some(s) => nodes_of(&s)?
                 .iter()
                 .map(|n| port_of(n).map(|p| p.node))
                 .collect::<PyResult<Vec<_>>>()?,
@@ -184,7 +199,7 @@ impl PyModel {
             .iter()
             .map(port_of)
             .collect::<PyResult<Vec<_>>>()?;
-        let params = nodes_of(parameters)?
+        let params = nodes_of(&parameters)?
             .iter()
             .map(|p| {
                 p.cast::<PyNode>()
@@ -203,8 +218,12 @@ impl PyModel {
                 .into_iter()
                 .map(as_result)
                 .collect::<crate::Result<Vec<_>>>()?;
-            let m = Model::new(results, sink_nodes, params, &name)?;
+            let mut m = Model::new(results, sink_nodes, params, &name)?;
             name_unnamed_tensors(&m)?;
+            if let Some(declared) = declared {
+                super::variables::check_declared(&m, &declared)?;
+                m.variables = Some(declared);
+            }
             Ok(PyModel(m))
         })
     }
@@ -246,6 +265,50 @@ impl PyModel {
     #[getter(sinks)]
     fn prop_sinks(&self) -> Vec<PyNode> {
         self.get_sinks()
+    }
+    /// The variables of the model's state (`op.util.Variable`s): the declared ones, else those its ReadValue and
+    /// Assign nodes name.
+    fn get_variables<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guarded(|| super::variables::model_variables(&self.0))?
+            .iter()
+            .map(|v| super::variables::to_py(py, v))
+            .collect()
+    }
+    /// The variables of the model's state (see `get_variables`).
+    #[getter(variables)]
+    fn prop_variables<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.get_variables(py)
+    }
+    /// The variable with this id, or None.
+    fn get_variable_by_id<'py>(
+        &self,
+        py: Python<'py>,
+        variable_id: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guarded(|| super::variables::model_variables(&self.0))?
+            .iter()
+            .find(|v| v.id == variable_id)
+            .map(|v| super::variables::to_py(py, v))
+            .transpose()
+    }
+    /// Declares more variables (a variable whose id is already declared replaces it).
+    fn add_variables(&mut self, variables: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut declared = guarded(|| super::variables::model_variables(&self.0))?;
+        for v in nodes_of(variables)? {
+            let info = super::variables::from_py(&v)?;
+            declared.retain(|d| d.id != info.id);
+            declared.push(info);
+        }
+        self.0.variables = Some(declared);
+        Ok(())
+    }
+    /// Removes a variable from the declared ones (the nodes that use it are left as they are).
+    fn remove_variable(&mut self, variable: &Bound<'_, PyAny>) -> PyResult<()> {
+        let info = super::variables::from_py(variable)?;
+        let mut declared = guarded(|| super::variables::model_variables(&self.0))?;
+        declared.retain(|d| d.id != info.id);
+        self.0.variables = Some(declared);
+        Ok(())
     }
     /// The Result nodes.
     fn get_results(&self) -> Vec<PyNode> {

@@ -18,7 +18,7 @@ pub use attributes::{
 pub use element_type::{ALL_STATIC_TYPES, ElementType};
 pub use interpret::{evaluate_model, infer_model};
 pub use layout::Layout;
-pub use model::{Model, topological_order};
+pub use model::{Model, VariableInfo, topological_order};
 pub use node::{MAX_PROPAGATED_ELEMENTS, Node, Output, PortInfo};
 pub use rt_info::{RtInfo, RtValue};
 pub use scalar::Scalar;

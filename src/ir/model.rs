@@ -1,5 +1,6 @@
 //! A model: parameters, results and sinks of a graph of shared nodes, plus a name and runtime info.
 
+use super::element_type::ElementType;
 use super::node::{Node, Output};
 use super::rt_info::RtInfo;
 use super::shape::PartialShape;
@@ -19,6 +20,20 @@ pub struct Model {
     pub sinks: Vec<Node>,
     /// Model-level runtime info.
     pub rt_info: RtInfo,
+    /// The variables declared with the model (`Model(..., variables)`, `add_variables`); None: those its
+    /// ReadValue/Assign nodes name.
+    pub variables: Option<Vec<VariableInfo>>,
+}
+
+/// A variable of a stateful model's state: its id, element type and shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariableInfo {
+    /// The id ReadValue and Assign refer to.
+    pub id: String,
+    /// The element type (dynamic when not declared).
+    pub element_type: ElementType,
+    /// The shape (dynamic when not declared).
+    pub shape: PartialShape,
 }
 
 impl Model {
@@ -43,6 +58,7 @@ impl Model {
             results,
             sinks,
             rt_info: RtInfo::new(),
+            variables: None,
         };
         m.check_parameters()?;
         Ok(m)
@@ -236,6 +252,7 @@ impl Model {
             results: pick(&self.results)?,
             sinks: pick(&self.sinks)?,
             rt_info: self.rt_info.clone(),
+            variables: self.variables.clone(),
         })
     }
 }

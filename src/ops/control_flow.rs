@@ -29,6 +29,7 @@ fn empty_body() -> Model {
         results: vec![],
         sinks: vec![],
         rt_info: RtInfo::new(),
+        variables: None,
     }
 }
 

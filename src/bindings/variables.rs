@@ -1,0 +1,107 @@
+//! The variables of stateful models as `ferrovino.op.util.Variable` objects: those a model declares, else those
+//! its ReadValue and Assign nodes name, and the check that declared variables cover the used ones.
+
+use super::element_type::{PyType, extract_element_type};
+use super::partial_shape::{PyPartialShape, extract_partial_shape};
+use crate::error::{Error, Result};
+use crate::ir::{ElementType, Model, Node, VariableInfo};
+use crate::ops::misc::{Assign, ReadValue};
+use pyo3::prelude::*;
+
+/// The Python module defining `Variable` and `VariableInfo`.
+const UTIL_MODULE: &str = "ferrovino.op.util";
+
+/// The variable a ReadValue or Assign node names (ReadValue-3 and Assign take type and shape from their input).
+fn variable_of(node: &Node) -> Result<Option<VariableInfo>> {
+    let op = node.op();
+    let from_input = |id: &str| -> Result<VariableInfo> {
+        let desc = node.input(0)?.desc()?;
+        Ok(VariableInfo {
+            id: id.to_string(),
+            element_type: desc.element_type,
+            shape: desc.shape,
+        })
+    };
+    if let Some(r) = op.as_any().downcast_ref::<ReadValue>() {
+        let undeclared =
+            r.variable_type == ElementType::Dynamic && r.variable_shape.rank().is_none();
+        if undeclared && node.input_count() > 0 {
+            return from_input(&r.variable_id).map(Some);
+        }
+        return Ok(Some(VariableInfo {
+            id: r.variable_id.clone(),
+            element_type: r.variable_type,
+            shape: r.variable_shape.clone(),
+        }));
+    }
+    match op.as_any().downcast_ref::<Assign>() {
+        Some(a) => from_input(&a.variable_id).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The variables the model's ReadValue and Assign nodes name, each once, in graph order.
+pub fn used_variables(model: &Model) -> Result<Vec<VariableInfo>> {
+    let mut found: Vec<VariableInfo> = Vec::new();
+    for node in model.ordered_ops()? {
+        if let Some(v) = variable_of(&node)? {
+            if !found.iter().any(|f| f.id == v.id) {
+                found.push(v);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The model's variables: the declared ones when declared, else the used ones.
+pub fn model_variables(model: &Model) -> Result<Vec<VariableInfo>> {
+    match &model.variables {
+        Some(declared) => Ok(declared.clone()),
+        None => used_variables(model),
+    }
+}
+
+/// Checks that `declared` names every variable the model uses (OpenVINO's rule for `Model(..., variables)`).
+pub fn check_declared(model: &Model, declared: &[VariableInfo]) -> Result<()> {
+    let missing: Vec<String> = used_variables(model)?
+        .into_iter()
+        .filter(|u| !declared.iter().any(|d| d.id == u.id))
+        .map(|u| u.id)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "Model references undeclared variables: {}",
+        missing.join(", ")
+    )))
+}
+
+/// A new `ferrovino.op.util.Variable`.
+pub fn to_py<'py>(py: Python<'py>, v: &VariableInfo) -> PyResult<Bound<'py, PyAny>> {
+    py.import(UTIL_MODULE)?.getattr("_variable")?.call1((
+        v.id.as_str(),
+        PyType(v.element_type),
+        PyPartialShape(v.shape.clone()),
+    ))
+}
+
+/// The id, type and shape of a `ferrovino.op.util.Variable`.
+pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<VariableInfo> {
+    let info = obj.call_method0("get_info")?;
+    Ok(VariableInfo {
+        id: info.getattr("variable_id")?.extract()?,
+        element_type: extract_element_type(&info.getattr("data_type")?)?,
+        shape: extract_partial_shape(&info.getattr("data_shape")?)?,
+    })
+}
+
+/// True when `obj` is a non-empty list or tuple of `Variable`s.
+pub fn is_variable_list(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let class = obj.py().import(UTIL_MODULE)?.getattr("Variable")?;
+    let Ok(items) = obj.try_iter() else {
+        return Ok(false);
+    };
+    let items: Vec<Bound<'_, PyAny>> = items.collect::<PyResult<_>>()?;
+    Ok(!items.is_empty() && items.iter().all(|i| i.is_instance(&class).unwrap_or(false)))
+}
