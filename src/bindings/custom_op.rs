@@ -517,3 +517,54 @@ fn instantiate(cls: &Bound<'_, PyAny>, type_name: &str) -> Result<Box<dyn Op>> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Dimension;
+
+    #[test]
+    fn class_names_are_interned_once() {
+        let a = intern("MyCustomOp");
+        let b = intern(&String::from("MyCustomOp"));
+        assert!(std::ptr::eq(a, b));
+        assert_eq!(intern("Other"), "Other");
+    }
+
+    #[test]
+    fn output_placeholders_keep_static_dims_and_zero_the_dynamic_ones() {
+        let dynamic = Dimension::from_i64(-1).unwrap();
+        let shape = PartialShape::new(vec![Dimension::new(2), dynamic, Dimension::new(3)]);
+        assert_eq!(placeholder_shape(&shape), vec![2, 0, 3]);
+        assert_eq!(
+            placeholder_shape(&PartialShape::from_static(&[])),
+            Vec::<usize>::new()
+        );
+        assert_eq!(placeholder_shape(&PartialShape::dynamic_rank()), vec![0]);
+    }
+
+    #[test]
+    fn dynamic_attributes_keep_their_kind_for_numbers() {
+        let mut real = DynAttr(AttrValue::Float(1.0));
+        real.parse_ir("2").unwrap();
+        assert_eq!(real.get(), AttrValue::Float(2.0));
+        real.set(AttrValue::Int(3)).unwrap();
+        assert_eq!(real.get(), AttrValue::Float(3.0));
+        let mut reals = DynAttr(AttrValue::Floats(vec![]));
+        reals.set(AttrValue::Ints(vec![1, 2])).unwrap();
+        assert_eq!(reals.get(), AttrValue::Floats(vec![1.0, 2.0]));
+        let mut text = DynAttr(AttrValue::Str("a".into()));
+        text.parse_ir("max").unwrap();
+        assert_eq!(text.get(), AttrValue::Str("max".into()));
+    }
+
+    #[test]
+    fn an_unbound_op_infers_no_outputs() {
+        let op = PythonOp {
+            name: "Op",
+            obj: None,
+        };
+        assert!(op.infer(&[]).unwrap().is_empty());
+        assert_eq!(op.type_info(), TypeInfo::new("Op", "extension"));
+    }
+}

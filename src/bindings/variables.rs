@@ -105,3 +105,53 @@ pub fn is_variable_list(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     let items: Vec<Bound<'_, PyAny>> = items.collect::<PyResult<_>>()?;
     Ok(!items.is_empty() && items.iter().all(|i| i.is_instance(&class).unwrap_or(false)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::PartialShape;
+    use crate::ops::structure::{Parameter, ResultOp};
+
+    /// x → ReadValue-3("v3") → Result, x → Assign-6("v6") as a sink.
+    fn stateful() -> Model {
+        let x = Node::new(
+            Box::new(Parameter::new(
+                ElementType::F32,
+                PartialShape::from_static(&[2]),
+            )),
+            vec![],
+        )
+        .unwrap();
+        let mut read = ReadValue::new(false);
+        read.variable_id = "v3".into();
+        let read = Node::new(Box::new(read), vec![x.output(0)]).unwrap();
+        let result = Node::new(Box::new(ResultOp), vec![read.output(0)]).unwrap();
+        let assign = Node::new(Box::new(Assign::new(true, "v6")), vec![x.output(0)]).unwrap();
+        Model::new(vec![result], vec![assign], vec![x], "m").unwrap()
+    }
+
+    #[test]
+    fn used_variables_take_undeclared_types_from_the_inputs() {
+        let m = stateful();
+        let used = used_variables(&m).unwrap();
+        let ids: Vec<&str> = used.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&"v3") && ids.contains(&"v6"));
+        assert!(
+            used.iter().all(|v| v.element_type == ElementType::F32
+                && v.shape == PartialShape::from_static(&[2]))
+        );
+        assert_eq!(model_variables(&m).unwrap(), used);
+    }
+
+    #[test]
+    fn declared_variables_must_cover_the_used_ones() {
+        let mut m = stateful();
+        let used = used_variables(&m).unwrap();
+        assert!(check_declared(&m, &used).is_ok());
+        let err = check_declared(&m, &used[..1]).unwrap_err().to_string();
+        assert!(err.contains("undeclared variables"), "{err}");
+        m.variables = Some(Vec::new());
+        assert!(model_variables(&m).unwrap().is_empty());
+    }
+}
