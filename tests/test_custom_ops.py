@@ -285,6 +285,27 @@ def test_onnx_custom_domain_through_a_conversion_extension(rt, ops, tmp_path):
     np.testing.assert_allclose(out, _swish(X, 2.0), rtol=1e-6)
 
 
+@pytest.mark.parametrize("maps", [({"alpha": "a"}, {}), ({}, {"alpha": 2.0})])
+def test_onnx_custom_domain_mapped_to_an_opset_op(rt, maps):
+    frontend_onnx = importlib.import_module(f"{rt.__name__}.frontend.onnx")
+    node = helper.make_node("CustomElu", ["x"], ["y"], domain="my.domain", a=0.5)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.domain", 1)])
+    core = rt.Core()
+    core.add_extension(frontend_onnx.OpExtension("Elu", "CustomElu", "my.domain", *maps))
+    read = core.read_model(model.SerializeToString())
+    (elu,) = [n for n in read.get_ordered_ops() if n.get_type_name() == "Elu"]
+    alpha = elu.get_attributes()["alpha"]
+    assert alpha == (0.5 if maps[0] else 2.0)
+    out = core.compile_model(read, "CPU")(X)[0]
+    np.testing.assert_allclose(out, np.where(X > 0, X, alpha * (np.exp(X) - 1)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("form", ["class", "op_extension"])
 def test_onnx_custom_domain_through_the_op_class(rt_name, rt, ops, form):
     if rt_name != "ferrovino":

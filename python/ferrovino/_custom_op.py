@@ -137,8 +137,9 @@ class ConversionExtension(Extension):
 class FrontendOpExtension(Extension):
     """``OpExtension([op, ] onnx_op_type, [domain, ] attr_names_map={}, attr_values_map={})``: an ONNX node of that
     type becomes ``op`` (a custom op class, or the name of a registered custom op or of an opset op; by default the
-    ONNX type), with attributes renamed by ``attr_names_map`` (op name → ONNX name; all passed as they are when it
-    is empty) and fixed values from ``attr_values_map`` (``openvino.frontend.onnx.OpExtension``)."""
+    ONNX type), with attributes renamed by ``attr_names_map`` (op name → ONNX name; all passed under their own names
+    when it is empty, of which an opset op takes those it has) and fixed values from ``attr_values_map``
+    (``openvino.frontend.onnx.OpExtension``)."""
 
     def __init__(self, *args: Any, attr_names_map: Optional[dict] = None,
                  attr_values_map: Optional[dict] = None) -> None:
@@ -170,7 +171,10 @@ class FrontendOpExtension(Extension):
             op = self.op if isinstance(self.op, type) else resolve(self.op)
             if op is not None:
                 return _outputs_of(op(inputs, self._attributes(ctx)))
-            return _native.make_node(self.op, _BUILTIN_OPSET, inputs, self._attributes(ctx), ctx.name).outputs()
+            # An opset op takes the attributes it has (looked up by their own names unless mapped), as OpenVINO's.
+            known = _native.make_node(self.op, _BUILTIN_OPSET, inputs, {}, ctx.name).get_attributes()
+            attrs = {k: v for k, v in self._attributes(ctx).items() if k in known}
+            return _native.make_node(self.op, _BUILTIN_OPSET, inputs, attrs, ctx.name).outputs()
 
         return convert
 
