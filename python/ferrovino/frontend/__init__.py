@@ -3,5 +3,6 @@
 
 from ferrovino._custom_op import ConversionExtension
 from ferrovino._custom_op import FrontendOpExtension as OpExtension
+from ferrovino.frontend import onnx
 
-__all__ = ["ConversionExtension", "OpExtension"]
+__all__ = ["ConversionExtension", "OpExtension", "onnx"]
