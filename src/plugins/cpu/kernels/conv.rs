@@ -1,8 +1,11 @@
 //! f32 convolution kernels (Convolution, GroupConvolution): a direct loop for depthwise filters, a plain GEMM
-//! for 1x1 stride-1 unpadded filters, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
+//! for 1x1 stride-1 unpadded filters, and im2col + GEMM otherwise. The GEMM is the own one with the filter
+//! packed at compile time and the epilogue applied to each finished tile ([`sgemm::sgemm_packed_a`]) when the
+//! filter is a constant, the `gemm` crate's when it arrives at run time. Every problem is lifted to
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
+use super::sgemm::{self, PackedA, TileEpilogue};
 use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -83,19 +86,30 @@ impl Epilogue {
     ) {
         let mut residual_rows = residual.chunks(spatial);
         for (c, row) in block.chunks_mut(spatial).enumerate() {
-            let b = self
-                .bias
-                .as_ref()
-                .and_then(|b| b.get(first_channel + c))
-                .copied()
-                .unwrap_or(0.0);
-            match residual_rows.next() {
-                Some(r) => row.iter_mut().zip(r).for_each(|(v, r)| *v += b + r),
-                None if b != 0.0 => row.iter_mut().for_each(|v| *v += b),
-                None => {}
-            }
-            self.activation.apply(row);
+            let r = residual_rows.next().unwrap_or(&[]);
+            self.apply_segment(first_channel + c, row, r);
         }
+    }
+
+    /// Applies the epilogue to values of output channel `channel`; `residual` holds the matching residual
+    /// values (empty without one).
+    #[inline(always)]
+    fn apply_segment(&self, channel: usize, values: &mut [f32], residual: &[f32]) {
+        let b = self
+            .bias
+            .as_ref()
+            .and_then(|b| b.get(channel))
+            .copied()
+            .unwrap_or(0.0);
+        if !residual.is_empty() {
+            values
+                .iter_mut()
+                .zip(residual)
+                .for_each(|(v, r)| *v += b + r);
+        } else if b != 0.0 {
+            values.iter_mut().for_each(|v| *v += b);
+        }
+        self.activation.apply(values);
     }
 
     /// The inputs a kernel with this epilogue takes: data, filter, and the residual when there is one.
@@ -123,7 +137,10 @@ pub fn with_epilogue(
     {
         return None;
     }
-    let filter = inputs[1].value.as_ref().and_then(PackedFilter::new);
+    let filter = inputs[1]
+        .value
+        .as_ref()
+        .and_then(|w| PackedFilter::new(w, kind));
     Some(Box::new(ConvKernel {
         attrs: attrs.clone(),
         kind,
@@ -132,22 +149,34 @@ pub fn with_epilogue(
     }))
 }
 
-/// A constant filter captured at compile time in the order the kernels read it: `[G][C_out/G][C_in/G · k...]`,
-/// which is the GEMM's row-major left operand (the `gemm` crate packs its panels itself) and the depthwise
-/// loop's per-channel taps.
+/// A constant filter packed at compile time for [`sgemm::sgemm_packed_a`]: one left operand per group,
+/// `C_out/G × (C_in/G · k...)`. Depthwise filters are not packed (their loop reads the filter as it is).
 #[derive(Debug)]
 struct PackedFilter {
     shape: Vec<usize>,
-    values: Arc<[f32]>,
+    groups: Vec<PackedA>,
 }
 
 impl PackedFilter {
-    fn new(t: &Tensor) -> Option<PackedFilter> {
+    fn new(t: &Tensor, kind: ConvKind) -> Option<PackedFilter> {
         let values = t.typed::<f32>().ok()?;
-        Some(PackedFilter {
-            shape: t.shape().to_vec(),
-            values: values.into(),
-        })
+        let shape = t.shape().to_vec();
+        let (groups, rows, inputs, taps) = match (kind.grouped, shape.as_slice()) {
+            (false, [o, i, k @ ..]) => (1, *o, *i, k.iter().product::<usize>()),
+            (true, [g, o, i, k @ ..]) => (*g, *o, *i, k.iter().product::<usize>()),
+            _ => return None,
+        };
+        if groups > 1 && rows == 1 && inputs == 1 {
+            return None;
+        }
+        let cols = inputs * taps;
+        let per = rows * cols;
+        let groups = (0..groups)
+            .map(|gr| {
+                PackedA::pack(values.get(gr * per..(gr + 1) * per)?, rows, cols, cols, 1).ok()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(PackedFilter { shape, groups })
     }
 }
 
@@ -184,9 +213,9 @@ impl Kernel for ConvKernel {
             Some(r) => r.typed::<f32>()?,
             None => &[],
         };
-        let filter = match &self.filter {
-            Some(p) if p.shape == w.shape() => &p.values[..],
-            _ => w.typed::<f32>()?,
+        let packed = match &self.filter {
+            Some(p) if p.shape == w.shape() => Some(&p.groups[..]),
+            _ => None,
         };
         let mut out = take_output(spare, 0, ElementType::F32, &g.output_shape());
         if let Some(b) = &self.epilogue.bias
@@ -202,9 +231,13 @@ impl Kernel for ConvKernel {
             epilogue: &self.epilogue,
             residual,
         };
+        let filter = Filter {
+            values: w.typed::<f32>()?,
+            packed,
+        };
         convolve(
             x.typed::<f32>()?,
-            filter,
+            &filter,
             &g,
             &epilogue,
             out.typed_mut::<f32>()?,
@@ -284,7 +317,7 @@ fn method(g: &ConvGeometry) -> Method {
 /// to it while it is still in cache.
 fn convolve(
     x: &[f32],
-    w: &[f32],
+    w: &Filter,
     g: &ConvGeometry,
     epilogue: &EpilogueInputs,
     out: &mut [f32],
@@ -295,7 +328,8 @@ fn convolve(
     let ksz: usize = axes.iter().map(|a| a.kernel).product();
     let need_x = g.batch * g.groups * g.in_per_group * isz;
     let need_w = g.groups * g.out_per_group * g.in_per_group * ksz;
-    if x.len() != need_x || w.len() != need_w || out.len() != num_elements(&g.output_shape()) {
+    if x.len() != need_x || w.values.len() != need_w || out.len() != num_elements(&g.output_shape())
+    {
         return Err(Error::Internal(
             "convolution buffers do not match the geometry".into(),
         ));
@@ -325,6 +359,12 @@ fn convolve(
     }
 }
 
+/// A convolution's filter: its values as the op received them, and packed per group when it was a constant.
+struct Filter<'a> {
+    values: &'a [f32],
+    packed: Option<&'a [PackedA]>,
+}
+
 /// An epilogue with the residual values it adds (empty without a residual).
 struct EpilogueInputs<'a> {
     epilogue: &'a Epilogue,
@@ -348,7 +388,7 @@ fn run_job(
     job: &Job,
     j: usize,
     x: &[f32],
-    w: &[f32],
+    w: &Filter,
     dst: &mut [f32],
     par: Parallelism,
 ) -> Result<()> {
@@ -357,23 +397,41 @@ fn run_job(
     let cin = g.in_per_group * job.isz;
     let xs = x.get(j * cin..(j + 1) * cin).unwrap_or(&[]);
     let wlen = g.out_per_group * g.in_per_group * job.ksz;
-    let ws = w.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
-    match job.method {
-        Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
-        Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, job.osz, g.in_per_group, par)?,
-        Method::Im2col => {
-            let rows = g.in_per_group * job.ksz;
-            with_scratch(rows * job.osz, |col| {
-                im2col(xs, g.in_per_group, &job.axes, col, par);
-                matmul(dst, ws, col, g.out_per_group, job.osz, rows, par)
-            })?
-        }
-    }
+    let ws = w.values.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
     let block = dst.len();
     let residual = job.epilogue.residual;
     let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
     let (first, osz) = (gr * g.out_per_group, job.osz);
     let epilogue = job.epilogue.epilogue;
+    let packed = w.packed.and_then(|p| p.get(gr));
+    let gemm = |dst: &mut [f32], rhs: &[f32], k: usize| match packed {
+        Some(a) => {
+            let tiles = ChannelEpilogue {
+                epilogue,
+                first,
+                spatial: osz,
+                residual,
+            };
+            let parallel = !matches!(par, Parallelism::None);
+            sgemm::sgemm_packed_a(a, rhs, osz, osz, dst, osz, &tiles, parallel)
+        }
+        None => matmul(dst, ws, rhs, g.out_per_group, osz, k, par),
+    };
+    match job.method {
+        Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
+        Method::Pointwise => gemm(dst, xs, g.in_per_group)?,
+        Method::Im2col => {
+            let rows = g.in_per_group * job.ksz;
+            with_scratch(rows * osz, |col| {
+                im2col(xs, g.in_per_group, &job.axes, col, par);
+                gemm(dst, col, rows)
+            })?
+        }
+    }
+    if packed.is_some() && job.method != Method::Depthwise {
+        // The GEMM applied the epilogue tile by tile.
+        return Ok(());
+    }
     if matches!(par, Parallelism::None) || epilogue.is_empty() {
         epilogue.apply(dst, first, osz, residual);
     } else {
@@ -386,6 +444,28 @@ fn run_job(
         });
     }
     Ok(())
+}
+
+/// A job's epilogue as the packed GEMM applies it: GEMM row `r` is output channel `first + r` of a block with
+/// `spatial` values per channel.
+struct ChannelEpilogue<'a> {
+    epilogue: &'a Epilogue,
+    first: usize,
+    spatial: usize,
+    residual: &'a [f32],
+}
+
+impl TileEpilogue for ChannelEpilogue<'_> {
+    #[inline(always)]
+    fn apply(&self, row: usize, col: usize, values: &mut [f32]) {
+        if self.epilogue.is_empty() {
+            return;
+        }
+        let at = row * self.spatial + col;
+        let residual = self.residual.get(at..at + values.len()).unwrap_or(&[]);
+        self.epilogue
+            .apply_segment(self.first + row, values, residual);
+    }
 }
 
 /// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous, through the one GEMM entry point.
@@ -963,6 +1043,66 @@ mod tests {
             );
             d.auto_pad = auto_pad;
             check(&d, &mut rng);
+        }
+    }
+
+    /// A fused epilogue (bias, residual, clamp) applied tile by tile by the packed GEMM, for one job with a
+    /// parallel GEMM and for grouped jobs, against the reference convolution followed by the same steps.
+    #[test]
+    fn packed_gemm_applies_the_epilogue_per_tile() {
+        let mut rng = Lcg(11);
+        for (data, filter, grouped) in [
+            (vec![1, 20, 9, 11], vec![13, 20, 3, 3], false),
+            (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
+            (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
+        ] {
+            let attrs = ConvAttrs {
+                strides: vec![1, 1],
+                dilations: vec![1, 1],
+                pads_begin: vec![1, 1],
+                pads_end: vec![1, 1],
+                ..ConvAttrs::default()
+            };
+            let attrs = match filter[2..] {
+                [1, 1] | [_, 1, 1] => ConvAttrs {
+                    pads_begin: vec![0, 0],
+                    pads_end: vec![0, 0],
+                    ..attrs
+                },
+                _ => attrs,
+            };
+            let op: Box<dyn Op> = if grouped {
+                Box::new(GroupConvolution { attrs })
+            } else {
+                Box::new(Convolution { attrs })
+            };
+            let (x, w) = (rng.tensor(&data), rng.tensor(&filter));
+            let plain = op.evaluate(&[&x, &w]).unwrap().remove(0);
+            let channels = plain.shape()[1];
+            let spatial: usize = plain.shape()[2..].iter().product();
+            let residual = rng.tensor(plain.shape());
+            let bias: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1 - 0.5).collect();
+            let epilogue = Epilogue {
+                bias: Some(bias.clone().into()),
+                residual: true,
+                activation: Activation::Clamp(-0.5, 1.5),
+            };
+            let descs = [
+                TensorDesc::of_tensor(&x),
+                TensorDesc::of_tensor(&w),
+                TensorDesc::of_tensor(&residual),
+            ];
+            let kernel = with_epilogue(op.as_ref(), &descs, epilogue).unwrap();
+            let got = kernel.run(&[&x, &w, &residual]).unwrap().remove(0);
+            let (p, r, g) = (
+                plain.typed::<f32>().unwrap(),
+                residual.typed::<f32>().unwrap(),
+                got.typed::<f32>().unwrap(),
+            );
+            for (i, ((p, r), g)) in p.iter().zip(r).zip(g).enumerate() {
+                let want = (p + bias[(i / spatial) % channels] + r).clamp(-0.5, 1.5);
+                assert!((want - g).abs() <= 1e-4, "{data:?} at {i}: {g} vs {want}");
+            }
         }
     }
 

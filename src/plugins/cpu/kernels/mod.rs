@@ -58,24 +58,29 @@ pub fn take_output(
 }
 
 thread_local! {
-    /// Per-thread scratch memory for kernels (im2col columns), kept between calls.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per-thread scratch buffers for kernels (im2col columns, packed GEMM operands), kept between calls: one
+    /// per level of nesting in use.
+    static SCRATCH: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Calls `f` with `len` floats of scratch memory whose contents are stale (`f` must write before reading).
-/// The memory is the thread's reusable scratch, or a fresh buffer when that is already in use further up
-/// the stack (a nested call through rayon work stealing).
+/// The memory is one of the thread's reusable buffers; calls nested inside `f` (a GEMM packing its operands
+/// inside a convolution's im2col, or rayon work stealing) take another one.
 #[inline(always)]
 pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-            f(&mut buf[..len])
+    let mut buf = SCRATCH
+        .with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .unwrap_or_default();
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    let result = f(&mut buf[..len]);
+    SCRATCH.with(|pool| {
+        if let Ok(mut p) = pool.try_borrow_mut() {
+            p.push(buf);
         }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
+    });
+    result
 }
 
 /// Runs an op's reference evaluation: the kernel of ops with no optimised path.
