@@ -157,7 +157,9 @@ def test_custom_op_in_a_built_graph(rt, ops, opset):
     assert node.get_attributes() == {"beta": 2.0}
     assert node.get_output_partial_shape(0) == rt.PartialShape([2, 3])
     relu = opset.relu(node)
-    (out,) = _run(rt, rt.Model([relu], [p], "m"), X)
+    model = rt.Model([relu], [p], "m")
+    assert model.get_ordered_ops()[1] is node
+    (out,) = _run(rt, model, X)
     np.testing.assert_allclose(out, np.maximum(_swish(X, 2.0), 0), rtol=1e-6)
 
 

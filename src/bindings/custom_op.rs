@@ -484,6 +484,26 @@ fn outside_inference() -> PyErr {
     )
 }
 
+/// A node for Python: the custom op instance itself when the node is the one it built (as OpenVINO returns the
+/// Python object), else a plain `Node`.
+pub fn node_to_py(py: Python<'_>, node: Node) -> PyResult<Py<PyAny>> {
+    let instance = {
+        let op = node.op();
+        op.as_any()
+            .downcast_ref::<PythonOp>()
+            .and_then(|p| p.obj.as_ref())
+            .map(|o| o.bind(py).clone())
+    };
+    if let Some(obj) = instance {
+        if let Ok(custom) = obj.cast::<PyCustomOp>() {
+            if node_of(custom) == node {
+                return Ok(obj.unbind());
+            }
+        }
+    }
+    Ok(Py::new(py, PyNode(node))?.into_any())
+}
+
 /// The custom op classes a `Core` knows (`Core.add_extension`), consulted when reading an IR.
 pub struct PyExtensions(pub Vec<Py<PyAny>>);
 

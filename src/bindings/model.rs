@@ -381,15 +381,15 @@ impl PyModel {
         })
     }
     /// Every node.
-    fn get_ops(&self) -> PyResult<Vec<PyNode>> {
-        self.get_ordered_ops()
+    fn get_ops(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        self.get_ordered_ops(py)
     }
-    /// Every node in topological order.
-    fn get_ordered_ops(&self) -> PyResult<Vec<PyNode>> {
-        Ok(guarded(|| self.0.ordered_ops())?
+    /// Every node in topological order (a custom op as its Python instance).
+    fn get_ordered_ops(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        guarded(|| self.0.ordered_ops())?
             .into_iter()
-            .map(PyNode)
-            .collect())
+            .map(|n| super::custom_op::node_to_py(py, n))
+            .collect()
     }
     /// Number of outputs.
     fn get_output_size(&self) -> usize {
