@@ -261,30 +261,59 @@ pub trait TileEpilogue: Sync {
     fn apply(&self, row: usize, col: usize, values: &mut [f32]);
 }
 
+/// The right operand of [`sgemm_packed_a`], which packs it panel by panel as the GEMM goes: a matrix in memory
+/// ([`DenseB`]) or one computed on the fly (a convolution's input patches).
+pub trait PanelSource: Sync {
+    /// Writes rows `rows` × columns `cols` (at most [`NR`]) as one panel: `out[(p - rows.start) * NR + c]`, zero
+    /// past the last column.
+    fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]);
+}
+
+/// A `K × N` row-major matrix in memory as the right operand of [`sgemm_packed_a`].
+pub struct DenseB<'a> {
+    b: &'a [f32],
+    ldb: usize,
+}
+
+impl<'a> DenseB<'a> {
+    /// `b` holds `k` rows of `n` values, row stride `ldb`.
+    pub fn new(b: &'a [f32], k: usize, n: usize, ldb: usize) -> Result<DenseB<'a>> {
+        if ldb < n || (k > 0 && n > 0 && (k - 1) * ldb + n > b.len()) {
+            return Err(Error::Internal(format!(
+                "a {k}x{n} matrix with row stride {ldb} in {} values",
+                b.len()
+            )));
+        }
+        Ok(DenseB { b, ldb })
+    }
+}
+
+impl PanelSource for DenseB<'_> {
+    #[inline(always)]
+    fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]) {
+        pack_panel(self.b, self.ldb, 1, rows, cols, out);
+    }
+}
+
 /// Panels of B packed together per K block by [`sgemm_packed_a`] (256 columns: a `KC`-deep block stays in L2).
 const B_BLOCK_PANELS: usize = 16;
 
-/// `c = a · b`, then `epilogue` on every finished row segment: `b` is `K × n` row-major with row stride `ldb`,
-/// `c` is `M × n` row-major with row stride `ldc` (M and K those of `a`). Threads split the larger of C's
-/// dimensions when `parallel`.
-#[allow(clippy::too_many_arguments)]
+/// `c = a · b`, then `epilogue` on every finished row segment: `b` is the `K × n` right operand, `c` is `M × n`
+/// row-major with row stride `ldc` (M and K those of `a`). Threads split the larger of C's dimensions when
+/// `parallel`.
 pub fn sgemm_packed_a(
     a: &PackedA,
-    b: &[f32],
+    b: &impl PanelSource,
     n: usize,
-    ldb: usize,
     c: &mut [f32],
     ldc: usize,
     epilogue: &impl TileEpilogue,
     parallel: bool,
 ) -> Result<()> {
     let (m, k) = (a.m, a.k);
-    let fits_b = k == 0 || n == 0 || (k - 1) * ldb + n <= b.len();
-    let fits_c = m == 0 || n == 0 || (m - 1) * ldc + n <= c.len();
-    if !fits_b || !fits_c || ldb < n || ldc < n {
+    if (m > 0 && n > 0 && (m - 1) * ldc + n > c.len()) || ldc < n {
         return Err(Error::Internal(format!(
-            "sgemm of {m}x{k} by {k}x{n} with buffers of {} and {} values (strides {ldb}, {ldc})",
-            b.len(),
+            "sgemm of {m}x{k} by {k}x{n} into {} values (row stride {ldc})",
             c.len()
         )));
     }
@@ -307,7 +336,7 @@ pub fn sgemm_packed_a(
     let c_ptr = SharedMut(c.as_mut_ptr());
     let run = |tile_range: Range<usize>, panel_range: Range<usize>| {
         let c_ptr = &c_ptr;
-        let job = PackedAJob { a, b, ldb, n, ldc };
+        let job = PackedAJob { a, b, n, ldc };
         // SAFETY: the checks above bound every row of B and of C; threads own disjoint tiles or panels, so
         // disjoint parts of C.
         unsafe { job.run(tile_range, panel_range, c_ptr.0, epilogue) };
@@ -329,15 +358,14 @@ pub fn sgemm_packed_a(
 }
 
 /// The operands one thread of [`sgemm_packed_a`] reads.
-struct PackedAJob<'a> {
+struct PackedAJob<'a, B> {
     a: &'a PackedA,
-    b: &'a [f32],
-    ldb: usize,
+    b: &'a B,
     n: usize,
     ldc: usize,
 }
 
-impl PackedAJob<'_> {
+impl<B: PanelSource> PackedAJob<'_, B> {
     /// Tiles `tile_range` × panels `panel_range` of C (at `c`).
     ///
     /// # Safety
@@ -389,7 +417,7 @@ impl PackedAJob<'_> {
                     let kb = KC.min(k - kc);
                     for (j, panel) in block.clone().zip(packed.chunks_exact_mut(kb * NR)) {
                         let cols = j * NR..n.min((j + 1) * NR);
-                        pack_panel(self.b, self.ldb, 1, kc..kc + kb, cols, panel);
+                        self.b.pack(kc..kc + kb, cols, panel);
                     }
                     let last = kc + kb == k;
                     for t in tile_range.clone() {
@@ -478,7 +506,7 @@ unsafe fn panels_product(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{KC, MC, MR, NR, PackedAJob, PackedB, TileEpilogue, pack_tiles};
+    use super::{KC, MC, MR, NR, PackedAJob, PackedB, PanelSource, TileEpilogue, pack_tiles};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -531,7 +559,7 @@ mod avx2 {
     /// [`PackedAJob::tiles`] with the AVX2+FMA microkernel.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn packed_a_tiles(
-        job: &PackedAJob,
+        job: &PackedAJob<impl PanelSource>,
         tile_range: Range<usize>,
         panel_range: Range<usize>,
         c: *mut f32,
@@ -747,21 +775,22 @@ mod tests {
         ] {
             for parallel in [false, true] {
                 check_packed_a(m, k, n, |a, b, c| {
-                    sgemm_packed_a(a, b, n, n + 3, c, n + 1, &Mark, parallel).unwrap()
+                    let b = DenseB::new(b, k, n, n + 3).unwrap();
+                    sgemm_packed_a(a, &b, n, c, n + 1, &Mark, parallel).unwrap()
                 });
             }
             // The portable tile loop, whatever the CPU.
             check_packed_a(m, k, n, |a, b, c| {
+                let b = DenseB::new(b, k, n, n + 3).unwrap();
                 let job = PackedAJob {
                     a,
-                    b,
-                    ldb: n + 3,
+                    b: &b,
                     n,
                     ldc: n + 1,
                 };
                 let (tiles, panels) = (m.div_ceil(MR), n.div_ceil(NR));
                 if k == 0 {
-                    return sgemm_packed_a(a, b, n, n + 3, c, n + 1, &Mark, false).unwrap();
+                    return sgemm_packed_a(a, &b, n, c, n + 1, &Mark, false).unwrap();
                 }
                 // SAFETY: c holds m rows of n + 1 values.
                 unsafe {
@@ -777,7 +806,10 @@ mod tests {
         }
         let packed = PackedA::pack(&values(6, 1), 2, 3, 3, 1).unwrap();
         let mut c = vec![0.0; 3];
-        assert!(sgemm_packed_a(&packed, &values(6, 2), 2, 2, &mut c, 2, &Mark, false).is_err());
+        let b = values(6, 2);
+        let b = DenseB::new(&b, 3, 2, 2).unwrap();
+        assert!(sgemm_packed_a(&packed, &b, 2, &mut c, 2, &Mark, false).is_err());
+        assert!(DenseB::new(&values(5, 2), 3, 2, 2).is_err());
         assert!(PackedA::pack(&values(5, 1), 2, 3, 3, 1).is_err());
     }
 
