@@ -1,12 +1,14 @@
 //! Elementwise kernels generated from the op rows: a unary or binary op's WGSL expression (the `wgsl` column of
 //! `ops::unary::UNARY_ROWS` and `ops::binary::BINARY_ROWS`) becomes a function in a generated shader that reads
 //! every input with numpy broadcasting and writes one output element per invocation. Convert between f32 and
-//! the integer types is one more such function.
+//! the integer types, and the activations with attributes (Clamp, Elu, Gelu, Swish with a constant beta), are
+//! more such functions, their parameters written into the expression.
 
 use super::{Binding, Dispatch, GpuKernel, dims, grid, param, storage_type};
 use crate::error::{Error, Result};
 use crate::ir::ElementType;
 use crate::ir::shape::num_elements;
+use crate::ops::activation::{Clamp, Elu, Gelu, GeluApproximation, Swish};
 use crate::ops::binary::Binary;
 use crate::ops::elementwise::AutoBroadcast;
 use crate::ops::structure::Convert;
@@ -244,14 +246,60 @@ pub fn select(
         let from = storage_type(inputs.first()?.element_type)?;
         ScalarFn::new(&["x"], from, out_ty, &format!("{out_ty}(x)"))
     } else {
-        return None;
+        let expr = activation(op, inputs)?;
+        (inputs.first()?.element_type == ElementType::F32)
+            .then(|| ScalarFn::new(&["x"], "f32", "f32", &expr))?
     };
+    // Inputs past the function's parameters (Swish's beta) are constants written into the expression.
     let shaped = inputs
         .iter()
+        .take(f.params.len())
         .map(|d| Some((dims(d)?, storage_type(d.element_type)?)))
         .collect::<Option<Vec<_>>>()?;
     let label = format!("eltwise_{}_{out_ty}", op.type_info().name.to_lowercase());
     Some(Box::new(ElementwiseKernel::new(label, &f, &shaped, out)))
+}
+
+/// A WGSL float literal of `v` (f32 range; NaN as 0).
+fn literal(v: f64) -> String {
+    let v = if v.is_nan() { 0.0 } else { v as f32 };
+    format!("{:e}", v.clamp(f32::MIN, f32::MAX))
+}
+
+/// Gelu's expression on `x`.
+fn gelu(mode: GeluApproximation) -> &'static str {
+    match mode {
+        GeluApproximation::Erf => "0.5 * x * (1.0 + fv_erf(x * 0.70710678118654752))",
+        GeluApproximation::Tanh => {
+            "0.5 * x * (1.0 + fv_tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))"
+        }
+    }
+}
+
+/// The expression (on an f32 `x`) of an activation with attributes or constant scalar inputs.
+fn activation(op: &dyn Op, inputs: &[TensorDesc]) -> Option<String> {
+    let any = op.as_any();
+    if let Some(c) = any.downcast_ref::<Clamp>() {
+        return Some(format!("clamp(x, {}, {})", literal(c.min), literal(c.max)));
+    }
+    if let Some(e) = any.downcast_ref::<Elu>() {
+        return Some(format!(
+            "select({} * (exp(x) - 1.0), x, x >= 0.0)",
+            literal(e.alpha)
+        ));
+    }
+    if let Some(g) = any.downcast_ref::<Gelu>() {
+        return Some(gelu(g.approximation_mode).into());
+    }
+    any.downcast_ref::<Swish>()?;
+    let beta = match inputs.get(1) {
+        Some(d) => {
+            let t = d.value.as_ref()?;
+            (t.len() == 1).then(|| t.get_f64(0))?
+        }
+        None => 1.0,
+    };
+    Some(format!("x * fv_sigmoid({} * x)", literal(beta)))
 }
 
 /// The function of a binary op on f32, or on i32 for the ops whose expression holds for integers.
@@ -270,7 +318,7 @@ fn binary_fn(b: &Binary, t: ElementType) -> Option<ScalarFn> {
 
 /// Every generated shader (each unary and binary row on its types, Convert, with and without broadcasting), for
 /// the naga check.
-pub fn all_generated() -> Vec<(String, String)> {
+pub fn all_generated() -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut add = |name: String, f: ScalarFn, n: usize| {
         for access in [Access::Full, Access::Scalar, Access::Strided] {
@@ -318,13 +366,41 @@ pub fn all_generated() -> Vec<(String, String)> {
         ScalarFn::new(&["x"], "i32", "f32", "f32(x)"),
         1,
     );
-    out
+    let activations: [Box<dyn Op>; 4] = [
+        Box::new(Clamp {
+            min: -1.5,
+            max: f64::INFINITY,
+        }),
+        Box::new(Elu { alpha: 0.3 }),
+        Box::new(Swish),
+        Box::new(Clamp {
+            min: 1e-30,
+            max: 1e30,
+        }),
+    ];
+    for op in activations {
+        let e = activation(op.as_ref(), &[])?;
+        add(
+            op.type_info().name.to_string(),
+            ScalarFn::new(&["x"], "f32", "f32", &e),
+            1,
+        );
+    }
+    for mode in [GeluApproximation::Erf, GeluApproximation::Tanh] {
+        add(
+            "Gelu".into(),
+            ScalarFn::new(&["x"], "f32", "f32", gelu(mode)),
+            1,
+        );
+    }
+    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::Tensor;
+    use crate::ir::{AttrValue, AttributeSetter};
     use crate::ops::registry::create;
     use crate::plugins::cpu::kernels::testing::Lcg;
     use crate::plugins::gpu::kernels::testing::{check_against_reference, validate_wgsl};
@@ -334,7 +410,7 @@ mod tests {
         for (name, source) in crate::plugins::gpu::kernels::SHADER_FILES {
             validate_wgsl(name, source).unwrap();
         }
-        for (name, source) in all_generated() {
+        for (name, source) in all_generated().unwrap() {
             validate_wgsl(&name, &source).unwrap();
         }
     }
@@ -390,6 +466,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn activations_match_reference() {
+        let x = Lcg(3).tensor(&[4, 7]);
+        let beta = Tensor::from_vec(&[], vec![1.7f32]).unwrap();
+        check_against_reference(
+            || {
+                Box::new(Clamp {
+                    min: -0.3,
+                    max: 0.5,
+                })
+            },
+            &[x.clone()],
+            &[],
+        );
+        check_against_reference(|| Box::new(Elu { alpha: 0.7 }), &[x.clone()], &[]);
+        check_against_reference(|| Box::new(Swish), &[x.clone()], &[]);
+        check_against_reference(|| Box::new(Swish), &[x.clone(), beta], &[false, true]);
+        for opset in [2, 7] {
+            check_against_reference(|| create("Gelu", opset).unwrap(), &[x.clone()], &[]);
+        }
+        let tanh = || {
+            let mut g = create("Gelu", 7).unwrap();
+            let values = [(
+                "approximation_mode".to_string(),
+                AttrValue::Str("TANH".into()),
+            )];
+            g.visit_attributes(&mut AttributeSetter::new(&values))
+                .unwrap();
+            g
+        };
+        check_against_reference(tanh, &[x], &[]);
     }
 
     #[test]

@@ -12,8 +12,44 @@
 const TILE: u32 = 32u;
 const THREADS: u32 = 64u;
 
-var<workgroup> ta: array<f32, 1024>; // [k][m]
-var<workgroup> tb: array<f32, 1024>; // [k][n]
+var<workgroup> ta: array<vec4<f32>, 256>; // [k][m / 4]
+var<workgroup> tb: array<vec4<f32>, 256>; // [k][n / 4]
+
+// A[m..m+4, k] (zero outside the matrix).
+fn load_a(base: u32, m: u32, k: u32, m_dim: u32, k_dim: u32) -> vec4<f32> {
+    let s = p[3];
+    let at = base + m * s + k * p[4];
+    if (k >= k_dim) {
+        return vec4<f32>(0.0);
+    }
+    if (m + 3u < m_dim) {
+        return vec4<f32>(a[at], a[at + s], a[at + 2u * s], a[at + 3u * s]);
+    }
+    return vec4<f32>(
+        select(0.0, a[min(at, arrayLength(&a) - 1u)], m < m_dim),
+        select(0.0, a[min(at + s, arrayLength(&a) - 1u)], m + 1u < m_dim),
+        select(0.0, a[min(at + 2u * s, arrayLength(&a) - 1u)], m + 2u < m_dim),
+        0.0,
+    );
+}
+
+// B[k, n..n+4] (zero outside the matrix).
+fn load_b(base: u32, k: u32, n: u32, k_dim: u32, n_dim: u32) -> vec4<f32> {
+    let s = p[7];
+    let at = base + k * p[6] + n * s;
+    if (k >= k_dim) {
+        return vec4<f32>(0.0);
+    }
+    if (n + 3u < n_dim) {
+        return vec4<f32>(b[at], b[at + s], b[at + 2u * s], b[at + 3u * s]);
+    }
+    return vec4<f32>(
+        select(0.0, b[min(at, arrayLength(&b) - 1u)], n < n_dim),
+        select(0.0, b[min(at + s, arrayLength(&b) - 1u)], n + 1u < n_dim),
+        select(0.0, b[min(at + 2u * s, arrayLength(&b) - 1u)], n + 2u < n_dim),
+        0.0,
+    );
+}
 
 @compute @workgroup_size(8, 8, 1)
 fn main(
@@ -32,32 +68,24 @@ fn main(
     let col0 = wid.x * TILE;
     var acc: array<vec4<f32>, 4>;
     for (var k0 = 0u; k0 < k_dim; k0 = k0 + TILE) {
-        for (var e = li; e < TILE * TILE; e = e + THREADS) {
-            // Consecutive invocations read consecutive k of A and consecutive n of B.
-            let am = e / TILE;
+        // Each invocation stages 4 vec4s of A (4 rows at one k; neighbours take neighbouring k) and 4 of B
+        // (4 neighbouring columns at one k; neighbours take the next 4 columns).
+        for (var e = li; e < TILE * TILE / 4u; e = e + THREADS) {
             let ak = e % TILE;
-            var av = 0.0;
-            if (row0 + am < m_dim && k0 + ak < k_dim) {
-                av = a[a_base + (row0 + am) * p[3] + (k0 + ak) * p[4]];
-            }
-            ta[ak * TILE + am] = av;
-            let bk = e / TILE;
-            let bn = e % TILE;
-            var bv = 0.0;
-            if (k0 + bk < k_dim && col0 + bn < n_dim) {
-                bv = b[b_base + (k0 + bk) * p[6] + (col0 + bn) * p[7]];
-            }
-            tb[bk * TILE + bn] = bv;
+            let aq = e / TILE;
+            ta[ak * 8u + aq] = load_a(a_base, row0 + aq * 4u, k0 + ak, m_dim, k_dim);
+            let bk = e / 8u;
+            let bq = e % 8u;
+            tb[e] = load_b(b_base, k0 + bk, col0 + bq * 4u, k_dim, n_dim);
         }
         workgroupBarrier();
         for (var k = 0u; k < TILE; k = k + 1u) {
-            let ai = k * TILE + lid.y * 4u;
-            let bi = k * TILE + lid.x * 4u;
-            let bv = vec4<f32>(tb[bi], tb[bi + 1u], tb[bi + 2u], tb[bi + 3u]);
-            acc[0] = fma(vec4<f32>(ta[ai]), bv, acc[0]);
-            acc[1] = fma(vec4<f32>(ta[ai + 1u]), bv, acc[1]);
-            acc[2] = fma(vec4<f32>(ta[ai + 2u]), bv, acc[2]);
-            acc[3] = fma(vec4<f32>(ta[ai + 3u]), bv, acc[3]);
+            let av = ta[k * 8u + lid.y];
+            let bv = tb[k * 8u + lid.x];
+            acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
+            acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
+            acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
+            acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
         }
         workgroupBarrier();
     }
