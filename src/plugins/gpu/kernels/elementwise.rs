@@ -479,14 +479,22 @@ mod tests {
                     max: 0.5,
                 })
             },
-            &[x.clone()],
+            std::slice::from_ref(&x),
             &[],
         );
-        check_against_reference(|| Box::new(Elu { alpha: 0.7 }), &[x.clone()], &[]);
-        check_against_reference(|| Box::new(Swish), &[x.clone()], &[]);
+        check_against_reference(
+            || Box::new(Elu { alpha: 0.7 }),
+            std::slice::from_ref(&x),
+            &[],
+        );
+        check_against_reference(|| Box::new(Swish), std::slice::from_ref(&x), &[]);
         check_against_reference(|| Box::new(Swish), &[x.clone(), beta], &[false, true]);
         for opset in [2, 7] {
-            check_against_reference(|| create("Gelu", opset).unwrap(), &[x.clone()], &[]);
+            check_against_reference(
+                || create("Gelu", opset).unwrap(),
+                std::slice::from_ref(&x),
+                &[],
+            );
         }
         let tanh = || {
             let mut g = create("Gelu", 7).unwrap();
