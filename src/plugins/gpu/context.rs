@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 /// Runs a future to completion on this thread (wgpu's native futures are ready at once or after a device poll).
@@ -85,6 +85,23 @@ pub struct GpuDevice {
     pub caps: Caps,
     /// Compiled pipelines, shared by every model compiled on the device.
     pub pipelines: super::pipelines::PipelineCache,
+    /// An error wgpu reported outside any error scope (or the device was lost), kept for the next check.
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuDevice {
+    /// Fails with the error wgpu reported outside an error scope since the last check, if any (device lost,
+    /// an error in a callback).
+    pub fn check(&self) -> Result<()> {
+        let mut failure = self
+            .failure
+            .lock()
+            .map_err(|_| Error::Device("GPU: error state lock poisoned".into()))?;
+        match failure.take() {
+            Some(e) => Err(Error::Device(format!("GPU: {e}"))),
+            None => Ok(()),
+        }
+    }
 }
 
 impl GpuAdapter {
@@ -108,11 +125,26 @@ impl GpuAdapter {
         };
         let (device, queue) = block_on(self.adapter.request_device(&descriptor))
             .map_err(|e| format!("GPU: cannot open '{}': {e}", self.info.name))?;
+        // wgpu's default handler panics on an error no scope caught: keep it for `GpuDevice::check` instead.
+        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let sink = failure.clone();
+        device.on_uncaptured_error(Box::new(move |e| {
+            if let Ok(mut f) = sink.lock() {
+                f.get_or_insert_with(|| e.to_string());
+            }
+        }));
+        let sink = failure.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut f) = sink.lock() {
+                f.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+            }
+        });
         Ok(GpuDevice {
             device,
             queue,
             caps: Caps::new(&limits, features),
             pipelines: super::pipelines::PipelineCache::default(),
+            failure,
         })
     }
 

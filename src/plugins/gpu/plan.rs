@@ -291,6 +291,7 @@ impl GpuPlan {
         outputs: Vec<usize>,
     ) -> Result<GpuPlan> {
         let caps = device.caps.clone();
+        let scope = ErrorScope::push(&device.device);
         let mut values: Vec<Value> = low
             .values
             .iter()
@@ -331,6 +332,7 @@ impl GpuPlan {
             .into_iter()
             .map(|l| plan_step(&device, &caps, l))
             .collect::<Result<Vec<_>>>()?;
+        scope.pop()?;
         Ok(GpuPlan {
             device,
             values,
@@ -371,6 +373,7 @@ impl GpuPlan {
     /// The request memory of this plan: arena buffers, bind groups, read-back buffer.
     pub fn new_memory(&self) -> Result<RequestMemory> {
         let d = &self.device.device;
+        let scope = ErrorScope::push(d);
         let arena: Vec<wgpu::Buffer> = self
             .arena
             .iter()
@@ -427,6 +430,8 @@ impl GpuPlan {
             }));
         }
         memory.bind_groups = groups;
+        scope.pop()?;
+        self.device.check()?;
         Ok(memory)
     }
 
@@ -487,7 +492,13 @@ impl GpuPlan {
         }
         d.queue.submit([encoder.finish()]);
         guard.pop()?;
-        let bytes = read_back(&d.device, &memory.readback)?;
+        let bytes = read_back(&d.device, &memory.readback);
+        if bytes.is_err() {
+            // A pending or failed mapping must not stay: the next inference maps the buffer again.
+            memory.readback.unmap();
+        }
+        let bytes = bytes?;
+        d.check()?;
         self.outputs
             .iter()
             .zip(&memory.offsets)
@@ -529,24 +540,37 @@ fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
 }
 
 /// Validation and out-of-memory errors of a stretch of GPU calls, caught instead of reaching wgpu's default
-/// handler.
-struct ErrorScope<'a>(&'a wgpu::Device);
+/// handler; the scopes are popped by [`ErrorScope::pop`], or on drop when an error returned early.
+struct ErrorScope<'a>(Option<&'a wgpu::Device>);
 
 impl<'a> ErrorScope<'a> {
     fn push(device: &'a wgpu::Device) -> ErrorScope<'a> {
         device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         device.push_error_scope(wgpu::ErrorFilter::Validation);
-        ErrorScope(device)
+        ErrorScope(Some(device))
     }
 
-    fn pop(self) -> Result<()> {
-        let validation = super::context::block_on(self.0.pop_error_scope());
-        let memory = super::context::block_on(self.0.pop_error_scope());
-        match validation.or(memory) {
+    fn pop(mut self) -> Result<()> {
+        match self.0.take().and_then(pop_scopes) {
             Some(e) => Err(Error::Device(format!("GPU: {e}"))),
             None => Ok(()),
         }
     }
+}
+
+impl Drop for ErrorScope<'_> {
+    fn drop(&mut self) {
+        if let Some(device) = self.0.take() {
+            pop_scopes(device);
+        }
+    }
+}
+
+/// Pops the two scopes of an [`ErrorScope`]: the first error either caught.
+fn pop_scopes(device: &wgpu::Device) -> Option<wgpu::Error> {
+    let validation = super::context::block_on(device.pop_error_scope());
+    let memory = super::context::block_on(device.pop_error_scope());
+    validation.or(memory)
 }
 
 /// Input descriptors of a node, with the values known at compile time.
