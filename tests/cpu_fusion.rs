@@ -1,11 +1,12 @@
-//! The CPU plan's convolution epilogues: bias, residual add and activation chains run as one step and compute
-//! what the reference evaluation of the unfused graph computes.
+//! The CPU plan's convolution and MatMul epilogues: bias, residual add and activation chains run as one step
+//! and compute what the reference evaluation of the unfused graph computes.
 
 use ferrovino::ir::interpret::evaluate_model;
-use ferrovino::ir::{ElementType, Model, Node, Output, PartialShape, Tensor};
+use ferrovino::ir::{ElementType, IrAttributeReader, Model, Node, Output, PartialShape, Tensor};
 use ferrovino::ops::Op;
 use ferrovino::ops::activation::Clamp;
 use ferrovino::ops::conv::{ConvAttrs, Convolution, GroupConvolution};
+use ferrovino::ops::linalg::MatMul;
 use ferrovino::ops::registry::create;
 use ferrovino::ops::structure::{Constant, Parameter, ResultOp};
 use ferrovino::plugins::cpu::CpuPlugin;
@@ -154,4 +155,53 @@ fn a_value_read_twice_stops_the_chain() {
     let y = named("Multiply", &[&named("Relu", &[&t]), &t]);
     let steps = check(vec![p], y);
     assert!(steps.iter().any(|s| s.0 == "Relu"), "{steps:?}");
+}
+
+/// MatMul of a [2, 5, 24] input by constant [24, 20] weights (transposed when `transpose_b`), plus a bias Add
+/// along the last axis.
+fn matmul_bias(x: &Output, transpose_b: bool, bias_shape: &[usize]) -> Output {
+    let w = if transpose_b {
+        constant(&[20, 24], 5)
+    } else {
+        constant(&[24, 20], 5)
+    };
+    let mm = MatMul {
+        transpose_a: false,
+        transpose_b,
+    };
+    named(
+        "Add",
+        &[&node(Box::new(mm), &[x, &w]), &constant(bias_shape, 9)],
+    )
+}
+
+fn only_fused_matmul(steps: &[(String, String)]) {
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].1, "gemm_f32_fused", "{steps:?}");
+}
+
+#[test]
+fn matmul_bias_residual_and_gelu_fuse() {
+    let (p, x) = parameter(&[2, 5, 24]);
+    let (q, r) = parameter(&[2, 5, 20]);
+    for (transpose_b, mode) in [(false, "erf"), (true, "tanh")] {
+        let sum = named("Add", &[&matmul_bias(&x, transpose_b, &[20]), &r]);
+        let mut gelu = create("Gelu", 7).unwrap();
+        let attrs = [("approximation_mode".to_string(), mode.to_string())];
+        gelu.visit_attributes(&mut IrAttributeReader::new(&attrs))
+            .unwrap();
+        let y = node(gelu, &[&sum]);
+        only_fused_matmul(&check(vec![p.clone(), q.clone()], y));
+    }
+}
+
+#[test]
+fn matmul_bias_and_relu_fuse_but_not_a_bias_along_rows() {
+    let (p, x) = parameter(&[2, 5, 24]);
+    let y = named("Relu", &[&matmul_bias(&x, false, &[1, 1, 20])]);
+    only_fused_matmul(&check(vec![p.clone()], y));
+    // A constant that varies along the rows is not a per-column bias: the Add stays a step of its own.
+    let y = matmul_bias(&x, false, &[5, 1]);
+    let steps = check(vec![p], y);
+    assert!(steps.iter().any(|s| s.0 == "Add"), "{steps:?}");
 }

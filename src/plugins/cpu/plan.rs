@@ -90,7 +90,7 @@ impl Plan {
             slot_count += 1;
             slot_count - 1
         };
-        let mut fusions = super::fusion::conv_epilogues(&order)?;
+        let mut fusions = super::fusion::epilogues(&order)?;
         // Absorbed node id → the slot of the fused step that computes its output.
         let mut fused_into: HashMap<u64, usize> = HashMap::new();
         let by_id: HashMap<u64, &Node> = order.iter().map(|n| (n.id(), n)).collect();
@@ -144,7 +144,7 @@ impl Plan {
                     fused_slots.push(*slots.get(&(r.node.id(), r.index))?);
                     fused_descs.push(r.desc().ok()?);
                 }
-                let kernel = kernels::conv::with_epilogue(op.as_ref(), &fused_descs, f.epilogue)?;
+                let kernel = kernels::with_epilogue(op.as_ref(), &fused_descs, f.epilogue)?;
                 Some((kernel, f.absorbed, fused_slots))
             });
             let (kernel, in_slots, absorbed) = match (fused, out_slots.first()) {

@@ -5,6 +5,7 @@
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
+use super::epilogue::Epilogue;
 use super::sgemm::{self, DenseB, NR, PackedA, PanelSource, TileEpilogue};
 use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
@@ -17,105 +18,10 @@ use crate::ops::{Op, TensorDesc};
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::Arc;
 
 /// Picks the f32 convolution kernel for Convolution and GroupConvolution.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     with_epilogue(op, inputs, Epilogue::default())
-}
-
-/// What a convolution kernel applies to its output block while it is still in cache: a per-output-channel bias,
-/// a residual value (the kernel's third input, same shape as the output), then an activation.
-#[derive(Debug, Clone, Default)]
-pub struct Epilogue {
-    /// One value per output channel.
-    pub bias: Option<Arc<[f32]>>,
-    /// Add the kernel's third input elementwise after the bias.
-    pub residual: bool,
-    /// Applied last.
-    pub activation: Activation,
-}
-
-/// The activation an epilogue ends with.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub enum Activation {
-    /// None.
-    #[default]
-    Identity,
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, lo), hi)`.
-    Clamp(f32, f32),
-    /// `x * sigmoid(x)` (SiLU).
-    Swish,
-}
-
-impl Activation {
-    #[inline(always)]
-    fn apply(self, row: &mut [f32]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
-            Activation::Clamp(lo, hi) => row.iter_mut().for_each(|v| *v = v.max(lo).min(hi)),
-            Activation::Swish => row.iter_mut().for_each(|v| *v = math::swish(*v, 1.0)),
-        }
-    }
-}
-
-impl Epilogue {
-    fn is_empty(&self) -> bool {
-        self.bias.is_none() && !self.residual && self.activation == Activation::Identity
-    }
-
-    /// Applies the epilogue to the `[channels, spatial]` block whose first channel is `first_channel`;
-    /// `residual` is the matching block of the residual input (empty without one).
-    fn apply(&self, block: &mut [f32], first_channel: usize, spatial: usize, residual: &[f32]) {
-        if self.is_empty() || spatial == 0 {
-            return;
-        }
-        apply_epilogue_best(self, block, first_channel, spatial, residual);
-    }
-
-    #[inline(always)]
-    fn apply_rows(
-        &self,
-        block: &mut [f32],
-        first_channel: usize,
-        spatial: usize,
-        residual: &[f32],
-    ) {
-        let mut residual_rows = residual.chunks(spatial);
-        for (c, row) in block.chunks_mut(spatial).enumerate() {
-            let r = residual_rows.next().unwrap_or(&[]);
-            self.apply_segment(first_channel + c, row, r);
-        }
-    }
-
-    /// Applies the epilogue to values of output channel `channel`; `residual` holds the matching residual
-    /// values (empty without one).
-    #[inline(always)]
-    fn apply_segment(&self, channel: usize, values: &mut [f32], residual: &[f32]) {
-        let b = self
-            .bias
-            .as_ref()
-            .and_then(|b| b.get(channel))
-            .copied()
-            .unwrap_or(0.0);
-        if !residual.is_empty() {
-            values
-                .iter_mut()
-                .zip(residual)
-                .for_each(|(v, r)| *v += b + r);
-        } else if b != 0.0 {
-            values.iter_mut().for_each(|v| *v += b);
-        }
-        self.activation.apply(values);
-    }
-
-    /// The inputs a kernel with this epilogue takes: data, filter, and the residual when there is one.
-    fn input_count(&self) -> usize {
-        if self.residual { 3 } else { 2 }
-    }
 }
 
 /// The f32 convolution kernel for Convolution and GroupConvolution with a fused epilogue.
@@ -642,12 +548,6 @@ math::best_isa_fn! {
         => depthwise_2d
 }
 
-math::best_isa_fn! {
-    /// [`Epilogue::apply_rows`] compiled for the best ISA.
-    fn apply_epilogue_best[](e: &Epilogue, block: &mut [f32], first_channel: usize, spatial: usize, residual: &[f32])
-        => Epilogue::apply_rows
-}
-
 /// Depthwise convolution of one channel through rows laid out by [`PhasedRows`] in `phased`.
 #[inline(always)]
 fn depthwise_rows(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: &mut [f32]) {
@@ -810,6 +710,7 @@ fn plane_rows(ah: &Axis) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::epilogue::Activation;
     use super::super::testing::{Lcg, assert_kernel_matches};
     use super::*;
     use crate::ops::conv::AutoPad;

@@ -1,7 +1,10 @@
 //! f32 MatMul: constant right-hand sides (weights) are packed once at selection into the column panels of
-//! [`sgemm`], whose microkernel streams them; products of two run-time values go through the `gemm` crate.
+//! [`sgemm`], whose microkernel streams them and whose finished tiles take the fused [`Epilogue`] (bias per
+//! column, residual, activation); products of two run-time values go through the `gemm` crate.
 //! Batches run in parallel with rayon; a single large product splits its own work over the threads.
 
+use super::epilogue::Epilogue;
+use super::sgemm::TileEpilogue;
 use super::{Kernel, sgemm, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::{ElementType, Tensor};
@@ -27,6 +30,28 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     Some(Box::new(GemmF32 {
         op: mm.clone(),
         packed,
+        epilogue: Epilogue::default(),
+    }))
+}
+
+/// The f32 MatMul kernel by constant weights with a fused epilogue (bias per output column, residual of the
+/// output's shape as a third input, activation); `None` when the weights are not a constant.
+pub fn with_epilogue(
+    op: &dyn Op,
+    inputs: &[TensorDesc],
+    epilogue: Epilogue,
+) -> Option<Box<dyn Kernel>> {
+    let mm = op.as_any().downcast_ref::<MatMul>()?;
+    if inputs.len() != epilogue.input_count()
+        || inputs.iter().any(|d| d.element_type != ElementType::F32)
+    {
+        return None;
+    }
+    let packed = PackedWeights::new(inputs[1].value.as_ref()?, mm.transpose_b).ok()?;
+    Some(Box::new(GemmF32 {
+        op: mm.clone(),
+        packed: Some(packed),
+        epilogue,
     }))
 }
 
@@ -82,6 +107,28 @@ impl PackedWeights {
 pub struct GemmF32 {
     op: MatMul,
     packed: Option<PackedWeights>,
+    /// Applied by the packed path only ([`with_epilogue`] requires packed weights).
+    epilogue: Epilogue,
+}
+
+/// One batch's epilogue as [`sgemm`] applies it: bias per column, the batch's residual values (row-major,
+/// `n` per row; empty without a residual).
+struct ColumnEpilogue<'a> {
+    epilogue: &'a Epilogue,
+    residual: &'a [f32],
+    n: usize,
+}
+
+impl TileEpilogue for ColumnEpilogue<'_> {
+    #[inline(always)]
+    fn apply(&self, row: usize, col: usize, values: &mut [f32]) {
+        if self.epilogue.is_empty() {
+            return;
+        }
+        let at = row * self.n + col;
+        let residual = self.residual.get(at..at + values.len()).unwrap_or(&[]);
+        self.epilogue.apply_columns(col, values, residual);
+    }
 }
 
 /// The stored matrix `index` of a buffer of `view`-sized matrices, checked against the buffer's length.
@@ -101,12 +148,13 @@ fn packed_product(
     av: MatrixView,
     packed: &sgemm::PackedB,
     dst: &mut [f32],
+    epilogue: &ColumnEpilogue,
     par: Parallelism,
 ) -> Result<()> {
     let parallel = !matches!(par, Parallelism::None);
     let (m, k, n) = (av.rows, av.cols, packed.n());
     if av.col_stride == 1 {
-        return sgemm::sgemm(a, m, av.row_stride, packed, dst, n, parallel);
+        return sgemm::sgemm(a, m, av.row_stride, packed, dst, n, epilogue, parallel);
     }
     with_scratch(m * k, |rows| {
         for (i, row) in rows.chunks_exact_mut(k.max(1)).enumerate().take(m) {
@@ -117,7 +165,7 @@ fn packed_product(
                     .unwrap_or(0.0);
             }
         }
-        sgemm::sgemm(rows, m, k, packed, dst, n, parallel)
+        sgemm::sgemm(rows, m, k, packed, dst, n, epilogue, parallel)
     })
 }
 
@@ -183,7 +231,8 @@ impl Kernel for GemmF32 {
         inputs: &[&Tensor],
         spare: &mut [Option<Tensor>],
     ) -> Result<Vec<Tensor>> {
-        crate::ops::util::check_input_count(inputs, 2, 2)?;
+        let count = self.epilogue.input_count();
+        crate::ops::util::check_input_count(inputs, count, count)?;
         let (a, b) = (inputs[0], inputs[1]);
         let b_shape = self
             .packed
@@ -195,6 +244,26 @@ impl Kernel for GemmF32 {
         let (mn, work) = (plan.m() * plan.n(), plan.m() * plan.n() * plan.k());
         if mn == 0 {
             return Ok(vec![out]);
+        }
+        let residual = match inputs.get(2) {
+            Some(r) if r.shape() != plan.out_shape.as_slice() => {
+                return Err(Error::Shape(format!(
+                    "fused residual of shape {} for a MatMul output of shape {}",
+                    crate::ir::shape::fmt_shape(r.shape()),
+                    crate::ir::shape::fmt_shape(&plan.out_shape)
+                )));
+            }
+            Some(r) => r.typed::<f32>()?,
+            None => &[],
+        };
+        if let Some(bias) = &self.epilogue.bias
+            && bias.len() != plan.n()
+        {
+            return Err(Error::Shape(format!(
+                "fused bias has {} values for {} output columns",
+                bias.len(),
+                plan.n()
+            )));
         }
         let y = out.typed_mut::<f32>()?;
         let batch = |(i, dst): (usize, &mut [f32]), par: Parallelism| -> Result<()> {
@@ -211,7 +280,12 @@ impl Kernel for GemmF32 {
                     let panels = p.batches.get(ib).ok_or_else(|| {
                         Error::Internal(format!("no packed weights for MatMul batch {ib}"))
                     })?;
-                    packed_product(a_matrix, plan.a, panels, dst, par)
+                    let epilogue = ColumnEpilogue {
+                        epilogue: &self.epilogue,
+                        residual: residual.get(i * mn..(i + 1) * mn).unwrap_or(&[]),
+                        n: plan.n(),
+                    };
+                    packed_product(a_matrix, plan.a, panels, dst, &epilogue, par)
                 }
                 None => gemm_batch(
                     dst,
@@ -241,7 +315,11 @@ impl Kernel for GemmF32 {
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
-        "gemm_f32"
+        if self.epilogue.is_empty() {
+            "gemm_f32"
+        } else {
+            "gemm_f32_fused"
+        }
     }
 }
 
@@ -301,6 +379,7 @@ mod tests {
         let k = GemmF32 {
             op: mm(false, false),
             packed: None,
+            epilogue: Epilogue::default(),
         };
         let (a, b) = (
             Tensor::zeros(ElementType::F32, &[2, 3]),

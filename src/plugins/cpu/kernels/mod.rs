@@ -11,6 +11,7 @@ use std::fmt::Debug;
 pub mod conv;
 pub mod data_movement;
 pub mod elementwise;
+pub mod epilogue;
 pub mod interpolate;
 pub mod math;
 pub mod matmul;
@@ -102,6 +103,17 @@ impl Kernel for ReferenceKernel {
 
 /// A family's kernel chooser: an optimised kernel for ops it knows, `None` otherwise.
 type Selector = fn(&dyn Op, &[TensorDesc]) -> Option<Box<dyn Kernel>>;
+
+/// The kernel of a convolution or a MatMul by constant weights that applies `epilogue` to its output (its
+/// inputs then end with the residual when the epilogue has one); `None` when neither takes these inputs.
+pub fn with_epilogue(
+    op: &dyn Op,
+    inputs: &[TensorDesc],
+    epilogue: epilogue::Epilogue,
+) -> Option<Box<dyn Kernel>> {
+    conv::with_epilogue(op, inputs, epilogue.clone())
+        .or_else(|| matmul::with_epilogue(op, inputs, epilogue))
+}
 
 /// The best kernel for `op` given what is known of its inputs.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {

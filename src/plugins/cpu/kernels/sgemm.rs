@@ -86,8 +86,10 @@ impl PackedB {
     }
 }
 
-/// `c = a · b`: `a` is `m × K` row-major with row stride `lda`, `c` is `m × N` row-major with row stride `ldc`
-/// (N and K those of `b`). Splits the panels over the current rayon pool when `parallel`.
+/// `c = a · b`, then `epilogue` on every finished row segment: `a` is `m × K` row-major with row stride `lda`,
+/// `c` is `m × N` row-major with row stride `ldc` (N and K those of `b`). Splits the panels over the current
+/// rayon pool when `parallel`.
+#[allow(clippy::too_many_arguments)]
 pub fn sgemm(
     a: &[f32],
     m: usize,
@@ -95,6 +97,7 @@ pub fn sgemm(
     b: &PackedB,
     c: &mut [f32],
     ldc: usize,
+    epilogue: &impl TileEpilogue,
     parallel: bool,
 ) -> Result<()> {
     let (k, n) = (b.k, b.n);
@@ -111,7 +114,10 @@ pub fn sgemm(
         return Ok(());
     }
     if k == 0 {
-        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
+            row[..n].fill(0.0);
+            epilogue.apply(i, 0, &mut row[..n]);
+        }
         return Ok(());
     }
     let panels = n.div_ceil(NR);
@@ -125,7 +131,7 @@ pub fn sgemm(
         let c_ptr = &c_ptr;
         // SAFETY: the checks above bound every row `i < m` of A (k values from `i * lda`) and of C (n values from
         // `i * ldc`); threads own disjoint panel ranges, so disjoint columns of C.
-        unsafe { panels_product(a, m, lda, b, range, c_ptr.0, ldc) };
+        unsafe { panels_product(a, m, lda, b, range, c_ptr.0, ldc, epilogue) };
     };
     if threads <= 1 {
         run(0..panels);
@@ -468,10 +474,11 @@ struct SharedMut(*mut f32);
 // SAFETY: see `sgemm`: the threads write disjoint column ranges.
 unsafe impl Sync for SharedMut {}
 
-/// Columns `panels × NR` of C (`m` rows at `c`, row stride `ldc`) = A · those panels of `b`.
+/// Columns `panels × NR` of C (`m` rows at `c`, row stride `ldc`) = A · those panels of `b`, then `epilogue`.
 ///
 /// # Safety
 /// Rows `i < m` of A hold `b.k` values from `i * lda`; rows of C hold `b.n` writable values from `c + i * ldc`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn panels_product(
     a: &[f32],
     m: usize,
@@ -480,26 +487,26 @@ unsafe fn panels_product(
     panels: std::ops::Range<usize>,
     c: *mut f32,
     ldc: usize,
+    epilogue: &impl TileEpilogue,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return with_scratch(A_BLOCK, |tiles| {
             // SAFETY: the features are present; the caller's bounds hold; `tiles` holds an MC x KC block.
-            unsafe { avx2::panels_product(a, m, lda, b, panels, c, ldc, tiles) }
+            unsafe { avx2::panels_product(a, m, lda, b, panels, c, ldc, tiles, epilogue) }
         });
     }
     let k = b.k;
     for j in panels {
         let panel = b.panel(j);
+        let cols = NR.min(b.n - j * NR);
         for i in 0..m {
-            for col in 0..NR.min(b.n - j * NR) {
-                let mut acc = 0.0f32;
-                for p in 0..k {
-                    acc += a[i * lda + p] * panel[p * NR + col];
-                }
-                // SAFETY: row i of C holds n values (caller); j * NR + col < n.
-                unsafe { *c.add(i * ldc + j * NR + col) = acc };
+            // SAFETY: row i of C holds n values (caller); j * NR + cols <= n; no other reference to them is alive.
+            let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc + j * NR), cols) };
+            for (col, out) in row.iter_mut().enumerate() {
+                *out = (0..k).map(|p| a[i * lda + p] * panel[p * NR + col]).sum();
             }
+            epilogue.apply(i, j * NR, row);
         }
     }
 }
@@ -523,6 +530,7 @@ mod avx2 {
         c: *mut f32,
         ldc: usize,
         tiles: &mut [f32],
+        epilogue: &impl TileEpilogue,
     ) {
         let k = b.k;
         for kc in (0..k).step_by(KC) {
@@ -536,20 +544,19 @@ mod avx2 {
                     let bt = unsafe { b.panel(j).as_ptr().add(kc * NR) };
                     for i in (mc..m_end).step_by(MR) {
                         let at = &tiles[(i - mc) / MR * MR * kb..];
+                        let rows = MR.min(m_end - i);
                         // SAFETY: rows i..i + rows of C exist (caller); the tile holds kb * MR values.
-                        unsafe {
-                            let ct = c.add(i * ldc + j * NR);
-                            tile_rows(
-                                kb,
-                                at.as_ptr(),
-                                bt,
-                                ct,
-                                ldc,
-                                MR.min(m_end - i),
-                                cols,
-                                kc > 0,
-                            )
-                        };
+                        let ct = unsafe { c.add(i * ldc + j * NR) };
+                        unsafe { tile_rows(kb, at.as_ptr(), bt, ct, ldc, rows, cols, kc > 0) };
+                        if kc + kb < k {
+                            continue;
+                        }
+                        for r in 0..rows {
+                            // SAFETY: as above; no other reference to this row segment is alive.
+                            let values =
+                                unsafe { std::slice::from_raw_parts_mut(ct.add(r * ldc), cols) };
+                            epilogue.apply(i + r, j * NR, values);
+                        }
                     }
                 }
             }
@@ -691,8 +698,9 @@ mod tests {
             let packed = PackedB::pack(&b, k, n, n, 1).unwrap();
             for parallel in [false, true] {
                 let mut c = vec![f32::NAN; m * n];
-                sgemm(&a, m, k, &packed, &mut c, n, parallel).unwrap();
-                for (x, y) in c.iter().zip(reference(&a, m, k, &b, n)) {
+                sgemm(&a, m, k, &packed, &mut c, n, &Mark, parallel).unwrap();
+                for (at, (x, y)) in c.iter().zip(reference(&a, m, k, &b, n)).enumerate() {
+                    let y = y + (at / n) as f32 + (at % n) as f32 / 1000.0;
                     assert!(
                         (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
                         "{m}x{k}x{n}: {x} vs {y}"
@@ -716,11 +724,12 @@ mod tests {
             .collect();
         let packed = PackedB::pack(&bt, k, n, 1, k).unwrap();
         let mut c = vec![0.0f32; m * (n + 2)];
-        sgemm(&a_wide, m, k + 3, &packed, &mut c, n + 2, true).unwrap();
+        sgemm(&a_wide, m, k + 3, &packed, &mut c, n + 2, &Mark, true).unwrap();
         let want = reference(&a, m, k, &b, n);
         for i in 0..m {
             for j in 0..n {
-                assert!((c[i * (n + 2) + j] - want[i * n + j]).abs() <= 1e-4);
+                let w = want[i * n + j] + i as f32 + j as f32 / 1000.0;
+                assert!((c[i * (n + 2) + j] - w).abs() <= 1e-4);
             }
         }
     }
@@ -817,7 +826,7 @@ mod tests {
     fn short_buffers_are_errors() {
         let packed = PackedB::pack(&values(12, 5), 3, 4, 4, 1).unwrap();
         let mut c = vec![0.0; 8];
-        assert!(sgemm(&values(5, 6), 2, 3, &packed, &mut c, 4, false).is_err());
+        assert!(sgemm(&values(5, 6), 2, 3, &packed, &mut c, 4, &Mark, false).is_err());
         assert!(PackedB::pack(&values(5, 7), 3, 4, 4, 1).is_err());
     }
 }
