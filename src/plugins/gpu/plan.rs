@@ -5,6 +5,7 @@
 //! of the outputs.
 
 use super::context::{Caps, GpuDevice};
+use super::kernels::elementwise::{self, Chain};
 use super::kernels::{self, Binding, GpuKernel, storage_type};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -61,6 +62,7 @@ struct PlannedDispatch {
 #[derive(Debug)]
 struct Step {
     node: Node,
+    absorbed: Vec<Node>,
     exec_type: String,
     dispatches: Vec<PlannedDispatch>,
 }
@@ -71,6 +73,86 @@ struct Lowered {
     kernel: Box<dyn GpuKernel>,
     inputs: Vec<usize>,
     outputs: Vec<usize>,
+    /// The elementwise chain the kernel computes, when it is one (another elementwise node may fuse into it).
+    chain: Option<Chain>,
+    /// Nodes fused into this step, in chain order.
+    absorbed: Vec<Node>,
+}
+
+/// Elementwise steps whose output a later elementwise node may fuse with: output value → index in the steps.
+#[derive(Default)]
+struct Fusion {
+    producers: HashMap<usize, usize>,
+    /// Readers of every node output (Results included).
+    readers: HashMap<(u64, usize), usize>,
+}
+
+impl Fusion {
+    fn new(order: &[Node]) -> Fusion {
+        let mut readers: HashMap<(u64, usize), usize> = HashMap::new();
+        for o in order.iter().flat_map(|n| n.inputs()) {
+            *readers.entry((o.node.id(), o.index)).or_default() += 1;
+        }
+        Fusion {
+            producers: HashMap::new(),
+            readers,
+        }
+    }
+
+    /// `step` fused into the elementwise step that computes one of its inputs, when that value has no other
+    /// reader and the shapes and types chain (the producer's slot is emptied); else `step` as it is.
+    fn fuse(&self, steps: &mut [Option<Lowered>], step: Lowered) -> Lowered {
+        let Some(chain) = &step.chain else {
+            return step;
+        };
+        for (k, v) in step.inputs.iter().enumerate() {
+            let Some(&idx) = self.producers.get(v) else {
+                continue;
+            };
+            let Some(producer) = steps.get(idx).and_then(Option::as_ref) else {
+                continue;
+            };
+            if self.readers.get(&(producer.node.id(), 0)) != Some(&1) {
+                continue;
+            }
+            let Some(fused) = producer
+                .chain
+                .clone()
+                .and_then(|c| c.then(chain.clone(), k))
+            else {
+                continue;
+            };
+            let Some(producer) = steps.get_mut(idx).and_then(Option::take) else {
+                continue;
+            };
+            let mut inputs = producer.inputs;
+            inputs.extend(
+                step.inputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, &v)| v),
+            );
+            let mut absorbed = producer.absorbed;
+            absorbed.push(producer.node);
+            return Lowered {
+                node: step.node,
+                kernel: fused.kernel(),
+                inputs,
+                outputs: step.outputs,
+                chain: Some(fused),
+                absorbed,
+            };
+        }
+        step
+    }
+
+    /// Records a step that later nodes may fuse with.
+    fn record(&mut self, index: usize, step: &Lowered) {
+        if let (Some(_), [out]) = (&step.chain, step.outputs.as_slice()) {
+            self.producers.insert(*out, index);
+        }
+    }
 }
 
 /// A model lowered for one GPU device.
@@ -192,9 +274,11 @@ impl GpuPlan {
     /// Lowers a (transformed) model: every node needs a GPU kernel, else the error lists those that have none.
     pub fn build(model: &Model, device: Arc<GpuDevice>) -> Result<GpuPlan> {
         let mut low = Lowering::default();
-        let mut lowered: Vec<Lowered> = Vec::new();
+        let mut lowered: Vec<Option<Lowered>> = Vec::new();
         let mut unsupported: Vec<String> = Vec::new();
-        for node in model.ordered_ops()? {
+        let order = model.ordered_ops()?;
+        let mut fusion = Fusion::new(&order);
+        for node in order {
             let ty = node.type_name();
             let ins = low.input_ids(&node)?;
             match ty {
@@ -234,21 +318,32 @@ impl GpuPlan {
                         low.add(&node, 0, root)?;
                         continue;
                     }
-                    let kernel = static_ok
-                        .then(|| kernels::select(op.as_ref(), &descs, &outs))
+                    let chain = static_ok
+                        .then(|| elementwise::chain(op.as_ref(), &descs, &outs))
                         .flatten();
+                    let kernel = match &chain {
+                        Some(c) => Some(c.kernel()),
+                        None => static_ok
+                            .then(|| kernels::select(op.as_ref(), &descs, &outs))
+                            .flatten(),
+                    };
                     drop(op);
                     match kernel {
                         Some(kernel) => {
                             let outputs = (0..node.output_count())
                                 .map(|i| low.add(&node, i, None))
                                 .collect::<Result<Vec<_>>>()?;
-                            lowered.push(Lowered {
+                            let step = Lowered {
                                 node,
                                 kernel,
                                 inputs: ins,
                                 outputs,
-                            });
+                                chain,
+                                absorbed: Vec::new(),
+                            };
+                            let step = fusion.fuse(&mut lowered, step);
+                            fusion.record(lowered.len(), &step);
+                            lowered.push(Some(step));
                         }
                         None => {
                             unsupported.push(describe_unsupported(&node));
@@ -279,6 +374,7 @@ impl GpuPlan {
             .map(id)
             .collect::<Result<Vec<_>>>()?;
         let outputs = model.results.iter().map(id).collect::<Result<Vec<_>>>()?;
+        let lowered = lowered.into_iter().flatten().collect();
         Self::assemble(device, low, lowered, inputs, outputs)
     }
 
@@ -350,7 +446,7 @@ impl GpuPlan {
             .iter()
             .map(|s| ExecutedStep {
                 node: s.node.clone(),
-                absorbed: Vec::new(),
+                absorbed: s.absorbed.clone(),
                 exec_type: s.exec_type.clone(),
             })
             .collect()
@@ -724,6 +820,7 @@ fn plan_step(device: &GpuDevice, caps: &Caps, l: Lowered) -> Result<Step> {
     Ok(Step {
         exec_type: l.kernel.name(),
         node: l.node,
+        absorbed: l.absorbed,
         dispatches,
     })
 }
@@ -785,12 +882,80 @@ mod tests {
             ),
             &x,
         );
-        // The input and two buffers the five values alternate in (the output takes a dead intermediate's).
+        // Negative+Relu fuse into one step, the three after the Reshape into another: the input, the first
+        // step's result (aliased by the Reshape) and the output.
         assert_eq!(plan.arena_buffers(), 3);
-        assert_eq!(plan.executed_steps().len(), 5);
+        let steps = plan.executed_steps();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[1].absorbed.len(), 2);
+        assert_eq!(
+            steps[1].exec_type,
+            "eltwise_negative_f32+abs_f32+negative_f32"
+        );
         assert_eq!(out.shape(), &[3, 2, 2]);
         let want: Vec<f32> = (0..12).map(|i| -((6 - i).max(0) as f32)).collect();
         assert_eq!(out.typed::<f32>().unwrap(), want.as_slice());
+    }
+
+    #[test]
+    fn elementwise_chains_fuse_unless_a_value_has_other_readers() {
+        if !have_gpu() {
+            return;
+        }
+        let x = Node::new(
+            Box::new(Parameter::new(
+                ElementType::F32,
+                crate::ir::PartialShape::from_static(&[2, 3]),
+            )),
+            vec![],
+        )
+        .unwrap();
+        let constant = |t: Tensor| Node::new(Box::new(Constant::new(t)), vec![]).unwrap();
+        let bias = constant(Tensor::from_vec(&[3], vec![1.0f32, -2.0, 0.5]).unwrap());
+        let two = constant(Tensor::from_vec(&[], vec![2.0f32]).unwrap());
+        let node = |name: &str, ins: &[&Node]| {
+            Node::new(
+                create(name, 1).unwrap(),
+                ins.iter().map(|n| n.output(0)).collect(),
+            )
+            .unwrap()
+        };
+        // (relu(x + bias) * 2), and relu(...) also read by a second output: Add+Relu fuse, Multiply cannot.
+        let relu = node("Relu", &[&node("Add", &[&x, &bias])]);
+        let y = node("Multiply", &[&two, &relu]);
+        let results = [&y, &relu]
+            .iter()
+            .map(|n| Node::new(Box::new(ResultOp), vec![n.output(0)]).unwrap())
+            .collect();
+        let model = Model::new(results, vec![], vec![x.clone()], "fused").unwrap();
+        let plan = GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
+        let steps: Vec<String> = plan
+            .executed_steps()
+            .into_iter()
+            .map(|s| s.exec_type)
+            .collect();
+        assert_eq!(steps, ["eltwise_add_f32+relu_f32", "eltwise_multiply_f32"]);
+        let input = Tensor::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, -3.0, 4.0, -5.0]).unwrap();
+        let mut memory = plan.new_memory().unwrap();
+        let out = plan.run(&[input], &mut memory).unwrap();
+        drop(memory);
+        let relu_want = [1.0f32, 0.0, 2.5, 0.0, 2.0, 0.0];
+        assert_eq!(out[1].typed::<f32>().unwrap(), relu_want);
+        let doubled: Vec<f32> = relu_want.iter().map(|v| v * 2.0).collect();
+        assert_eq!(out[0].typed::<f32>().unwrap(), doubled.as_slice());
+
+        // With one reader the chain is one step, the chained value feeding Multiply's input 1.
+        let y = node(
+            "Multiply",
+            &[&two, &node("Relu", &[&node("Add", &[&x, &bias])])],
+        );
+        let r = Node::new(Box::new(ResultOp), vec![y.output(0)]).unwrap();
+        let model = Model::new(vec![r], vec![], vec![x], "fused").unwrap();
+        let plan = GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
+        assert_eq!(plan.executed_steps().len(), 1);
+        let input = Tensor::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, -3.0, 4.0, -5.0]).unwrap();
+        let out = plan.run(&[input], &mut plan.new_memory().unwrap()).unwrap();
+        assert_eq!(out[0].typed::<f32>().unwrap(), doubled.as_slice());
     }
 
     #[test]
@@ -826,6 +991,8 @@ mod tests {
             kernel,
             inputs: vec![0],
             outputs: vec![0],
+            chain: None,
+            absorbed: Vec::new(),
         }];
         let mut caps = Caps::baseline();
         assert!(check_sizes(&lowered, std::slice::from_ref(&value), &caps).is_ok());

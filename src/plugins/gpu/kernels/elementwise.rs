@@ -68,6 +68,75 @@ impl ScalarFn {
     }
 }
 
+/// One function of a chain; `chained`: the parameter fed by the previous stage's result (None for the first
+/// stage, whose parameters all read kernel inputs). Other parameters read the next kernel inputs in order.
+#[derive(Debug, Clone)]
+struct Stage {
+    f: ScalarFn,
+    chained: Option<usize>,
+}
+
+/// An elementwise computation: one op, or a chain of ops each feeding the next (fused into one shader), with
+/// the kernel inputs (shape, WGSL type) it reads and the output shape.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    label: String,
+    stages: Vec<Stage>,
+    inputs: Vec<(Vec<usize>, &'static str)>,
+    out: Vec<usize>,
+}
+
+impl Chain {
+    /// `next` (one op) applied to this chain's result, which feeds its input `position`; None when the
+    /// shapes differ (the fused chain computes every stage at the output's shape) or the types do not meet.
+    pub fn then(mut self, next: Chain, position: usize) -> Option<Chain> {
+        let [stage] = <[Stage; 1]>::try_from(next.stages).ok()?;
+        let last = self.stages.last()?;
+        let fed = stage.f.params.get(position)?;
+        if next.out != self.out || fed.1 != last.f.out {
+            return None;
+        }
+        self.inputs.extend(
+            next.inputs
+                .into_iter()
+                .enumerate()
+                .filter(|(k, _)| *k != position)
+                .map(|(_, i)| i),
+        );
+        self.label = format!(
+            "{}+{}",
+            self.label,
+            next.label.trim_start_matches("eltwise_")
+        );
+        self.stages.push(Stage {
+            f: stage.f,
+            chained: Some(position),
+        });
+        Some(self)
+    }
+
+    /// The kernel computing the chain.
+    pub fn kernel(&self) -> Box<dyn GpuKernel> {
+        let count = num_elements(&self.out);
+        let access: Vec<Access> = self
+            .inputs
+            .iter()
+            .map(|(s, _)| match num_elements(s) {
+                1 => Access::Scalar,
+                n if n == count => Access::Full,
+                _ => Access::Strided,
+            })
+            .collect();
+        let types: Vec<&str> = self.inputs.iter().map(|(_, t)| *t).collect();
+        Box::new(ElementwiseKernel {
+            label: self.label.clone(),
+            source: generate(&self.stages, &types, &access).into(),
+            inputs: self.inputs.iter().map(|(s, _)| s.clone()).collect(),
+            out: self.out.clone(),
+        })
+    }
+}
+
 /// An elementwise kernel: `out[i] = f(in0[..], in1[..], …)` with the inputs broadcast to the output shape.
 #[derive(Debug)]
 pub struct ElementwiseKernel {
@@ -78,36 +147,6 @@ pub struct ElementwiseKernel {
 }
 
 impl ElementwiseKernel {
-    /// The kernel applying `f` to inputs of the given shapes and WGSL types.
-    pub fn new(
-        label: String,
-        f: &ScalarFn,
-        inputs: &[(Vec<usize>, &'static str)],
-        out: Vec<usize>,
-    ) -> ElementwiseKernel {
-        let count = num_elements(&out);
-        let access: Vec<Access> = inputs
-            .iter()
-            .map(|(s, _)| match num_elements(s) {
-                1 => Access::Scalar,
-                n if n == count => Access::Full,
-                _ => Access::Strided,
-            })
-            .collect();
-        let types: Vec<&str> = inputs.iter().map(|(_, t)| *t).collect();
-        ElementwiseKernel {
-            label,
-            source: generate(f, &types, &access).into(),
-            inputs: inputs.iter().map(|(s, _)| s.clone()).collect(),
-            out,
-        }
-    }
-
-    /// The generated WGSL source.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// `[count, rank, out dims…, per input: its broadcast strides…]`.
     fn params(&self) -> Result<Vec<u32>> {
         let rank = self.out.len();
@@ -173,20 +212,22 @@ pub enum Access {
     Strided,
 }
 
-/// The shader applying `f` to inputs of WGSL types `types`, each read as `access` says.
-pub fn generate(f: &ScalarFn, types: &[&str], access: &[Access]) -> String {
+/// The shader applying the stages to inputs of WGSL types `types`, each read as `access` says.
+fn generate(stages: &[Stage], types: &[&str], access: &[Access]) -> String {
     let n = types.len();
     let mut s = String::from(HELPERS);
     s.push('\n');
-    s.push_str(&f.declare("op"));
+    for (j, stage) in stages.iter().enumerate() {
+        s.push_str(&stage.f.declare(&format!("op{j}")));
+    }
+    let out_ty = stages.last().map_or("f32", |st| st.f.out);
     for (k, t) in types.iter().enumerate() {
         s.push_str(&format!(
             "@group(0) @binding({k}) var<storage, read> in{k}: array<{t}>;\n"
         ));
     }
     s.push_str(&format!(
-        "@group(0) @binding({n}) var<storage, read_write> out0: array<{}>;\n",
-        f.out
+        "@group(0) @binding({n}) var<storage, read_write> out0: array<{out_ty}>;\n"
     ));
     s.push_str(&format!(
         "@group(0) @binding({}) var<storage, read> p: array<u32>;\n\n",
@@ -215,14 +256,24 @@ pub fn generate(f: &ScalarFn, types: &[&str], access: &[Access]) -> String {
         }
         s.push_str("    }\n");
     }
-    let args: Vec<String> = (0..n)
-        .map(|k| match access[k] {
-            Access::Full => format!("in{k}[i]"),
-            Access::Scalar => format!("in{k}[0]"),
-            Access::Strided => format!("in{k}[o{k}]"),
-        })
-        .collect();
-    s.push_str(&format!("    out0[i] = op({});\n}}\n", args.join(", ")));
+    let mut reads = (0..n).map(|k| match access[k] {
+        Access::Full => format!("in{k}[i]"),
+        Access::Scalar => format!("in{k}[0]"),
+        Access::Strided => format!("in{k}[o{k}]"),
+    });
+    for (j, stage) in stages.iter().enumerate() {
+        let args: Vec<String> = (0..stage.f.params.len())
+            .map(|p| match stage.chained {
+                Some(c) if c == p => format!("r{}", j.saturating_sub(1)),
+                _ => reads.next().unwrap_or_else(|| "0".into()),
+            })
+            .collect();
+        s.push_str(&format!("    let r{j} = op{j}({});\n", args.join(", ")));
+    }
+    s.push_str(&format!(
+        "    out0[i] = r{};\n}}\n",
+        stages.len().saturating_sub(1)
+    ));
     s
 }
 
@@ -232,6 +283,12 @@ pub fn select(
     inputs: &[TensorDesc],
     outputs: &[TensorDesc],
 ) -> Option<Box<dyn GpuKernel>> {
+    chain(op, inputs, outputs).map(|c| c.kernel())
+}
+
+/// The one-op chain of a node, when its op and types have an elementwise kernel (the plan extends chains to
+/// fuse a node into the elementwise node that feeds it).
+pub fn chain(op: &dyn Op, inputs: &[TensorDesc], outputs: &[TensorDesc]) -> Option<Chain> {
     let out_desc = outputs.first()?;
     let out = dims(out_desc)?;
     let out_ty = storage_type(out_desc.element_type)?;
@@ -256,8 +313,12 @@ pub fn select(
         .take(f.params.len())
         .map(|d| Some((dims(d)?, storage_type(d.element_type)?)))
         .collect::<Option<Vec<_>>>()?;
-    let label = format!("eltwise_{}_{out_ty}", op.type_info().name.to_lowercase());
-    Some(Box::new(ElementwiseKernel::new(label, &f, &shaped, out)))
+    Some(Chain {
+        label: format!("eltwise_{}_{out_ty}", op.type_info().name.to_lowercase()),
+        stages: vec![Stage { f, chained: None }],
+        inputs: shaped,
+        out,
+    })
 }
 
 /// A WGSL float literal of `v` (f32 range; NaN as 0).
@@ -323,7 +384,11 @@ pub fn all_generated() -> Option<Vec<(String, String)>> {
     let mut add = |name: String, f: ScalarFn, n: usize| {
         for access in [Access::Full, Access::Scalar, Access::Strided] {
             let types: Vec<&str> = f.params.iter().map(|(_, t)| *t).collect();
-            out.push((name.clone(), generate(&f, &types, &vec![access; n])));
+            let stages = [Stage {
+                f: f.clone(),
+                chained: None,
+            }];
+            out.push((name.clone(), generate(&stages, &types, &vec![access; n])));
         }
     };
     for row in crate::ops::unary::UNARY_ROWS {
@@ -393,6 +458,26 @@ pub fn all_generated() -> Option<Vec<(String, String)>> {
             1,
         );
     }
+    // A fused chain: Add, then Relu, then Multiply with the chain in its second operand.
+    let stages = [
+        Stage {
+            f: ScalarFn::new(&["a", "b"], "f32", "f32", "a + b"),
+            chained: None,
+        },
+        Stage {
+            f: ScalarFn::new(&["x"], "f32", "f32", "max(x, 0.0)"),
+            chained: Some(0),
+        },
+        Stage {
+            f: ScalarFn::new(&["a", "b"], "f32", "f32", "a * b"),
+            chained: Some(1),
+        },
+    ];
+    let access = [Access::Full, Access::Strided, Access::Scalar];
+    out.push((
+        "Add+Relu+Multiply".into(),
+        generate(&stages, &["f32"; 3], &access),
+    ));
     Some(out)
 }
 
