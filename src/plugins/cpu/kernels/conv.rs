@@ -6,7 +6,7 @@
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
 use super::epilogue::Epilogue;
-use super::sgemm::{self, DenseB, NR, PackedA, PanelSource, TileEpilogue};
+use super::sgemm::{self, DenseB, PackedA, TileEpilogue};
 use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -326,11 +326,12 @@ fn run_job(
                 sgemm::sgemm_packed_a(a, &b, osz, dst, osz, &tiles, parallel)
             }
             _ => {
-                let b = Patches {
-                    x: xs,
-                    axes: &job.axes,
-                };
-                sgemm::sgemm_packed_a(a, &b, osz, dst, osz, &tiles, parallel)
+                let rows = g.in_per_group * job.ksz;
+                with_scratch(rows * osz, |col| {
+                    im2col(xs, g.in_per_group, &job.axes, col, par);
+                    let b = DenseB::new(col, rows, osz, osz)?;
+                    sgemm::sgemm_packed_a(a, &b, osz, dst, osz, &tiles, parallel)
+                })
             }
         };
     }
@@ -378,56 +379,6 @@ impl TileEpilogue for ChannelEpilogue<'_> {
         let residual = self.residual.get(at..at + values.len()).unwrap_or(&[]);
         self.epilogue
             .apply_segment(self.first + row, values, residual);
-    }
-}
-
-/// A group's input seen as its im2col matrix (rows `(c, kd, kh, kw)`, columns the output positions), packed
-/// panel by panel by the GEMM without being stored.
-struct Patches<'a> {
-    x: &'a [f32],
-    axes: &'a [Axis; 3],
-}
-
-impl PanelSource for Patches<'_> {
-    #[inline(always)]
-    fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]) {
-        let a = self.axes;
-        let (iw, ow_n, oh_n) = (a[2].input, a[2].output.max(1), a[1].output.max(1));
-        let isz = a[0].input * a[1].input * iw;
-        let (kh, kw) = (a[1].kernel, a[2].kernel);
-        let taps = (a[0].kernel * kh * kw).max(1);
-        for (r, dst) in rows.zip(out.chunks_exact_mut(NR)) {
-            dst.fill(0.0);
-            let (c, t) = (r / taps, r % taps);
-            let k = [t / (kh * kw), (t / kw) % kh, t % kw];
-            let plane = self.x.get(c * isz..(c + 1) * isz).unwrap_or(&[]);
-            let inside = ow_range(&a[2], k[2]);
-            let mut pos = cols.start;
-            while pos < cols.end {
-                let (line, ow) = (pos / ow_n, pos % ow_n);
-                let len = (ow_n - ow).min(cols.end - pos);
-                let at = pos - cols.start;
-                let (d, h) = (
-                    a[0].source(line / oh_n, k[0]),
-                    a[1].source(line % oh_n, k[1]),
-                );
-                let (lo, hi) = (ow.max(inside.start), (ow + len).min(inside.end));
-                if let (Some(d), Some(h), true) = (d, h, lo < hi) {
-                    let row = plane.get((d * a[1].input + h) * iw..).unwrap_or(&[]);
-                    let first = tap_source(&a[2], lo, k[2]);
-                    let span = &mut dst[at + lo - ow..at + hi - ow];
-                    if a[2].stride == 1 {
-                        if let Some(src) = row.get(first..first + span.len()) {
-                            span.copy_from_slice(src);
-                        }
-                    } else {
-                        let src = row.iter().skip(first).step_by(a[2].stride);
-                        span.iter_mut().zip(src).for_each(|(d, v)| *d = *v);
-                    }
-                }
-                pos += len;
-            }
-        }
     }
 }
 

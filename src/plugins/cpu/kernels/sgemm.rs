@@ -267,15 +267,8 @@ pub trait TileEpilogue: Sync {
     fn apply(&self, row: usize, col: usize, values: &mut [f32]);
 }
 
-/// The right operand of [`sgemm_packed_a`], which packs it panel by panel as the GEMM goes: a matrix in memory
-/// ([`DenseB`]) or one computed on the fly (a convolution's input patches).
-pub trait PanelSource: Sync {
-    /// Writes rows `rows` × columns `cols` (at most [`NR`]) as one panel: `out[(p - rows.start) * NR + c]`, zero
-    /// past the last column.
-    fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]);
-}
-
-/// A `K × N` row-major matrix in memory as the right operand of [`sgemm_packed_a`].
+/// A `K × N` row-major matrix in memory, checked, as the right operand of [`sgemm_packed_a`] (which packs it
+/// panel by panel as the GEMM goes).
 pub struct DenseB<'a> {
     b: &'a [f32],
     ldb: usize,
@@ -294,7 +287,8 @@ impl<'a> DenseB<'a> {
     }
 }
 
-impl PanelSource for DenseB<'_> {
+impl DenseB<'_> {
+    /// Writes rows `rows` × columns `cols` (at most [`NR`]) as one panel ([`pack_panel`]).
     #[inline(always)]
     fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]) {
         pack_panel(self.b, self.ldb, 1, rows, cols, out);
@@ -309,7 +303,7 @@ const B_BLOCK_PANELS: usize = 16;
 /// `parallel`.
 pub fn sgemm_packed_a(
     a: &PackedA,
-    b: &impl PanelSource,
+    b: &DenseB,
     n: usize,
     c: &mut [f32],
     ldc: usize,
@@ -364,14 +358,14 @@ pub fn sgemm_packed_a(
 }
 
 /// The operands one thread of [`sgemm_packed_a`] reads.
-struct PackedAJob<'a, B> {
+struct PackedAJob<'a> {
     a: &'a PackedA,
-    b: &'a B,
+    b: &'a DenseB<'a>,
     n: usize,
     ldc: usize,
 }
 
-impl<B: PanelSource> PackedAJob<'_, B> {
+impl PackedAJob<'_> {
     /// Tiles `tile_range` × panels `panel_range` of C (at `c`).
     ///
     /// # Safety
@@ -513,7 +507,7 @@ unsafe fn panels_product(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{KC, MC, MR, NR, PackedAJob, PackedB, PanelSource, TileEpilogue, pack_tiles};
+    use super::{KC, MC, MR, NR, PackedAJob, PackedB, TileEpilogue, pack_tiles};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -566,7 +560,7 @@ mod avx2 {
     /// [`PackedAJob::tiles`] with the AVX2+FMA microkernel.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn packed_a_tiles(
-        job: &PackedAJob<impl PanelSource>,
+        job: &PackedAJob,
         tile_range: Range<usize>,
         panel_range: Range<usize>,
         c: *mut f32,
