@@ -343,6 +343,38 @@ impl Op for StridedSlice {
 #[derive(Debug, Clone)]
 pub struct Slice;
 
+impl Slice {
+    /// What each axis of the data input (`inputs[0]`) keeps, from the start, stop, step and optional axes
+    /// inputs (the reference and the CPU kernel both slice by it).
+    pub fn axis_slices(inputs: &[&Tensor]) -> Result<Vec<AxisSlice>> {
+        check_input_count(inputs, 4, 5)?;
+        let x = inputs[0];
+        let start = int_list(inputs[1], "start")?;
+        let stop = int_list(inputs[2], "stop")?;
+        let step = int_list(inputs[3], "step")?;
+        let n = start.len();
+        crate::ensure!(
+            stop.len() == n && step.len() == n,
+            Shape,
+            "start, stop and step have different lengths"
+        );
+        let axes = slice_axes(
+            inputs.get(4).map(|a| int_list(a, "axes")).transpose()?,
+            n,
+            x.rank(),
+        )?;
+        let mut slices: Vec<AxisSlice> = x
+            .shape()
+            .iter()
+            .map(|&d| slice_axis(d, None, None, 1))
+            .collect::<Result<_>>()?;
+        for (k, &a) in axes.iter().enumerate() {
+            slices[a] = slice_axis(x.shape()[a], Some(start[k]), Some(stop[k]), step[k])?;
+        }
+        Ok(slices)
+    }
+}
+
 /// The axes Slice addresses, normalised, checking for repeats.
 fn slice_axes(axes: Option<Vec<i64>>, n: usize, rank: usize) -> Result<Vec<usize>> {
     let axes: Vec<usize> = match axes {
@@ -421,28 +453,7 @@ impl Op for Slice {
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 4, 5)?;
         let x = inputs[0];
-        let start = int_list(inputs[1], "start")?;
-        let stop = int_list(inputs[2], "stop")?;
-        let step = int_list(inputs[3], "step")?;
-        let n = start.len();
-        crate::ensure!(
-            stop.len() == n && step.len() == n,
-            Shape,
-            "start, stop and step have different lengths"
-        );
-        let axes = slice_axes(
-            inputs.get(4).map(|a| int_list(a, "axes")).transpose()?,
-            n,
-            x.rank(),
-        )?;
-        let mut slices: Vec<AxisSlice> = x
-            .shape()
-            .iter()
-            .map(|&d| slice_axis(d, None, None, 1))
-            .collect::<Result<_>>()?;
-        for (k, &a) in axes.iter().enumerate() {
-            slices[a] = slice_axis(x.shape()[a], Some(start[k]), Some(stop[k]), step[k])?;
-        }
+        let slices = Slice::axis_slices(inputs)?;
         let out: Vec<usize> = slices.iter().map(|s| s.len).collect();
         Ok(vec![gather_slices(x, &slices, &out)?])
     }

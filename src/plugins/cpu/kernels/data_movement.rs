@@ -1,4 +1,4 @@
-//! Data-movement kernels: Transpose, Concat, Split/VariadicSplit and Gather as byte-block copies, split over
+//! Data-movement kernels: Transpose, Concat, Split/VariadicSplit, Gather and Slice as byte-block copies, split over
 //! rayon's pool when the tensor is large. Element types are handled by width only; sub-byte types use the
 //! reference.
 
@@ -9,7 +9,7 @@ use crate::ir::{ElementType, PartialShape, Tensor};
 use crate::ops::data_movement::args::{int_list, int_scalar, static_out_shape};
 use crate::ops::data_movement::elems::wrap_index;
 use crate::ops::data_movement::layout::transpose_order;
-use crate::ops::data_movement::{Concat, Split, Transpose, VariadicSplit};
+use crate::ops::data_movement::{Concat, Slice, Split, Transpose, VariadicSplit};
 use crate::ops::gather_scatter::Gather;
 use crate::ops::util::{check_input_count, ints_of};
 use crate::ops::{Op, TensorDesc};
@@ -18,7 +18,7 @@ use rayon::prelude::*;
 /// Output sizes (bytes) from which copies are spread over threads.
 const PARALLEL_BYTES: usize = 1 << 16;
 
-/// Picks a kernel for Transpose, Concat, Split, VariadicSplit or Gather on byte-sized element types.
+/// Picks a kernel for Transpose, Concat, Split, VariadicSplit, Gather or Slice on byte-sized element types.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     let et = inputs.first()?.element_type;
     if !et.is_static() || et.is_sub_byte() {
@@ -37,7 +37,58 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     if any.downcast_ref::<Split>().is_some() || any.downcast_ref::<VariadicSplit>().is_some() {
         return Some(Box::new(SplitKernel(op.clone_op())));
     }
+    if any.downcast_ref::<Slice>().is_some() {
+        return Some(Box::new(SliceKernel));
+    }
     None
+}
+
+/// Slice-8: each output row (the last output axis) is one block copy when its step is 1, value by value
+/// otherwise; a slice that keeps everything returns its input (a view).
+#[derive(Debug)]
+struct SliceKernel;
+
+impl Kernel for SliceKernel {
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
+        let x = inputs[0];
+        let slices = Slice::axis_slices(inputs)?;
+        let shape: Vec<usize> = slices.iter().map(|s| s.len).collect();
+        if shape == x.shape() && slices.iter().all(|s| s.start == 0 && s.step == 1) {
+            return Ok(vec![x.clone()]);
+        }
+        let w = element_width(x)?;
+        let mut out = take_output(spare, 0, x.element_type(), &shape);
+        let Some((last, outer)) = slices.split_last() else {
+            out.bytes_mut().copy_from_slice(x.bytes());
+            return Ok(vec![out]);
+        };
+        let in_strides = strides(x.shape());
+        let src = x.bytes();
+        fill_rows(out.bytes_mut(), last.len * w, |r, row| {
+            // The input element where output row `r` starts.
+            let (mut rest, mut at) = (r, last.start as i64);
+            for ((sl, &len), &stride) in outer.iter().zip(&shape).zip(&in_strides).rev() {
+                let i = rest % len.max(1);
+                rest /= len.max(1);
+                at += (sl.start as i64 + sl.step * i as i64) * stride as i64;
+            }
+            if last.step == 1 {
+                return copy_block(row, src, at as usize * w);
+            }
+            for (j, value) in row.chunks_exact_mut(w).enumerate() {
+                copy_block(value, src, (at + last.step * j as i64) as usize * w)?;
+            }
+            Ok(())
+        })?;
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "slice_bytes"
+    }
 }
 
 /// Fills `out` (rows of `row` bytes each) by calling `fill(row_index, row_bytes)`, in parallel when large.
@@ -308,6 +359,28 @@ mod tests {
         }
         let x = Tensor::from_vec(&[2, 3], vec![1i8, 2, 3, 4, 5, 6]).unwrap();
         assert_kernel_matches(&Transpose, &[x, i64s(&[1, 0])], &[false, true], 0.0, 0.0);
+    }
+
+    #[test]
+    fn slice_matches_reference() {
+        let mut g = Lcg(5);
+        let x = g.tensor(&[4, 30, 20]);
+        let cases: [(&[i64], &[i64], &[i64], Option<&[i64]>); 6] = [
+            (&[0, 0, 0], &[4, 30, 20], &[1, 1, 1], None),
+            (&[1, 2, 3], &[3, 29, 17], &[1, 1, 1], None),
+            (&[3, -1, 0], &[0, 0, 20], &[-1, -2, 3], None),
+            (&[5], &[-3], &[2], Some(&[-1])),
+            (&[-1, 0], &[-100, 10], &[-2, 4], Some(&[2, 0])),
+            (&[2], &[2], &[1], Some(&[1])),
+        ];
+        for (start, stop, step, axes) in cases {
+            let mut inputs = vec![x.clone(), i64s(start), i64s(stop), i64s(step)];
+            inputs.extend(axes.map(i64s));
+            let constant = vec![false, true, true, true, true];
+            assert_kernel_matches(&Slice, &inputs, &constant, 0.0, 0.0);
+        }
+        let descs = [TensorDesc::of_tensor(&x)];
+        assert_eq!(select(&Slice, &descs).unwrap().name(), "slice_bytes");
     }
 
     #[test]
