@@ -246,3 +246,21 @@ fn auto_leaves_software_gpus_out() {
         "{devices}"
     );
 }
+
+#[test]
+fn the_device_id_in_the_name_selects_the_adapter() {
+    if !have_gpu() {
+        return;
+    }
+    let core = Core::new();
+    let model = mlp(None);
+    let x = values(&[2, 3, 8], 7);
+    assert_close(&run(&core, &model, "CPU", &x), &run(&core, &model, "GPU.0", &x));
+    let count = ferrovino::plugins::gpu::context::adapters().len();
+    let missing = format!("GPU.{count}");
+    let e = match core.compile_model(&model, &missing, &Config::new()) {
+        Ok(_) => panic!("{missing} does not exist and should not compile"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains(&count.to_string()), "{e}");
+}

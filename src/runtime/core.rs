@@ -135,6 +135,7 @@ impl Core {
         if let Some(PropertyValue::Map(per_device)) = cfg.remove(keys::DEVICE_PROPERTIES) {
             cfg.extend(device_entry(&per_device, d));
         }
+        let cfg = virtual_devices::with_device_id(cfg, d, self.plugin(d)?.as_ref());
         Ok((d.to_string(), cfg))
     }
 

@@ -82,9 +82,25 @@ impl Devices {
         model: &crate::ir::Model,
         config: &Config,
     ) -> Result<Arc<dyn CompiledModel>> {
-        self.plugin(device)?
-            .compile(model, &device_config(config, device))
+        let plugin = self.plugin(device)?;
+        plugin.compile(
+            model,
+            &with_device_id(device_config(config, device), device, plugin.as_ref()),
+        )
     }
+}
+
+/// `config` with the `DEVICE_ID` that a device name carries (`GPU.1` → `1`), for a plugin that has that
+/// property; an id set in the config already is kept.
+pub fn with_device_id(mut config: Config, device: &str, plugin: &dyn Plugin) -> Config {
+    if let Some((_, id)) = device.split_once('.')
+        && plugin.get_property(keys::DEVICE_ID).is_ok()
+    {
+        config
+            .entry(keys::DEVICE_ID.to_string())
+            .or_insert_with(|| id.into());
+    }
+    config
 }
 
 /// The device list of a virtual device's config (`MULTI_DEVICE_PRIORITIES`, comma-separated); an empty list
