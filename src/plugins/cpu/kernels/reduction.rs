@@ -1,5 +1,7 @@
-//! f32 ReduceSum and ReduceMean over a block of innermost axes (constant axes): each output is the sum of one
-//! contiguous run of the input, computed in a vectorisable loop, outputs spread over threads with rayon.
+//! f32 ReduceSum, ReduceMean, ReduceMax, ReduceMin and ReduceProd over one contiguous block of axes (constant
+//! axes): the input is seen as `[outer, reduced, inner]`. With no inner axes each output folds one contiguous
+//! run in a vectorisable loop; otherwise each output row of `inner` values folds `reduced` contiguous rows.
+//! Outputs are spread over threads with rayon.
 
 use super::{Kernel, take_output};
 use crate::error::{Error, Result};
@@ -13,48 +15,104 @@ use rayon::prelude::*;
 /// Input elements per parallel task.
 const CHUNK: usize = 1 << 15;
 
-/// Chooses the innermost-axes kernel for f32 ReduceSum and ReduceMean with constant axes.
+/// Chooses the block kernel for an f32 Sum, Mean, Max, Min or Prod reduction with constant axes that form one
+/// contiguous block.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     let r = op.as_any().downcast_ref::<Reduce>()?;
     let [x, axes] = inputs else { return None };
-    if !matches!(r.kind, ReduceKind::Sum | ReduceKind::Mean) || x.element_type != ElementType::F32 {
+    let fold = Fold::of(r.kind)?;
+    if x.element_type != ElementType::F32 {
         return None;
     }
     let mask = axes_mask(&known_i64s(axes)?, x.rank()?, "reduction axes").ok()?;
-    // The reduced axes must be a non-empty suffix.
     let first = mask.iter().position(|&m| m)?;
-    if !mask[first..].iter().all(|&m| m) {
+    let end = first + mask[first..].iter().take_while(|&&m| m).count();
+    if mask[end..].iter().any(|&m| m) {
         return None;
     }
-    Some(Box::new(InnerReduceF32 {
-        mean: r.kind == ReduceKind::Mean,
+    Some(Box::new(BlockReduceF32 {
+        kind: r.kind,
+        fold,
         keep_dims: r.keep_dims,
         mask,
+        block: first..end,
     }))
 }
 
-/// Sums (or averages) contiguous runs of the innermost axes.
-#[derive(Debug)]
-pub struct InnerReduceF32 {
-    mean: bool,
-    keep_dims: bool,
-    mask: Vec<bool>,
+/// How values combine, and the value of an empty reduction.
+#[derive(Debug, Clone, Copy)]
+enum Fold {
+    Sum,
+    Max,
+    Min,
+    Prod,
+}
+
+impl Fold {
+    fn of(kind: ReduceKind) -> Option<Fold> {
+        Some(match kind {
+            ReduceKind::Sum | ReduceKind::Mean => Fold::Sum,
+            ReduceKind::Max => Fold::Max,
+            ReduceKind::Min => Fold::Min,
+            ReduceKind::Prod => Fold::Prod,
+            _ => return None,
+        })
+    }
+
+    /// The result of folding nothing (as the reference defines it).
+    fn identity(self) -> f32 {
+        match self {
+            Fold::Sum => 0.0,
+            Fold::Max => f32::MIN,
+            Fold::Min => f32::MAX,
+            Fold::Prod => 1.0,
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            Fold::Sum => a + b,
+            Fold::Max => a.max(b),
+            Fold::Min => a.min(b),
+            Fold::Prod => a * b,
+        }
+    }
+
+    /// Folds a contiguous run with eight independent accumulators, so the compiler can vectorise it.
+    #[inline(always)]
+    fn run(self, x: &[f32]) -> f32 {
+        let mut acc = [self.identity(); 8];
+        let chunks = x.chunks_exact(8);
+        let tail = chunks
+            .remainder()
+            .iter()
+            .fold(self.identity(), |a, &v| self.apply(a, v));
+        for c in chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a = self.apply(*a, *v);
+            }
+        }
+        acc.iter().fold(tail, |a, &v| self.apply(a, v))
+    }
 }
 
 /// Sum with eight independent accumulators, so the compiler can vectorise it.
 pub fn sum_f32(x: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += v;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    Fold::Sum.run(x)
 }
 
-impl Kernel for InnerReduceF32 {
+/// Reduces one contiguous block of axes (`block`) of an f32 tensor.
+#[derive(Debug)]
+pub struct BlockReduceF32 {
+    kind: ReduceKind,
+    fold: Fold,
+    keep_dims: bool,
+    mask: Vec<bool>,
+    block: std::ops::Range<usize>,
+}
+
+impl Kernel for BlockReduceF32 {
     fn recycles_outputs(&self) -> bool {
         true
     }
@@ -72,36 +130,68 @@ impl Kernel for InnerReduceF32 {
                 self.mask.len()
             )));
         }
-        let first = self.mask.iter().position(|&m| m).unwrap_or(self.mask.len());
-        let inner = num_elements(&x.shape()[first..]);
+        let shape = x.shape();
+        let reduced = num_elements(&shape[self.block.clone()]);
+        let inner = num_elements(&shape[self.block.end..]);
         let mut out = take_output(
             spare,
             0,
             ElementType::F32,
-            &reduced_shape(x.shape(), &self.mask, self.keep_dims),
+            &reduced_shape(shape, &self.mask, self.keep_dims),
         );
-        if inner == 0 || out.is_empty() {
+        let y = out.typed_mut::<f32>()?;
+        if y.is_empty() {
             return Ok(vec![out]);
         }
-        let scale = if self.mean { 1.0 / inner as f32 } else { 1.0 };
-        let xv = x.typed::<f32>()?;
-        let per_task = (CHUNK / inner).max(1);
-        out.typed_mut::<f32>()?
-            .par_chunks_mut(per_task)
-            .zip(xv.par_chunks(per_task * inner))
+        if reduced == 0 {
+            y.fill(self.fold.identity());
+            return Ok(vec![out]);
+        }
+        let scale = match self.kind {
+            ReduceKind::Mean => 1.0 / reduced as f32,
+            _ => 1.0,
+        };
+        let (xv, fold) = (x.typed::<f32>()?, self.fold);
+        // Each task takes whole output rows of `inner` values (one value without inner axes).
+        let rows_per_task = (CHUNK / (reduced * inner).max(1)).max(1);
+        y.par_chunks_mut(rows_per_task * inner)
+            .zip(xv.par_chunks(rows_per_task * reduced * inner))
             .for_each(|(yc, xc)| {
-                for (y, row) in yc.iter_mut().zip(xc.chunks(inner)) {
-                    *y = sum_f32(row) * scale;
+                for (row, block) in yc.chunks_mut(inner).zip(xc.chunks(reduced * inner)) {
+                    fold_block(fold, block, row, scale);
                 }
             });
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
-        if self.mean {
-            "reduce_mean_f32"
-        } else {
-            "reduce_sum_f32"
+        match self.kind {
+            ReduceKind::Sum => "reduce_sum_f32",
+            ReduceKind::Mean => "reduce_mean_f32",
+            ReduceKind::Max => "reduce_max_f32",
+            ReduceKind::Min => "reduce_min_f32",
+            _ => "reduce_prod_f32",
         }
+    }
+}
+
+/// Folds `block` (`reduced` rows of `row.len()` values) into `row`, then scales it.
+fn fold_block(fold: Fold, block: &[f32], row: &mut [f32], scale: f32) {
+    if let [one] = row {
+        *one = fold.run(block) * scale;
+        return;
+    }
+    let mut rows = block.chunks_exact(row.len());
+    match rows.next() {
+        Some(first) => row.copy_from_slice(first),
+        None => row.fill(fold.identity()),
+    }
+    for r in rows {
+        for (a, v) in row.iter_mut().zip(r) {
+            *a = fold.apply(*a, *v);
+        }
+    }
+    if scale != 1.0 {
+        row.iter_mut().for_each(|v| *v *= scale);
     }
 }
 
@@ -126,10 +216,20 @@ mod tests {
             (&[2, 0, 4], &[-1]),
             (&[2, 3, 0], &[-1]),
             (&[64, 1000], &[1]),
+            (&[2, 3, 4], &[0]),
+            (&[2, 3, 4, 5], &[1, 2]),
+            (&[1, 512, 256], &[1]),
+            (&[3, 7, 9], &[-3, 1]),
         ];
         for &(shape, ax) in cases {
             let inputs = [rng.tensor(shape), axes(ax)];
-            for kind in [ReduceKind::Sum, ReduceKind::Mean] {
+            for kind in [
+                ReduceKind::Sum,
+                ReduceKind::Mean,
+                ReduceKind::Max,
+                ReduceKind::Min,
+                ReduceKind::Prod,
+            ] {
                 for keep_dims in [false, true] {
                     let op = Reduce { kind, keep_dims };
                     assert!(
@@ -146,18 +246,13 @@ mod tests {
     }
 
     #[test]
-    fn only_inner_constant_axes_are_selected() {
+    fn only_one_block_of_constant_axes_is_selected() {
         let x = TensorDesc::of_tensor(&Tensor::zeros(ElementType::F32, &[2, 3, 4]));
         let op = Reduce::new(ReduceKind::Sum);
-        assert!(select(&op, &[x.clone(), TensorDesc::of_tensor(&axes(&[0]))]).is_none());
+        assert!(select(&op, &[x.clone(), TensorDesc::of_tensor(&axes(&[0, 2]))]).is_none());
         assert!(select(&op, &[x.clone(), TensorDesc::of_tensor(&axes(&[]))]).is_none());
-        assert!(
-            select(
-                &Reduce::new(ReduceKind::Max),
-                &[x.clone(), TensorDesc::of_tensor(&axes(&[2]))]
-            )
-            .is_none()
-        );
+        let logical = Reduce::new(ReduceKind::LogicalAnd);
+        assert!(select(&logical, &[x.clone(), TensorDesc::of_tensor(&axes(&[2]))]).is_none());
         let unknown = TensorDesc::new(ElementType::I64, crate::ir::PartialShape::from_static(&[1]));
         assert!(select(&op, &[x, unknown]).is_none());
     }
