@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::fmt::Debug;
 
 pub mod conv;
+pub mod convert;
 pub mod data_movement;
 pub mod elementwise;
 pub mod epilogue;
@@ -123,6 +124,7 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
         normalization::select,
         reduction::select,
         conv::select,
+        convert::select,
         pooling::select,
         interpolate::select,
         data_movement::select,
