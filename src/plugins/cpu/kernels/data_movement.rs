@@ -365,7 +365,9 @@ mod tests {
     fn slice_matches_reference() {
         let mut g = Lcg(5);
         let x = g.tensor(&[4, 30, 20]);
-        let cases: [(&[i64], &[i64], &[i64], Option<&[i64]>); 6] = [
+        /// Start, stop, step and optional axes.
+        type Case<'a> = (&'a [i64], &'a [i64], &'a [i64], Option<&'a [i64]>);
+        let cases: [Case; 6] = [
             (&[0, 0, 0], &[4, 30, 20], &[1, 1, 1], None),
             (&[1, 2, 3], &[3, 29, 17], &[1, 1, 1], None),
             (&[3, -1, 0], &[0, 0, 20], &[-1, -2, 3], None),
