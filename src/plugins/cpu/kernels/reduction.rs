@@ -79,15 +79,26 @@ impl Fold {
         }
     }
 
+    /// The value accumulators start from when folding `x`: the identity of Sum and Prod; the first value of
+    /// Max and Min (their identities, the extreme finite values, would beat an infinity in `x`).
+    #[inline(always)]
+    fn start(self, x: &[f32]) -> f32 {
+        match (self, x.first()) {
+            (Fold::Max | Fold::Min, Some(&first)) => first,
+            _ => self.identity(),
+        }
+    }
+
     /// Folds a contiguous run with eight independent accumulators, so the compiler can vectorise it.
     #[inline(always)]
     fn run(self, x: &[f32]) -> f32 {
-        let mut acc = [self.identity(); 8];
+        let start = self.start(x);
+        let mut acc = [start; 8];
         let chunks = x.chunks_exact(8);
         let tail = chunks
             .remainder()
             .iter()
-            .fold(self.identity(), |a, &v| self.apply(a, v));
+            .fold(start, |a, &v| self.apply(a, v));
         for c in chunks {
             for (a, v) in acc.iter_mut().zip(c) {
                 *a = self.apply(*a, *v);
@@ -241,6 +252,27 @@ mod tests {
                     );
                     assert_kernel_matches(&op, &inputs, &[false, true], 1e-4, 1e-5);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn infinities_survive_max_and_min() {
+        let x = Tensor::from_vec(
+            &[2, 9],
+            vec![f32::NEG_INFINITY; 9]
+                .into_iter()
+                .chain(vec![f32::INFINITY; 9])
+                .collect(),
+        )
+        .unwrap();
+        for kind in [ReduceKind::Max, ReduceKind::Min] {
+            for ax in [&[1i64][..], &[0]] {
+                let op = Reduce {
+                    kind,
+                    keep_dims: false,
+                };
+                assert_kernel_matches(&op, &[x.clone(), axes(ax)], &[false, true], 0.0, 0.0);
             }
         }
     }
