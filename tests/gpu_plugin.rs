@@ -255,7 +255,10 @@ fn the_device_id_in_the_name_selects_the_adapter() {
     let core = Core::new();
     let model = mlp(None);
     let x = values(&[2, 3, 8], 7);
-    assert_close(&run(&core, &model, "CPU", &x), &run(&core, &model, "GPU.0", &x));
+    assert_close(
+        &run(&core, &model, "CPU", &x),
+        &run(&core, &model, "GPU.0", &x),
+    );
     let count = ferrovino::plugins::gpu::context::adapters().len();
     let missing = format!("GPU.{count}");
     let e = match core.compile_model(&model, &missing, &Config::new()) {
