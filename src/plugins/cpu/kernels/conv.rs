@@ -1,12 +1,9 @@
 //! f32 convolution kernels (Convolution, GroupConvolution): a direct loop for depthwise filters, a plain GEMM
-//! for 1x1 stride-1 unpadded filters, and im2col + GEMM otherwise. The GEMM is the own one with the filter
-//! packed at compile time and the epilogue applied to each finished tile ([`sgemm::sgemm_packed_a`]) when the
-//! filter is a constant, the `gemm` crate's when it arrives at run time. Every problem is lifted to
+//! for 1x1 stride-1 unpadded filters, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
 use super::epilogue::Epilogue;
-use super::sgemm::{self, DenseB, PackedA, TileEpilogue};
 use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -43,47 +40,11 @@ pub fn with_epilogue(
     {
         return None;
     }
-    let filter = inputs[1]
-        .value
-        .as_ref()
-        .and_then(|w| PackedFilter::new(w, kind));
     Some(Box::new(ConvKernel {
         attrs: attrs.clone(),
         kind,
-        filter,
         epilogue,
     }))
-}
-
-/// A constant filter packed at compile time for [`sgemm::sgemm_packed_a`]: one left operand per group,
-/// `C_out/G × (C_in/G · k...)`. Depthwise filters are not packed (their loop reads the filter as it is).
-#[derive(Debug)]
-struct PackedFilter {
-    shape: Vec<usize>,
-    groups: Vec<PackedA>,
-}
-
-impl PackedFilter {
-    fn new(t: &Tensor, kind: ConvKind) -> Option<PackedFilter> {
-        let values = t.typed::<f32>().ok()?;
-        let shape = t.shape().to_vec();
-        let (groups, rows, inputs, taps) = match (kind.grouped, shape.as_slice()) {
-            (false, [o, i, k @ ..]) => (1, *o, *i, k.iter().product::<usize>()),
-            (true, [g, o, i, k @ ..]) => (*g, *o, *i, k.iter().product::<usize>()),
-            _ => return None,
-        };
-        if groups > 1 && rows == 1 && inputs == 1 {
-            return None;
-        }
-        let cols = inputs * taps;
-        let per = rows * cols;
-        let groups = (0..groups)
-            .map(|gr| {
-                PackedA::pack(values.get(gr * per..(gr + 1) * per)?, rows, cols, cols, 1).ok()
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(PackedFilter { shape, groups })
-    }
 }
 
 /// The f32 convolution kernel.
@@ -91,7 +52,6 @@ impl PackedFilter {
 struct ConvKernel {
     attrs: ConvAttrs,
     kind: ConvKind,
-    filter: Option<PackedFilter>,
     epilogue: Epilogue,
 }
 
@@ -119,10 +79,6 @@ impl Kernel for ConvKernel {
             Some(r) => r.typed::<f32>()?,
             None => &[],
         };
-        let packed = match &self.filter {
-            Some(p) if p.shape == w.shape() => Some(&p.groups[..]),
-            _ => None,
-        };
         let mut out = take_output(spare, 0, ElementType::F32, &g.output_shape());
         if let Some(b) = &self.epilogue.bias
             && b.len() != g.groups * g.out_per_group
@@ -137,13 +93,9 @@ impl Kernel for ConvKernel {
             epilogue: &self.epilogue,
             residual,
         };
-        let filter = Filter {
-            values: w.typed::<f32>()?,
-            packed,
-        };
         convolve(
             x.typed::<f32>()?,
-            &filter,
+            w.typed::<f32>()?,
             &g,
             &epilogue,
             out.typed_mut::<f32>()?,
@@ -223,7 +175,7 @@ fn method(g: &ConvGeometry) -> Method {
 /// to it while it is still in cache.
 fn convolve(
     x: &[f32],
-    w: &Filter,
+    w: &[f32],
     g: &ConvGeometry,
     epilogue: &EpilogueInputs,
     out: &mut [f32],
@@ -234,8 +186,7 @@ fn convolve(
     let ksz: usize = axes.iter().map(|a| a.kernel).product();
     let need_x = g.batch * g.groups * g.in_per_group * isz;
     let need_w = g.groups * g.out_per_group * g.in_per_group * ksz;
-    if x.len() != need_x || w.values.len() != need_w || out.len() != num_elements(&g.output_shape())
-    {
+    if x.len() != need_x || w.len() != need_w || out.len() != num_elements(&g.output_shape()) {
         return Err(Error::Internal(
             "convolution buffers do not match the geometry".into(),
         ));
@@ -265,12 +216,6 @@ fn convolve(
     }
 }
 
-/// A convolution's filter: its values as the op received them, and packed per group when it was a constant.
-struct Filter<'a> {
-    values: &'a [f32],
-    packed: Option<&'a [PackedA]>,
-}
-
 /// An epilogue with the residual values it adds (empty without a residual).
 struct EpilogueInputs<'a> {
     epilogue: &'a Epilogue,
@@ -294,7 +239,7 @@ fn run_job(
     job: &Job,
     j: usize,
     x: &[f32],
-    w: &Filter,
+    w: &[f32],
     dst: &mut [f32],
     par: Parallelism,
 ) -> Result<()> {
@@ -303,38 +248,12 @@ fn run_job(
     let cin = g.in_per_group * job.isz;
     let xs = x.get(j * cin..(j + 1) * cin).unwrap_or(&[]);
     let wlen = g.out_per_group * g.in_per_group * job.ksz;
-    let ws = w.values.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
+    let ws = w.get(gr * wlen..(gr + 1) * wlen).unwrap_or(&[]);
     let block = dst.len();
     let residual = job.epilogue.residual;
     let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
     let (first, osz) = (gr * g.out_per_group, job.osz);
     let epilogue = job.epilogue.epilogue;
-    if let Some(a) = w.packed.and_then(|p| p.get(gr))
-        && job.method != Method::Depthwise
-    {
-        // The filter's own GEMM applies the epilogue tile by tile.
-        let tiles = ChannelEpilogue {
-            epilogue,
-            first,
-            spatial: osz,
-            residual,
-        };
-        let parallel = !matches!(par, Parallelism::None);
-        return match job.method {
-            Method::Pointwise => {
-                let b = DenseB::new(xs, g.in_per_group, osz, osz)?;
-                sgemm::sgemm_packed_a(a, &b, osz, dst, osz, &tiles, parallel)
-            }
-            _ => {
-                let rows = g.in_per_group * job.ksz;
-                with_scratch(rows * osz, |col| {
-                    im2col(xs, g.in_per_group, &job.axes, col, par);
-                    let b = DenseB::new(col, rows, osz, osz)?;
-                    sgemm::sgemm_packed_a(a, &b, osz, dst, osz, &tiles, parallel)
-                })
-            }
-        };
-    }
     match job.method {
         Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
@@ -358,28 +277,6 @@ fn run_job(
         });
     }
     Ok(())
-}
-
-/// A job's epilogue as the packed GEMM applies it: GEMM row `r` is output channel `first + r` of a block with
-/// `spatial` values per channel.
-struct ChannelEpilogue<'a> {
-    epilogue: &'a Epilogue,
-    first: usize,
-    spatial: usize,
-    residual: &'a [f32],
-}
-
-impl TileEpilogue for ChannelEpilogue<'_> {
-    #[inline(always)]
-    fn apply(&self, row: usize, col: usize, values: &mut [f32]) {
-        if self.epilogue.is_empty() {
-            return;
-        }
-        let at = row * self.spatial + col;
-        let residual = self.residual.get(at..at + values.len()).unwrap_or(&[]);
-        self.epilogue
-            .apply_segment(self.first + row, values, residual);
-    }
 }
 
 /// `dst[m x n] = lhs[m x k] · rhs[k x n]`, all row-major and contiguous, through the one GEMM entry point.
@@ -955,10 +852,10 @@ mod tests {
         }
     }
 
-    /// A fused epilogue (bias, residual, clamp) applied tile by tile by the packed GEMM, for one job with a
-    /// parallel GEMM and for grouped jobs, against the reference convolution followed by the same steps.
+    /// A fused epilogue (bias, residual, clamp) for one job with a parallel GEMM, for a 1x1 filter and for
+    /// grouped jobs, against the reference convolution followed by the same steps.
     #[test]
-    fn packed_gemm_applies_the_epilogue_per_tile() {
+    fn fused_epilogue_matches_the_unfused_steps() {
         let mut rng = Lcg(11);
         for (data, filter, grouped) in [
             (vec![1, 20, 9, 11], vec![13, 20, 3, 3], false),

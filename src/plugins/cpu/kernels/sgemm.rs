@@ -1,6 +1,5 @@
-//! f32 GEMM with one operand packed once (weights, at compile time): `C[M×N] = A[M×K] · B[K×N]` with B packed
-//! ([`PackedB`], [`sgemm`]: MatMul by constant weights) or A packed ([`PackedA`], [`sgemm_packed_a`]:
-//! convolution, whose filter is the left operand and whose finished tiles take an epilogue in cache).
+//! f32 GEMM with a right-hand side packed once (weights, at compile time): `C[M×N] = A[M×K] · B[K×N]`, whose
+//! finished tiles take an epilogue ([`TileEpilogue`]) while they are in cache.
 //!
 //! B is stored as panels of [`NR`] columns, each panel `K × NR` contiguous (the last one zero-padded), so the
 //! microkernel streams one panel with two aligned-width vector loads per row of K. A is read in place (row-major,
@@ -208,259 +207,10 @@ fn pack_tiles(
     }
 }
 
-/// An `M × K` matrix (a convolution filter) packed once into [`MR`]-row tiles, K block by K block: the block
-/// of columns `kc..kc + kb` holds every tile's `kb × MR` values ([`pack_tiles`] order).
-#[derive(Debug, Clone)]
-pub struct PackedA {
-    m: usize,
-    k: usize,
-    data: Vec<f32>,
-}
-
-impl PackedA {
-    /// Packs `a`, whose element `(row, col)` is `a[row * row_stride + col * col_stride]`.
-    pub fn pack(
-        a: &[f32],
-        m: usize,
-        k: usize,
-        row_stride: usize,
-        col_stride: usize,
-    ) -> Result<PackedA> {
-        let last = (m.max(1) - 1) * row_stride + (k.max(1) - 1) * col_stride;
-        if m > 0 && k > 0 && last >= a.len() {
-            return Err(Error::Internal(format!(
-                "packing a {m}x{k} matrix from {} values",
-                a.len()
-            )));
-        }
-        let span = m.div_ceil(MR) * MR;
-        let mut data = vec![0.0f32; span * k];
-        for kc in (0..k).step_by(KC) {
-            let kb = KC.min(k - kc);
-            let block = &mut data[kc * span..(kc + kb) * span];
-            pack_tiles(a, row_stride, col_stride, 0..m, (kc, kb), block);
-        }
-        Ok(PackedA { m, k, data })
-    }
-
-    /// Rows (M).
-    pub fn m(&self) -> usize {
-        self.m
-    }
-
-    /// Columns (K).
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
-    /// Tile `t` of the K block starting at `kc`: `kb × MR` values.
-    fn tile(&self, kc: usize, t: usize) -> &[f32] {
-        let (span, kb) = (self.m.div_ceil(MR) * MR, KC.min(self.k - kc));
-        let start = kc * span + t * kb * MR;
-        self.data.get(start..start + kb * MR).unwrap_or(&[])
-    }
-}
-
-/// What [`sgemm_packed_a`] applies to each finished part of C while it is still in cache.
+/// What [`sgemm`] applies to each finished part of C while it is still in cache.
 pub trait TileEpilogue: Sync {
     /// `values` are row `row` of C, columns `col..col + values.len()`, final.
     fn apply(&self, row: usize, col: usize, values: &mut [f32]);
-}
-
-/// A `K × N` row-major matrix in memory, checked, as the right operand of [`sgemm_packed_a`] (which packs it
-/// panel by panel as the GEMM goes).
-pub struct DenseB<'a> {
-    b: &'a [f32],
-    ldb: usize,
-}
-
-impl<'a> DenseB<'a> {
-    /// `b` holds `k` rows of `n` values, row stride `ldb`.
-    pub fn new(b: &'a [f32], k: usize, n: usize, ldb: usize) -> Result<DenseB<'a>> {
-        if ldb < n || (k > 0 && n > 0 && (k - 1) * ldb + n > b.len()) {
-            return Err(Error::Internal(format!(
-                "a {k}x{n} matrix with row stride {ldb} in {} values",
-                b.len()
-            )));
-        }
-        Ok(DenseB { b, ldb })
-    }
-}
-
-impl DenseB<'_> {
-    /// Writes rows `rows` × columns `cols` (at most [`NR`]) as one panel ([`pack_panel`]).
-    #[inline(always)]
-    fn pack(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f32]) {
-        pack_panel(self.b, self.ldb, 1, rows, cols, out);
-    }
-}
-
-/// Panels of B packed together per K block by [`sgemm_packed_a`] (256 columns: a `KC`-deep block stays in L2).
-const B_BLOCK_PANELS: usize = 16;
-
-/// `c = a · b`, then `epilogue` on every finished row segment: `b` is the `K × n` right operand, `c` is `M × n`
-/// row-major with row stride `ldc` (M and K those of `a`). Threads split the larger of C's dimensions when
-/// `parallel`.
-pub fn sgemm_packed_a(
-    a: &PackedA,
-    b: &DenseB,
-    n: usize,
-    c: &mut [f32],
-    ldc: usize,
-    epilogue: &impl TileEpilogue,
-    parallel: bool,
-) -> Result<()> {
-    let (m, k) = (a.m, a.k);
-    if (m > 0 && n > 0 && (m - 1) * ldc + n > c.len()) || ldc < n {
-        return Err(Error::Internal(format!(
-            "sgemm of {m}x{k} by {k}x{n} into {} values (row stride {ldc})",
-            c.len()
-        )));
-    }
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    if k == 0 {
-        for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
-            row[..n].fill(0.0);
-            epilogue.apply(i, 0, &mut row[..n]);
-        }
-        return Ok(());
-    }
-    let (tiles, panels) = (m.div_ceil(MR), n.div_ceil(NR));
-    let threads = if parallel {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
-    let c_ptr = SharedMut(c.as_mut_ptr());
-    let run = |tile_range: Range<usize>, panel_range: Range<usize>| {
-        let c_ptr = &c_ptr;
-        let job = PackedAJob { a, b, n, ldc };
-        // SAFETY: the checks above bound every row of B and of C; threads own disjoint tiles or panels, so
-        // disjoint parts of C.
-        unsafe { job.run(tile_range, panel_range, c_ptr.0, epilogue) };
-    };
-    if threads <= 1 {
-        run(0..tiles, 0..panels);
-    } else if panels >= tiles || panels >= 4 * threads {
-        let per = panels.div_ceil(threads);
-        (0..threads)
-            .into_par_iter()
-            .for_each(|t| run(0..tiles, t * per..((t + 1) * per).min(panels)));
-    } else {
-        let per = tiles.div_ceil(threads);
-        (0..threads)
-            .into_par_iter()
-            .for_each(|t| run(t * per..((t + 1) * per).min(tiles), 0..panels));
-    }
-    Ok(())
-}
-
-/// The operands one thread of [`sgemm_packed_a`] reads.
-struct PackedAJob<'a> {
-    a: &'a PackedA,
-    b: &'a DenseB<'a>,
-    n: usize,
-    ldc: usize,
-}
-
-impl PackedAJob<'_> {
-    /// Tiles `tile_range` × panels `panel_range` of C (at `c`).
-    ///
-    /// # Safety
-    /// Rows `i < M` of C hold `n` writable values from `c + i * ldc`, not written by anyone else in the given
-    /// tiles and panels.
-    unsafe fn run(
-        &self,
-        tile_range: Range<usize>,
-        panel_range: Range<usize>,
-        c: *mut f32,
-        epilogue: &impl TileEpilogue,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if super::math::has_avx2_fma() {
-            // SAFETY: the features are present; the caller's bounds hold.
-            return unsafe { avx2::packed_a_tiles(self, tile_range, panel_range, c, epilogue) };
-        }
-        // SAFETY: the caller's bounds hold.
-        unsafe {
-            self.tiles(
-                tile_range,
-                panel_range,
-                c,
-                epilogue,
-                portable_tile(self.ldc),
-            )
-        }
-    }
-
-    /// The blocked loops of [`PackedAJob::run`] around a tile product `tile(kb, a_tile, panel, c, rows, cols,
-    /// accumulate)`: K blocked by `KC`, B packed [`B_BLOCK_PANELS`] panels at a time into the thread's scratch.
-    ///
-    /// # Safety
-    /// See [`PackedAJob::run`]; `tile` writes `rows × cols` values of C at its pointer, row stride `ldc`.
-    #[inline(always)]
-    unsafe fn tiles(
-        &self,
-        tile_range: Range<usize>,
-        panel_range: Range<usize>,
-        c: *mut f32,
-        epilogue: &impl TileEpilogue,
-        tile: impl Fn(usize, &[f32], &[f32], *mut f32, usize, usize, bool),
-    ) {
-        let (m, k, n, ldc) = (self.a.m, self.a.k, self.n, self.ldc);
-        for first_panel in panel_range.clone().step_by(B_BLOCK_PANELS) {
-            let block = first_panel..(first_panel + B_BLOCK_PANELS).min(panel_range.end);
-            with_scratch(block.len() * KC.min(k) * NR, |packed| {
-                for kc in (0..k).step_by(KC) {
-                    let kb = KC.min(k - kc);
-                    for (j, panel) in block.clone().zip(packed.chunks_exact_mut(kb * NR)) {
-                        let cols = j * NR..n.min((j + 1) * NR);
-                        self.b.pack(kc..kc + kb, cols, panel);
-                    }
-                    let last = kc + kb == k;
-                    for t in tile_range.clone() {
-                        let rows = MR.min(m - t * MR);
-                        let a_tile = self.a.tile(kc, t);
-                        for (j, panel) in block.clone().zip(packed.chunks_exact(kb * NR)) {
-                            let cols = NR.min(n - j * NR);
-                            // SAFETY: rows t * MR.. + rows and columns j * NR.. + cols of C are in bounds
-                            // and this thread's (caller).
-                            let ct = unsafe { c.add(t * MR * ldc + j * NR) };
-                            tile(kb, a_tile, panel, ct, rows, cols, kc > 0);
-                            if !last {
-                                continue;
-                            }
-                            for r in 0..rows {
-                                // SAFETY: as above; no other reference to this row segment is alive.
-                                let values = unsafe {
-                                    std::slice::from_raw_parts_mut(ct.add(r * ldc), cols)
-                                };
-                                epilogue.apply(t * MR + r, j * NR, values);
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    }
-}
-
-/// The portable `rows × cols` tile product of [`PackedAJob::tiles`] (`c` has row stride `ldc`).
-fn portable_tile(ldc: usize) -> impl Fn(usize, &[f32], &[f32], *mut f32, usize, usize, bool) {
-    move |kb, a, b, c, rows, cols, accumulate| {
-        for r in 0..rows {
-            for col in 0..cols {
-                let dot: f32 = (0..kb).map(|p| a[p * MR + r] * b[p * NR + col]).sum();
-                // SAFETY: row r of the tile holds `cols` values (caller of `PackedAJob::tiles`).
-                unsafe {
-                    let d = c.add(r * ldc + col);
-                    *d = if accumulate { *d + dot } else { dot };
-                }
-            }
-        }
-    }
 }
 
 /// A raw pointer to C that the threads share; each writes only its own columns.
@@ -507,7 +257,7 @@ unsafe fn panels_product(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{KC, MC, MR, NR, PackedAJob, PackedB, TileEpilogue, pack_tiles};
+    use super::{KC, MC, MR, NR, PackedB, TileEpilogue, pack_tiles};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -555,24 +305,6 @@ mod avx2 {
                 }
             }
         }
-    }
-
-    /// [`PackedAJob::tiles`] with the AVX2+FMA microkernel.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn packed_a_tiles(
-        job: &PackedAJob,
-        tile_range: Range<usize>,
-        panel_range: Range<usize>,
-        c: *mut f32,
-        epilogue: &impl TileEpilogue,
-    ) {
-        let ldc = job.ldc;
-        let tile = |kb, a: &[f32], b: &[f32], c, rows, cols, accumulate| {
-            // SAFETY: `a` holds kb * MR values, `b` kb * NR; C's bounds are the caller's.
-            unsafe { tile_rows(kb, a.as_ptr(), b.as_ptr(), c, ldc, rows, cols, accumulate) }
-        };
-        // SAFETY: the caller's bounds hold.
-        unsafe { job.tiles(tile_range, panel_range, c, epilogue, tile) }
     }
 
     /// [`tile`] for `rows` (1 to `MR`) rows.
@@ -736,84 +468,6 @@ mod tests {
                 *v += row as f32 + (col + j) as f32 / 1000.0;
             }
         }
-    }
-
-    fn check_packed_a(m: usize, k: usize, n: usize, run: impl Fn(&PackedA, &[f32], &mut [f32])) {
-        let (a, b) = (values(m * k, 8), values(k * (n + 3), 9));
-        // A stored transposed (column-major), B with a row stride wider than n.
-        let at: Vec<f32> = (0..k)
-            .flat_map(|p| (0..m).map(move |i| (i, p)))
-            .map(|(i, p)| a[i * k + p])
-            .collect();
-        let packed = PackedA::pack(&at, m, k, 1, m).unwrap();
-        assert_eq!((packed.m(), packed.k()), (m, k));
-        let mut c = vec![f32::NAN; m * (n + 1)];
-        run(&packed, &b, &mut c);
-        let b_dense: Vec<f32> = (0..k)
-            .flat_map(|p| b[p * (n + 3)..p * (n + 3) + n].to_vec())
-            .collect();
-        let want = reference(&a, m, k, &b_dense, n);
-        for i in 0..m {
-            for j in 0..n {
-                let w = want[i * n + j] + i as f32 + j as f32 / 1000.0;
-                let got = c[i * (n + 1) + j];
-                assert!(
-                    (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                    "{m}x{k}x{n} ({i},{j}): {got} vs {w}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn packed_a_matches_reference_with_epilogue() {
-        for &(m, k, n) in &[
-            (1, 1, 1),
-            (7, 5, 17),
-            (6, 300, 16),
-            (13, 513, 33),
-            (200, 24, 9),
-            (5, 40, 700),
-            (3, 0, 4),
-        ] {
-            for parallel in [false, true] {
-                check_packed_a(m, k, n, |a, b, c| {
-                    let b = DenseB::new(b, k, n, n + 3).unwrap();
-                    sgemm_packed_a(a, &b, n, c, n + 1, &Mark, parallel).unwrap()
-                });
-            }
-            // The portable tile loop, whatever the CPU.
-            check_packed_a(m, k, n, |a, b, c| {
-                let b = DenseB::new(b, k, n, n + 3).unwrap();
-                let job = PackedAJob {
-                    a,
-                    b: &b,
-                    n,
-                    ldc: n + 1,
-                };
-                let (tiles, panels) = (m.div_ceil(MR), n.div_ceil(NR));
-                if k == 0 {
-                    return sgemm_packed_a(a, &b, n, c, n + 1, &Mark, false).unwrap();
-                }
-                // SAFETY: c holds m rows of n + 1 values.
-                unsafe {
-                    job.tiles(
-                        0..tiles,
-                        0..panels,
-                        c.as_mut_ptr(),
-                        &Mark,
-                        portable_tile(n + 1),
-                    )
-                }
-            });
-        }
-        let packed = PackedA::pack(&values(6, 1), 2, 3, 3, 1).unwrap();
-        let mut c = vec![0.0; 3];
-        let b = values(6, 2);
-        let b = DenseB::new(&b, 3, 2, 2).unwrap();
-        assert!(sgemm_packed_a(&packed, &b, 2, &mut c, 2, &Mark, false).is_err());
-        assert!(DenseB::new(&values(5, 2), 3, 2, 2).is_err());
-        assert!(PackedA::pack(&values(5, 1), 2, 3, 3, 1).is_err());
     }
 
     #[test]
