@@ -7,23 +7,11 @@ use ferrovino::ops::linalg::MatMul;
 use ferrovino::ops::registry::create;
 use ferrovino::ops::structure::{Constant, Parameter, ResultOp};
 use ferrovino::plugins::gpu::context;
+use ferrovino::plugins::gpu::context::have_gpu_for_tests as have_gpu;
 use ferrovino::runtime::core::Core;
 use ferrovino::runtime::properties::{PropertyValue, keys};
 use ferrovino::runtime::{Config, InferRequest};
 use std::time::Instant;
-
-fn have_gpu() -> bool {
-    if !context::adapters().is_empty() {
-        return true;
-    }
-    let reason = "no GPU adapter (wgpu found no Vulkan, Metal or DX12 device)";
-    assert!(
-        std::env::var("FERROVINO_REQUIRE_GPU").as_deref() != Ok("1"),
-        "FERROVINO_REQUIRE_GPU=1 but {reason}"
-    );
-    eprintln!("skipped: {reason}");
-    false
-}
 
 fn values(shape: &[usize], seed: u32) -> Tensor {
     let n: usize = shape.iter().product();

@@ -157,6 +157,21 @@ impl GpuAdapter {
     }
 }
 
+/// For test suites: true when an adapter exists; otherwise prints why GPU tests skip, and panics (fails the
+/// test) when `FERROVINO_REQUIRE_GPU=1` asks for a GPU (CI, which installs lavapipe).
+pub fn have_gpu_for_tests() -> bool {
+    if !adapters().is_empty() {
+        return true;
+    }
+    let reason = "no GPU adapter (wgpu found no Vulkan, Metal or DX12 device)";
+    assert!(
+        std::env::var("FERROVINO_REQUIRE_GPU").as_deref() != Ok("1"),
+        "FERROVINO_REQUIRE_GPU=1 but {reason}"
+    );
+    eprintln!("skipped: {reason}");
+    false
+}
+
 /// Every adapter of the machine, enumerated once. Empty when no Vulkan/Metal/DX12 driver exists (wgpu panicking
 /// inside a broken driver also yields none).
 pub fn adapters() -> &'static [GpuAdapter] {

@@ -125,19 +125,7 @@ pub mod testing {
         Ok(())
     }
 
-    /// True when an adapter exists; otherwise prints why the test skips, or fails under FERROVINO_REQUIRE_GPU=1.
-    pub fn have_gpu() -> bool {
-        if !context::adapters().is_empty() {
-            return true;
-        }
-        let reason = "no GPU adapter (wgpu found no Vulkan, Metal or DX12 device)";
-        assert!(
-            std::env::var("FERROVINO_REQUIRE_GPU").as_deref() != Ok("1"),
-            "FERROVINO_REQUIRE_GPU=1 but {reason}"
-        );
-        eprintln!("skipped: {reason}");
-        false
-    }
+    pub use crate::plugins::gpu::context::have_gpu_for_tests as have_gpu;
 
     /// Runs `op` on the first adapter with `inputs` (those marked `constant` become Constants).
     pub fn run_on_gpu(
