@@ -82,7 +82,7 @@ impl Epilogue {
     /// Applies the epilogue to values of output channel `channel`; `residual` holds the matching residual
     /// values (empty without one).
     #[inline(always)]
-    pub fn apply_segment(&self, channel: usize, values: &mut [f32], residual: &[f32]) {
+    fn apply_segment(&self, channel: usize, values: &mut [f32], residual: &[f32]) {
         let b = self
             .bias
             .as_ref()
