@@ -143,7 +143,8 @@ def test_cpu_supported_properties(rt, props):
                 "DEVICE_ARCHITECTURE", "DEVICE_TYPE"):
         assert supported[key] == "RO", key
     for key in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERF_COUNT", "INFERENCE_PRECISION_HINT",
-                "PERFORMANCE_HINT", "EXECUTION_MODE_HINT", "PERFORMANCE_HINT_NUM_REQUESTS", "LOG_LEVEL"):
+                "PERFORMANCE_HINT", "EXECUTION_MODE_HINT", "PERFORMANCE_HINT_NUM_REQUESTS", "LOG_LEVEL",
+                "ENABLE_CPU_PINNING"):
         assert supported[key] == "RW", key
     for key, mode in supported.items():
         if mode != "WO" and key != "COMPATIBILITY_CHECK":  # OpenVINO's Python cannot convert that one
@@ -183,6 +184,16 @@ def test_compiled_model_properties(rt, props):
     assert compiled.get_property(props.hint.execution_mode) == props.hint.ExecutionMode.PERFORMANCE
     with pytest.raises(RuntimeError, match="already compiled"):
         compiled.set_property({"PERF_COUNT": True})
+
+
+@pytest.mark.parametrize("pinning", [True, False])
+def test_cpu_pinning_property(rt, props, pinning):
+    core = rt.Core()
+    assert core.get_property("CPU", props.hint.enable_cpu_pinning) is True
+    compiled = core.compile_model(relu_model(rt), "CPU", {props.hint.enable_cpu_pinning: pinning})
+    assert compiled.get_property("ENABLE_CPU_PINNING") is pinning
+    out = compiled.create_infer_request().infer({0: np.array([[-1, 2, -3], [4, -5, 6]], np.float32)})
+    np.testing.assert_array_equal(out[0], [[0, 2, 0], [4, 0, 6]])
 
 
 def test_device_properties_and_priorities_in_compile_config(rt, props):

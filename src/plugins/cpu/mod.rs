@@ -1,5 +1,6 @@
 //! The CPU plugin: compiles a model into a [`plan::Plan`] of kernels and runs it.
 
+pub mod affinity;
 pub mod fusion;
 pub mod kernels;
 pub mod plan;
@@ -38,6 +39,7 @@ fn default_config() -> Config {
         ),
         (keys::PERF_COUNT.into(), PropertyValue::Bool(false)),
         (keys::ENABLE_MMAP.into(), PropertyValue::Bool(true)),
+        (keys::ENABLE_CPU_PINNING.into(), PropertyValue::Bool(true)),
         (keys::CACHE_DIR.into(), PropertyValue::from("")),
         (keys::LOG_LEVEL.into(), PropertyValue::from("LOG_NONE")),
     ])
@@ -97,12 +99,13 @@ impl CpuPlugin {
         let mut merged = default_config();
         merged.extend(chosen.iter().map(|(k, v)| (k.clone(), v.clone())));
         let plan = Plan::build(&model)?;
-        let profiling = match merged.get(keys::PERF_COUNT) {
-            Some(v) => v.as_bool(keys::PERF_COUNT)?,
-            None => false,
-        };
+        let flag = |key: &str| merged.get(key).map_or(Ok(false), |v| v.as_bool(key));
+        let profiling = flag(keys::PERF_COUNT)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let streams = Streams::start(StreamConfig::resolve(&chosen, cores)?)?;
+        let streams = Streams::start(
+            StreamConfig::resolve(&chosen, cores)?,
+            flag(keys::ENABLE_CPU_PINNING)?,
+        )?;
         Ok(Arc::new(CpuCompiledModel {
             model,
             plan,

@@ -6,10 +6,11 @@
 //! parallel loops of consecutive ops then hand work between warm workers instead of waking a sleeping caller
 //! for every op. While an inference runs, the pool's other workers stay awake: each runs a job that takes the
 //! inference's parallel work as it appears (`rayon::yield_now`) and otherwise spins, so the short gaps between
-//! ops never put a worker to sleep (on a virtual machine whose CPUs have been idle, every such sleep and wake
-//! cost tens of microseconds; MobileNetV2 took 16.6 ms instead of 8.1 after 50 ms of idleness). Between
-//! inferences the workers sleep (rayon parks them); they do not spin.
+//! ops never put a worker to sleep. Between inferences the workers sleep (rayon parks them); they do not spin.
+//! With ENABLE_CPU_PINNING (the default) every worker is bound to a CPU of its own ([`affinity`]), so that an
+//! inference after a pause does not start with its workers stacked on one CPU.
 
+use super::affinity;
 use crate::error::{Error, Result};
 use crate::runtime::properties::{Config, PropertyValue, keys};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,13 +82,25 @@ impl std::fmt::Debug for Streams {
 }
 
 impl Streams {
-    /// Starts the pools.
-    pub fn start(config: StreamConfig) -> Result<Streams> {
+    /// Starts the pools; with `pin`, each worker is bound to a CPU of its own where there are enough CPUs
+    /// ([`affinity::plan`]).
+    pub fn start(config: StreamConfig, pin: bool) -> Result<Streams> {
+        let cpus = if pin && config.streams * config.threads_per_stream > 1 {
+            affinity::plan(config.streams, config.threads_per_stream)
+        } else {
+            None
+        };
         let pools = (0..config.streams)
             .map(|s| {
+                let stream_cpus = cpus.as_ref().and_then(|c| c.get(s)).cloned();
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(config.threads_per_stream)
-                    .thread_name(move |t| format!("ferrovino-cpu-s{s}-t{t}"))
+                    .thread_name(move |t| format!("ferrovino-s{s}-t{t}"))
+                    .start_handler(move |t| {
+                        if let Some(&cpu) = stream_cpus.as_ref().and_then(|c| c.get(t)) {
+                            affinity::pin_current_thread(cpu);
+                        }
+                    })
                     .build()
                     .map_err(|e| Error::Device(format!("CPU: cannot start stream {s}: {e}")))
             })
@@ -214,11 +227,26 @@ mod tests {
 
     #[test]
     fn requests_are_spread_and_run_on_their_pool() {
-        let streams = Streams::start(sc(2, 1)).unwrap();
+        let streams = Streams::start(sc(2, 1), true).unwrap();
         assert_eq!(
             (streams.assign(), streams.assign(), streams.assign()),
             (0, 1, 0)
         );
         assert_eq!(streams.run(1, rayon::current_num_threads), 1);
+    }
+
+    #[test]
+    fn pinned_workers_each_have_a_cpu_of_their_own() {
+        let Some(cpus) = affinity::allowed_cpus().filter(|c| c.len() >= 2) else {
+            return;
+        };
+        let seen = |pin| {
+            let streams = Streams::start(sc(1, 2), pin).unwrap();
+            let mut seen = streams.run(0, || rayon::broadcast(|_| affinity::allowed_cpus()));
+            seen.sort();
+            seen
+        };
+        assert_eq!(seen(true), vec![Some(vec![cpus[0]]), Some(vec![cpus[1]])]);
+        assert_eq!(seen(false), vec![Some(cpus.clone()), Some(cpus)]);
     }
 }
