@@ -134,7 +134,9 @@ fn element_width(t: &Tensor) -> Result<usize> {
     Ok(et.size())
 }
 
-/// Transpose: each output row (the last output axis) is gathered with the permuted input stride.
+/// Transpose on the simplest equivalent permutation ([`simplify_transpose`]): a copy when nothing moves, tiled
+/// 2-D transposes when two adjacent axis groups swap (NCHW <-> NHWC, a matrix transpose per batch), otherwise
+/// each output row (the last output axis) gathered with its input stride. Elements move as their own type.
 #[derive(Debug)]
 struct TransposeKernel;
 
@@ -149,37 +151,142 @@ impl Kernel for TransposeKernel {
     ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
         let x = inputs[0];
-        let w = element_width(x)?;
+        element_width(x)?;
         let perm = transpose_order(&int_list(inputs[1], "Transpose order")?, x.rank())?;
         let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
-        let in_strides = strides(x.shape());
-        let st: Vec<usize> = perm.iter().map(|&p| in_strides[p] * w).collect();
+        let (shape, perm) = simplify_transpose(x.shape(), &perm);
         let mut out = take_output(spare, 0, x.element_type(), &out_shape);
-        let Some((&last, lead)) = out_shape.split_last() else {
-            out.bytes_mut().copy_from_slice(x.bytes());
-            return Ok(vec![out]);
-        };
-        let last_stride = st[st.len() - 1];
-        let src = x.bytes();
-        fill_rows(out.bytes_mut(), last * w, |r, row| {
-            let mut rem = r;
-            let mut base = 0;
-            for (d, &n) in lead.iter().enumerate().rev() {
-                base += (rem % n) * st[d];
-                rem /= n;
-            }
-            if last_stride == w {
-                return copy_block(row, src, base);
-            }
-            for (j, dst) in row.chunks_mut(w).enumerate() {
-                copy_block(dst, src, base + j * last_stride)?;
-            }
-            Ok(())
-        })?;
+        crate::dispatch_scalar!(x.element_type(),
+            T => transpose_into(x.typed::<T>()?, &shape, &perm, out.typed_mut::<T>()?)?,
+            _ => transpose_into(x.bytes(), &shape, &perm, out.bytes_mut())?
+        );
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
-        "transpose_bytes"
+        "transpose"
+    }
+}
+
+/// The simplest permutation equivalent to transposing `shape` by `perm`: axes of length 1 dropped and axes that
+/// stay adjacent and in order merged. Returns the merged input shape and the permutation over it.
+fn simplify_transpose(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let kept: Vec<usize> = perm
+        .iter()
+        .copied()
+        .filter(|&p| shape.get(p).is_some_and(|&n| n != 1))
+        .collect();
+    // Groups of input axes that move together, in output order.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for &p in &kept {
+        match groups.last_mut() {
+            Some((_, last)) if kept_gap_is_unit(shape, *last, p) => *last = p,
+            _ => groups.push((p, p)),
+        }
+    }
+    let mut by_input: Vec<usize> = (0..groups.len()).collect();
+    by_input.sort_by_key(|&g| groups[g].0);
+    let merged: Vec<usize> = by_input
+        .iter()
+        .map(|&g| shape[groups[g].0..=groups[g].1].iter().product())
+        .collect();
+    let mut new_perm = vec![0; groups.len()];
+    for (input_pos, &g) in by_input.iter().enumerate() {
+        new_perm[g] = input_pos;
+    }
+    (merged, new_perm)
+}
+
+/// Whether `b` follows `a` in the input once axes of length 1 are dropped: `a < b` and every axis between them
+/// has length 1.
+fn kept_gap_is_unit(shape: &[usize], a: usize, b: usize) -> bool {
+    a < b && shape[a + 1..b].iter().all(|&n| n == 1)
+}
+
+/// Output rows of a tiled 2-D transpose handled per task, and input rows per tile.
+const TRANSPOSE_TILE: usize = 16;
+
+/// Writes `src` (of `shape`) transposed by `perm` into `dst`, in parallel when large.
+fn transpose_into<T: Copy + Send + Sync>(
+    src: &[T],
+    shape: &[usize],
+    perm: &[usize],
+    dst: &mut [T],
+) -> Result<()> {
+    let n: usize = shape.iter().product();
+    crate::ensure!(
+        src.len() == n && dst.len() == n,
+        Internal,
+        "Transpose of {} elements into {} (shape {shape:?})",
+        src.len(),
+        dst.len()
+    );
+    if n == 0 {
+        return Ok(());
+    }
+    let rank = perm.len();
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        dst.copy_from_slice(src);
+        return Ok(());
+    }
+    let parallel = n * std::mem::size_of::<T>() >= PARALLEL_BYTES;
+    if rank >= 2 && perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 {
+        let (rows, cols) = (shape[rank - 2], shape[rank - 1]);
+        // Per matrix: output rows are input columns; tasks take TRANSPOSE_TILE of them.
+        let task = |(t, block): (usize, &mut [T]), matrix: &[T]| {
+            transpose_tile(matrix, rows, cols, t * TRANSPOSE_TILE, block)
+        };
+        let matrices = dst.chunks_mut(rows * cols).zip(src.chunks(rows * cols));
+        for (d, s) in matrices {
+            if parallel {
+                d.par_chunks_mut(TRANSPOSE_TILE * rows)
+                    .enumerate()
+                    .for_each(|b| task(b, s));
+            } else {
+                d.chunks_mut(TRANSPOSE_TILE * rows)
+                    .enumerate()
+                    .for_each(|b| task(b, s));
+            }
+        }
+        return Ok(());
+    }
+    let in_strides = strides(shape);
+    let st: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let (last, lead) = (out_shape[rank - 1], &out_shape[..rank - 1]);
+    let last_stride = st[rank - 1];
+    let gather = |r: usize, row: &mut [T]| {
+        let (mut rem, mut base) = (r, 0);
+        for (d, &len) in lead.iter().enumerate().rev() {
+            base += (rem % len) * st[d];
+            rem /= len;
+        }
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = src[base + j * last_stride];
+        }
+    };
+    if parallel {
+        dst.par_chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, row)| gather(r, row));
+    } else {
+        dst.chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, row)| gather(r, row));
+    }
+    Ok(())
+}
+
+/// Output rows `first..` of the transpose of the `rows x cols` matrix `src` (the block holds whole output rows
+/// of `rows` elements), read TRANSPOSE_TILE input rows at a time so that reads and writes stay in cache.
+fn transpose_tile<T: Copy>(src: &[T], rows: usize, cols: usize, first: usize, block: &mut [T]) {
+    let width = block.len() / rows.max(1);
+    for r0 in (0..rows).step_by(TRANSPOSE_TILE) {
+        for r in r0..(r0 + TRANSPOSE_TILE).min(rows) {
+            let start = r * cols + first;
+            for (j, &v) in src[start..start + width].iter().enumerate() {
+                block[j * rows + r] = v;
+            }
+        }
     }
 }
 
@@ -353,12 +460,45 @@ mod tests {
             (vec![64, 40, 9], vec![2, 1, 0]),
             (vec![3, 0, 2], vec![1, 2, 0]),
             (vec![5], vec![]),
+            (vec![1, 96, 70, 1], vec![0, 2, 1, 3]),
+            (vec![1, 512, 257, 1], vec![0, 2, 1, 3]),
+            (vec![2, 3, 40, 50], vec![0, 1, 3, 2]),
+            (vec![2, 3, 4, 5], vec![2, 3, 0, 1]),
+            (vec![3, 1, 4, 1, 5], vec![4, 1, 0, 3, 2]),
+            (vec![1, 1, 1], vec![2, 0, 1]),
+            (vec![6, 1, 7], vec![2, 1, 0]),
         ] {
             let x = g.tensor(&shape);
             assert_kernel_matches(&Transpose, &[x, i64s(&order)], &[false, true], 0.0, 0.0);
         }
         let x = Tensor::from_vec(&[2, 3], vec![1i8, 2, 3, 4, 5, 6]).unwrap();
         assert_kernel_matches(&Transpose, &[x, i64s(&[1, 0])], &[false, true], 0.0, 0.0);
+        let flags: Vec<u8> = (0..60).map(|i| u8::from(i % 3 == 0)).collect();
+        let x = Tensor::from_bytes(ElementType::Boolean, &[3, 4, 5], &flags).unwrap();
+        assert_kernel_matches(&Transpose, &[x, i64s(&[2, 0, 1])], &[false, true], 0.0, 0.0);
+        let descs = [TensorDesc::of_tensor(&g.tensor(&[2, 2]))];
+        assert_eq!(select(&Transpose, &descs).unwrap().name(), "transpose");
+    }
+
+    #[test]
+    fn transposes_simplify() {
+        assert_eq!(
+            simplify_transpose(&[1, 512, 256, 1], &[0, 2, 1, 3]),
+            (vec![512, 256], vec![1, 0])
+        );
+        assert_eq!(
+            simplify_transpose(&[2, 3, 4, 5], &[2, 3, 0, 1]),
+            (vec![6, 20], vec![1, 0])
+        );
+        assert_eq!(
+            simplify_transpose(&[8, 1, 12, 64], &[0, 2, 1, 3]),
+            (vec![8 * 12 * 64], vec![0])
+        );
+        assert_eq!(simplify_transpose(&[1, 1], &[1, 0]), (vec![], vec![]));
+        assert_eq!(
+            simplify_transpose(&[2, 3, 4], &[2, 0, 1]),
+            (vec![6, 4], vec![1, 0])
+        );
     }
 
     #[test]

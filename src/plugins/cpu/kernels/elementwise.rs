@@ -5,7 +5,7 @@
 use super::math::{self, best_isa_fn, map};
 use super::{Kernel, take_output};
 use crate::error::Result;
-use crate::ir::{ElementType, Tensor};
+use crate::ir::{ElementType, Scalar, Tensor};
 use crate::ops::activation::{Clamp, Elu, Gelu, GeluApproximation, Swish};
 use crate::ops::binary::{Binary, BinaryKind};
 use crate::ops::elementwise::{AutoBroadcast, broadcast_static};
@@ -20,6 +20,9 @@ const CHUNK: usize = 1 << 14;
 
 /// Chooses an f32 kernel for unary, activation and arithmetic binary ops.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    if let Some(kernel) = CompareKernel::select(op, inputs) {
+        return Some(Box::new(kernel));
+    }
     if inputs.first()?.element_type != ElementType::F32 {
         return None;
     }
@@ -296,7 +299,13 @@ impl Plan {
 
 /// One row segment: `y[j] = f(a[..], b[..])` with `a`/`b` either slices as long as `y` or one value.
 #[inline(always)]
-fn zip_segment<F: math::Binary>(y: &mut [f32], a: &[f32], b: &[f32], step: (usize, usize), f: F) {
+fn zip_segment<T: Copy, O: Copy, F: math::Binary<T, O>>(
+    y: &mut [O],
+    a: &[T],
+    b: &[T],
+    step: (usize, usize),
+    f: F,
+) {
     match (step, a.first(), b.first()) {
         ((1, 1), _, _) => {
             for ((o, &x), &z) in y.iter_mut().zip(a).zip(b) {
@@ -320,11 +329,11 @@ fn zip_segment<F: math::Binary>(y: &mut [f32], a: &[f32], b: &[f32], step: (usiz
 
 /// Fills `chunk`, the output elements from `first` on, walking the row segments it covers.
 #[inline(always)]
-fn zip_chunk<F: math::Binary>(
+fn zip_chunk<T: Copy, O: Copy, F: math::Binary<T, O>>(
     plan: &Plan,
-    (a, b): (&[f32], &[f32]),
+    (a, b): (&[T], &[T]),
     first: usize,
-    chunk: &mut [f32],
+    chunk: &mut [O],
     f: F,
 ) {
     let (len, (ia, ib)) = (plan.len, plan.step);
@@ -344,24 +353,24 @@ fn zip_chunk<F: math::Binary>(
 
 best_isa_fn! {
     /// [`zip_chunk`] compiled for the best ISA.
-    fn zip_chunk_best[F: math::Binary](
+    fn zip_chunk_best[T: Copy, O: Copy, F: math::Binary<T, O>](
         plan: &Plan,
-        inputs: (&[f32], &[f32]),
+        inputs: (&[T], &[T]),
         first: usize,
-        chunk: &mut [f32],
+        chunk: &mut [O],
         f: F,
     ) => zip_chunk
 }
 
 /// `out = f(a, b)` with numpy broadcasting, monomorphised for `f`; parallel over chunks of the output.
-fn zip_broadcast<F: math::Binary>(
+fn zip_broadcast<T: Scalar, O: Scalar, F: math::Binary<T, O>>(
     ta: &Tensor,
     tb: &Tensor,
     shape: &[usize],
-    y: &mut [f32],
+    y: &mut [O],
     f: F,
 ) -> Result<()> {
-    let ab = (ta.typed::<f32>()?, tb.typed::<f32>()?);
+    let ab = (ta.typed::<T>()?, tb.typed::<T>()?);
     let plan = Plan::new(ta.shape(), tb.shape(), shape);
     y.par_chunks_mut(CHUNK)
         .enumerate()
@@ -420,19 +429,135 @@ impl Kernel for BinaryF32 {
         let mut out = take_output(spare, 0, ElementType::F32, &shape);
         let y = out.typed_mut::<f32>()?;
         match self.f {
-            BinaryFn::Add => zip_broadcast(ta, tb, &shape, y, AddFn)?,
-            BinaryFn::Subtract => zip_broadcast(ta, tb, &shape, y, SubFn)?,
-            BinaryFn::Multiply => zip_broadcast(ta, tb, &shape, y, MulFn)?,
-            BinaryFn::Divide => zip_broadcast(ta, tb, &shape, y, DivFn)?,
-            BinaryFn::Maximum => zip_broadcast(ta, tb, &shape, y, MaxFn)?,
-            BinaryFn::Minimum => zip_broadcast(ta, tb, &shape, y, MinFn)?,
-            BinaryFn::SquaredDifference => zip_broadcast(ta, tb, &shape, y, SquaredDifferenceFn)?,
-            BinaryFn::Scalar(f) => zip_broadcast(ta, tb, &shape, y, ThroughF64(f))?,
+            BinaryFn::Add => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, AddFn)?,
+            BinaryFn::Subtract => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, SubFn)?,
+            BinaryFn::Multiply => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, MulFn)?,
+            BinaryFn::Divide => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, DivFn)?,
+            BinaryFn::Maximum => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, MaxFn)?,
+            BinaryFn::Minimum => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, MinFn)?,
+            BinaryFn::SquaredDifference => {
+                zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, SquaredDifferenceFn)?
+            }
+            BinaryFn::Scalar(f) => zip_broadcast::<f32, f32, _>(ta, tb, &shape, y, ThroughF64(f))?,
         }
         Ok(vec![out])
     }
     fn name(&self) -> &'static str {
         "eltwise_f32"
+    }
+}
+
+/// Comparison ops by kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Comparison {
+    Equal,
+    NotEqual,
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+}
+
+/// Declares unit structs implementing [`math::Binary`] from any ordered type to a boolean stored as `u8`.
+macro_rules! comparison_structs {
+    ($($name:ident($a:ident, $b:ident) => $e:expr;)*) => {$(
+        /// A comparison kernel function.
+        #[derive(Debug, Clone, Copy)]
+        struct $name;
+        impl<T: PartialOrd + Copy + Send + Sync> math::Binary<T, u8> for $name {
+            #[inline(always)]
+            fn apply(self, $a: T, $b: T) -> u8 {
+                u8::from($e)
+            }
+        }
+    )*};
+}
+
+comparison_structs! {
+    EqualFn(a, b) => a == b;
+    NotEqualFn(a, b) => a != b;
+    LessFn(a, b) => a < b;
+    LessEqualFn(a, b) => a <= b;
+    GreaterFn(a, b) => a > b;
+    GreaterEqualFn(a, b) => a >= b;
+}
+
+/// A broadcast comparison of two f32, i32 or i64 inputs into a boolean output.
+#[derive(Debug)]
+pub struct CompareKernel {
+    comparison: Comparison,
+    mode: AutoBroadcast,
+}
+
+impl CompareKernel {
+    /// The kernel of a comparison op whose two inputs share one of the types it runs.
+    fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<CompareKernel> {
+        let b = op.as_any().downcast_ref::<Binary>()?;
+        let [x, y] = inputs else { return None };
+        let supported = [ElementType::F32, ElementType::I32, ElementType::I64];
+        if b.row.kind != BinaryKind::Compare
+            || x.element_type != y.element_type
+            || !supported.contains(&x.element_type)
+        {
+            return None;
+        }
+        let comparison = match b.row.name {
+            "Equal" => Comparison::Equal,
+            "NotEqual" => Comparison::NotEqual,
+            "Less" => Comparison::Less,
+            "LessEqual" => Comparison::LessEqual,
+            "Greater" => Comparison::Greater,
+            "GreaterEqual" => Comparison::GreaterEqual,
+            _ => return None,
+        };
+        Some(CompareKernel {
+            comparison,
+            mode: b.auto_broadcast,
+        })
+    }
+
+    /// `y = a <comparison> b` for inputs of type `T`.
+    fn compare<T: Scalar>(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        shape: &[usize],
+        y: &mut [u8],
+    ) -> Result<()> {
+        match self.comparison {
+            Comparison::Equal => zip_broadcast::<T, u8, _>(a, b, shape, y, EqualFn),
+            Comparison::NotEqual => zip_broadcast::<T, u8, _>(a, b, shape, y, NotEqualFn),
+            Comparison::Less => zip_broadcast::<T, u8, _>(a, b, shape, y, LessFn),
+            Comparison::LessEqual => zip_broadcast::<T, u8, _>(a, b, shape, y, LessEqualFn),
+            Comparison::Greater => zip_broadcast::<T, u8, _>(a, b, shape, y, GreaterFn),
+            Comparison::GreaterEqual => zip_broadcast::<T, u8, _>(a, b, shape, y, GreaterEqualFn),
+        }
+    }
+}
+
+impl Kernel for CompareKernel {
+    fn recycles_outputs(&self) -> bool {
+        true
+    }
+    fn run_recycling(
+        &self,
+        inputs: &[&Tensor],
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
+        check_input_count(inputs, 2, 2)?;
+        let (ta, tb) = (inputs[0], inputs[1]);
+        let shape = broadcast_static(self.mode, &[ta.shape(), tb.shape()])?;
+        let mut out = take_output(spare, 0, ElementType::Boolean, &shape);
+        let y = out.typed_mut::<u8>()?;
+        match ta.element_type() {
+            ElementType::I32 => self.compare::<i32>(ta, tb, &shape, y)?,
+            ElementType::I64 => self.compare::<i64>(ta, tb, &shape, y)?,
+            _ => self.compare::<f32>(ta, tb, &shape, y)?,
+        }
+        Ok(vec![out])
+    }
+    fn name(&self) -> &'static str {
+        "compare"
     }
 }
 
@@ -569,24 +694,27 @@ mod tests {
         assert_kernel_matches(power.as_ref(), &inputs, &[false, true], 1e-6, 0.0);
     }
 
+    /// Pairs of input shapes that broadcast together, from plain to awkward.
+    const BROADCAST_CASES: [(&[usize], &[usize]); 13] = [
+        (&[2, 3], &[2, 3]),
+        (&[2, 3, 4], &[4]),
+        (&[2, 1, 4], &[3, 1]),
+        (&[], &[5]),
+        (&[0, 3], &[3]),
+        (&[1, 8, 2, 2], &[1, 8, 1, 1]),
+        (&[1, 64, 40, 40], &[1, 64, 1, 1]),
+        (&[2, 128, 96], &[96]),
+        (&[1, 3, 70, 70], &[1, 1, 1, 70]),
+        (&[300, 1], &[1, 200]),
+        (&[3, 70_000], &[3, 1]),
+        (&[40_000, 3], &[]),
+        (&[2, 1, 3, 1], &[1, 5, 1, 7]),
+    ];
+
     #[test]
     fn binary_ops_match_reference_with_broadcasting() {
         let mut g = Lcg(2);
-        let cases: [(&[usize], &[usize]); 13] = [
-            (&[2, 3], &[2, 3]),
-            (&[2, 3, 4], &[4]),
-            (&[2, 1, 4], &[3, 1]),
-            (&[], &[5]),
-            (&[0, 3], &[3]),
-            (&[1, 8, 2, 2], &[1, 8, 1, 1]),
-            (&[1, 64, 40, 40], &[1, 64, 1, 1]),
-            (&[2, 128, 96], &[96]),
-            (&[1, 3, 70, 70], &[1, 1, 1, 70]),
-            (&[300, 1], &[1, 200]),
-            (&[3, 70_000], &[3, 1]),
-            (&[40_000, 3], &[]),
-            (&[2, 1, 3, 1], &[1, 5, 1, 7]),
-        ];
+        let cases = BROADCAST_CASES;
         for name in [
             "Add",
             "Subtract",
@@ -604,6 +732,53 @@ mod tests {
                 assert_kernel_matches(op.as_ref(), &[g.tensor(b), g.tensor(a)], &[], 1e-6, 1e-6);
             }
         }
+    }
+
+    /// Small integers (so that comparisons find equal pairs) as a tensor of type `t`, NaN in every 7th f32.
+    fn small_values(g: &mut Lcg, shape: &[usize], t: ElementType) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n)
+            .map(|i| match (t, i % 7) {
+                (ElementType::F32, 6) => f64::NAN,
+                _ => (g.next_f64() * 5.0).floor() - 2.0,
+            })
+            .collect();
+        Tensor::from_f64s(t, shape, &v).unwrap()
+    }
+
+    #[test]
+    fn comparisons_match_reference_with_broadcasting() {
+        let mut g = Lcg(5);
+        let names = [
+            "Equal",
+            "NotEqual",
+            "Less",
+            "LessEqual",
+            "Greater",
+            "GreaterEqual",
+        ];
+        for t in [ElementType::F32, ElementType::I32, ElementType::I64] {
+            for name in names {
+                let op = create(name, 16).unwrap();
+                for (a, b) in BROADCAST_CASES {
+                    let inputs = [small_values(&mut g, a, t), small_values(&mut g, b, t)];
+                    assert_eq!(
+                        kernel_name(op.as_ref(), &inputs, &[false, false]),
+                        "compare"
+                    );
+                    assert_kernel_matches(op.as_ref(), &inputs, &[], 0.0, 0.0);
+                }
+            }
+        }
+        let mixed = [g.tensor(&[3]), small_values(&mut g, &[3], ElementType::I32)];
+        assert_ne!(
+            kernel_name(
+                create("Equal", 16).unwrap().as_ref(),
+                &mixed,
+                &[false, false]
+            ),
+            "compare"
+        );
     }
 
     #[test]

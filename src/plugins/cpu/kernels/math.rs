@@ -53,10 +53,11 @@ pub trait Unary: Copy + Send + Sync {
     fn apply(self, x: f32) -> f32;
 }
 
-/// A binary f32 function that vectorised loops inline: implementations mark `apply` `#[inline(always)]`.
-pub trait Binary: Copy + Send + Sync {
+/// A binary function of two `T`s (f32 by default) giving an `O` that vectorised loops inline: implementations
+/// mark `apply` `#[inline(always)]`.
+pub trait Binary<T = f32, O = T>: Copy + Send + Sync {
     /// The function's value at `(a, b)`.
-    fn apply(self, a: f32, b: f32) -> f32;
+    fn apply(self, a: T, b: T) -> O;
 }
 
 /// Declares unit structs implementing [`Unary`] by calling a function of one `f32`.
