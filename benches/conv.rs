@@ -1,6 +1,7 @@
 //! Convolution throughput of the CPU plugin on the layer shapes of ResNet-50 and MobileNetV2 at batch 1.
 //!
-//! `cargo bench --bench conv` prints GFLOP/s per layer (2 · multiply-adds / median time).
+//! `cargo bench --bench conv [-- FILTER]` prints GFLOP/s per layer (2 · multiply-adds / median time), only for
+//! layers whose name contains FILTER when one is given.
 
 mod common;
 
@@ -174,6 +175,42 @@ const LAYERS: &[Layer] = &[
         stride: 1,
         groups: 1,
     },
+    Layer {
+        name: "yolo stem 3x3/2 3->16",
+        cin: 3,
+        cout: 16,
+        size: 640,
+        kernel: 3,
+        stride: 2,
+        groups: 1,
+    },
+    Layer {
+        name: "yolo 3x3/2 16->32",
+        cin: 16,
+        cout: 32,
+        size: 320,
+        kernel: 3,
+        stride: 2,
+        groups: 1,
+    },
+    Layer {
+        name: "yolo 3x3 16 160",
+        cin: 16,
+        cout: 16,
+        size: 160,
+        kernel: 3,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
+        name: "yolo 3x3 80 80",
+        cin: 80,
+        cout: 80,
+        size: 80,
+        kernel: 3,
+        stride: 1,
+        groups: 1,
+    },
 ];
 
 fn conv_op(l: &Layer) -> Box<dyn Op> {
@@ -193,8 +230,13 @@ fn conv_op(l: &Layer) -> Box<dyn Op> {
 }
 
 fn main() {
+    // Cargo passes `--bench` to bench targets; the first other argument filters layers by name.
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_default();
     println!("{:<24} {:>10} {:>10}", "layer", "ms", "GFLOP/s");
-    for l in LAYERS {
+    for l in LAYERS.iter().filter(|l| l.name.contains(filter.as_str())) {
         let input = [1, l.cin, l.size, l.size];
         let (cin_g, cout_g) = (l.cin / l.groups, l.cout / l.groups);
         let weights: Vec<usize> = if l.groups > 1 {

@@ -6,7 +6,8 @@
 //! parallel loops of consecutive ops then hand work between warm workers instead of waking a sleeping caller
 //! for every op. While an inference runs, the pool's other workers stay awake: each runs a job that takes the
 //! inference's parallel work as it appears (`rayon::yield_now`) and otherwise spins, so the short gaps between
-//! ops never put a worker to sleep. Between inferences the workers sleep (rayon parks them); they do not spin.
+//! ops never put a worker to sleep (a worker that finds nothing for 200 µs stops spinning). Between inferences
+//! the workers sleep (rayon parks them); they do not spin.
 //! With ENABLE_CPU_PINNING (the default) every worker is bound to a CPU of its own ([`affinity`]), so that an
 //! inference after a pause does not start with its workers stacked on one CPU.
 
@@ -14,6 +15,7 @@ use super::affinity;
 use crate::error::{Error, Result};
 use crate::runtime::properties::{Config, PropertyValue, keys};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// How many streams and threads a compiled model runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +136,12 @@ impl Streams {
     }
 }
 
+/// How long a worker kept awake by [`with_awake_workers`] spins without finding work before it goes back to
+/// rayon's own idling (which parks it): longer than the gaps between an inference's parallel ops.
+const MAX_IDLE_SPIN: Duration = Duration::from_micros(200);
+
 /// Runs `work` on the current worker while every other worker of the current pool runs parallel work as it
-/// appears and spins in between, until `work` returns.
+/// appears and spins in between, until `work` returns or no work came for [`MAX_IDLE_SPIN`].
 fn with_awake_workers<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
     let me = rayon::current_thread_index();
@@ -146,10 +152,20 @@ fn with_awake_workers<R: Send>(work: impl FnOnce() -> R + Send) -> R {
             if Some(worker.index()) == me {
                 return;
             }
+            // A worker may also reach this job while it waits inside a job it stole from the inference (a
+            // steal that raced the broadcast); that stolen job cannot finish until this one returns, so
+            // spinning until `done` would deadlock. Leaving after MAX_IDLE_SPIN without work bounds that case.
+            let mut idle_since = None;
             while !done.load(Ordering::Acquire) {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::hint::spin_loop();
+                if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                    idle_since = None;
+                    continue;
                 }
+                let now = Instant::now();
+                if now.duration_since(*idle_since.get_or_insert(now)) > MAX_IDLE_SPIN {
+                    return;
+                }
+                std::hint::spin_loop();
             }
         });
         // Released on return and on unwinding alike, so the spinning workers always stop.
@@ -248,5 +264,55 @@ mod tests {
         };
         assert_eq!(seen(true), vec![Some(vec![cpus[0]]), Some(vec![cpus[1]])]);
         assert_eq!(seen(false), vec![Some(cpus.clone()), Some(cpus)]);
+    }
+
+    /// The race that once hung an inference, forced: a worker steals part of the inference (`b`), waits inside
+    /// it for a piece the inference's own thread took (`b2`), and meanwhile picks up its keep-awake job. The
+    /// inference cannot finish before `b` does, and `b` cannot finish while the keep-awake job spins.
+    #[test]
+    fn a_worker_kept_awake_inside_a_stolen_job_lets_it_finish() {
+        use std::sync::atomic::AtomicBool;
+        fn wait(flag: &AtomicBool, help: bool) {
+            while !flag.load(Ordering::Acquire) {
+                if help {
+                    rayon::yield_now();
+                }
+                std::hint::spin_loop();
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        // A thread of its own, so that a hang fails the test instead of blocking it.
+        std::thread::spawn(move || {
+            let [b_started, b2_started, b_done]: [AtomicBool; 3] = Default::default();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                rayon::join(
+                    || {
+                        wait(&b_started, false);
+                        with_awake_workers(|| {
+                            wait(&b2_started, true);
+                            wait(&b_done, true);
+                        });
+                    },
+                    || {
+                        b_started.store(true, Ordering::Release);
+                        rayon::join(
+                            || wait(&b2_started, false),
+                            || {
+                                b2_started.store(true, Ordering::Release);
+                                std::thread::sleep(Duration::from_millis(20));
+                            },
+                        );
+                        b_done.store(true, Ordering::Release);
+                    },
+                )
+            });
+            tx.send(()).unwrap();
+        });
+        let finished = rx.recv_timeout(Duration::from_secs(20));
+        assert!(finished.is_ok(), "the inference hung");
     }
 }

@@ -12,6 +12,7 @@ use crate::ops::linalg::{MatMul, MatrixView};
 use crate::ops::{Op, TensorDesc};
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Below this many multiply-adds per batch, batches run one after the other without threads.
 const PARALLEL_WORK: usize = 1 << 15;
@@ -220,6 +221,95 @@ pub fn gemm_batch(
         );
     }
     Ok(())
+}
+
+/// A row-major `rows x cols` output that parallel tasks fill by disjoint column ranges
+/// ([`ColumnSplitOutput::gemm_columns`]), each with a single-threaded GEMM.
+pub struct ColumnSplitOutput<'a> {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    _output: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: the output is only written through `gemm_columns`, whose callers promise disjoint column ranges, so
+// tasks on different threads never touch the same element.
+unsafe impl Send for ColumnSplitOutput<'_> {}
+// SAFETY: as for Send.
+unsafe impl Sync for ColumnSplitOutput<'_> {}
+
+impl<'a> ColumnSplitOutput<'a> {
+    /// Borrows `dst` as a `rows x cols` row-major matrix.
+    pub fn new(dst: &'a mut [f32], rows: usize, cols: usize) -> Result<Self> {
+        if dst.len() != rows * cols {
+            return Err(Error::Internal(format!(
+                "column-split output of {} elements for {rows} x {cols}",
+                dst.len()
+            )));
+        }
+        Ok(ColumnSplitOutput {
+            ptr: dst.as_mut_ptr(),
+            rows,
+            cols,
+            _output: std::marker::PhantomData,
+        })
+    }
+
+    /// `out[:, cols] = a · b` with `a` row-major `rows x k` and `b` row-major `k x cols.len()`, on this thread.
+    ///
+    /// # Safety
+    /// No other call may write an overlapping column range while this one runs.
+    pub unsafe fn gemm_columns(
+        &self,
+        cols: Range<usize>,
+        a: &[f32],
+        b: &[f32],
+        k: usize,
+    ) -> Result<()> {
+        let (m, n) = (self.rows, cols.len());
+        if cols.end > self.cols || a.len() < m * k || b.len() < k * n {
+            return Err(Error::Internal(
+                "gemm_columns called with mismatched buffers".into(),
+            ));
+        }
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        // SAFETY: rows < m and columns in `cols` (within `self.cols`, checked) address elements of the borrowed
+        // output, which only this call writes in these columns (the caller's promise); `a` and `b` hold the
+        // m·k and k·n elements the strides below reach (checked).
+        unsafe {
+            let dst = self.ptr.add(cols.start);
+            if k == 0 {
+                for r in 0..m {
+                    std::slice::from_raw_parts_mut(dst.add(r * self.cols), n).fill(0.0);
+                }
+                return Ok(());
+            }
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst,
+                1,
+                self.cols as isize,
+                false,
+                a.as_ptr(),
+                1,
+                k as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Kernel for GemmF32 {
