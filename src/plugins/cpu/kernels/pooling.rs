@@ -236,6 +236,32 @@ mod tests {
     }
 
     #[test]
+    fn max_pool_ties_and_nans_pick_what_the_reference_picks() {
+        // Values from a few levels so that windows hold ties, and NaN at the start of some windows and in the
+        // middle of others.
+        let values: Vec<f32> = (0..2 * 7 * 8)
+            .map(|i| match i % 11 {
+                3 | 8 => f32::NAN,
+                k => (k % 3) as f32,
+            })
+            .collect();
+        let x = [Tensor::from_vec(&[1, 2, 7, 8], values).unwrap()];
+        for (kernel, strides, pads) in [([3, 3], [1, 1], [1, 1]), ([2, 3], [2, 1], [0, 2])] {
+            let mut m = MaxPool::new(8);
+            m.attrs = attrs(
+                &kernel,
+                &strides,
+                &[1, 1],
+                &pads,
+                &pads,
+                RoundingType::Ceil,
+                AutoPad::Explicit,
+            );
+            assert_kernel_matches(&m, &x, &[], 0.0, 0.0);
+        }
+    }
+
+    #[test]
     fn kernels_match_reference() {
         let mut rng = Lcg(11);
         let rts = [
