@@ -9,7 +9,7 @@
 use super::registry::Registry;
 use super::util::{check_input_count, ints_of, merge_types};
 use super::{Op, TensorDesc, TypeInfo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements, strides};
 use crate::ir::{AttributeVisitor, Dimension, ElementType, PartialShape, Tensor};
 
@@ -125,6 +125,19 @@ impl Axis {
             pad_end: 0,
         }
     }
+}
+
+/// Lifts 1-D and 2-D axes to three by prepending axes of length one.
+pub fn lift3(axes: &[Axis]) -> Result<[Axis; 3]> {
+    let mut a = [Axis::unit(); 3];
+    let off = 3usize.checked_sub(axes.len()).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "{} spatial axes (at most 3 are supported)",
+            axes.len()
+        ))
+    })?;
+    a[off..].copy_from_slice(axes);
+    Ok(a)
 }
 
 impl WindowAxis {

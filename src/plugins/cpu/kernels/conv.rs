@@ -8,7 +8,9 @@ use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Tensor};
-use crate::ops::conv::{Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution};
+use crate::ops::conv::{
+    Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution, lift3,
+};
 use crate::ops::linalg::MatrixView;
 use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};
@@ -109,19 +111,6 @@ impl Kernel for ConvKernel {
             "conv_f32_fused"
         }
     }
-}
-
-/// Lifts 1-D and 2-D axes to three by prepending axes of length one.
-pub fn lift3(axes: &[Axis]) -> Result<[Axis; 3]> {
-    let mut a = [Axis::unit(); 3];
-    let off = 3usize.checked_sub(axes.len()).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "{} spatial axes (at most 3 are supported)",
-            axes.len()
-        ))
-    })?;
-    a[off..].copy_from_slice(axes);
-    Ok(a)
 }
 
 /// The kernel taps of output `o` that read the input (not the padding).

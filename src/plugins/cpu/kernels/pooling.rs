@@ -1,11 +1,11 @@
 //! f32 MaxPool (every version, indices included) and AvgPool kernels: problems lifted to three spatial axes,
 //! window taps clipped to the input once per output row instead of tested per tap, parallel over N·C planes.
 
-use super::conv::{lift3, tap_range, tap_source};
+use super::conv::{tap_range, tap_source};
 use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
-use crate::ops::conv::Axis;
+use crate::ops::conv::{Axis, lift3};
 use crate::ops::pooling::{AvgPool, MaxPool, empty_window_max};
 use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};

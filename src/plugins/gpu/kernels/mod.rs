@@ -2,8 +2,10 @@
 //! bindings and its workgroup counts). Each op family has a file here and a shader in `shaders/<family>.wgsl`,
 //! and one `select` function that [`select`] tries in turn.
 
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
+pub mod pooling;
 
 use super::context::Caps;
 use super::pipelines::PipelineKey;
@@ -46,7 +48,12 @@ pub trait GpuKernel: Send + Sync + std::fmt::Debug {
 pub type Selector = fn(&dyn Op, &[TensorDesc], &[TensorDesc]) -> Option<Box<dyn GpuKernel>>;
 
 /// Every family's selector; a new family adds one line here.
-const FAMILIES: &[Selector] = &[elementwise::select, matmul::select];
+const FAMILIES: &[Selector] = &[
+    elementwise::select,
+    matmul::select,
+    conv::select,
+    pooling::select,
+];
 
 /// The GPU kernel of a node, or None when the GPU cannot run it.
 pub fn select(
@@ -98,6 +105,8 @@ pub fn dims(d: &TensorDesc) -> Option<Vec<usize>> {
 pub const SHADER_FILES: &[(&str, &str)] = &[
     ("elementwise.wgsl", elementwise::HELPERS),
     ("matmul.wgsl", matmul::SHADER),
+    ("conv.wgsl", conv::SHADER),
+    ("pooling.wgsl", pooling::SHADER),
 ];
 
 #[cfg(test)]
