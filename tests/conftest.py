@@ -48,3 +48,20 @@ def ov():
 def ov_ir(ov, tmp_path_factory) -> OpenVinoIrCache:
     """IR files written by OpenVINO (`convert_model` + `save_model`), generated once per session."""
     return OpenVinoIrCache(ov, tmp_path_factory.mktemp("openvino_ir"))
+
+
+@pytest.fixture(scope="session")
+def gpu_core():
+    """A ferrovino Core with a GPU device; skips (with the reason) without an adapter, unless
+    FERROVINO_REQUIRE_GPU=1 (set by CI), which makes that a failure."""
+    import os
+
+    import ferrovino
+
+    core = ferrovino.Core()
+    if "GPU" not in " ".join(core.available_devices):
+        reason = "no GPU adapter (wgpu found no Vulkan, Metal or DX12 device)"
+        if os.environ.get("FERROVINO_REQUIRE_GPU") == "1":
+            pytest.fail(f"FERROVINO_REQUIRE_GPU=1 but {reason}")
+        pytest.skip(reason)
+    return core

@@ -8,8 +8,6 @@ plugin needs an Intel GPU.
 
 from __future__ import annotations
 
-import os
-
 import ferrovino as fv
 import numpy as np
 import pytest
@@ -22,14 +20,8 @@ B2 = RNG.standard_normal(4).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
-def core():
-    c = fv.Core()
-    if "GPU" not in " ".join(c.available_devices):
-        reason = "no GPU adapter (wgpu found no Vulkan, Metal or DX12 device)"
-        if os.environ.get("FERROVINO_REQUIRE_GPU") == "1":
-            pytest.fail(f"FERROVINO_REQUIRE_GPU=1 but {reason}")
-        pytest.skip(reason)
-    return c
+def core(gpu_core):
+    return gpu_core
 
 
 def mlp(tail=None):

@@ -12,26 +12,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 import ferrovino as ov  # noqa: E402
+from helpers.light_models import light_case, light_names  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
-LIGHT = sorted(p.stem for p in LIGHT_DIR.glob("light_*.onnx"))
 
-
-def _light_input(vi) -> np.ndarray:
-    """The input the onnx backend runner feeds light models: arange(n) / n in the input's shape."""
-    shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim)
-    n = int(np.prod(shape))
-    return (np.arange(n).reshape(shape) / n).astype(np.float32)
-
-
-@pytest.mark.parametrize("name", LIGHT)
+@pytest.mark.parametrize("name", light_names())
 def test_light_model_matches_its_shipped_output(name):
-    model = onnx.load(str(LIGHT_DIR / f"{name}.onnx"))
-    inits = {t.name for t in model.graph.initializer}
-    (vi,) = [i for i in model.graph.input if i.name not in inits]
-    expected = numpy_helper.to_array(onnx.load_tensor(str(LIGHT_DIR / f"{name}_output_0.pb")))
-    got = ov.compile_model(ov.Core().read_model(str(LIGHT_DIR / f"{name}.onnx")), "CPU")(_light_input(vi))[0]
+    path, x, expected = light_case(name)
+    got = ov.compile_model(ov.Core().read_model(str(path)), "CPU")(x)[0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
@@ -45,8 +33,11 @@ def test_magika_model_matches_onnxruntime():
     feeds = {}
     for i in session.get_inputs():
         shape = [d if isinstance(d, int) else 2 for d in i.shape]
-        feeds[i.name] = rng.integers(0, 256, shape).astype(np.int32 if "int32" in i.type else np.int64) \
-            if "int" in i.type else rng.random(shape, np.float32)
+        feeds[i.name] = (
+            rng.integers(0, 256, shape).astype(np.int32 if "int32" in i.type else np.int64)
+            if "int" in i.type
+            else rng.random(shape, np.float32)
+        )
     want = session.run(None, feeds)
     got = compiled(feeds)
     for i, w in enumerate(want):
@@ -81,8 +72,9 @@ def _bert_encoder(hidden: int = 64, heads: int = 4, vocab: int = 100, max_len: i
         inits.append(numpy_helper.from_array(np.zeros(hidden, np.float32), f"{ln}_b"))
     shape = node("Shape", ["input_ids"], ["shape"])
     seq = node("Gather", [shape, const("one", np.array([1], np.int64))], ["seq"], axis=0)
-    pos = node("Slice", ["pos", const("zero", np.array([0], np.int64)), seq, const("axis0", np.array([0], np.int64))],
-               ["pos_s"])
+    pos = node(
+        "Slice", ["pos", const("zero", np.array([0], np.int64)), seq, const("axis0", np.array([0], np.int64))], ["pos_s"]
+    )
     emb = node("Add", [node("Gather", ["word", "input_ids"], ["tok"]), pos], ["emb"])
     x = node("LayerNormalization", [emb, "ln0_g", "ln0_b"], ["x0"], axis=-1, epsilon=1e-12)
 
@@ -90,14 +82,23 @@ def _bert_encoder(hidden: int = 64, heads: int = 4, vocab: int = 100, max_len: i
         r = node("Reshape", [t, const(f"{name}_shape", np.array([0, 0, heads, dh], np.int64))], [f"{name}_r"])
         return node("Transpose", [r], [f"{name}_t"], perm=[0, 2, 1, 3])
 
-    q, k, v = (split_heads(node("Add", [node("MatMul", [x, weight(f"w{c}", hidden, hidden)], [f"{c}_mm"]),
-                                         weight(f"b{c}", hidden)], [c]), c) for c in "qkv")
+    q, k, v = (
+        split_heads(
+            node("Add", [node("MatMul", [x, weight(f"w{c}", hidden, hidden)], [f"{c}_mm"]), weight(f"b{c}", hidden)], [c]), c
+        )
+        for c in "qkv"
+    )
     kt = node("Transpose", [k], ["kt"], perm=[0, 1, 3, 2])
-    scores = node("Div", [node("MatMul", [q, kt], ["qk"]), const("sqrt_dh", np.array(np.sqrt(dh), np.float32))],
-                  ["scores"])
+    scores = node("Div", [node("MatMul", [q, kt], ["qk"]), const("sqrt_dh", np.array(np.sqrt(dh), np.float32))], ["scores"])
     maskf = node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT)
-    bias = node("Mul", [node("Sub", [const("onef", np.array(1, np.float32)), maskf], ["inv"]),
-                        const("neg", np.array(-10000.0, np.float32))], ["bias"])
+    bias = node(
+        "Mul",
+        [
+            node("Sub", [const("onef", np.array(1, np.float32)), maskf], ["inv"]),
+            const("neg", np.array(-10000.0, np.float32)),
+        ],
+        ["bias"],
+    )
     bias = node("Unsqueeze", [bias, const("axes12", np.array([1, 2], np.int64))], ["bias4"])
     probs = node("Softmax", [node("Add", [scores, bias], ["masked"])], ["probs"], axis=-1)
     ctx = node("Transpose", [node("MatMul", [probs, v], ["ctx"])], ["ctx_t"], perm=[0, 2, 1, 3])
@@ -106,14 +107,20 @@ def _bert_encoder(hidden: int = 64, heads: int = 4, vocab: int = 100, max_len: i
     x1 = node("LayerNormalization", [attn, "ln1_g", "ln1_b"], ["x1"], axis=-1, epsilon=1e-12)
     h = node("MatMul", [x1, weight("w1", hidden, 4 * hidden)], ["h"])
     erf = node("Erf", [node("Div", [h, const("sqrt2", np.array(np.sqrt(2), np.float32))], ["h_s"])], ["erf"])
-    gelu = node("Mul", [node("Mul", [h, node("Add", [erf, "onef"], ["erf1"])], ["g0"]),
-                        const("half", np.array(0.5, np.float32))], ["gelu"])
+    gelu = node(
+        "Mul",
+        [node("Mul", [h, node("Add", [erf, "onef"], ["erf1"])], ["g0"]), const("half", np.array(0.5, np.float32))],
+        ["gelu"],
+    )
     ffn = node("Add", [node("MatMul", [gelu, weight("w2", 4 * hidden, hidden)], ["f"]), x1], ["res2"])
     node("LayerNormalization", [ffn, "ln2_g", "ln2_b"], ["output"], axis=-1, epsilon=1e-12)
     graph = helper.make_graph(
-        n, "bert_layer",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
+        n,
+        "bert_layer",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+        ],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "seq", hidden])],
         inits,
     )
@@ -130,14 +137,15 @@ def test_bert_encoder_matches_onnxruntime_at_several_shapes():
     for batch, seq in [(1, 8), (3, 17), (2, 32)]:
         ids = rng.integers(0, 100, (batch, seq)).astype(np.int64)
         mask = np.ones((batch, seq), np.int64)
-        mask[:, seq // 2:] = rng.integers(0, 2, (batch, seq - seq // 2))
+        mask[:, seq // 2 :] = rng.integers(0, 2, (batch, seq - seq // 2))
         feeds = {"input_ids": ids, "attention_mask": mask}
         np.testing.assert_allclose(compiled(feeds)[0], session.run(None, feeds)[0], rtol=1e-4, atol=1e-4)
 
 
 def _tiny_model() -> onnx.ModelProto:
     graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])], "tiny",
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
         [numpy_helper.from_array(np.array([1, 2], np.float32), "w")],
@@ -148,8 +156,9 @@ def _tiny_model() -> onnx.ModelProto:
 def test_read_model_takes_a_path_bytes_a_model_proto_and_external_data(tmp_path):
     model = _tiny_model()
     path = tmp_path / "tiny.onnx"
-    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="tiny.data",
-              size_threshold=0)
+    onnx.save(
+        model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="tiny.data", size_threshold=0
+    )
     assert (tmp_path / "tiny.data").exists()
     x = np.array([10, 20], np.float32)
     # Saving with external data rewrote `model` to point at tiny.data; a fresh copy holds its data inline.
@@ -171,9 +180,13 @@ def test_read_model_takes_a_path_bytes_a_model_proto_and_external_data(tmp_path)
 
 def test_unsupported_ops_are_reported_all_at_once():
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("NoSuchOp", ["a"], ["b"], name="first"),
-         helper.make_node("AlsoMissing", ["b"], ["y"], name="second", domain="com.example")],
-        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [
+            helper.make_node("Relu", ["x"], ["a"]),
+            helper.make_node("NoSuchOp", ["a"], ["b"], name="first"),
+            helper.make_node("AlsoMissing", ["b"], ["y"], name="second", domain="com.example"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
@@ -189,13 +202,18 @@ def test_if_runs_both_branches_and_is_refused_by_the_ir_writer(tmp_path):
     def branch(name, value):
         const = helper.make_node("Constant", [], [f"{name}_c"], value=numpy_helper.from_array(np.float32(value)))
         add = helper.make_node("Add", ["x", f"{name}_c"], [f"{name}_y"])
-        return helper.make_graph([const, add], name, [], [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT,
-                                                                                         [2])])
+        return helper.make_graph(
+            [const, add], name, [], [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [2])]
+        )
 
     node = helper.make_node("If", ["cond"], ["y"], then_branch=branch("then", 1), else_branch=branch("else", -1))
     graph = helper.make_graph(
-        [node], "if", [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
-                       helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [node],
+        "if",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )
     model = ov.Core().read_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
@@ -209,9 +227,12 @@ def test_if_runs_both_branches_and_is_refused_by_the_ir_writer(tmp_path):
 
 def test_an_initializer_listed_as_input_is_an_input_with_a_default():
     graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])], "defaults",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
-         helper.make_tensor_value_info("w", TensorProto.FLOAT, [2])],
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "defaults",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [2]),
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
         [numpy_helper.from_array(np.array([1, 2], np.float32), "w")],
     )

@@ -13,7 +13,7 @@ use crate::ir::{ElementType, Model, Node, Tensor};
 use crate::ops::TensorDesc;
 use crate::runtime::plugin::ExecutedStep;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 /// Op types whose output is their first input's bytes with another shape: aliased, not copied.
@@ -305,10 +305,21 @@ impl GpuPlan {
                         }
                         continue;
                     }
-                    let descs = input_descs(&node, &ins, &low.known)?;
                     let outs: Vec<TensorDesc> = (0..node.output_count())
                         .map(|i| node.output(i).desc())
                         .collect::<Result<_>>()?;
+                    // Values shape inference already knows (ShapeOf of a static shape and what follows from
+                    // it) are constants too.
+                    if op.is_foldable() && outs.iter().all(|d| d.value.is_some()) {
+                        for (i, d) in outs.into_iter().enumerate() {
+                            let id = low.add(&node, i, None)?;
+                            if let Some(t) = d.value {
+                                low.known.insert(id, t);
+                            }
+                        }
+                        continue;
+                    }
+                    let descs = input_descs(&node, &ins, &low.known)?;
                     let static_ok = descs
                         .iter()
                         .chain(&outs)
@@ -608,27 +619,46 @@ impl GpuPlan {
     }
 }
 
-/// Maps the read-back buffer after the submission and copies it out.
-fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
-    let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
-        Arc::new(Mutex::new(None));
-    let sink = status.clone();
-    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-        if let Ok(mut s) = sink.lock() {
-            *s = Some(r);
+/// The longest an inference may run on the device before it is reported as hung.
+const INFERENCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Blocks until every submission so far has finished. wgpu gives up waiting after a few seconds, which a large
+/// model on a software renderer (lavapipe) can exceed: waiting resumes until [`INFERENCE_TIMEOUT`].
+fn wait_for_submissions(device: &wgpu::Device) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match device.poll(wgpu::PollType::Wait) {
+            Ok(_) => return Ok(()),
+            Err(wgpu::PollError::Timeout) if start.elapsed() < INFERENCE_TIMEOUT => {}
+            Err(e) => {
+                return Err(Error::Device(format!(
+                    "GPU: waiting for the inference failed after {:.0} s: {e}",
+                    start.elapsed().as_secs_f64()
+                )));
+            }
         }
+    }
+}
+
+/// How long a finished submission's read-back may take to be mapped once the device is idle.
+const READ_BACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Maps the read-back buffer after the submission and copies it out.
+///
+/// The mapping's callback runs inside whichever thread's `poll` sees the submission finish: when requests poll
+/// the shared device side by side, that may be another thread, a moment after this thread's `poll` returned;
+/// so the result is awaited on a channel rather than read right after polling.
+fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        // The receiver only goes away once this function has returned with an error.
+        let _ = sender.send(r);
     });
-    device
-        .poll(wgpu::PollType::Wait)
-        .map_err(|e| Error::Device(format!("GPU: waiting for the inference failed: {e}")))?;
-    let result = status
-        .lock()
-        .map_err(|_| Error::Device("GPU: read-back lock poisoned".into()))?
-        .take();
-    match result {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return Err(Error::Device(format!("GPU: read-back failed: {e}"))),
-        None => return Err(Error::Device("GPU: read-back did not complete".into())),
+    wait_for_submissions(device)?;
+    match receiver.recv_timeout(READ_BACK_TIMEOUT) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::Device(format!("GPU: read-back failed: {e}"))),
+        Err(_) => return Err(Error::Device("GPU: read-back did not complete".into())),
     }
     let bytes = buffer.get_mapped_range(..).to_vec();
     buffer.unmap();

@@ -2,10 +2,12 @@
 //! bindings and its workgroup counts). Each op family has a file here and a shader in `shaders/<family>.wgsl`,
 //! and one `select` function that [`select`] tries in turn.
 
+pub mod concat;
 pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod pooling;
+pub mod softmax;
 
 use super::context::Caps;
 use super::pipelines::PipelineKey;
@@ -53,6 +55,8 @@ const FAMILIES: &[Selector] = &[
     matmul::select,
     conv::select,
     pooling::select,
+    softmax::select,
+    concat::select,
 ];
 
 /// The GPU kernel of a node, or None when the GPU cannot run it.
@@ -107,6 +111,8 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("matmul.wgsl", matmul::SHADER),
     ("conv.wgsl", conv::SHADER),
     ("pooling.wgsl", pooling::SHADER),
+    ("softmax.wgsl", softmax::SHADER),
+    ("concat.wgsl", concat::SHADER),
 ];
 
 #[cfg(test)]
