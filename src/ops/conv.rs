@@ -127,6 +127,17 @@ impl Axis {
     }
 }
 
+/// The attributes and kind of a forward convolution op (Convolution or GroupConvolution), else None.
+pub fn forward_conv_attrs(op: &dyn Op) -> Option<(&ConvAttrs, ConvKind)> {
+    let any = op.as_any();
+    if let Some(c) = any.downcast_ref::<Convolution>() {
+        Some((&c.attrs, Convolution::KIND))
+    } else {
+        any.downcast_ref::<GroupConvolution>()
+            .map(|g| (&g.attrs, GroupConvolution::KIND))
+    }
+}
+
 /// Lifts 1-D and 2-D axes to three by prepending axes of length one.
 pub fn lift3(axes: &[Axis]) -> Result<[Axis; 3]> {
     let mut a = [Axis::unit(); 3];

@@ -8,9 +8,7 @@ use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Tensor};
-use crate::ops::conv::{
-    Axis, ConvAttrs, ConvGeometry, ConvKind, Convolution, GroupConvolution, lift3,
-};
+use crate::ops::conv::{Axis, ConvAttrs, ConvGeometry, ConvKind, forward_conv_attrs, lift3};
 use crate::ops::linalg::MatrixView;
 use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};
@@ -29,14 +27,7 @@ pub fn with_epilogue(
     inputs: &[TensorDesc],
     epilogue: Epilogue,
 ) -> Option<Box<dyn Kernel>> {
-    let any = op.as_any();
-    let (attrs, kind) = if let Some(c) = any.downcast_ref::<Convolution>() {
-        (&c.attrs, Convolution::KIND)
-    } else if let Some(g) = any.downcast_ref::<GroupConvolution>() {
-        (&g.attrs, GroupConvolution::KIND)
-    } else {
-        return None;
-    };
+    let (attrs, kind) = forward_conv_attrs(op)?;
     if inputs.len() != epilogue.input_count()
         || inputs.iter().any(|d| d.element_type != ElementType::F32)
     {
@@ -635,7 +626,7 @@ mod tests {
     use super::super::epilogue::Activation;
     use super::super::testing::{Lcg, assert_kernel_matches};
     use super::*;
-    use crate::ops::conv::AutoPad;
+    use crate::ops::conv::{AutoPad, Convolution, GroupConvolution};
 
     struct Case {
         data: Vec<usize>,
@@ -667,15 +658,20 @@ mod tests {
         }
     }
 
-    fn check(c: &Case, rng: &mut Lcg) {
-        let attrs = ConvAttrs {
+    /// The attributes of a test case.
+    fn attrs_of(c: &Case) -> ConvAttrs {
+        ConvAttrs {
             strides: c.strides.clone(),
             dilations: c.dilations.clone(),
             pads_begin: c.pads.0.clone(),
             pads_end: c.pads.1.clone(),
             auto_pad: c.auto_pad,
             output_padding: vec![],
-        };
+        }
+    }
+
+    fn check(c: &Case, rng: &mut Lcg) {
+        let attrs = attrs_of(c);
         let op: Box<dyn Op> = if c.grouped {
             Box::new(GroupConvolution { attrs })
         } else {
@@ -764,20 +760,14 @@ mod tests {
 
     /// The geometry of a test case.
     fn geometry_of(c: &Case) -> ConvGeometry {
-        let attrs = ConvAttrs {
-            strides: c.strides.clone(),
-            dilations: c.dilations.clone(),
-            pads_begin: c.pads.0.clone(),
-            pads_end: c.pads.1.clone(),
-            auto_pad: c.auto_pad,
-            output_padding: vec![],
-        };
         let kind = if c.grouped {
             GroupConvolution::KIND
         } else {
             Convolution::KIND
         };
-        attrs.geometry(kind, &c.data, &c.filter, None).unwrap()
+        attrs_of(c)
+            .geometry(kind, &c.data, &c.filter, None)
+            .unwrap()
     }
 
     /// Whether a batch-1, one-group case runs [`im2col_gemm_tiled`] in the current pool.

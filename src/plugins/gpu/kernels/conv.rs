@@ -4,7 +4,7 @@
 use super::{Binding, Dispatch, GpuKernel, param};
 use crate::error::Result;
 use crate::ir::ElementType;
-use crate::ops::conv::{Axis, ConvGeometry, Convolution, GroupConvolution, lift3};
+use crate::ops::conv::{Axis, ConvGeometry, forward_conv_attrs, lift3};
 use crate::ops::{Op, TensorDesc};
 use crate::plugins::gpu::context::Caps;
 use crate::plugins::gpu::pipelines::PipelineKey;
@@ -115,14 +115,7 @@ pub fn select(
     inputs: &[TensorDesc],
     _outputs: &[TensorDesc],
 ) -> Option<Box<dyn GpuKernel>> {
-    let any = op.as_any();
-    let (attrs, kind) = if let Some(c) = any.downcast_ref::<Convolution>() {
-        (&c.attrs, Convolution::KIND)
-    } else if let Some(g) = any.downcast_ref::<GroupConvolution>() {
-        (&g.attrs, GroupConvolution::KIND)
-    } else {
-        return None;
-    };
+    let (attrs, kind) = forward_conv_attrs(op)?;
     let [x, w] = inputs else { return None };
     if x.element_type != ElementType::F32 || w.element_type != ElementType::F32 {
         return None;
