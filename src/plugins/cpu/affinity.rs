@@ -6,13 +6,33 @@
 //! idleness. A pool whose workers are pinned one per CPU keeps its parallelism from the first op. Pinning is
 //! only done where the process may use at least as many CPUs as the model has threads, and only on Linux.
 
-/// The CPUs this process may run on, in increasing order, or None where that cannot be known.
+/// The CPUs this process may run on (its main thread's affinity, so that a pool started from a pinned worker
+/// still spreads over every CPU), in increasing order, or None where that cannot be known.
 #[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> Option<Vec<usize>> {
+    cpus_of(std::process::id())
+}
+
+/// The CPUs the calling thread may run on, in increasing order, or None where that cannot be known.
+#[cfg(target_os = "linux")]
+pub fn thread_cpus() -> Option<Vec<usize>> {
+    cpus_of(0)
+}
+
+/// The CPUs the calling thread may run on: unknown on this system.
+#[cfg(not(target_os = "linux"))]
+pub fn thread_cpus() -> Option<Vec<usize>> {
+    None
+}
+
+/// The CPUs thread (or process) `id` may run on, in increasing order (0: the calling thread).
+#[cfg(target_os = "linux")]
+fn cpus_of(id: u32) -> Option<Vec<usize>> {
+    let pid = libc::pid_t::try_from(id).ok()?;
     // SAFETY: `set` is a plain bit set owned here; sched_getaffinity writes at most `size_of_val(&set)` bytes.
     let set = unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
+        if libc::sched_getaffinity(pid, std::mem::size_of_val(&set), &mut set) != 0 {
             return None;
         }
         set
@@ -85,10 +105,10 @@ mod tests {
         let last = *cpus.last().unwrap();
         let seen = std::thread::spawn(move || {
             assert!(pin_current_thread(last));
-            allowed_cpus()
+            (thread_cpus(), allowed_cpus())
         })
         .join()
         .unwrap();
-        assert_eq!(seen, Some(vec![last]));
+        assert_eq!(seen, (Some(vec![last]), Some(cpus)));
     }
 }

@@ -258,7 +258,7 @@ mod tests {
         };
         let seen = |pin| {
             let streams = Streams::start(sc(1, 2), pin).unwrap();
-            let mut seen = streams.run(0, || rayon::broadcast(|_| affinity::allowed_cpus()));
+            let mut seen = streams.run(0, || rayon::broadcast(|_| affinity::thread_cpus()));
             seen.sort();
             seen
         };
