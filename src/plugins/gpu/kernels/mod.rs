@@ -4,6 +4,7 @@
 
 pub mod concat;
 pub mod conv;
+pub mod data_movement;
 pub mod elementwise;
 pub mod matmul;
 pub mod pooling;
@@ -57,6 +58,7 @@ const FAMILIES: &[Selector] = &[
     pooling::select,
     softmax::select,
     concat::select,
+    data_movement::select,
 ];
 
 /// The GPU kernel of a node, or None when the GPU cannot run it.
@@ -113,6 +115,7 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("pooling.wgsl", pooling::SHADER),
     ("softmax.wgsl", softmax::SHADER),
     ("concat.wgsl", concat::SHADER),
+    ("data_movement.wgsl", data_movement::SHADER),
 ];
 
 #[cfg(test)]
