@@ -1,9 +1,11 @@
 // Concat: one dispatch per input copies its rows into their place in the output's rows.
+// Elements move as raw 32-bit words (f32 and i32 alike; as f32, small integers would be subnormals that a GPU
+// may flush to zero).
 // p: [elements of this input, its row length (from the axis on), the output's row length, this input's offset
 //     in an output row]
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<u32>;
+@group(0) @binding(1) var<storage, read_write> y: array<u32>;
 @group(0) @binding(2) var<storage, read> p: array<u32>;
 
 @compute @workgroup_size(64)
