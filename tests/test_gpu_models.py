@@ -1,5 +1,5 @@
 """Whole models on the GPU device (wgpu; Mesa's lavapipe in CI): a small CNN built with the opset builder against
-the CPU plugin, and the onnx package's ResNet-50 light model against the output shipped with it, with the
+the CPU plugin, and the onnx package's ShuffleNet and ResNet-50 light models against the output shipped with it, with the
 tolerance issue 5 sets (rtol 1e-3, atol 1e-4). Without an adapter the tests skip with the reason, unless
 FERROVINO_REQUIRE_GPU=1 (set by CI). ferrovino only: OpenVINO's GPU plugin needs an Intel GPU.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ferrovino as fv
 import numpy as np
+import pytest
 from helpers.light_models import light_case
 
 RNG = np.random.default_rng(11)
@@ -47,8 +48,10 @@ def test_small_cnn_on_gpu_matches_the_cpu_plugin(gpu_core):
         np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4)
 
 
-def test_light_resnet50_on_gpu_matches_its_shipped_output(gpu_core):
-    """About three minutes on lavapipe (the convolutions run one invocation per output element)."""
-    path, x, expected = light_case("light_resnet50")
+@pytest.mark.parametrize("name", ["light_shufflenet", "light_resnet50"])
+def test_light_model_on_gpu_matches_its_shipped_output(gpu_core, name):
+    """ShuffleNet (channel shuffles as Reshape/Transpose, concats) takes seconds on lavapipe, ResNet-50 about three
+    minutes (the convolutions run one invocation per output element)."""
+    path, x, expected = light_case(name)
     got = gpu_core.compile_model(str(path), "GPU")(x)[0]
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
