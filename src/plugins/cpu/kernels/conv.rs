@@ -237,8 +237,8 @@ fn run_job(
     match job.method {
         Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
-        Method::Im2col if !matches!(par, Parallelism::None) && tiles(job).is_some() => {
-            im2col_gemm_tiled(job, xs, ws, dst)?
+        Method::Im2col if let Some(bands) = banding(job, par) => {
+            im2col_gemm_tiled(job, bands, xs, ws, dst)?
         }
         Method::Im2col => {
             let rows = g.in_per_group * job.ksz;
@@ -269,6 +269,15 @@ const BAND_FLOATS: usize = 64 * 1024;
 /// than the cache saves (ResNet-50's 7x7 layers run faster as one parallel GEMM).
 const MIN_BAND_WIDTH: usize = 1024;
 
+/// The banding of a job that owns the whole output (`par` allows threads), when [`tiles`] finds one.
+fn banding(job: &Job, par: Parallelism) -> Option<(usize, usize)> {
+    if matches!(par, Parallelism::None) {
+        None
+    } else {
+        tiles(job)
+    }
+}
+
 /// Output lines per band of [`im2col_gemm_tiled`] and the band count, when the output has enough bands to keep
 /// every thread busy (at least two per thread); None otherwise.
 fn tiles(job: &Job) -> Option<(usize, usize)> {
@@ -286,10 +295,13 @@ fn tiles(job: &Job) -> Option<(usize, usize)> {
 /// The im2col convolution of one job in bands of output lines, each band on one thread: its im2col columns are
 /// unfolded into a small buffer and multiplied at once, so the GEMM reads them from cache, and threads split the
 /// output positions (which a small `C_out` would not give them).
-fn im2col_gemm_tiled(job: &Job, xs: &[f32], ws: &[f32], dst: &mut [f32]) -> Result<()> {
-    let Some((per_band, bands)) = tiles(job) else {
-        return Ok(());
-    };
+fn im2col_gemm_tiled(
+    job: &Job,
+    (per_band, bands): (usize, usize),
+    xs: &[f32],
+    ws: &[f32],
+    dst: &mut [f32],
+) -> Result<()> {
     let (g, a) = (job.g, &job.axes);
     let rows = g.in_per_group * job.ksz;
     let lines = a[0].output * a[1].output;

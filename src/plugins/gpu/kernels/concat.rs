@@ -1,8 +1,7 @@
 //! Concat along any axis (`shaders/concat.wgsl`): one copy dispatch per non-empty input. f32 and i32 storage
 //! share the shader (a copy does not look at the bits).
 
-use super::conv::per_output_dispatch;
-use super::{Binding, Dispatch, GpuKernel, dims, param, storage_type};
+use super::{Binding, Dispatch, GpuKernel, dims, param, per_output_dispatch, storage_type};
 use crate::error::Result;
 use crate::ir::shape::normalize_axis;
 use crate::ops::data_movement::Concat;

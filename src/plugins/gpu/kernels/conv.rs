@@ -77,7 +77,7 @@ impl GpuKernel for ConvKernel {
     }
 
     fn dispatches(&self, caps: &Caps) -> Result<Vec<Dispatch>> {
-        per_output_dispatch(
+        super::per_output_dispatch(
             PipelineKey::new(shader(), "main", &[]),
             vec![
                 Binding::Input(0),
@@ -89,24 +89,6 @@ impl GpuKernel for ConvKernel {
             caps,
         )
     }
-}
-
-/// One dispatch of the 64-wide one-invocation-per-output window shaders over `outputs` elements (none when
-/// there are none).
-pub fn per_output_dispatch(
-    pipeline: PipelineKey,
-    bindings: Vec<Binding>,
-    outputs: usize,
-    caps: &Caps,
-) -> Result<Vec<Dispatch>> {
-    if outputs == 0 {
-        return Ok(Vec::new());
-    }
-    Ok(vec![Dispatch {
-        pipeline,
-        bindings,
-        workgroups: super::grid((outputs as u64).div_ceil(64), caps)?,
-    }])
 }
 
 /// The convolution kernel of an f32 Convolution or GroupConvolution with static shapes.

@@ -93,6 +93,24 @@ pub fn grid(groups: u64, caps: &Caps) -> Result<[u32; 3]> {
     Ok([x as u32, y as u32, 1])
 }
 
+/// One dispatch of a shader with 64-wide workgroups and one invocation per output element, over `outputs`
+/// elements (none when there are none); the shader rebuilds its index as `gid.x + gid.y * num_workgroups.x * 64`.
+pub fn per_output_dispatch(
+    pipeline: PipelineKey,
+    bindings: Vec<Binding>,
+    outputs: usize,
+    caps: &Caps,
+) -> Result<Vec<Dispatch>> {
+    if outputs == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Dispatch {
+        pipeline,
+        bindings,
+        workgroups: grid((outputs as u64).div_ceil(64), caps)?,
+    }])
+}
+
 /// A u32 kernel parameter from a size, or an error when it does not fit.
 pub fn param(v: usize, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| {

@@ -1,8 +1,8 @@
 //! MaxPool (every version; the indices output too) and AvgPool (exclude_pad both ways, every rounding type) over
 //! 1 to 3 spatial axes through the ops' own window geometry (`shaders/pooling.wgsl`): one invocation per output.
 
-use super::conv::{axis_params, per_output_dispatch};
-use super::{Binding, Dispatch, GpuKernel, dims, param};
+use super::conv::axis_params;
+use super::{Binding, Dispatch, GpuKernel, dims, param, per_output_dispatch};
 use crate::error::Result;
 use crate::ir::ElementType;
 use crate::ops::conv::{Axis, lift3};

@@ -1,7 +1,6 @@
 //! Softmax-1/8 and LogSoftmax-5 along any axis (`shaders/softmax.wgsl`): one invocation per row.
 
-use super::conv::per_output_dispatch;
-use super::{Binding, Dispatch, GpuKernel, dims, param};
+use super::{Binding, Dispatch, GpuKernel, dims, param, per_output_dispatch};
 use crate::error::Result;
 use crate::ir::ElementType;
 use crate::ops::normalization::Softmax;

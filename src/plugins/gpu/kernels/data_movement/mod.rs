@@ -10,8 +10,7 @@
 //! a view is exact by construction. Pad uses the same entry point with its pads and mode, and Gather-1/7/8 its
 //! own (runtime or constant indices, batch axes).
 
-use super::conv::per_output_dispatch;
-use super::{Binding, Dispatch, GpuKernel, dims, param, storage_type};
+use super::{Binding, Dispatch, GpuKernel, dims, param, per_output_dispatch, storage_type};
 use crate::error::Result;
 use crate::ir::shape::{normalize_axis, strides};
 use crate::ir::{ElementType, Tensor};
