@@ -237,16 +237,16 @@ fn run_job(
     match job.method {
         Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
-        Method::Im2col if let Some(bands) = banding(job, par) => {
-            im2col_gemm_tiled(job, bands, xs, ws, dst)?
-        }
-        Method::Im2col => {
-            let rows = g.in_per_group * job.ksz;
-            with_scratch(rows * osz, |col| {
-                im2col(xs, g.in_per_group, &job.axes, col, par);
-                matmul(dst, ws, col, g.out_per_group, osz, rows, par)
-            })?
-        }
+        Method::Im2col => match banding(job, par) {
+            Some(bands) => im2col_gemm_tiled(job, bands, xs, ws, dst)?,
+            None => {
+                let rows = g.in_per_group * job.ksz;
+                with_scratch(rows * osz, |col| {
+                    im2col(xs, g.in_per_group, &job.axes, col, par);
+                    matmul(dst, ws, col, g.out_per_group, osz, rows, par)
+                })?
+            }
+        },
     }
     if matches!(par, Parallelism::None) || epilogue.is_empty() {
         epilogue.apply(dst, first, osz, residual);
