@@ -1,11 +1,12 @@
 //! The GPU plugin: any GPU wgpu reaches (Vulkan, Metal, DX12), one device per adapter (`GPU.0`, `GPU.1`…).
 //!
-//! Compiling runs the common passes, then lowers the graph ([`plan::GpuPlan`]): constant sub-graphs fold on the
-//! host, constants upload once, each node becomes a [`kernels::GpuKernel`] (a list of compute dispatches),
+//! Compiling runs the common passes, then lowers the graph ([`lowering`], [`plan::GpuPlan`]): constant
+//! sub-graphs fold on the host, constants upload once, each node becomes a [`kernels::GpuKernel`] (a list of compute dispatches),
 //! Reshape/Squeeze/Unsqueeze alias their input, and intermediates share arena buffers by liveness. An inference
 //! uploads the inputs, records every dispatch in one submission and reads back only the outputs. Adapter limits
 //! and features are read at run time ([`context::Caps`]). A node with no GPU kernel makes the compilation fail
-//! with an error listing every such node; `HETERO:GPU,CPU` runs them on the CPU.
+//! with an error listing every such node; `query_model` runs the same passes and lowering, so it reports exactly
+//! what compiling accepts, and `HETERO:GPU,CPU` runs the rest on the CPU.
 //!
 //! # Adding a kernel family
 //!
@@ -26,15 +27,17 @@
 
 pub mod context;
 pub mod kernels;
+mod lowering;
 pub mod pipelines;
 pub mod plan;
 
 use crate::error::{Error, Result};
-use crate::ir::{Model, Tensor};
+use crate::ir::{Model, Node, Tensor};
 use crate::runtime::plugin::{CompiledModel, ExecutedStep, Plugin, RequestState};
 use crate::runtime::properties::{Config, Mutability, PropertyValue, keys};
+use crate::transformations::Readers;
 use plan::{GpuPlan, RequestMemory};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// Properties the GPU plugin accepts in a compile config, with their defaults.
@@ -150,30 +153,46 @@ impl Plugin for GpuPlugin {
             .any(|a| a.info.device_type != wgpu::DeviceType::Cpu)
     }
 
-    fn query_model(&self, model: &Model, _config: &Config) -> Result<BTreeMap<String, String>> {
-        let mut supported = BTreeMap::new();
-        for node in model.ordered_ops()? {
-            let ty = node.type_name();
-            let ok = match ty {
-                "Parameter" | "Constant" | "Result" => true,
-                _ => {
-                    let descs = node.input_descs()?;
-                    let outs: Vec<_> = (0..node.output_count())
-                        .map(|i| node.output(i).desc())
-                        .collect::<Result<_>>()?;
-                    let storable = descs.iter().chain(&outs).all(|d| {
-                        d.shape.is_static() && kernels::storage_type(d.element_type).is_some()
-                    });
-                    storable
-                        && (["Reshape", "Squeeze", "Unsqueeze"].contains(&ty)
-                            || kernels::select(node.op().as_ref(), &descs, &outs).is_some())
-                }
+    /// The nodes compiling would run on the GPU: the model goes through the same passes and lowering as in
+    /// [`Plugin::compile`]; a node a pass removed (fused into another) counts as supported when every node
+    /// reading it is.
+    fn query_model(&self, model: &Model, config: &Config) -> Result<BTreeMap<String, String>> {
+        let caps = &Self::adapter(&self.merged(config)?)?.caps;
+        let transformed = model.deep_clone()?;
+        crate::transformations::run_common_passes(&transformed)?;
+        let graph = lowering::lower(&transformed, caps)?;
+        let refused: HashSet<String> = graph
+            .refused
+            .iter()
+            .map(|(node, _)| node.friendly_name())
+            .collect();
+        let kept: HashSet<String> = transformed
+            .ordered_ops()?
+            .iter()
+            .map(Node::friendly_name)
+            .collect();
+        let order = model.ordered_ops()?;
+        let readers = Readers::of_graph(&order);
+        let mut accepted: HashSet<u64> = HashSet::new();
+        for node in order.iter().rev() {
+            let name = node.friendly_name();
+            let ok = if kept.contains(&name) {
+                !refused.contains(&name)
+            } else {
+                node.outputs()
+                    .iter()
+                    .flat_map(|o| readers.of(o))
+                    .all(|r| accepted.contains(&r.id()))
             };
             if ok {
-                supported.insert(node.friendly_name(), "GPU".to_string());
+                accepted.insert(node.id());
             }
         }
-        Ok(supported)
+        Ok(order
+            .iter()
+            .filter(|n| accepted.contains(&n.id()))
+            .map(|n| (n.friendly_name(), "GPU".to_string()))
+            .collect())
     }
 
     fn compile(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {

@@ -1,23 +1,19 @@
-//! The GPU execution plan: constant sub-graphs folded on the host, constants uploaded once, one kernel per node,
-//! Reshape-like nodes as aliases of their input's buffer, and a static memory plan: every other value lives in
+//! The GPU execution plan of a lowered model ([`lowering`]): the constants kernels bind uploaded once, and a
+//! static memory plan: every other value lives in
 //! an arena buffer shared with values whose lifetimes do not overlap (best fit). Each request keeps its arena,
 //! bind groups and read-back buffer between inferences; an inference is one queue submission and one read-back
 //! of the outputs.
 
-use super::context::{Caps, GpuDevice};
-use super::kernels::elementwise::{self, Chain};
-use super::kernels::{self, Binding, GpuKernel, storage_type};
+use super::context::GpuDevice;
+use super::kernels::{Binding, Dispatch};
+use super::lowering::{self, Lowered, Values};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Model, Node, Tensor};
-use crate::ops::TensorDesc;
 use crate::runtime::plugin::ExecutedStep;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
-
-/// Op types whose output is their first input's bytes with another shape: aliased, not copied.
-const ALIASES: &[&str] = &["Reshape", "Squeeze", "Unsqueeze"];
 
 /// Where a value lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,94 +63,6 @@ struct Step {
     dispatches: Vec<PlannedDispatch>,
 }
 
-/// A node while lowering: its kernel and the values it reads and writes.
-struct Lowered {
-    node: Node,
-    kernel: Box<dyn GpuKernel>,
-    inputs: Vec<usize>,
-    outputs: Vec<usize>,
-    /// The elementwise chain the kernel computes, when it is one (another elementwise node may fuse into it).
-    chain: Option<Chain>,
-    /// Nodes fused into this step, in chain order.
-    absorbed: Vec<Node>,
-}
-
-/// Elementwise steps whose output a later elementwise node may fuse with: output value → index in the steps.
-#[derive(Default)]
-struct Fusion {
-    producers: HashMap<usize, usize>,
-    /// Readers of every node output (Results included).
-    readers: HashMap<(u64, usize), usize>,
-}
-
-impl Fusion {
-    fn new(order: &[Node]) -> Fusion {
-        let mut readers: HashMap<(u64, usize), usize> = HashMap::new();
-        for o in order.iter().flat_map(|n| n.inputs()) {
-            *readers.entry((o.node.id(), o.index)).or_default() += 1;
-        }
-        Fusion {
-            producers: HashMap::new(),
-            readers,
-        }
-    }
-
-    /// `step` fused into the elementwise step that computes one of its inputs, when that value has no other
-    /// reader and the shapes and types chain (the producer's slot is emptied); else `step` as it is.
-    fn fuse(&self, steps: &mut [Option<Lowered>], step: Lowered) -> Lowered {
-        let Some(chain) = &step.chain else {
-            return step;
-        };
-        for (k, v) in step.inputs.iter().enumerate() {
-            let Some(&idx) = self.producers.get(v) else {
-                continue;
-            };
-            let Some(producer) = steps.get(idx).and_then(Option::as_ref) else {
-                continue;
-            };
-            if self.readers.get(&(producer.node.id(), 0)) != Some(&1) {
-                continue;
-            }
-            let Some(fused) = producer
-                .chain
-                .clone()
-                .and_then(|c| c.then(chain.clone(), k))
-            else {
-                continue;
-            };
-            let Some(producer) = steps.get_mut(idx).and_then(Option::take) else {
-                continue;
-            };
-            let mut inputs = producer.inputs;
-            inputs.extend(
-                step.inputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != k)
-                    .map(|(_, &v)| v),
-            );
-            let mut absorbed = producer.absorbed;
-            absorbed.push(producer.node);
-            return Lowered {
-                node: step.node,
-                kernel: fused.kernel(),
-                inputs,
-                outputs: step.outputs,
-                chain: Some(fused),
-                absorbed,
-            };
-        }
-        step
-    }
-
-    /// Records a step that later nodes may fuse with.
-    fn record(&mut self, index: usize, step: &Lowered) {
-        if let (Some(_), [out]) = (&step.chain, step.outputs.as_slice()) {
-            self.producers.insert(*out, index);
-        }
-    }
-}
-
 /// A model lowered for one GPU device.
 pub struct GpuPlan {
     device: Arc<GpuDevice>,
@@ -173,63 +81,6 @@ pub struct RequestMemory {
     readback: wgpu::Buffer,
     /// Per output, its offset in the read-back buffer.
     offsets: Vec<u64>,
-}
-
-/// A node the GPU has no kernel for, as the compile error lists it.
-fn describe_unsupported(node: &Node) -> String {
-    let types: Vec<String> = node
-        .outputs()
-        .iter()
-        .map(|o| format!("{:?}", o.element_type()).to_lowercase())
-        .collect();
-    format!(
-        "{} ({}, {})",
-        node.friendly_name(),
-        node.type_name(),
-        types.join("/")
-    )
-}
-
-/// Values while lowering: node outputs → value ids, known (constant) tensors.
-#[derive(Default)]
-struct Lowering {
-    ids: HashMap<(u64, usize), usize>,
-    values: Vec<(ElementType, Vec<usize>)>,
-    /// Alias value → the value whose buffer it shares.
-    root: Vec<usize>,
-    known: HashMap<usize, Tensor>,
-}
-
-impl Lowering {
-    fn add(&mut self, node: &Node, index: usize, root: Option<usize>) -> Result<usize> {
-        let out = node.output(index);
-        let shape = out.shape().to_static().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "GPU: {} has a dynamic output shape {}; the GPU runs static shapes only",
-                node.describe(),
-                out.shape()
-            ))
-        })?;
-        let id = self.values.len();
-        self.values.push((out.element_type(), shape));
-        self.root.push(root.unwrap_or(id));
-        self.ids.insert((node.id(), index), id);
-        Ok(id)
-    }
-
-    fn input_ids(&self, node: &Node) -> Result<Vec<usize>> {
-        node.inputs()
-            .iter()
-            .map(|o| {
-                self.ids
-                    .get(&(o.node.id(), o.index))
-                    .copied()
-                    .ok_or_else(|| {
-                        Error::Internal(format!("{} reads a value with no slot", node.describe()))
-                    })
-            })
-            .collect()
-    }
 }
 
 /// Checks the caller's inputs and converts them to the GPU's storage (i64 narrowed to i32, range-checked).
@@ -273,134 +124,37 @@ fn from_storage(element_type: ElementType, shape: &[usize], bytes: &[u8]) -> Res
 impl GpuPlan {
     /// Lowers a (transformed) model: every node needs a GPU kernel, else the error lists those that have none.
     pub fn build(model: &Model, device: Arc<GpuDevice>) -> Result<GpuPlan> {
-        let mut low = Lowering::default();
-        let mut lowered: Vec<Option<Lowered>> = Vec::new();
-        let mut unsupported: Vec<String> = Vec::new();
-        let order = model.ordered_ops()?;
-        let mut fusion = Fusion::new(&order);
-        for node in order {
-            let ty = node.type_name();
-            let ins = low.input_ids(&node)?;
-            match ty {
-                "Parameter" => {
-                    low.add(&node, 0, None)?;
-                }
-                "Result" => {
-                    let src = *ins
-                        .first()
-                        .ok_or_else(|| Error::Internal("Result without input".into()))?;
-                    low.ids.insert((node.id(), 0), src);
-                }
-                _ => {
-                    let op = node.op();
-                    let all_known =
-                        !ins.is_empty() && ins.iter().all(|s| low.known.contains_key(s));
-                    if (ty == "Constant" || all_known) && op.is_foldable() {
-                        let vals: Vec<&Tensor> =
-                            ins.iter().filter_map(|s| low.known.get(s)).collect();
-                        let outs = op.evaluate(&vals).map_err(|e| e.context(node.describe()))?;
-                        for (i, t) in outs.into_iter().enumerate() {
-                            let id = low.add(&node, i, None)?;
-                            low.known.insert(id, t);
-                        }
-                        continue;
-                    }
-                    let outs: Vec<TensorDesc> = (0..node.output_count())
-                        .map(|i| node.output(i).desc())
-                        .collect::<Result<_>>()?;
-                    // Values shape inference already knows (ShapeOf of a static shape and what follows from
-                    // it) are constants too.
-                    if op.is_foldable() && outs.iter().all(|d| d.value.is_some()) {
-                        for (i, d) in outs.into_iter().enumerate() {
-                            let id = low.add(&node, i, None)?;
-                            if let Some(t) = d.value {
-                                low.known.insert(id, t);
-                            }
-                        }
-                        continue;
-                    }
-                    let descs = input_descs(&node, &ins, &low.known)?;
-                    let static_ok = descs
-                        .iter()
-                        .chain(&outs)
-                        .all(|d| d.shape.is_static() && storage_type(d.element_type).is_some());
-                    if static_ok && ALIASES.contains(&ty) {
-                        let root = ins.first().map(|&s| low.root[s]);
-                        low.add(&node, 0, root)?;
-                        continue;
-                    }
-                    let chain = static_ok
-                        .then(|| elementwise::chain(op.as_ref(), &descs, &outs))
-                        .flatten();
-                    let kernel = match &chain {
-                        Some(c) => Some(c.kernel()),
-                        None => static_ok
-                            .then(|| kernels::select(op.as_ref(), &descs, &outs))
-                            .flatten(),
-                    };
-                    drop(op);
-                    match kernel {
-                        Some(kernel) => {
-                            let outputs = (0..node.output_count())
-                                .map(|i| low.add(&node, i, None))
-                                .collect::<Result<Vec<_>>>()?;
-                            let step = Lowered {
-                                node,
-                                kernel,
-                                inputs: ins,
-                                outputs,
-                                chain,
-                                absorbed: Vec::new(),
-                            };
-                            let step = fusion.fuse(&mut lowered, step);
-                            fusion.record(lowered.len(), &step);
-                            lowered.push(Some(step));
-                        }
-                        None => {
-                            unsupported.push(describe_unsupported(&node));
-                            for i in 0..node.output_count() {
-                                low.add(&node, i, None)?;
-                            }
-                        }
-                    }
-                }
-            }
+        let graph = lowering::lower(model, &device.caps)?;
+        if let Some(e) = graph.refusal() {
+            return Err(e);
         }
-        if !unsupported.is_empty() {
-            return Err(Error::Unsupported(format!(
-                "GPU: no GPU kernel for {} node(s): {}; compile on HETERO:GPU,CPU to run them on the CPU",
-                unsupported.len(),
-                unsupported.join(", ")
-            )));
-        }
-        let id = |n: &Node| {
-            low.ids
-                .get(&(n.id(), 0))
-                .copied()
-                .ok_or_else(|| Error::Internal("GPU: model input or output without a value".into()))
-        };
+        let value_of = |n: &Node| graph.values.of(n, 0);
         let inputs = model
             .parameters
             .iter()
-            .map(id)
+            .map(value_of)
             .collect::<Result<Vec<_>>>()?;
-        let outputs = model.results.iter().map(id).collect::<Result<Vec<_>>>()?;
-        let lowered = lowered.into_iter().flatten().collect();
-        Self::assemble(device, low, lowered, inputs, outputs)
+        let outputs = model
+            .results
+            .iter()
+            .map(value_of)
+            .collect::<Result<Vec<_>>>()?;
+        Self::assemble(device, graph.values, graph.steps, inputs, outputs)
     }
 
-    /// Uploads constants, plans the arena and builds every dispatch's pipeline and parameters.
+    /// Uploads the constants some dispatch binds, plans the arena and builds every dispatch's pipeline and
+    /// parameters.
     fn assemble(
         device: Arc<GpuDevice>,
-        low: Lowering,
+        known: Values,
         lowered: Vec<Lowered>,
         inputs: Vec<usize>,
         outputs: Vec<usize>,
     ) -> Result<GpuPlan> {
         let caps = device.caps.clone();
         let scope = ErrorScope::push(&device.device);
-        let mut values: Vec<Value> = low
-            .values
+        let mut values: Vec<Value> = known
+            .types
             .iter()
             .map(|(t, s)| Value {
                 element_type: *t,
@@ -408,16 +162,27 @@ impl GpuPlan {
                 location: Location::Arena(usize::MAX),
             })
             .collect();
-        let read: HashSet<usize> = lowered
+        let dispatches = lowered
             .iter()
-            .flat_map(|l| l.inputs.iter().map(|&v| low.root[v]))
-            .chain(outputs.iter().map(|&v| low.root[v]))
-            .collect();
+            .map(|l| {
+                l.kernel
+                    .dispatches(&caps)
+                    .map_err(|e| e.context(l.node.describe()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Known inputs a kernel reads only at compile time (axes, shapes, slice bounds) are never uploaded.
+        let mut bound: HashSet<usize> = outputs.iter().map(|&v| known.root[v]).collect();
+        for (l, ds) in lowered.iter().zip(&dispatches) {
+            bound.extend(bound_values(l, ds).iter().map(|&v| known.root[v]));
+        }
         let mut constants = Vec::new();
-        let mut known: Vec<(&usize, &Tensor)> =
-            low.known.iter().filter(|(v, _)| read.contains(v)).collect();
-        known.sort_by_key(|(v, _)| **v);
-        for (&v, t) in known {
+        let mut uploads: Vec<(&usize, &Tensor)> = known
+            .known
+            .iter()
+            .filter(|(v, _)| bound.contains(v))
+            .collect();
+        uploads.sort_by_key(|(v, _)| **v);
+        for (&v, t) in uploads {
             let bytes = to_storage(t)?;
             values[v].location = Location::Constant(constants.len());
             constants.push(
@@ -430,14 +195,14 @@ impl GpuPlan {
                     }),
             );
         }
-        check_sizes(&lowered, &values, &caps)?;
-        let arena = plan_arena(&mut values, &low.root, &lowered, &inputs, &outputs);
-        for (v, &r) in low.root.iter().enumerate() {
+        let arena = plan_arena(&mut values, &known.root, &lowered, &inputs, &outputs);
+        for (v, &r) in known.root.iter().enumerate() {
             values[v].location = values[r].location;
         }
         let steps = lowered
             .into_iter()
-            .map(|l| plan_step(&device, &caps, l))
+            .zip(dispatches)
+            .map(|(l, ds)| plan_step(&device, l, ds))
             .collect::<Result<Vec<_>>>()?;
         scope.pop()?;
         Ok(GpuPlan {
@@ -699,40 +464,17 @@ fn pop_scopes(device: &wgpu::Device) -> Option<wgpu::Error> {
     validation.or(memory)
 }
 
-/// Input descriptors of a node, with the values known at compile time.
-fn input_descs(
-    node: &Node,
-    ins: &[usize],
-    known: &HashMap<usize, Tensor>,
-) -> Result<Vec<TensorDesc>> {
-    node.inputs()
+/// The values a step's dispatches bind (inputs and outputs).
+fn bound_values(l: &Lowered, dispatches: &[Dispatch]) -> Vec<usize> {
+    dispatches
         .iter()
-        .zip(ins)
-        .map(|(o, s)| {
-            let mut d = o.desc()?;
-            d.value = known.get(s).cloned();
-            Ok(d)
+        .flat_map(|d| &d.bindings)
+        .filter_map(|b| match b {
+            Binding::Input(i) => l.inputs.get(*i).copied(),
+            Binding::Output(i) => l.outputs.get(*i).copied(),
+            Binding::Params(_) => None,
         })
         .collect()
-}
-
-/// Fails when a value is larger than one storage binding can be.
-fn check_sizes(lowered: &[Lowered], values: &[Value], caps: &Caps) -> Result<()> {
-    for l in lowered {
-        for &v in l.inputs.iter().chain(&l.outputs) {
-            let bytes = values[v].bytes();
-            if bytes > caps.max_storage_binding || bytes > caps.max_buffer_size {
-                return Err(Error::Unsupported(format!(
-                    "GPU: {} uses a tensor of {} ({bytes} bytes), over the adapter's storage binding limit of {} \
-                     bytes; run it on CPU or HETERO:GPU,CPU",
-                    l.node.describe(),
-                    fmt_shape(&values[v].shape),
-                    caps.max_storage_binding.min(caps.max_buffer_size)
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Assigns every non-constant root value an arena buffer: inputs and outputs keep their own; intermediates reuse
@@ -808,11 +550,8 @@ fn plan_arena(
 }
 
 /// Builds a step's pipelines (through the device's cache) and parameter buffers.
-fn plan_step(device: &GpuDevice, caps: &Caps, l: Lowered) -> Result<Step> {
-    let dispatches = l
-        .kernel
-        .dispatches(caps)
-        .map_err(|e| e.context(l.node.describe()))?
+fn plan_step(device: &GpuDevice, l: Lowered, dispatches: Vec<Dispatch>) -> Result<Step> {
+    let dispatches = dispatches
         .into_iter()
         .map(|d| {
             let pipeline = device.pipelines.get(&device.device, &d.pipeline)?;
@@ -1008,38 +747,45 @@ mod tests {
     }
 
     #[test]
-    fn tensors_over_the_binding_limit_are_named() {
-        let model = unary_chain(&["Relu"], None);
-        let node = model.ordered_ops().unwrap()[1].clone();
-        let kernel = kernels::select(
-            node.op().as_ref(),
-            &node.input_descs().unwrap(),
-            &[node.output(0).desc().unwrap()],
+    fn constants_read_only_at_compile_time_are_not_uploaded() {
+        if !have_gpu() {
+            return;
+        }
+        // Slice-8 x[:, 1:INT64_MAX]: the bounds do not fit the GPU's i32 storage, and need not.
+        let p = Node::new(
+            Box::new(Parameter::new(
+                ElementType::F32,
+                crate::ir::PartialShape::from_static(&[2, 6]),
+            )),
+            vec![],
         )
         .unwrap();
-        let value = Value {
-            element_type: ElementType::F32,
-            shape: vec![2, 6],
-            location: Location::Arena(0),
+        let constant = |v: Vec<i64>| {
+            Node::new(
+                Box::new(Constant::new(Tensor::from_vec(&[v.len()], v).unwrap())),
+                vec![],
+            )
+            .unwrap()
+            .output(0)
         };
-        let lowered = [Lowered {
-            node,
-            kernel,
-            inputs: vec![0],
-            outputs: vec![0],
-            chain: None,
-            absorbed: Vec::new(),
-        }];
-        let mut caps = Caps::baseline();
-        assert!(check_sizes(&lowered, std::slice::from_ref(&value), &caps).is_ok());
-        caps.max_storage_binding = 16;
-        let e = check_sizes(&lowered, &[value], &caps)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("[2,6]") && e.contains("limit of 16 bytes"),
-            "{e}"
-        );
+        let slice = Node::new(
+            create("Slice", 8).unwrap(),
+            vec![
+                p.output(0),
+                constant(vec![1]),
+                constant(vec![i64::MAX]),
+                constant(vec![1]),
+                constant(vec![1]),
+            ],
+        )
+        .unwrap();
+        let r = Node::new(Box::new(ResultOp), vec![slice.output(0)]).unwrap();
+        let model = Model::new(vec![r], vec![], vec![p], "slice").unwrap();
+        let x = Tensor::from_vec(&[2, 6], (0..12).map(|v| v as f32).collect()).unwrap();
+        let (plan, out) = run(&model, &x);
+        assert_eq!(plan.constants.len(), 0);
+        assert_eq!(out.shape(), &[2, 5]);
+        assert_eq!(out.to_f64_vec()[..5], [1.0, 2.0, 3.0, 4.0, 5.0]);
     }
 
     #[test]

@@ -6,8 +6,10 @@ pub mod concat;
 pub mod conv;
 pub mod data_movement;
 pub mod elementwise;
+pub mod lrn;
 pub mod matmul;
 pub mod pooling;
+pub mod reduction;
 pub mod softmax;
 
 use super::context::Caps;
@@ -59,6 +61,8 @@ const FAMILIES: &[Selector] = &[
     softmax::select,
     concat::select,
     data_movement::select,
+    reduction::select,
+    lrn::select,
 ];
 
 /// The GPU kernel of a node, or None when the GPU cannot run it.
@@ -134,6 +138,8 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("softmax.wgsl", softmax::SHADER),
     ("concat.wgsl", concat::SHADER),
     ("data_movement.wgsl", data_movement::SHADER),
+    ("reduction.wgsl", reduction::SHADER),
+    ("lrn.wgsl", lrn::SHADER),
 ];
 
 #[cfg(test)]
