@@ -1,5 +1,7 @@
 //! Convolution and GroupConvolution (1 to 3 spatial axes, strides, dilations, pads incl. auto_pad through the
-//! op's own geometry) as a direct shader (`shaders/conv.wgsl`): one invocation per output element.
+//! op's own geometry), `shaders/conv.wgsl`: an implicit GEMM tiled through workgroup memory when each group has
+//! enough output channels to fill its tiles, else a direct shader with one invocation per output element
+//! (depthwise and narrow groups).
 
 use super::{Binding, Dispatch, GpuKernel, param};
 use crate::error::Result;
@@ -18,7 +20,13 @@ fn shader() -> Arc<str> {
     SOURCE.get_or_init(|| SHADER.into()).clone()
 }
 
-/// A convolution lowered to the direct shader.
+/// Groups with fewer output channels than this take the direct shader (a GEMM tile would be mostly empty).
+const GEMM_MIN_CHANNELS: usize = 8;
+
+/// The output block one GEMM workgroup computes, along each side.
+const GEMM_TILE: usize = 32;
+
+/// A convolution lowered to the GEMM or the direct shader.
 #[derive(Debug)]
 pub struct ConvKernel {
     geometry: ConvGeometry,
@@ -69,14 +77,60 @@ impl ConvKernel {
         p.extend(axis_params(&self.axes, 6)?);
         Ok(p)
     }
+
+    /// Whether the GEMM shader runs it: every group has enough output channels and reduced elements.
+    fn uses_gemm(&self) -> bool {
+        let g = &self.geometry;
+        let reduced = g.in_per_group * self.axes.iter().map(|a| a.kernel).product::<usize>();
+        g.out_per_group >= GEMM_MIN_CHANNELS && reduced >= GEMM_MIN_CHANNELS
+    }
+
+    /// The GEMM dispatch: workgroups over output positions, output channels, (batch, group).
+    fn gemm_dispatch(&self, caps: &Caps) -> Result<Dispatch> {
+        let g = &self.geometry;
+        let spatial: usize = self.axes.iter().map(|a| a.output).product();
+        let counts = [
+            spatial.div_ceil(GEMM_TILE),
+            g.out_per_group.div_ceil(GEMM_TILE),
+            g.batch * g.groups,
+        ];
+        let workgroups = counts.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
+        if workgroups.iter().any(|&w| w > caps.max_workgroups_per_dim) {
+            return Err(crate::error::Error::Unsupported(format!(
+                "GPU: the convolution needs {counts:?} workgroups, over the adapter's {} per dimension",
+                caps.max_workgroups_per_dim
+            )));
+        }
+        Ok(Dispatch {
+            pipeline: PipelineKey::new(shader(), "gemm", &[]),
+            bindings: vec![
+                Binding::Input(0),
+                Binding::Input(1),
+                Binding::Output(0),
+                Binding::Params(self.params()?),
+            ],
+            workgroups,
+        })
+    }
 }
 
 impl GpuKernel for ConvKernel {
     fn name(&self) -> String {
-        "conv_direct_f32".into()
+        if self.uses_gemm() {
+            "conv_gemm_f32"
+        } else {
+            "conv_direct_f32"
+        }
+        .into()
     }
 
     fn dispatches(&self, caps: &Caps) -> Result<Vec<Dispatch>> {
+        if self.outputs() == 0 {
+            return Ok(Vec::new());
+        }
+        if self.uses_gemm() {
+            return Ok(vec![self.gemm_dispatch(caps)?]);
+        }
         super::per_output_dispatch(
             PipelineKey::new(shader(), "main", &[]),
             vec![
@@ -232,5 +286,66 @@ mod tests {
             attrs(&[1, 1], &[2, 2], (&[2, 2], &[2, 2]), e),
             true,
         );
+    }
+
+    #[test]
+    fn gemm_tiles_with_edges_groups_and_every_rank() {
+        let e = AutoPad::Explicit;
+        let cases: [(&[usize], &[usize], bool, ConvAttrs); 6] = [
+            // Two row tiles, three position tiles, one k slice.
+            (
+                &[1, 3, 9, 9],
+                &[40, 3, 3, 3],
+                false,
+                attrs(&[1, 1], &[1, 1], (&[1, 1], &[1, 1]), e),
+            ),
+            (
+                &[2, 16, 11, 10],
+                &[33, 16, 3, 2],
+                false,
+                attrs(&[2, 1], &[1, 2], (&[0, 2], &[1, 0]), e),
+            ),
+            // 1x1: two k slices.
+            (
+                &[1, 64, 7, 7],
+                &[70, 64, 1, 1],
+                false,
+                attrs(&[1, 1], &[1, 1], (&[0, 0], &[0, 0]), e),
+            ),
+            (
+                &[2, 32, 6, 6],
+                &[2, 10, 16, 3, 3],
+                true,
+                attrs(&[1, 1], &[1, 1], (&[1, 1], &[1, 1]), e),
+            ),
+            (
+                &[1, 4, 4, 5, 6],
+                &[9, 4, 2, 3, 3],
+                false,
+                attrs(&[1, 2, 1], &[1, 1, 1], (&[0, 1, 1], &[1, 0, 1]), e),
+            ),
+            (
+                &[2, 8, 37],
+                &[12, 8, 5],
+                false,
+                attrs(&[2], &[1], (&[2], &[2]), e),
+            ),
+        ];
+        for (data, filter, grouped, a) in cases {
+            let descs = [data, filter].map(|d| {
+                crate::ops::TensorDesc::new(
+                    crate::ir::ElementType::F32,
+                    crate::ir::PartialShape::from_static(d),
+                )
+            });
+            let op: Box<dyn crate::ops::Op> = if grouped {
+                Box::new(GroupConvolution { attrs: a.clone() })
+            } else {
+                Box::new(Convolution { attrs: a.clone() })
+            };
+            let kernel = super::select(op.as_ref(), &descs, &[]).unwrap();
+            assert_eq!(kernel.name(), "conv_gemm_f32", "{data:?} {filter:?}");
+            check(data, filter, grouped, a, true);
+        }
     }
 }

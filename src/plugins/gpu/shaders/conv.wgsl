@@ -68,3 +68,101 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     y[i] = acc;
 }
+
+// Implicit GEMM: per (batch, group), Y[co, pos] = W[co, k] · X[k, pos] with k = (input channel, tap) and X the
+// input unfolded on the fly (zero in the padding). As the tiled MatMul: a workgroup computes a 32x32 block of Y,
+// its 8x8 invocations each a 4x4 block in registers, 32-deep slices of W and X staged in workgroup memory.
+// Workgroups: x over output positions, y over output channels of the group, z over (batch, group).
+
+const TILE: u32 = 32u;
+const THREADS: u32 = 64u;
+
+var<workgroup> tw: array<vec4<f32>, 256>; // [k][co / 4]
+var<workgroup> tx: array<vec4<f32>, 256>; // [k][pos / 4]
+
+// The unfolded input at row k (input channel and tap) and output position `pos` of the plane at `x_base`.
+fn unfolded(x_base: u32, k: u32, pos: u32) -> f32 {
+    let kw_n = ax(2u, 2u);
+    let kh_n = ax(1u, 2u);
+    let taps = ax(0u, 2u) * kh_n * kw_n;
+    let ci = k / taps;
+    let t = k % taps;
+    let ow_n = ax(2u, 1u);
+    let oh_n = ax(1u, 1u);
+    let c = source(2u, pos % ow_n, t % kw_n);
+    let h = source(1u, (pos / ow_n) % oh_n, (t / kw_n) % kh_n);
+    let d = source(0u, pos / (ow_n * oh_n), t / (kw_n * kh_n));
+    if (c < 0 || h < 0 || d < 0) {
+        return 0.0;
+    }
+    let ih = ax(1u, 0u);
+    let iw = ax(2u, 0u);
+    return x[x_base + ((ci * ax(0u, 0u) + u32(d)) * ih + u32(h)) * iw + u32(c)];
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn gemm(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let groups = p[1];
+    let m_dim = p[3];
+    let spatial = ax(0u, 1u) * ax(1u, 1u) * ax(2u, 1u);
+    let k_dim = p[2] * ax(0u, 2u) * ax(1u, 2u) * ax(2u, 2u);
+    let group = wid.z % groups;
+    let plane = ax(0u, 0u) * ax(1u, 0u) * ax(2u, 0u);
+    let x_base = wid.z * p[2] * plane;
+    let w_base = group * m_dim * k_dim;
+    let row0 = wid.y * TILE;
+    let col0 = wid.x * TILE;
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = 0u; k0 < k_dim; k0 += TILE) {
+        for (var e = li; e < TILE * TILE / 4u; e += THREADS) {
+            // W: 4 output channels at one k (neighbours take neighbouring k).
+            let wk = k0 + e % TILE;
+            let co = row0 + (e / TILE) * 4u;
+            var wv = vec4<f32>(0.0);
+            if (wk < k_dim) {
+                for (var i = 0u; i < 4u; i++) {
+                    if (co + i < m_dim) {
+                        wv[i] = w[w_base + (co + i) * k_dim + wk];
+                    }
+                }
+            }
+            tw[(e % TILE) * 8u + e / TILE] = wv;
+            // X: 4 neighbouring positions at one k (neighbours take the next 4 positions).
+            let xk = k0 + e / 8u;
+            let pos = col0 + (e % 8u) * 4u;
+            var xv = vec4<f32>(0.0);
+            if (xk < k_dim) {
+                for (var j = 0u; j < 4u; j++) {
+                    if (pos + j < spatial) {
+                        xv[j] = unfolded(x_base, xk, pos + j);
+                    }
+                }
+            }
+            tx[e] = xv;
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < TILE; k++) {
+            let wv = tw[k * 8u + lid.y];
+            let xv = tx[k * 8u + lid.x];
+            acc[0] = fma(vec4<f32>(wv.x), xv, acc[0]);
+            acc[1] = fma(vec4<f32>(wv.y), xv, acc[1]);
+            acc[2] = fma(vec4<f32>(wv.z), xv, acc[2]);
+            acc[3] = fma(vec4<f32>(wv.w), xv, acc[3]);
+        }
+        workgroupBarrier();
+    }
+    let y_base = wid.z * m_dim * spatial;
+    for (var i = 0u; i < 4u; i++) {
+        let co = row0 + lid.y * 4u + i;
+        for (var j = 0u; j < 4u; j++) {
+            let pos = col0 + lid.x * 4u + j;
+            if (co < m_dim && pos < spatial) {
+                y[y_base + co * spatial + pos] = acc[i][j];
+            }
+        }
+    }
+}
