@@ -22,6 +22,10 @@ enum Location {
     Constant(usize),
     /// A buffer of the request's arena.
     Arena(usize),
+    /// Known at compile time and bound by no dispatch (an axes or shape input): no buffer.
+    Folded,
+    /// Not placed yet (while planning).
+    Unplaced,
 }
 
 /// A value of the graph: its type, shape and buffer.
@@ -159,7 +163,7 @@ impl GpuPlan {
             .map(|(t, s)| Value {
                 element_type: *t,
                 shape: s.clone(),
-                location: Location::Arena(usize::MAX),
+                location: Location::Unplaced,
             })
             .collect();
         let dispatches = lowered
@@ -176,11 +180,14 @@ impl GpuPlan {
             bound.extend(bound_values(l, ds).iter().map(|&v| known.root[v]));
         }
         let mut constants = Vec::new();
-        let mut uploads: Vec<(&usize, &Tensor)> = known
-            .known
-            .iter()
-            .filter(|(v, _)| bound.contains(v))
-            .collect();
+        let mut uploads: Vec<(&usize, &Tensor)> = Vec::new();
+        for (v, t) in &known.known {
+            if bound.contains(v) {
+                uploads.push((v, t));
+            } else {
+                values[*v].location = Location::Folded;
+            }
+        }
         uploads.sort_by_key(|(v, _)| **v);
         for (&v, t) in uploads {
             let bytes = to_storage(t)?;
@@ -237,7 +244,7 @@ impl GpuPlan {
         let found = match self.values.get(v).map(|x| x.location) {
             Some(Location::Constant(c)) => self.constants.get(c),
             Some(Location::Arena(a)) => memory.arena.get(a),
-            None => None,
+            Some(Location::Folded | Location::Unplaced) | None => None,
         };
         found.ok_or_else(|| Error::Internal(format!("GPU: value {v} has no buffer")))
     }
@@ -499,7 +506,6 @@ fn plan_arena(
     }
     let mut sizes: Vec<u64> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
-    let is_constant = |v: &Value| matches!(v.location, Location::Constant(_));
     let assign = |v: usize, values: &mut [Value], free: &mut Vec<usize>, sizes: &mut Vec<u64>| {
         let need = values[v].bytes();
         let fit = free
@@ -521,7 +527,7 @@ fn plan_arena(
     };
     for &v in inputs {
         let r = root[v];
-        if !is_constant(&values[r]) && values[r].location == Location::Arena(usize::MAX) {
+        if values[r].location == Location::Unplaced {
             assign(r, values, &mut free, &mut sizes);
         }
     }
@@ -536,7 +542,7 @@ fn plan_arena(
             .iter()
             .chain(&l.outputs)
             .map(|&v| root[v])
-            .filter(|&r| !pinned[r] && last[r] == i && !is_constant(&values[r]))
+            .filter(|&r| !pinned[r] && last[r] == i)
             .collect();
         dead.sort_unstable();
         dead.dedup();
@@ -779,13 +785,15 @@ mod tests {
             ],
         )
         .unwrap();
-        let r = Node::new(Box::new(ResultOp), vec![slice.output(0)]).unwrap();
+        // A step after the slice reuses the arena the slice's inputs leave.
+        let neg = Node::new(create("Negative", 1).unwrap(), vec![slice.output(0)]).unwrap();
+        let r = Node::new(Box::new(ResultOp), vec![neg.output(0)]).unwrap();
         let model = Model::new(vec![r], vec![], vec![p], "slice").unwrap();
         let x = Tensor::from_vec(&[2, 6], (0..12).map(|v| v as f32).collect()).unwrap();
         let (plan, out) = run(&model, &x);
         assert_eq!(plan.constants.len(), 0);
         assert_eq!(out.shape(), &[2, 5]);
-        assert_eq!(out.to_f64_vec()[..5], [1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(out.to_f64_vec()[..5], [-1.0, -2.0, -3.0, -4.0, -5.0]);
     }
 
     #[test]
