@@ -236,12 +236,16 @@ impl Op for ConvertLike {
     fn visit_attributes(&mut self, _v: &mut dyn AttributeVisitor) -> Result<()> {
         Ok(())
     }
+    /// The result is known whenever the data is: only the element type of the second input matters, so a
+    /// constant converted like a run-time value folds.
     fn infer(&self, inputs: &[TensorDesc]) -> Result<Vec<TensorDesc>> {
         check_input_count(inputs, 2, 2)?;
-        Ok(vec![TensorDesc::new(
-            inputs[1].element_type,
-            inputs[0].shape.clone(),
-        )])
+        let to = inputs[1].element_type;
+        let mut d = TensorDesc::new(to, inputs[0].shape.clone());
+        if let (Some(v), true) = (&inputs[0].value, to.is_static()) {
+            d.value = Some(convert_tensor(v, to)?);
+        }
+        Ok(vec![d])
     }
     fn evaluate(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 2, 2)?;
@@ -304,6 +308,17 @@ fn shape_tensor(shape: &[usize], t: ElementType) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convert_like_of_a_known_value_is_known() {
+        let data = TensorDesc::of_tensor(&Tensor::from_vec(&[2], vec![1i64, -2]).unwrap());
+        let like = TensorDesc::new(ElementType::F32, PartialShape::from_static(&[3, 4]));
+        let out = ConvertLike.infer(&[data, like.clone()]).unwrap().remove(0);
+        assert_eq!(out.element_type, ElementType::F32);
+        assert_eq!(out.value.unwrap().to_f64_vec(), vec![1.0, -2.0]);
+        let unknown = TensorDesc::new(ElementType::I64, PartialShape::from_static(&[2]));
+        assert!(ConvertLike.infer(&[unknown, like]).unwrap()[0].value.is_none());
+    }
 
     #[test]
     fn convert_to_and_from_narrow_types_like_openvino() {
