@@ -317,7 +317,11 @@ mod tests {
         assert_eq!(out.element_type, ElementType::F32);
         assert_eq!(out.value.unwrap().to_f64_vec(), vec![1.0, -2.0]);
         let unknown = TensorDesc::new(ElementType::I64, PartialShape::from_static(&[2]));
-        assert!(ConvertLike.infer(&[unknown, like]).unwrap()[0].value.is_none());
+        assert!(
+            ConvertLike.infer(&[unknown, like]).unwrap()[0]
+                .value
+                .is_none()
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod kernels;
 mod lowering;
 pub mod pipelines;
 pub mod plan;
+mod split_weights;
 
 use crate::error::{Error, Result};
 use crate::ir::{Model, Node, Tensor};
@@ -101,6 +102,15 @@ fn check_keys(config: &Config) -> Result<()> {
     }
 }
 
+/// A copy of `model` after the passes compiling runs: the common ones, then the splitting of MatMul weights over
+/// the adapter's binding limit.
+fn transform(model: &Model, caps: &context::Caps) -> Result<Model> {
+    let model = model.deep_clone()?;
+    crate::transformations::run_common_passes(&model)?;
+    split_weights::split_oversized_weights(&model, caps)?;
+    Ok(model)
+}
+
 impl GpuPlugin {
     /// The device configuration merged with `config`.
     fn merged(&self, config: &Config) -> Result<Config> {
@@ -158,8 +168,7 @@ impl Plugin for GpuPlugin {
     /// reading it is.
     fn query_model(&self, model: &Model, config: &Config) -> Result<BTreeMap<String, String>> {
         let caps = &Self::adapter(&self.merged(config)?)?.caps;
-        let transformed = model.deep_clone()?;
-        crate::transformations::run_common_passes(&transformed)?;
+        let transformed = transform(model, caps)?;
         let graph = lowering::lower(&transformed, caps)?;
         let refused: HashSet<String> = graph
             .refused
@@ -196,10 +205,8 @@ impl Plugin for GpuPlugin {
     }
 
     fn compile(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
-        Self::adapter(&self.merged(config)?)?;
-        let model = model.deep_clone()?;
-        crate::transformations::run_common_passes(&model)?;
-        self.build(model, config)
+        let adapter = Self::adapter(&self.merged(config)?)?;
+        self.build(transform(model, &adapter.caps)?, config)
     }
 
     fn import_model(&self, model: &Model, config: &Config) -> Result<Arc<dyn CompiledModel>> {
