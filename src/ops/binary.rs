@@ -179,7 +179,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: floor_mod,
         i: Some(int_floor_mod),
         kind: BinaryKind::Arithmetic,
-        wgsl: Some("a - floor(a / b) * b"),
+        wgsl: Some("fv_floor_mod(a, b)"),
     },
     BinaryRow {
         name: "Mod",
@@ -187,7 +187,7 @@ pub static BINARY_ROWS: &[BinaryRow] = &[
         f: |a, c| a % c,
         i: Some(int_mod),
         kind: BinaryKind::Arithmetic,
-        wgsl: Some("a % b"),
+        wgsl: Some("fv_fmod(a, b)"),
     },
     BinaryRow {
         name: "Equal",

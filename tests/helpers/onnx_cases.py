@@ -69,13 +69,15 @@ def _as_expected_dtype(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return got
 
 
-def run_case(ov, case) -> Optional[str]:
-    """Runs one case on the CPU plugin: None when every output matches within the case's rtol/atol, else why not."""
+def run_case(ov, case, device: str = "CPU", rtol: float = 0.0, atol: float = 0.0) -> Optional[str]:
+    """Runs one case on `device`: None when every output matches within the case's rtol/atol (or `rtol`/`atol`
+    where those are looser), else why not."""
     from ferrovino.frontends.onnx import read_onnx
 
+    rtol, atol = max(rtol, case.rtol), max(atol, case.atol)
     try:
         model = read_onnx(case.model)
-        compiled = ov.compile_model(model, "CPU")
+        compiled = ov.compile_model(model, device)
         initializers = {t.name for t in case.model.graph.initializer}
         names = [vi.name for vi in case.model.graph.input if vi.name not in initializers]
         for inputs, expected in case.data_sets:
@@ -94,7 +96,7 @@ def run_case(ov, case) -> Optional[str]:
                 elif kind in _CODED_BITS:
                     got, want = got.astype(np.int8), want.astype(np.int8)
                 if want.dtype.kind in "fc":
-                    np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, equal_nan=True)
+                    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
                 else:
                     np.testing.assert_array_equal(got, want)
     except AssertionError as e:

@@ -365,6 +365,11 @@ pub(super) fn lower(model: &Model, caps: &Caps) -> Result<LoweredGraph> {
         let outputs = (0..node.output_count())
             .map(|i| values.add(&node, i, None))
             .collect::<Result<Vec<_>>>()?;
+        let mut ins = ins;
+        if let Some(c) = &chain {
+            // A chain's kernel inputs, which fusion extends, are the ones it reads.
+            ins.truncate(c.input_count());
+        }
         let step = Lowered {
             node,
             kernel,

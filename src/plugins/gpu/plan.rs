@@ -753,6 +753,60 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_with_a_constant_parameter_fuses_with_the_right_inputs() {
+        if !have_gpu() {
+            return;
+        }
+        // Swish(x, beta = 2) * y: beta is written into the shader, so the fused kernel reads x and y only.
+        let param = || {
+            Node::new(
+                Box::new(Parameter::new(
+                    ElementType::F32,
+                    crate::ir::PartialShape::from_static(&[4]),
+                )),
+                vec![],
+            )
+            .unwrap()
+        };
+        let (x, y) = (param(), param());
+        let beta = Node::new(
+            Box::new(Constant::new(Tensor::from_vec(&[], vec![2.0f32]).unwrap())),
+            vec![],
+        )
+        .unwrap();
+        let swish = Node::new(
+            create("Swish", 4).unwrap(),
+            vec![x.output(0), beta.output(0)],
+        )
+        .unwrap();
+        let product = Node::new(
+            create("Multiply", 1).unwrap(),
+            vec![swish.output(0), y.output(0)],
+        )
+        .unwrap();
+        let r = Node::new(Box::new(ResultOp), vec![product.output(0)]).unwrap();
+        let model = Model::new(vec![r], vec![], vec![x, y], "swiglu").unwrap();
+        let plan = GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
+        assert_eq!(plan.steps.len(), 1);
+        let xs = [1.0f32, -2.0, 3.0, 0.5];
+        let ys = [0.5f32, 1.0, -1.0, 2.0];
+        let feeds = [
+            Tensor::from_vec(&[4], xs.to_vec()).unwrap(),
+            Tensor::from_vec(&[4], ys.to_vec()).unwrap(),
+        ];
+        let mut memory = plan.new_memory().unwrap();
+        let got = plan
+            .run(&feeds, &mut memory)
+            .unwrap()
+            .remove(0)
+            .to_f64_vec();
+        for ((g, a), b) in got.iter().zip(xs).zip(ys) {
+            let want = f64::from(a) / (1.0 + (-2.0 * f64::from(a)).exp()) * f64::from(b);
+            assert!((g - want).abs() < 1e-5, "{g} vs {want}");
+        }
+    }
+
+    #[test]
     fn constants_read_only_at_compile_time_are_not_uploaded() {
         if !have_gpu() {
             return;

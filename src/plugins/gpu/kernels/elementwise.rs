@@ -87,6 +87,12 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// How many kernel inputs the chain reads: the node's leading inputs (later ones, such as Swish's beta, are
+    /// constants written into the shader).
+    pub fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+
     /// `next` (one op) applied to this chain's result, which feeds its input `position`; None when the
     /// shapes differ (the fused chain computes every stage at the output's shape) or the types do not meet.
     pub fn then(mut self, next: Chain, position: usize) -> Option<Chain> {
@@ -550,6 +556,22 @@ mod tests {
                     &[false, i % 2 == 1],
                 );
             }
+        }
+    }
+
+    #[test]
+    fn remainders_of_signed_zeros_and_infinities() {
+        let inf = f32::INFINITY;
+        let a = [0.0f32, -0.0, -3.0, 3.0, -1.0, 1.0, 7.5, -7.5, inf, 1.0, 5.0];
+        let b = [-2.0f32, 2.0, inf, inf, -inf, -inf, 2.0, 2.0, 2.0, 0.0, -3.0];
+        let x = Tensor::from_vec(&[a.len()], a.to_vec()).unwrap();
+        let y = Tensor::from_vec(&[b.len()], b.to_vec()).unwrap();
+        for name in ["FloorMod", "Mod"] {
+            check_against_reference(
+                || create(name, 1).unwrap(),
+                &[x.clone(), y.clone()],
+                &[false, false],
+            );
         }
     }
 

@@ -33,3 +33,21 @@ fn fv_pow(a: f32, b: f32) -> f32 {
     let m = pow(-a, b);
     return select(m, -m, b - 2.0 * floor(b * 0.5) == 1.0);
 }
+
+// C's fmod (the remainder with the dividend's sign); a finite dividend over an infinite divisor is the dividend
+// (WGSL's `%` computes a - b * trunc(a / b), which is NaN there).
+fn fv_fmod(a: f32, b: f32) -> f32 {
+    if (abs(b) > 3.4028235e38 && abs(a) <= 3.4028235e38) {
+        return a;
+    }
+    return a - b * trunc(a / b);
+}
+
+// The remainder with the divisor's sign (Python's %).
+fn fv_floor_mod(a: f32, b: f32) -> f32 {
+    let r = fv_fmod(a, b);
+    if (r != 0.0 && ((r < 0.0) != (b < 0.0))) {
+        return r + b;
+    }
+    return r;
+}
