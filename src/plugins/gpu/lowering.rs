@@ -15,6 +15,20 @@ use std::collections::HashMap;
 /// Op types whose output is their first input's bytes with another shape: aliased, not copied.
 const ALIASES: &[&str] = &["Reshape", "Squeeze", "Unsqueeze"];
 
+/// The kernel of a Reshape-like node: its output shares its input's buffer, nothing runs.
+#[derive(Debug)]
+struct Alias;
+
+impl GpuKernel for Alias {
+    fn name(&self) -> String {
+        "alias".into()
+    }
+
+    fn dispatches(&self, _caps: &Caps) -> Result<Vec<super::kernels::Dispatch>> {
+        Ok(Vec::new())
+    }
+}
+
 /// A node while lowering: its kernel and the values it reads and writes.
 pub(super) struct Lowered {
     /// The node (the last one of a fused chain).
@@ -332,8 +346,19 @@ pub(super) fn lower(model: &Model, caps: &Caps) -> Result<LoweredGraph> {
         let descs = values.input_descs(&node, &ins)?;
         let static_ok = storable(&descs, &outs);
         if static_ok && ALIASES.contains(&ty) {
-            let root = ins.first().map(|&s| values.root[s]);
-            values.add(&node, 0, root)?;
+            let src = ins.first().copied();
+            let root = src.map(|s| values.root[s]);
+            let out = values.add(&node, 0, root)?;
+            drop(op);
+            // A step without dispatches, so that the runtime model and the profile show the node.
+            steps.push(Some(Lowered {
+                node,
+                kernel: Box::new(Alias),
+                inputs: src.into_iter().collect(),
+                outputs: vec![out],
+                chain: None,
+                absorbed: Vec::new(),
+            }));
             continue;
         }
         let chain = static_ok
@@ -443,9 +468,20 @@ mod tests {
     #[test]
     fn shape_arithmetic_folds_aliases_share_and_refusals_say_why() {
         let graph = lower(&model(), &Caps::baseline()).unwrap();
-        // ShapeOf and the arithmetic on it fold, the Reshape aliases Relu's buffer: one step, one refusal.
-        assert_eq!(graph.steps.len(), 1);
-        assert_eq!(graph.steps[0].node.type_name(), "Relu");
+        // ShapeOf and the arithmetic on it fold, the Reshape aliases Relu's buffer (a step that dispatches
+        // nothing), one refusal.
+        let steps: Vec<(&str, String)> = graph
+            .steps
+            .iter()
+            .map(|l| (l.node.type_name(), l.kernel.name()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("Relu", "eltwise_relu_f32".into()),
+                ("Reshape", "alias".into())
+            ]
+        );
         let refused: Vec<_> = graph
             .refused
             .iter()

@@ -657,14 +657,17 @@ mod tests {
             ),
             &x,
         );
-        // Negative+Relu fuse into one step, the three after the Reshape into another: the input, the first
-        // step's result (aliased by the Reshape) and the output.
+        // Negative+Relu fuse into one step, the three after the Reshape into another; the Reshape is a step
+        // that dispatches nothing. Buffers: the input, the first step's result (aliased by the Reshape) and
+        // the output.
         assert_eq!(plan.arena_buffers(), 3);
         let steps = plan.executed_steps();
-        assert_eq!(steps.len(), 2);
-        assert_eq!(steps[1].absorbed.len(), 2);
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[1].exec_type, "alias");
+        assert!(plan.steps[1].dispatches.is_empty());
+        assert_eq!(steps[2].absorbed.len(), 2);
         assert_eq!(
-            steps[1].exec_type,
+            steps[2].exec_type,
             "eltwise_negative_f32+abs_f32+negative_f32"
         );
         assert_eq!(out.shape(), &[3, 2, 2]);
