@@ -48,6 +48,32 @@ def test_small_cnn_on_gpu_matches_the_cpu_plugin(gpu_core):
         np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4)
 
 
+def test_small_cnn_profile_and_runtime_model_on_gpu(gpu_core):
+    """PERF_COUNT on GPU: every node of the graph is reported (Reshape as an alias step, the bias Add as fused
+    into the Relu's kernel), executed steps with the GPU's own times; the runtime model holds every step."""
+    import datetime
+
+    model = small_cnn()
+    compiled = gpu_core.compile_model(model, "GPU", {"PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    x = RNG.standard_normal((2, 3, 20, 18)).astype(np.float32)
+    plain = gpu_core.compile_model(model, "GPU")(x)
+    request.infer([x])
+    for i, want in enumerate(plain.to_tuple()):
+        np.testing.assert_array_equal(request.get_output_tensor(i).data, want)
+    info = request.get_profiling_info()
+    executed = [p for p in info if p.status == fv.ProfilingInfo.Status.EXECUTED]
+    kinds = {p.node_type: p.exec_type for p in executed}
+    assert kinds["Convolution"] in ("conv_gemm_f32", "conv_direct_f32")
+    assert kinds["Reshape"] == "alias"
+    assert {"AvgPool", "Concat", "MatMul", "Softmax", "MaxPool"} <= kinds.keys()
+    assert sum((p.real_time for p in executed), datetime.timedelta()) > datetime.timedelta()
+    fused = [p.node_type for p in info if p.exec_type == "undef"]
+    assert fused == ["Add"]
+    runtime_types = {str(op.get_rt_info()["layerType"]) for op in compiled.get_runtime_model().get_ordered_ops()}
+    assert {"Convolution", "GroupConvolution", "MaxPool", "AvgPool", "Concat", "Reshape", "MatMul"} <= runtime_types
+
+
 def layer_norm_block(path: str) -> None:
     """An ONNX encoder layer as exporters write it: LayerNormalization-17 (which the frontend decomposes into
     ReduceMean, Sub, Pow/Mul, Sqrt, Div and ConvertLike), Q/K/V MatMuls, heads split by Reshape/Transpose,

@@ -38,6 +38,8 @@ pub struct Caps {
     pub max_storage_buffers: u32,
     /// The adapter can run f16 arithmetic in shaders.
     pub shader_f16: bool,
+    /// The device writes timestamps at compute pass boundaries (per-node profiling on the GPU's clock).
+    pub timestamps: bool,
 }
 
 impl Caps {
@@ -56,6 +58,7 @@ impl Caps {
             max_workgroup_storage: limits.max_compute_workgroup_storage_size,
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage,
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         }
     }
 
@@ -105,7 +108,8 @@ impl GpuDevice {
 }
 
 impl GpuAdapter {
-    /// The device of this adapter, opened on first use with the adapter's limits and shader-f16 when offered.
+    /// The device of this adapter, opened on first use with the adapter's limits, and shader-f16 and timestamp
+    /// queries when offered.
     pub fn device(&self) -> Result<Arc<GpuDevice>> {
         self.device
             .get_or_init(|| self.open().map(Arc::new))
@@ -114,7 +118,8 @@ impl GpuAdapter {
     }
 
     fn open(&self) -> std::result::Result<GpuDevice, String> {
-        let features = self.adapter.features() & wgpu::Features::SHADER_F16;
+        let features = self.adapter.features()
+            & (wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY);
         let limits = self.adapter.limits();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ferrovino"),

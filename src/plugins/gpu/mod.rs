@@ -134,9 +134,13 @@ impl GpuPlugin {
         let merged = self.merged(config)?;
         let adapter = Self::adapter(&merged)?;
         let plan = GpuPlan::build(&model, adapter.device()?)?;
+        let profiling = merged
+            .get(keys::PERF_COUNT)
+            .map_or(Ok(false), |v| v.as_bool(keys::PERF_COUNT))?;
         Ok(Arc::new(GpuCompiledModel {
             model,
             plan,
+            profiling,
             config: merged,
             device_name: adapter.info.name.clone(),
         }))
@@ -274,6 +278,8 @@ impl Plugin for GpuPlugin {
 pub struct GpuCompiledModel {
     model: Model,
     plan: GpuPlan,
+    /// PERF_COUNT: time every step.
+    profiling: bool,
     config: Config,
     device_name: String,
 }
@@ -289,7 +295,8 @@ impl CompiledModel for GpuCompiledModel {
             Some(m) => m,
             None => Box::new(self.plan.new_memory()?),
         };
-        let outputs = self.plan.run(inputs, &mut memory);
+        let profile = self.profiling.then_some(&mut state.profile);
+        let outputs = self.plan.run(inputs, &mut memory, profile);
         state.device_memory.put(memory);
         outputs
     }

@@ -10,7 +10,7 @@ use super::lowering::{self, Lowered, Values};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Model, Node, Tensor};
-use crate::runtime::plugin::ExecutedStep;
+use crate::runtime::plugin::{ExecutedStep, ProfileEntry};
 use std::collections::HashSet;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
@@ -85,6 +85,47 @@ pub struct RequestMemory {
     readback: wgpu::Buffer,
     /// Per output, its offset in the read-back buffer.
     offsets: Vec<u64>,
+    /// Timestamp queries of profiled inferences, made by the first.
+    queries: Option<StepQueries>,
+}
+
+/// Two timestamps per step (start and end of its compute pass), resolved into a buffer and copied for reading.
+pub struct StepQueries {
+    set: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+    readback: wgpu::Buffer,
+}
+
+impl RequestMemory {
+    /// Makes the timestamp queries of `steps` steps on first use.
+    fn make_queries(&mut self, device: &wgpu::Device, steps: usize) {
+        self.queries.get_or_insert_with(|| {
+            let count = 2 * steps as u32;
+            let buffer = |label, usage| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: u64::from(count.max(1)) * 8,
+                    usage,
+                    mapped_at_creation: false,
+                })
+            };
+            StepQueries {
+                set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("step timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: count.max(1),
+                }),
+                resolved: buffer(
+                    "resolved timestamps",
+                    wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                ),
+                readback: buffer(
+                    "timestamps",
+                    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                ),
+            }
+        });
+    }
 }
 
 /// Checks the caller's inputs and converts them to the GPU's storage (i64 narrowed to i32, range-checked).
@@ -284,6 +325,7 @@ impl GpuPlan {
             bind_groups: Vec::new(),
             readback,
             offsets,
+            queries: None,
         };
         let mut groups = Vec::new();
         for dispatch in self.steps.iter().flat_map(|s| &s.dispatches) {
@@ -315,8 +357,15 @@ impl GpuPlan {
     }
 
     /// Runs one inference: uploads the inputs, records every dispatch and the output copies in one submission,
-    /// and reads the outputs back.
-    pub fn run(&self, inputs: &[Tensor], memory: &mut RequestMemory) -> Result<Vec<Tensor>> {
+    /// and reads the outputs back. With `profile`, each step's time is appended there: measured by the GPU's
+    /// timestamps around one compute pass per step where the device has them, else by the host around one
+    /// submission per step.
+    pub fn run(
+        &self,
+        inputs: &[Tensor],
+        memory: &mut RequestMemory,
+        profile: Option<&mut Vec<ProfileEntry>>,
+    ) -> Result<Vec<Tensor>> {
         crate::ensure!(
             inputs.len() == self.inputs.len(),
             InvalidArgument,
@@ -345,18 +394,72 @@ impl GpuPlan {
         let mut encoder = d
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            for (dispatch, group) in self
-                .steps
-                .iter()
-                .flat_map(|s| &s.dispatches)
-                .zip(&memory.bind_groups)
+        let timing = match &profile {
+            None => Timing::Off,
+            Some(_)
+                if d.caps.timestamps
+                    && self.steps.len() * 2 <= wgpu::QUERY_SET_MAX_QUERIES as usize =>
             {
-                pass.set_pipeline(&dispatch.pipeline);
-                pass.set_bind_group(0, group, &[]);
-                let [x, y, z] = dispatch.workgroups;
-                pass.dispatch_workgroups(x, y, z);
+                Timing::Timestamps
+            }
+            Some(_) => Timing::Host,
+        };
+        let mut host_times = Vec::new();
+        match timing {
+            Timing::Off => {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                for (step, groups) in self.steps.iter().zip(step_groups(&self.steps, memory)) {
+                    record(&mut pass, step, groups);
+                }
+            }
+            Timing::Timestamps => {
+                memory.make_queries(&d.device, self.steps.len());
+                let memory = &*memory;
+                let queries = memory.queries.as_ref().ok_or_else(|| {
+                    Error::Internal("GPU: timestamp queries were not made".into())
+                })?;
+                for (k, (step, groups)) in self
+                    .steps
+                    .iter()
+                    .zip(step_groups(&self.steps, memory))
+                    .enumerate()
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                            query_set: &queries.set,
+                            beginning_of_pass_write_index: Some(2 * k as u32),
+                            end_of_pass_write_index: Some(2 * k as u32 + 1),
+                        }),
+                    });
+                    record(&mut pass, step, groups);
+                }
+                let count = 2 * self.steps.len() as u32;
+                encoder.resolve_query_set(&queries.set, 0..count, &queries.resolved, 0);
+                encoder.copy_buffer_to_buffer(
+                    &queries.resolved,
+                    0,
+                    &queries.readback,
+                    0,
+                    u64::from(count) * 8,
+                );
+            }
+            Timing::Host => {
+                // No timestamps on this device: each step is its own submission, timed on the host.
+                for (step, groups) in self.steps.iter().zip(step_groups(&self.steps, memory)) {
+                    let started = std::time::Instant::now();
+                    let mut own = d
+                        .device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                    record(
+                        &mut own.begin_compute_pass(&wgpu::ComputePassDescriptor::default()),
+                        step,
+                        groups,
+                    );
+                    d.queue.submit([own.finish()]);
+                    wait_for_submissions(&d.device)?;
+                    host_times.push(started.elapsed());
+                }
             }
         }
         for (&v, &offset) in self.outputs.iter().zip(&memory.offsets) {
@@ -378,6 +481,23 @@ impl GpuPlan {
         }
         let bytes = bytes?;
         d.check()?;
+        if let Some(profile) = profile {
+            let times = match timing {
+                Timing::Timestamps => self.gpu_times(memory)?,
+                _ => host_times,
+            };
+            profile.extend(
+                self.steps
+                    .iter()
+                    .zip(times)
+                    .map(|(s, real_time)| ProfileEntry {
+                        node_name: s.node.friendly_name(),
+                        node_type: s.node.type_name().to_string(),
+                        exec_type: s.exec_type.clone(),
+                        real_time,
+                    }),
+            );
+        }
         self.outputs
             .iter()
             .zip(&memory.offsets)
@@ -388,6 +508,68 @@ impl GpuPlan {
                 from_storage(value.element_type, &value.shape, tail)
             })
             .collect()
+    }
+}
+
+impl GpuPlan {
+    /// Each step's time from the timestamps the last inference wrote around its compute pass.
+    fn gpu_times(&self, memory: &RequestMemory) -> Result<Vec<std::time::Duration>> {
+        let queries = memory
+            .queries
+            .as_ref()
+            .ok_or_else(|| Error::Internal("GPU: no timestamp queries were written".into()))?;
+        let bytes = read_back(&self.device.device, &queries.readback);
+        if bytes.is_err() {
+            queries.readback.unmap();
+        }
+        let ticks: Vec<u64> = bytes?
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        let period = f64::from(self.device.queue.get_timestamp_period());
+        Ok(ticks
+            .chunks_exact(2)
+            .take(self.steps.len())
+            .map(|t| {
+                let ns = t[1].saturating_sub(t[0]) as f64 * period;
+                std::time::Duration::from_nanos(ns as u64)
+            })
+            .collect())
+    }
+}
+
+/// How an inference times its steps.
+#[derive(Debug, Clone, Copy)]
+enum Timing {
+    /// Not profiled: one compute pass.
+    Off,
+    /// One compute pass per step, with GPU timestamps at its beginning and end.
+    Timestamps,
+    /// One submission per step, timed on the host.
+    Host,
+}
+
+/// Each step's bind groups (one per dispatch, in order).
+fn step_groups<'a>(
+    steps: &'a [Step],
+    memory: &'a RequestMemory,
+) -> impl Iterator<Item = &'a [wgpu::BindGroup]> + 'a {
+    let mut at = 0;
+    steps.iter().map(move |s| {
+        let end = (at + s.dispatches.len()).min(memory.bind_groups.len());
+        let groups = memory.bind_groups.get(at..end).unwrap_or_default();
+        at = end;
+        groups
+    })
+}
+
+/// Records a step's dispatches into a compute pass.
+fn record(pass: &mut wgpu::ComputePass<'_>, step: &Step, groups: &[wgpu::BindGroup]) {
+    for (dispatch, group) in step.dispatches.iter().zip(groups) {
+        pass.set_pipeline(&dispatch.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        let [x, y, z] = dispatch.workgroups;
+        pass.dispatch_workgroups(x, y, z);
     }
 }
 
@@ -637,9 +819,13 @@ mod tests {
     fn run(model: &Model, x: &Tensor) -> (GpuPlan, Tensor) {
         let plan = GpuPlan::build(model, context::adapter("").unwrap().device().unwrap()).unwrap();
         let mut memory = plan.new_memory().unwrap();
-        let out = plan.run(std::slice::from_ref(x), &mut memory).unwrap();
+        let out = plan
+            .run(std::slice::from_ref(x), &mut memory, None)
+            .unwrap();
         // A second inference on the same memory gives the same answer.
-        let again = plan.run(std::slice::from_ref(x), &mut memory).unwrap();
+        let again = plan
+            .run(std::slice::from_ref(x), &mut memory, None)
+            .unwrap();
         assert_eq!(out[0].bytes(), again[0].bytes());
         (plan, out[0].clone())
     }
@@ -715,7 +901,7 @@ mod tests {
         assert_eq!(steps, ["eltwise_add_f32+relu_f32", "eltwise_multiply_f32"]);
         let input = Tensor::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, -3.0, 4.0, -5.0]).unwrap();
         let mut memory = plan.new_memory().unwrap();
-        let out = plan.run(&[input], &mut memory).unwrap();
+        let out = plan.run(&[input], &mut memory, None).unwrap();
         drop(memory);
         let relu_want = [1.0f32, 0.0, 2.5, 0.0, 2.0, 0.0];
         assert_eq!(out[1].typed::<f32>().unwrap(), relu_want);
@@ -732,7 +918,9 @@ mod tests {
         let plan = GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
         assert_eq!(plan.executed_steps().len(), 1);
         let input = Tensor::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, -3.0, 4.0, -5.0]).unwrap();
-        let out = plan.run(&[input], &mut plan.new_memory().unwrap()).unwrap();
+        let out = plan
+            .run(&[input], &mut plan.new_memory().unwrap(), None)
+            .unwrap();
         assert_eq!(out[0].typed::<f32>().unwrap(), doubled.as_slice());
     }
 
@@ -799,13 +987,51 @@ mod tests {
         ];
         let mut memory = plan.new_memory().unwrap();
         let got = plan
-            .run(&feeds, &mut memory)
+            .run(&feeds, &mut memory, None)
             .unwrap()
             .remove(0)
             .to_f64_vec();
         for ((g, a), b) in got.iter().zip(xs).zip(ys) {
             let want = f64::from(a) / (1.0 + (-2.0 * f64::from(a)).exp()) * f64::from(b);
             assert!((g - want).abs() < 1e-5, "{g} vs {want}");
+        }
+    }
+
+    #[test]
+    fn profiled_inferences_time_every_step() {
+        if !have_gpu() {
+            return;
+        }
+        let model = unary_chain(&["Negative", "Relu", "Negative", "Abs"], Some(1));
+        let plan = GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
+        let x = Tensor::from_vec(&[2, 6], (0..12).map(|i| i as f32 - 6.0).collect()).unwrap();
+        let mut memory = plan.new_memory().unwrap();
+        let plain = plan
+            .run(std::slice::from_ref(&x), &mut memory, None)
+            .unwrap();
+        for _ in 0..2 {
+            let mut profile = Vec::new();
+            let out = plan
+                .run(std::slice::from_ref(&x), &mut memory, Some(&mut profile))
+                .unwrap();
+            assert_eq!(out[0].to_f64_vec(), plain[0].to_f64_vec());
+            let kernels: Vec<&str> = profile.iter().map(|e| e.exec_type.as_str()).collect();
+            assert_eq!(
+                kernels,
+                [
+                    "eltwise_negative_f32+relu_f32",
+                    "alias",
+                    "eltwise_negative_f32+abs_f32"
+                ]
+            );
+            assert_eq!(profile[1].node_type, "Reshape");
+            assert!(
+                profile
+                    .iter()
+                    .map(|e| e.real_time)
+                    .sum::<std::time::Duration>()
+                    > std::time::Duration::ZERO
+            );
         }
     }
 

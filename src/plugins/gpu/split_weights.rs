@@ -134,7 +134,7 @@ mod tests {
                 GpuPlan::build(&model, context::adapter("").unwrap().device().unwrap()).unwrap();
             let mut memory = plan.new_memory().unwrap();
             let got = plan
-                .run(std::slice::from_ref(&x), &mut memory)
+                .run(std::slice::from_ref(&x), &mut memory, None)
                 .unwrap()
                 .remove(0);
             assert_eq!(got.shape(), want.shape());

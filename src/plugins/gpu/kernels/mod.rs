@@ -202,7 +202,7 @@ pub mod testing {
         let model = Model::new(results, vec![], params, "kernel_test")?;
         let plan = GpuPlan::build(&model, context::adapter("")?.device()?)?;
         let mut memory = plan.new_memory()?;
-        plan.run(&feeds, &mut memory)
+        plan.run(&feeds, &mut memory, None)
     }
 
     /// Asserts that the GPU computes what the op's reference does (rtol 1e-3, atol 1e-4); skips without adapter.
