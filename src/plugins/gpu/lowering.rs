@@ -161,7 +161,7 @@ fn over_binding_limit(descs: &[TensorDesc], caps: &Caps) -> Option<Refusal> {
     descs.iter().find_map(|d| {
         let shape = d.shape.to_static()?;
         let bytes = num_elements(&shape) as u64 * 4;
-        (bytes > limit).then(|| Refusal::OverBindingLimit(shape, bytes, limit))
+        (bytes > limit).then_some(Refusal::OverBindingLimit(shape, bytes, limit))
     })
 }
 
