@@ -417,20 +417,13 @@ pub(super) fn lower(model: &Model, caps: &Caps) -> Result<LoweredGraph> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::PartialShape;
     use crate::ops::registry::create;
-    use crate::ops::structure::{Constant, Parameter, ResultOp};
+    use crate::ops::structure::{Constant, ResultOp};
+    use crate::plugins::gpu::kernels::testing::f32_parameter;
 
     /// x [2, 6] -> Relu -> Reshape to a shape computed from ShapeOf(x) -> CumSum.
     fn model() -> Model {
-        let p = Node::new(
-            Box::new(Parameter::new(
-                ElementType::F32,
-                PartialShape::from_static(&[2, 6]),
-            )),
-            vec![],
-        )
-        .unwrap();
+        let p = f32_parameter(&[2, 6]);
         let relu = Node::new(create("Relu", 1).unwrap(), vec![p.output(0)]).unwrap();
         let shape = Node::new(create("ShapeOf", 3).unwrap(), vec![p.output(0)]).unwrap();
         let reversed = Node::new(

@@ -786,19 +786,12 @@ fn plan_step(device: &GpuDevice, l: Lowered, dispatches: Vec<Dispatch>) -> Resul
 mod tests {
     use super::*;
     use crate::ops::registry::create;
-    use crate::ops::structure::{Constant, Parameter, ResultOp};
+    use crate::ops::structure::{Constant, ResultOp};
     use crate::plugins::gpu::context;
-    use crate::plugins::gpu::kernels::testing::have_gpu;
+    use crate::plugins::gpu::kernels::testing::{f32_parameter, have_gpu};
 
     fn unary_chain(ops: &[&str], reshape_after: Option<usize>) -> Model {
-        let p = Node::new(
-            Box::new(Parameter::new(
-                ElementType::F32,
-                crate::ir::PartialShape::from_static(&[2, 6]),
-            )),
-            vec![],
-        )
-        .unwrap();
+        let p = f32_parameter(&[2, 6]);
         let mut x = p.clone();
         for (i, name) in ops.iter().enumerate() {
             x = Node::new(create(name, 1).unwrap(), vec![x.output(0)]).unwrap();
@@ -866,14 +859,7 @@ mod tests {
         if !have_gpu() {
             return;
         }
-        let x = Node::new(
-            Box::new(Parameter::new(
-                ElementType::F32,
-                crate::ir::PartialShape::from_static(&[2, 3]),
-            )),
-            vec![],
-        )
-        .unwrap();
+        let x = f32_parameter(&[2, 3]);
         let constant = |t: Tensor| Node::new(Box::new(Constant::new(t)), vec![]).unwrap();
         let bias = constant(Tensor::from_vec(&[3], vec![1.0f32, -2.0, 0.5]).unwrap());
         let two = constant(Tensor::from_vec(&[], vec![2.0f32]).unwrap());
@@ -949,16 +935,7 @@ mod tests {
             return;
         }
         // Swish(x, beta = 2) * y: beta is written into the shader, so the fused kernel reads x and y only.
-        let param = || {
-            Node::new(
-                Box::new(Parameter::new(
-                    ElementType::F32,
-                    crate::ir::PartialShape::from_static(&[4]),
-                )),
-                vec![],
-            )
-            .unwrap()
-        };
+        let param = || f32_parameter(&[4]);
         let (x, y) = (param(), param());
         let beta = Node::new(
             Box::new(Constant::new(Tensor::from_vec(&[], vec![2.0f32]).unwrap())),
@@ -1041,14 +1018,7 @@ mod tests {
             return;
         }
         // Slice-8 x[:, 1:INT64_MAX]: the bounds do not fit the GPU's i32 storage, and need not.
-        let p = Node::new(
-            Box::new(Parameter::new(
-                ElementType::F32,
-                crate::ir::PartialShape::from_static(&[2, 6]),
-            )),
-            vec![],
-        )
-        .unwrap();
+        let p = f32_parameter(&[2, 6]);
         let constant = |v: Vec<i64>| {
             Node::new(
                 Box::new(Constant::new(Tensor::from_vec(&[v.len()], v).unwrap())),

@@ -71,23 +71,15 @@ fn columns(w: &Tensor, axis: usize, start: usize, end: usize) -> Result<Tensor> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{ElementType, PartialShape};
     use crate::ops::Op;
-    use crate::ops::structure::{Parameter, ResultOp};
+    use crate::ops::structure::ResultOp;
     use crate::plugins::cpu::kernels::testing::Lcg;
     use crate::plugins::gpu::context;
-    use crate::plugins::gpu::kernels::testing::have_gpu;
+    use crate::plugins::gpu::kernels::testing::{f32_parameter, have_gpu};
     use crate::plugins::gpu::plan::GpuPlan;
 
     fn matmul(transpose_b: bool, w: &Tensor) -> Model {
-        let p = Node::new(
-            Box::new(Parameter::new(
-                ElementType::F32,
-                PartialShape::from_static(&[2, 3, 8]),
-            )),
-            vec![],
-        )
-        .unwrap();
+        let p = f32_parameter(&[2, 3, 8]);
         let w = constant_node(w.clone(), "w").unwrap();
         let mm = Node::with_name(
             Box::new(MatMul {

@@ -169,6 +169,18 @@ pub mod testing {
 
     pub use crate::plugins::gpu::context::have_gpu_for_tests as have_gpu;
 
+    /// A Parameter node of an f32 tensor of `shape`.
+    pub fn f32_parameter(shape: &[usize]) -> Node {
+        Node::new(
+            Box::new(Parameter::new(
+                crate::ir::ElementType::F32,
+                crate::ir::PartialShape::from_static(shape),
+            )),
+            vec![],
+        )
+        .expect("a Parameter node")
+    }
+
     /// Runs `op` on the first adapter with `inputs` (those marked `constant` become Constants).
     pub fn run_on_gpu(
         op: Box<dyn Op>,
