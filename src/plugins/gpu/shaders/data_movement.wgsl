@@ -10,6 +10,9 @@
 //   from the end, out-of-range ones give 0.
 //   p: [elements, O (axes between the batch axes and the gathered one), J (indices per batch), K (inner
 //       elements), A (length of the gathered axis)]
+// `lookup` (separable gathers such as nearest-neighbour Interpolate): output coordinate c on axis d reads input
+//   coordinate table_d[c].
+//   p: [elements, rank, then per axis: output size, input stride, start of its table in p; then the tables]
 
 override MODE: u32 = 0u;
 
@@ -86,4 +89,21 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         return;
     }
     y[i] = x[(row * p[4] + u32(v)) * p[3] + k];
+}
+
+@compute @workgroup_size(64)
+fn lookup(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    if (i >= p[0]) {
+        return;
+    }
+    var rest = i;
+    var at = 0u;
+    for (var d = p[1]; d > 0u; d--) {
+        let axis = 2u + 3u * (d - 1u);
+        let size = p[axis];
+        at += p[p[axis + 2u] + rest % size] * p[axis + 1u];
+        rest /= size;
+    }
+    y[i] = x[at];
 }

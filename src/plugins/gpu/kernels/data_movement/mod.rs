@@ -16,6 +16,7 @@ use crate::ir::shape::{normalize_axis, strides};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::data_movement::{Pad, PadMode};
 use crate::ops::gather_scatter::Gather;
+use crate::ops::interpolate::{Interpolate, InterpolateMode};
 use crate::ops::util::known_i64s;
 use crate::ops::{Op, TensorDesc};
 use crate::plugins::gpu::context::Caps;
@@ -84,11 +85,14 @@ impl IndexMap {
     }
 }
 
-/// A run of the `main` entry point: strided views or Pad, one dispatch per non-empty output.
+/// A run of the `main` entry point (strided views, Pad) or of `lookup` (separable gathers), one dispatch per
+/// non-empty output.
 #[derive(Debug)]
 pub struct ViewKernel {
-    /// Exec type (`view`, `pad_reflect`…).
+    /// Exec type (`view`, `pad_reflect`, `lookup`…).
     name: String,
+    /// The shader's entry point.
+    entry: &'static str,
     /// The shader's MODE (0 for views, 1-4 for the pad modes).
     mode: u32,
     /// `(output, parameters)` per non-empty output.
@@ -105,7 +109,7 @@ impl GpuKernel for ViewKernel {
         for (output, p) in &self.pieces {
             let elements = p.first().copied().unwrap_or(0) as usize;
             all.extend(per_output_dispatch(
-                PipelineKey::new(shader(), "main", &[("MODE", f64::from(self.mode))]),
+                PipelineKey::new(shader(), self.entry, &[("MODE", f64::from(self.mode))]),
                 vec![
                     Binding::Input(0),
                     Binding::Output(*output),
@@ -163,6 +167,9 @@ pub fn select(
     if let Some(p) = op.as_any().downcast_ref::<Pad>() {
         return select_pad(p, inputs, outputs);
     }
+    if let Some(i) = op.as_any().downcast_ref::<Interpolate>() {
+        return select_nearest(i, inputs);
+    }
     VIEW_OPS
         .contains(&op.type_info().name)
         .then(|| select_view(op, inputs))
@@ -179,9 +186,74 @@ fn select_view(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn GpuKernel>>
     }
     Some(Box::new(ViewKernel {
         name: "view".into(),
+        entry: "main",
         mode: 0,
         pieces,
     }))
+}
+
+/// Nearest-neighbour Interpolate-4/11 without pads: every output element copies the input element its
+/// per-axis source coordinates name; the tables come from the op's own reference on the input's indices.
+fn select_nearest(op: &Interpolate, inputs: &[TensorDesc]) -> Option<Box<dyn GpuKernel>> {
+    let a = &op.attrs;
+    let padded = a.pads_begin.iter().chain(&a.pads_end).any(|&p| p != 0);
+    if a.mode != InterpolateMode::Nearest || padded {
+        return None;
+    }
+    let in_shape = dims(inputs.first()?)?;
+    let [src] = <[Vec<i64>; 1]>::try_from(source_indices(op, inputs)?).ok()?;
+    let out_shape = op
+        .infer(inputs)
+        .ok()?
+        .first()
+        .and_then(|d| d.shape.to_static())?;
+    let pieces = if src.is_empty() {
+        Vec::new()
+    } else {
+        vec![(0, lookup_params(&src, &out_shape, &in_shape)?)]
+    };
+    Some(Box::new(ViewKernel {
+        name: "lookup".into(),
+        entry: "lookup",
+        mode: 0,
+        pieces,
+    }))
+}
+
+/// The `lookup` parameters when the source index of every output element (`src`, row-major over `out_shape`)
+/// is separable: its coordinate along each input axis depends on the output coordinate along that axis only.
+fn lookup_params(src: &[i64], out_shape: &[usize], in_shape: &[usize]) -> Option<Vec<u32>> {
+    if out_shape.len() != in_shape.len() {
+        return None;
+    }
+    let (out_strides, in_strides) = (strides(out_shape), strides(in_shape));
+    let tables: Vec<Vec<usize>> = (0..out_shape.len())
+        .map(|d| {
+            (0..out_shape[d])
+                .map(|c| {
+                    let s = usize::try_from(*src.get(c * out_strides[d])?).ok()?;
+                    Some((s / in_strides[d]) % in_shape[d])
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .collect::<Option<_>>()?;
+    for (i, &s) in src.iter().enumerate() {
+        let at: usize = (0..out_shape.len())
+            .map(|d| tables[d][(i / out_strides[d]) % out_shape[d]] * in_strides[d])
+            .sum();
+        if i64::try_from(at).ok()? != s {
+            return None;
+        }
+    }
+    let rank = out_shape.len();
+    let mut p = vec![src.len(), rank];
+    let mut start = 2 + 3 * rank;
+    for d in 0..rank {
+        p.extend([out_shape[d], in_strides[d], start]);
+        start += out_shape[d];
+    }
+    p.extend(tables.iter().flatten());
+    p.into_iter().map(|v| u32::try_from(v).ok()).collect()
 }
 
 /// Runs `op`'s reference on the flat indices of its data input (the others must be constants): the source
@@ -292,6 +364,7 @@ fn select_pad(
     };
     Some(Box::new(ViewKernel {
         name: name.into(),
+        entry: "main",
         mode,
         pieces,
     }))

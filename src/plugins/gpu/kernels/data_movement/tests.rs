@@ -372,3 +372,62 @@ fn gathers_with_batch_axes_and_negative_indices() {
     assert!(select(&g7, &d, &g8.infer(&d).unwrap()).is_none());
     assert!(select(&g8, &d, &g8.infer(&d).unwrap()).is_some());
 }
+
+#[test]
+fn nearest_interpolate_by_sizes_and_scales_every_rounding() {
+    use crate::ir::{AttrValue, AttributeSetter};
+    let mut rng = Lcg(17);
+    let x = rng.tensor(&[1, 3, 5, 7]);
+    let make = |version: u32, calc: &str, coord: &str, nearest: &str| {
+        let mut op = crate::ops::registry::create("Interpolate", version).unwrap();
+        let attrs = [
+            ("mode".to_string(), AttrValue::Str("nearest".into())),
+            (
+                "shape_calculation_mode".to_string(),
+                AttrValue::Str(calc.into()),
+            ),
+            (
+                "coordinate_transformation_mode".to_string(),
+                AttrValue::Str(coord.into()),
+            ),
+            ("nearest_mode".to_string(), AttrValue::Str(nearest.into())),
+        ];
+        op.visit_attributes(&mut AttributeSetter::new(&attrs))
+            .unwrap();
+        op
+    };
+    let axes = ints(&[2], &[2, 3]);
+    let scales = |v: &[f32]| Tensor::from_vec(&[v.len()], v.to_vec()).unwrap();
+    for coord in [
+        "half_pixel",
+        "asymmetric",
+        "align_corners",
+        "tf_half_pixel_for_nn",
+    ] {
+        for nearest in ["round_prefer_floor", "floor", "ceil", "simple"] {
+            // Interpolate-4: data, target sizes, scales, axes; upsampling by 2 (YOLO) and an uneven resize.
+            for (sizes, sc) in [
+                (&[10i64, 14][..], &[2.0f32, 2.0][..]),
+                (&[3, 11], &[0.6, 1.58]),
+            ] {
+                for calc in ["sizes", "scales"] {
+                    check_against_reference(
+                        || make(4, calc, coord, nearest),
+                        &[x.clone(), ints(&[2], sizes), scales(sc), axes.clone()],
+                        &[false, true, true, true],
+                    );
+                }
+            }
+        }
+    }
+    // Interpolate-11: data, scales or sizes, axes; an i32 tensor takes the same copies.
+    check_against_reference(
+        || make(11, "scales", "asymmetric", "floor"),
+        &[
+            i32s(&mut rng, &[2, 3, 4]),
+            scales(&[1.0, 2.0, 0.5]),
+            ints(&[3], &[0, 1, 2]),
+        ],
+        &[false, true, true],
+    );
+}
