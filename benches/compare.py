@@ -66,10 +66,16 @@ class OvStyleRunner:
         """Compile properties: the hint, the thread count, f32 inference."""
         return {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32"}
 
-    def load(self, path: Path, hint: str = "LATENCY") -> None:
-        """Reads and compiles the model and creates one infer request."""
+    def load(self, path: Path, hint: str = "LATENCY", feeds: Optional[dict] = None) -> None:
+        """Reads and compiles the model and creates one infer request. Off the CPU, inputs with dynamic
+        dimensions are first reshaped to the shapes of ``feeds`` (the GPU runs static shapes)."""
         core = self.module.Core()
-        self.compiled = core.compile_model(core.read_model(str(path)), self.device, self.config(hint))
+        model = core.read_model(str(path))
+        if self.device != "CPU" and feeds:
+            dynamic = [i for i in model.inputs if i.get_partial_shape().is_dynamic]
+            if dynamic:
+                model.reshape({i.get_any_name(): list(feeds[i.get_any_name()].shape) for i in dynamic})
+        self.compiled = core.compile_model(model, self.device, self.config(hint))
         self.request = self.compiled.create_infer_request()
 
     def infer(self, feeds: dict) -> list:
@@ -125,8 +131,8 @@ class OrtRunner:
         options.log_severity_level = 3
         return self.ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def load(self, path: Path, hint: str = "LATENCY") -> None:
-        """Creates the session (all threads to one request)."""
+    def load(self, path: Path, hint: str = "LATENCY", feeds: Optional[dict] = None) -> None:
+        """Creates the session (all threads to one request); ``feeds`` is not needed."""
         self.path = path
         self.session = self._session(path, self.threads)
 
@@ -268,7 +274,7 @@ def latency_run(model: Any, runners: dict, args: argparse.Namespace) -> dict[str
     for name, runner in runners.items():
         try:
             t0 = time.perf_counter()
-            runner.load(model.path)
+            runner.load(model.path, feeds=model.feeds)
             first[name] = runner.infer(model.feeds)
             results[name].load_s = time.perf_counter() - t0
         except Exception as error:
@@ -300,7 +306,7 @@ def throughput_run(model: Any, runners: dict, results: dict, args: argparse.Name
             continue
         try:
             if name != "onnxruntime":
-                runner.load(model.path, "THROUGHPUT")
+                runner.load(model.path, "THROUGHPUT", model.feeds)
             jobs[name] = runner.throughput_job(model.feeds, args.requests)
             results[name].requests = jobs[name][0]
         except Exception as error:
@@ -330,7 +336,7 @@ def rss_child(args: argparse.Namespace) -> None:
         feeds = {key: data[key] for key in data.files}
     feeds = {json.loads(args.feed_names)[int(k[1:])]: v for k, v in feeds.items()}
     base = proc_status_kib("VmRSS")
-    runner.load(Path(args.model_path))
+    runner.load(Path(args.model_path), feeds=feeds)
     for _ in range(args.rss_iters):
         runner.infer(feeds)
     # VmHWM, not ru_maxrss: the latter keeps the forking parent's RSS across exec.
