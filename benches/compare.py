@@ -63,8 +63,12 @@ class OvStyleRunner:
         self.request: Any = None
 
     def config(self, hint: str) -> dict:
-        """Compile properties: the hint, the thread count, f32 inference."""
-        return {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32"}
+        """Compile properties: the hint, f32 inference, and on the CPU the thread count (a GPU has no such
+        property, in OpenVINO as here)."""
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
+        if self.device == "CPU":
+            config["INFERENCE_NUM_THREADS"] = self.threads
+        return config
 
     def load(self, path: Path, hint: str = "LATENCY", feeds: Optional[dict] = None) -> None:
         """Reads and compiles the model and creates one infer request. Off the CPU, inputs with dynamic
