@@ -49,6 +49,8 @@ pub(super) struct Lowered {
 #[derive(Default)]
 struct Fusion {
     producers: HashMap<usize, usize>,
+    /// Every step with one output: output value → index in the steps.
+    single: HashMap<usize, usize>,
     /// Readers of every node output (Results included).
     readers: HashMap<(u64, usize), usize>,
 }
@@ -61,6 +63,7 @@ impl Fusion {
         }
         Fusion {
             producers: HashMap::new(),
+            single: HashMap::new(),
             readers,
         }
     }
@@ -115,9 +118,63 @@ impl Fusion {
 
     /// Records a step that later nodes may fuse with.
     fn record(&mut self, index: usize, step: &Lowered) {
-        if let (Some(_), [out]) = (&step.chain, step.outputs.as_slice()) {
-            self.producers.insert(*out, index);
+        if let [out] = step.outputs.as_slice() {
+            self.single.insert(*out, index);
+            if step.chain.is_some() {
+                self.producers.insert(*out, index);
+            }
         }
+    }
+
+    /// Fuses `node`, an f32 Add of a per-channel constant (shape `[C, 1, ...]` against the output's axis 1) to
+    /// the only use of a step's output, into that step when its kernel can add a bias; true when it did.
+    fn fuse_bias(
+        &mut self,
+        steps: &mut [Option<Lowered>],
+        node: &Node,
+        ins: &[usize],
+        values: &mut Values,
+    ) -> Result<bool> {
+        let out = node.output(0);
+        let (Some(shape), "Add", [_, _]) = (out.shape().to_static(), node.type_name(), ins) else {
+            return Ok(false);
+        };
+        if out.element_type() != ElementType::F32 || shape.len() < 2 {
+            return Ok(false);
+        }
+        for (k, &v) in ins.iter().enumerate() {
+            let (Some(&index), Some(bias)) = (self.single.get(&v), values.known.get(&ins[1 - k]))
+            else {
+                continue;
+            };
+            let Some(step) = steps.get(index).and_then(Option::as_ref) else {
+                continue;
+            };
+            let per_channel = bias.element_type() == ElementType::F32
+                && bias.len() == shape[1]
+                && bias.rank() <= shape.len()
+                && bias
+                    .shape()
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &d)| d == 1 || shape.len() - bias.rank() + i == 1);
+            let alone = self.readers.get(&(step.node.id(), 0)) == Some(&1);
+            let fits = per_channel && alone && values.types[v].1 == shape;
+            let kernel = if fits { step.kernel.with_bias() } else { None };
+            let (Some(kernel), Some(step)) =
+                (kernel, steps.get_mut(index).and_then(Option::as_mut))
+            else {
+                continue;
+            };
+            let value = values.add(node, 0, None)?;
+            step.kernel = kernel;
+            step.inputs.push(ins[1 - k]);
+            step.outputs = vec![value];
+            step.absorbed.push(node.clone());
+            self.single.remove(&v);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -361,6 +418,11 @@ pub(super) fn lower(model: &Model, caps: &Caps) -> Result<LoweredGraph> {
             }));
             continue;
         }
+        drop(op);
+        if static_ok && fusion.fuse_bias(&mut steps, &node, &ins, &mut values)? {
+            continue;
+        }
+        let op = node.op();
         let chain = static_ok
             .then(|| elementwise::chain(op.as_ref(), &descs, &outs))
             .flatten();

@@ -1013,6 +1013,65 @@ mod tests {
     }
 
     #[test]
+    fn a_per_channel_bias_add_fuses_into_the_convolution() {
+        if !have_gpu() {
+            return;
+        }
+        let mut rng = crate::plugins::cpu::kernels::testing::Lcg(4);
+        let x = rng.tensor(&[1, 3, 6, 6]);
+        let constant = |t: Tensor| Node::new(Box::new(Constant::new(t)), vec![]).unwrap();
+        let conv_op = || {
+            let mut op = create("Convolution", 1).unwrap();
+            let attrs: Vec<(String, crate::ir::AttrValue)> = [
+                ("strides", vec![1, 1]),
+                ("dilations", vec![1, 1]),
+                ("pads_begin", vec![1, 1]),
+                ("pads_end", vec![1, 1]),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), crate::ir::AttrValue::Ints(v)))
+            .collect();
+            op.visit_attributes(&mut crate::ir::AttributeSetter::new(&attrs))
+                .unwrap();
+            op
+        };
+        // Per channel ([1, 8, 1, 1]) fuses; per column ([1, 1, 1, 6]) stays an elementwise step.
+        for (bias_shape, fused) in [(&[1usize, 8, 1, 1][..], true), (&[1, 1, 1, 6], false)] {
+            let w = rng.tensor(&[8, 3, 3, 3]);
+            let b = rng.tensor(bias_shape);
+            let p = f32_parameter(&[1, 3, 6, 6]);
+            let conv =
+                Node::new(conv_op(), vec![p.output(0), constant(w.clone()).output(0)]).unwrap();
+            let add = Node::new(
+                create("Add", 1).unwrap(),
+                vec![conv.output(0), constant(b.clone()).output(0)],
+            )
+            .unwrap();
+            let relu = Node::new(create("Relu", 1).unwrap(), vec![add.output(0)]).unwrap();
+            let r = Node::new(Box::new(ResultOp), vec![relu.output(0)]).unwrap();
+            let model = Model::new(vec![r], vec![], vec![p], "conv_bias").unwrap();
+            let (plan, got) = run(&model, &x);
+            let steps = plan.executed_steps();
+            let absorbed: Vec<&str> = steps[0].absorbed.iter().map(|n| n.type_name()).collect();
+            assert_eq!(absorbed == ["Add"], fused, "{bias_shape:?}");
+            let conv_out = conv_op().evaluate(&[&x, &w]).unwrap().remove(0);
+            let sum = create("Add", 1)
+                .unwrap()
+                .evaluate(&[&conv_out, &b])
+                .unwrap()
+                .remove(0);
+            let want = create("Relu", 1)
+                .unwrap()
+                .evaluate(&[&sum])
+                .unwrap()
+                .remove(0);
+            for (g, w) in got.to_f64_vec().iter().zip(want.to_f64_vec()) {
+                assert!((g - w).abs() <= 1e-4 + 1e-3 * w.abs(), "{g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
     fn constants_read_only_at_compile_time_are_not_uploaded() {
         if !have_gpu() {
             return;

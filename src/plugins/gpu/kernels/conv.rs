@@ -27,10 +27,12 @@ const GEMM_MIN_CHANNELS: usize = 8;
 const GEMM_TILE: usize = 32;
 
 /// A convolution lowered to the GEMM or the direct shader.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConvKernel {
     geometry: ConvGeometry,
     axes: [Axis; 3],
+    /// A bias Add is fused in: input 2 holds one value per output channel.
+    bias: bool,
 }
 
 /// Per spatial axis (lifted to three): the fields the window shaders read, `fields` of them in this order:
@@ -78,6 +80,16 @@ impl ConvKernel {
         Ok(p)
     }
 
+    /// The bias binding: the fused Add's constant, else zeros (the shaders always add one).
+    fn bias_binding(&self) -> Binding {
+        if self.bias {
+            Binding::Input(2)
+        } else {
+            let g = &self.geometry;
+            Binding::Params(vec![0; g.groups * g.out_per_group])
+        }
+    }
+
     /// Whether the GEMM shader runs it: every group has enough output channels and reduced elements.
     fn uses_gemm(&self) -> bool {
         let g = &self.geometry;
@@ -108,6 +120,7 @@ impl ConvKernel {
                 Binding::Input(1),
                 Binding::Output(0),
                 Binding::Params(self.params()?),
+                self.bias_binding(),
             ],
             workgroups,
         })
@@ -115,6 +128,15 @@ impl ConvKernel {
 }
 
 impl GpuKernel for ConvKernel {
+    fn with_bias(&self) -> Option<Box<dyn GpuKernel>> {
+        (!self.bias).then(|| {
+            Box::new(ConvKernel {
+                bias: true,
+                ..self.clone()
+            }) as Box<dyn GpuKernel>
+        })
+    }
+
     fn name(&self) -> String {
         if self.uses_gemm() {
             "conv_gemm_f32"
@@ -138,6 +160,7 @@ impl GpuKernel for ConvKernel {
                 Binding::Input(1),
                 Binding::Output(0),
                 Binding::Params(self.params()?),
+                self.bias_binding(),
             ],
             self.outputs(),
             caps,
@@ -160,7 +183,11 @@ pub fn select(
         .geometry(kind, &super::dims(x)?, &super::dims(w)?, None)
         .ok()?;
     let axes = lift3(&geometry.axes).ok()?;
-    Some(Box::new(ConvKernel { geometry, axes }))
+    Some(Box::new(ConvKernel {
+        geometry,
+        axes,
+        bias: false,
+    }))
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ pub trait GpuKernel: Send + Sync + std::fmt::Debug {
     fn name(&self) -> String;
     /// The dispatches that compute the node's outputs, in order (none for an empty output).
     fn dispatches(&self, caps: &Caps) -> Result<Vec<Dispatch>>;
+    /// This kernel adding a per-channel bias (axis 1 of its output), read from one more input, to its output;
+    /// None when it cannot (the default).
+    fn with_bias(&self) -> Option<Box<dyn GpuKernel>> {
+        None
+    }
 }
 
 /// A family's kernel selector: a kernel for `op` with these (static) inputs and outputs, or None when the family

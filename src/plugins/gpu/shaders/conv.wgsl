@@ -8,6 +8,8 @@
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> p: array<u32>;
+// Per output channel, added to every output (a fused bias Add; zeros when there is none).
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 fn ax(axis: u32, field: u32) -> u32 {
     return p[5u + axis * 6u + field];
@@ -66,7 +68,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
     }
-    y[i] = acc;
+    y[i] = acc + bias[co];
 }
 
 // Implicit GEMM: per (batch, group), Y[co, pos] = W[co, k] · X[k, pos] with k = (input channel, tap) and X the
@@ -161,7 +163,7 @@ fn gemm(
         for (var j = 0u; j < 4u; j++) {
             let pos = col0 + lid.x * 4u + j;
             if (co < m_dim && pos < spatial) {
-                y[y_base + co * spatial + pos] = acc[i][j];
+                y[y_base + co * spatial + pos] = acc[i][j] + bias[group * m_dim + co];
             }
         }
     }
