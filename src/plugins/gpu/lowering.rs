@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Model, Node, Tensor};
 use crate::ops::TensorDesc;
+use crate::ops::binary::Binary;
+use crate::ops::elementwise::AutoBroadcast;
 use std::collections::HashMap;
 
 /// Op types whose output is their first input's bytes with another shape: aliased, not copied.
@@ -139,7 +141,12 @@ impl Fusion {
         let (Some(shape), "Add", [_, _]) = (out.shape().to_static(), node.type_name(), ins) else {
             return Ok(false);
         };
-        if out.element_type() != ElementType::F32 || shape.len() < 2 {
+        let numpy = node
+            .op()
+            .as_any()
+            .downcast_ref::<Binary>()
+            .is_some_and(|b| b.auto_broadcast == AutoBroadcast::Numpy);
+        if !numpy || out.element_type() != ElementType::F32 || shape.len() < 2 {
             return Ok(false);
         }
         for (k, &v) in ins.iter().enumerate() {

@@ -398,6 +398,7 @@ impl GpuPlan {
             None => Timing::Off,
             Some(_)
                 if d.caps.timestamps
+                    && !self.steps.is_empty()
                     && self.steps.len() * 2 <= wgpu::QUERY_SET_MAX_QUERIES as usize =>
             {
                 Timing::Timestamps
