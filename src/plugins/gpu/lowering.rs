@@ -495,19 +495,17 @@ mod tests {
         let p = f32_parameter(&[2, 6]);
         let relu = Node::new(create("Relu", 1).unwrap(), vec![p.output(0)]).unwrap();
         let shape = Node::new(create("ShapeOf", 3).unwrap(), vec![p.output(0)]).unwrap();
-        let reversed = Node::new(
+        let axis0 = Tensor::from_vec(&[1], vec![0i64]).unwrap();
+        let target = Node::new(
             create("Reverse", 1).unwrap(),
             vec![
                 shape.output(0),
-                Node::new(
-                    Box::new(Constant::new(Tensor::from_vec(&[1], vec![0i64]).unwrap())),
-                    vec![],
-                )
-                .unwrap()
-                .output(0),
+                Node::new(Box::new(Constant::new(axis0)), vec![])
+                    .unwrap()
+                    .output(0),
             ],
-        );
-        let target = reversed.unwrap();
+        )
+        .unwrap();
         let reshape = Node::new(
             create("Reshape", 1).unwrap(),
             vec![relu.output(0), target.output(0)],

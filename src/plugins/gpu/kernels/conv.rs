@@ -80,14 +80,22 @@ impl ConvKernel {
         Ok(p)
     }
 
-    /// The bias binding: the fused Add's constant, else zeros (the shaders always add one).
-    fn bias_binding(&self) -> Binding {
-        if self.bias {
+    /// The bindings both shaders take: data, filter, output, parameters, and the bias — the fused Add's
+    /// constant, else zeros (the shaders always add one).
+    fn bindings(&self) -> Result<Vec<Binding>> {
+        let bias = if self.bias {
             Binding::Input(2)
         } else {
             let g = &self.geometry;
             Binding::Params(vec![0; g.groups * g.out_per_group])
-        }
+        };
+        Ok(vec![
+            Binding::Input(0),
+            Binding::Input(1),
+            Binding::Output(0),
+            Binding::Params(self.params()?),
+            bias,
+        ])
     }
 
     /// Whether the GEMM shader runs it: every group has enough output channels and reduced elements.
@@ -115,13 +123,7 @@ impl ConvKernel {
         }
         Ok(Dispatch {
             pipeline: PipelineKey::new(shader(), "gemm", &[]),
-            bindings: vec![
-                Binding::Input(0),
-                Binding::Input(1),
-                Binding::Output(0),
-                Binding::Params(self.params()?),
-                self.bias_binding(),
-            ],
+            bindings: self.bindings()?,
             workgroups,
         })
     }
@@ -155,13 +157,7 @@ impl GpuKernel for ConvKernel {
         }
         super::per_output_dispatch(
             PipelineKey::new(shader(), "main", &[]),
-            vec![
-                Binding::Input(0),
-                Binding::Input(1),
-                Binding::Output(0),
-                Binding::Params(self.params()?),
-                self.bias_binding(),
-            ],
+            self.bindings()?,
             self.outputs(),
             caps,
         )
