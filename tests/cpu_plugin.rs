@@ -184,3 +184,58 @@ fn throughput_hint_and_num_streams() {
     assert_eq!(int(&c, "OPTIMAL_NUMBER_OF_INFER_REQUESTS"), 1);
     assert_eq!(int(&c, "INFERENCE_NUM_THREADS"), cores);
 }
+
+/// A MaxPool-8 whose indices nobody reads computes its values only; read indices are still produced. Both
+/// agree with the op's reference evaluation.
+#[test]
+fn max_pool_indices_only_when_read() {
+    use ferrovino::ops::Op;
+    use ferrovino::ops::pooling::{MaxPool, PoolAttrs};
+    let mut pool = MaxPool::new(8);
+    pool.attrs = PoolAttrs {
+        kernel: vec![3, 3],
+        strides: vec![2, 2],
+        dilations: vec![1, 1],
+        pads_begin: vec![1, 1],
+        pads_end: vec![1, 1],
+        ..PoolAttrs::default()
+    };
+    let xs: Vec<f32> = (0..2 * 9 * 9)
+        .map(|i| ((i * 37) % 23) as f32 - 11.0)
+        .collect();
+    let x_value = Tensor::from_vec(&[1, 2, 9, 9], xs).unwrap();
+    let want = pool.evaluate(&[&x_value]).unwrap();
+    for read_indices in [false, true] {
+        let x = parameter("1,2,9,9");
+        let node = Node::new(Box::new(pool.clone()), vec![x.output(0)]).unwrap();
+        let mut results = vec![Node::new(Box::new(ResultOp), vec![node.output(0)]).unwrap()];
+        if read_indices {
+            results.push(Node::new(Box::new(ResultOp), vec![node.output(1)]).unwrap());
+        }
+        let m = Model::new(results, vec![], vec![x], "pool").unwrap();
+        let cfg = Config::from([("PERF_COUNT".to_string(), true.into())]);
+        let mut req = InferRequest::new(CpuPlugin::default().compile(&m, &cfg).unwrap());
+        req.set_input(0, x_value.clone()).unwrap();
+        req.infer().unwrap();
+        let values = req.output(0).unwrap();
+        assert_eq!(values.shape(), want[0].shape());
+        assert_eq!(
+            values.typed::<f32>().unwrap(),
+            want[0].typed::<f32>().unwrap()
+        );
+        if read_indices {
+            let indices = req.output(1).unwrap();
+            assert_eq!(
+                indices.typed::<i64>().unwrap(),
+                want[1].typed::<i64>().unwrap()
+            );
+        }
+        let kernels: Vec<String> = req
+            .state()
+            .profile
+            .iter()
+            .map(|p| p.exec_type.clone())
+            .collect();
+        assert_eq!(kernels, ["max_pool_f32"]);
+    }
+}

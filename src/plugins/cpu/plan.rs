@@ -5,7 +5,7 @@
 use super::kernels::{self, Kernel};
 use crate::error::{Error, Result};
 use crate::ir::shape::fmt_shape;
-use crate::ir::{Model, Node, PartialShape, Tensor};
+use crate::ir::{ElementType, Model, Node, PartialShape, Tensor};
 use crate::ops::TensorDesc;
 use crate::ops::misc::{Assign, ReadValue};
 use crate::runtime::plugin::{ExecutedStep, ProfileEntry};
@@ -91,6 +91,7 @@ impl Plan {
             slot_count - 1
         };
         let mut fusions = super::fusion::epilogues(&order)?;
+        let use_counts = crate::transformations::use_counts(model)?;
         // Absorbed node id → the slot of the fused step that computes its output.
         let mut fused_into: HashMap<u64, usize> = HashMap::new();
         let by_id: HashMap<u64, &Node> = order.iter().map(|n| (n.id(), n)).collect();
@@ -120,7 +121,15 @@ impl Plan {
                 slots.insert((node.id(), 0), src);
                 continue;
             }
-            let out_slots: Vec<usize> = (0..node.output_count()).map(|_| new_slot()).collect();
+            // A MaxPool whose indices nobody reads computes its values only, and its indices get no slot.
+            let values_only = ty == "MaxPool"
+                && node.output_count() == 2
+                && !use_counts.contains_key(&(node.id(), 1))
+                && node
+                    .input(0)
+                    .is_ok_and(|x| x.element_type() == ElementType::F32);
+            let produced = if values_only { 1 } else { node.output_count() };
+            let out_slots: Vec<usize> = (0..produced).map(|_| new_slot()).collect();
             for (i, s) in out_slots.iter().enumerate() {
                 slots.insert((node.id(), i), *s);
             }
@@ -156,6 +165,16 @@ impl Plan {
                         .collect();
                     (kernel, fused_slots, absorbed)
                 }
+                _ if values_only => {
+                    let kernel = kernels::pooling::select_values_only(op.as_ref(), &descs)
+                        .ok_or_else(|| {
+                            Error::Internal(format!(
+                                "no values-only kernel for {}",
+                                node.describe()
+                            ))
+                        })?;
+                    (kernel, in_slots, Vec::new())
+                }
                 _ => (kernels::select(op.as_ref(), &descs), in_slots, Vec::new()),
             };
             steps.push(Step {
@@ -165,9 +184,7 @@ impl Plan {
                 inputs: in_slots,
                 outputs: out_slots,
                 release: Vec::new(),
-                output_bytes: (0..node.output_count())
-                    .map(|i| static_bytes(node, i))
-                    .collect(),
+                output_bytes: (0..produced).map(|i| static_bytes(node, i)).collect(),
                 node: node.clone(),
                 absorbed,
                 state: StateAccess::of(node),

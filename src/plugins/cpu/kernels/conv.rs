@@ -160,7 +160,7 @@ fn convolve(
     epilogue: &EpilogueInputs,
     out: &mut [f32],
 ) -> Result<()> {
-    let axes = lift3(&g.axes)?;
+    let axes = trivial_axes_first(lift3(&g.axes)?);
     let isz: usize = axes.iter().map(|a| a.input).product();
     let osz: usize = axes.iter().map(|a| a.output).product();
     let ksz: usize = axes.iter().map(|a| a.kernel).product();
@@ -194,6 +194,21 @@ fn convolve(
             .enumerate()
             .try_for_each(|(j, dst)| run_job(&job, j, x, w, dst, Parallelism::Rayon(0)))
     }
+}
+
+/// Moves the axes of length one that only copy (a 1-wide kernel, no padding) to the front, keeping the order of
+/// the others: the flat layouts of input, filter and output do not change, and the innermost axis, along which
+/// the kernels copy and multiply whole runs, becomes a long one (magika's `[512, 1]` convolution runs as 1-D).
+fn trivial_axes_first(axes: [Axis; 3]) -> [Axis; 3] {
+    let trivial = |a: &Axis| {
+        a.input == 1 && a.output == 1 && a.kernel == 1 && a.pad_begin == 0 && a.pad_end == 0
+    };
+    let mut sorted = axes;
+    let (ones, rest): (Vec<Axis>, Vec<Axis>) = axes.into_iter().partition(|a| trivial(a));
+    for (slot, a) in sorted.iter_mut().zip(ones.into_iter().chain(rest)) {
+        *slot = a;
+    }
+    sorted
 }
 
 /// An epilogue with the residual values it adds (empty without a residual).
@@ -399,7 +414,7 @@ fn fill_row(plane: &[f32], a: &[Axis; 3], k: [usize; 3], lines: Range<usize>, ro
 }
 
 /// The outputs whose tap `k` falls inside the input along axis `a`.
-fn ow_range(a: &Axis, k: usize) -> Range<usize> {
+pub fn ow_range(a: &Axis, k: usize) -> Range<usize> {
     let off = k * a.dilation;
     let lo = a.pad_begin.saturating_sub(off).div_ceil(a.stride);
     let hi = (a.pad_begin + a.input)
@@ -475,15 +490,17 @@ fn depthwise_rows(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: 
 }
 
 /// Input rows padded along the width and split into `stride` phases.
-struct PhasedRows {
+pub struct PhasedRows {
     stride: usize,
     phase_len: usize,
-    row_len: usize,
+    /// The length of one laid-out row.
+    pub row_len: usize,
     pad_begin: usize,
 }
 
 impl PhasedRows {
-    fn new(aw: &Axis) -> PhasedRows {
+    /// The layout of rows along axis `aw`.
+    pub fn new(aw: &Axis) -> PhasedRows {
         let stride = aw.stride.max(1);
         let needed = (aw.output.max(1) - 1) * stride + (aw.kernel.max(1) - 1) * aw.dilation + 1;
         let padded = (aw.pad_begin + aw.input + aw.pad_end).max(needed);
@@ -498,7 +515,7 @@ impl PhasedRows {
 
     /// Lays out one input row (`out` is `row_len` long).
     #[inline(always)]
-    fn fill(&self, src: &[f32], out: &mut [f32]) {
+    pub fn fill(&self, src: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         if self.stride == 1 {
             let end = (self.pad_begin + src.len()).min(out.len());
@@ -550,7 +567,7 @@ impl PhasedRows {
 
     /// Where, in a laid-out row, output column 0 reads tap `kw`; output column `o` reads `o` further.
     #[inline(always)]
-    fn tap_offset(&self, aw: &Axis, kw: usize) -> usize {
+    pub fn tap_offset(&self, aw: &Axis, kw: usize) -> usize {
         let off = kw * aw.dilation;
         (off % self.stride) * self.phase_len + off / self.stride
     }
@@ -806,6 +823,25 @@ mod tests {
     fn kernel_matches_reference() {
         let mut rng = Lcg(7);
         let cases = [
+            // Width one (magika's layout: runs as 1-D along the height), and height one.
+            case(
+                &[1, 6, 40, 1],
+                &[5, 6, 5, 1],
+                false,
+                &[2, 1],
+                &[1, 1],
+                &[1, 0],
+                &[2, 0],
+            ),
+            case(
+                &[1, 6, 1, 40],
+                &[6, 1, 1, 1, 3],
+                true,
+                &[1, 1],
+                &[1, 2],
+                &[0, 1],
+                &[0, 1],
+            ),
             // 2-D: plain, strided, dilated, asymmetric pads, odd sizes, batch > 1.
             case(
                 &[1, 3, 9, 9],

@@ -1,8 +1,10 @@
 //! f32 MaxPool (every version, indices included) and AvgPool kernels: problems lifted to three spatial axes,
 //! window taps clipped to the input once per output row instead of tested per tap, parallel over N·C planes.
+//! MaxPool without indices (version 1, or a later one whose indices nobody reads) takes the running max of one
+//! input run per tap over each output row, which vectorises.
 
-use super::conv::{tap_range, tap_source};
-use super::{Kernel, take_output};
+use super::conv::{PhasedRows, ow_range, tap_range, tap_source};
+use super::{Kernel, math, take_output, with_scratch};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::conv::{Axis, lift3};
@@ -18,10 +20,26 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
     }
     let any = op.as_any();
     if let Some(m) = any.downcast_ref::<MaxPool>() {
-        return Some(Box::new(MaxPoolKernel(m.clone())));
+        return Some(Box::new(MaxPoolKernel {
+            op: m.clone(),
+            indices: m.has_indices(),
+        }));
     }
     any.downcast_ref::<AvgPool>()
         .map(|a| Box::new(AvgPoolKernel(a.clone())) as Box<dyn Kernel>)
+}
+
+/// The f32 MaxPool kernel for a node whose indices output nobody reads: it produces the values only (one
+/// output), so the plan must give the node no slot for its indices.
+pub fn select_values_only(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
+    let m = op.as_any().downcast_ref::<MaxPool>()?;
+    let [x] = inputs else { return None };
+    (x.element_type == ElementType::F32).then(|| {
+        Box::new(MaxPoolKernel {
+            op: m.clone(),
+            indices: false,
+        }) as Box<dyn Kernel>
+    })
 }
 
 /// Plane geometry shared by the pooling kernels.
@@ -67,6 +85,13 @@ impl Planes {
         }
     }
 
+    /// True when every window holds at least one input value (padding alone never makes a window).
+    fn no_empty_window(&self) -> bool {
+        self.axes
+            .iter()
+            .all(|a| (0..a.output).all(|o| !tap_range(a, o).is_empty()))
+    }
+
     /// The offset within the plane of taps `k` of output `o`.
     fn offset(&self, o: [usize; 3], k: [usize; 3]) -> usize {
         let a = &self.axes;
@@ -78,7 +103,11 @@ impl Planes {
 
 /// The f32 MaxPool kernel.
 #[derive(Debug)]
-struct MaxPoolKernel(MaxPool);
+struct MaxPoolKernel {
+    op: MaxPool,
+    /// Whether it computes (and returns) the indices output.
+    indices: bool,
+}
 
 impl Kernel for MaxPoolKernel {
     fn recycles_outputs(&self) -> bool {
@@ -91,10 +120,23 @@ impl Kernel for MaxPoolKernel {
     ) -> Result<Vec<Tensor>> {
         check_input_count(inputs, 1, 1)?;
         let x = inputs[0];
-        let (axes, axis_size) = self.0.resolve(x.shape())?;
+        let (axes, axis_size) = self.op.resolve(x.shape())?;
         let p = Planes::new(x.shape(), &axes)?;
         let xs = x.typed::<f32>()?;
         let mut values = take_output(spare, 0, ElementType::F32, &p.out_shape);
+        if !self.indices && p.no_empty_window() {
+            if p.out_size > 0 {
+                values
+                    .typed_mut::<f32>()?
+                    .par_chunks_mut(p.out_size)
+                    .enumerate()
+                    .for_each(|(c, v)| {
+                        let base = c * p.in_size;
+                        max_values_plane_best(&p, &xs[base..base + p.in_size], v);
+                    });
+            }
+            return Ok(vec![values]);
+        }
         let mut indices = vec![0i64; p.count * p.out_size];
         if p.out_size > 0 {
             let vs = values.typed_mut::<f32>()?;
@@ -110,9 +152,9 @@ impl Kernel for MaxPoolKernel {
                 });
         }
         let mut out = vec![values];
-        if self.0.has_indices() {
+        if self.indices {
             out.push(Tensor::from_i64s(
-                self.0.index_element_type,
+                self.op.index_element_type,
                 &p.out_shape,
                 &indices,
             )?);
@@ -122,6 +164,54 @@ impl Kernel for MaxPoolKernel {
     fn name(&self) -> &'static str {
         "max_pool_f32"
     }
+}
+
+/// Max over each window of one plane, values only, when no window is all padding: the plane's rows are laid
+/// out split into stride phases ([`PhasedRows`]), so that the input values one tap reads for a row of outputs
+/// are contiguous; each output row starts at -inf and takes, per tap, the max with that run.
+#[inline(always)]
+fn max_values_plane(p: &Planes, x: &[f32], v: &mut [f32]) {
+    let a = &p.axes;
+    let (oh_n, iw) = (a[1].output.max(1), a[2].input);
+    let layout = PhasedRows::new(&a[2]);
+    // Per tap along the width: the outputs it reaches in the input, and where output 0 reads it.
+    let runs: Vec<_> = (0..a[2].kernel)
+        .map(|kw| (ow_range(&a[2], kw), layout.tap_offset(&a[2], kw)))
+        .filter(|(outs, _)| !outs.is_empty())
+        .collect();
+    let rows = a[0].input * a[1].input;
+    with_scratch(rows * layout.row_len, |phased| {
+        for (src, out) in x
+            .chunks_exact(iw.max(1))
+            .zip(phased.chunks_exact_mut(layout.row_len))
+        {
+            layout.fill(src, out);
+        }
+        for (l, line) in v.chunks_exact_mut(a[2].output.max(1)).enumerate() {
+            let (od, oh) = (l / oh_n, l % oh_n);
+            line.fill(f32::NEG_INFINITY);
+            for kd in tap_range(&a[0], od) {
+                let d = tap_source(&a[0], od, kd);
+                for kh in tap_range(&a[1], oh) {
+                    let row = (d * a[1].input + tap_source(&a[1], oh, kh)) * layout.row_len;
+                    for (outs, offset) in &runs {
+                        let from = row + offset + outs.start;
+                        let reads = phased.get(from..from + outs.len()).unwrap_or(&[]);
+                        for (o, value) in line[outs.clone()].iter_mut().zip(reads) {
+                            // A compare-and-select rather than f32::max (whose NaN rule costs two more
+                            // instructions): one vector max. A NaN input is skipped.
+                            *o = if *value > *o { *value } else { *o };
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+math::best_isa_fn! {
+    /// [`max_values_plane`] compiled for the best ISA.
+    fn max_values_plane_best[](p: &Planes, x: &[f32], v: &mut [f32]) => max_values_plane
 }
 
 /// Max over each window of one plane; `idx` receives offsets within the plane (0 for all-padding windows).
@@ -356,6 +446,7 @@ mod tests {
                             m.axis = axis;
                             if m.infer(&[TensorDesc::of_tensor(&x[0])]).is_ok() {
                                 assert_kernel_matches(&m, &x, &[], 0.0, 0.0);
+                                values_only_matches_reference(&m, &x[0]);
                             }
                         }
                     }
@@ -367,6 +458,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The values-only kernel returns exactly the reference's values (and nothing else).
+    fn values_only_matches_reference(m: &MaxPool, x: &Tensor) {
+        let kernel = select_values_only(m, &[TensorDesc::of_tensor(x)]).unwrap();
+        let got = kernel.run(&[x]).unwrap();
+        let want = m.evaluate(&[x]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].shape(), want[0].shape());
+        assert_eq!(
+            got[0].typed::<f32>().unwrap(),
+            want[0].typed::<f32>().unwrap()
+        );
     }
 
     #[test]
