@@ -21,11 +21,21 @@ pub const NR: usize = 16;
 pub const MR: usize = 6;
 /// Depth of one K block.
 const KC: usize = 256;
+/// The deepest K block: K is cut into the fewest blocks of at most this depth, all of about the same depth
+/// (K = 257 is one block, not 256 and a 1-deep block that costs a whole extra pass over C).
+const KC_MAX: usize = KC + KC / 4;
+/// Below this many panels per thread, threads split the rows of C instead of its panels.
+const FEW_PANELS: usize = 4;
 /// Rows of A per M block: an `MC × KC` block of A, packed into `MR`-row tiles, stays in L2 while the thread's
 /// panels pass over it.
 const MC: usize = 96;
 /// Values in one packed block of A (packed into the thread's scratch memory).
-const A_BLOCK: usize = MC.div_ceil(MR) * MR * KC;
+const A_BLOCK: usize = MC.div_ceil(MR) * MR * KC_MAX;
+
+/// The depth of the K blocks of a product of depth `k` (the last one may be shallower).
+fn k_block(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC_MAX).max(1)).max(1)
+}
 
 /// A `K × N` matrix packed into column panels.
 #[derive(Debug, Clone)]
@@ -121,24 +131,30 @@ pub fn sgemm(
     }
     let panels = n.div_ceil(NR);
     let threads = if parallel {
-        rayon::current_num_threads().min(panels)
+        rayon::current_num_threads()
     } else {
         1
     };
     let c_ptr = SharedMut(c.as_mut_ptr());
-    let run = |range: std::ops::Range<usize>| {
+    let run = |rows: Range<usize>, range: Range<usize>| {
         let c_ptr = &c_ptr;
         // SAFETY: the checks above bound every row `i < m` of A (k values from `i * lda`) and of C (n values from
-        // `i * ldc`); threads own disjoint panel ranges, so disjoint columns of C.
-        unsafe { panels_product(a, m, lda, b, range, c_ptr.0, ldc, epilogue) };
+        // `i * ldc`); threads own disjoint row or panel ranges, so disjoint parts of C.
+        unsafe { panels_product(a, lda, rows, b, range, c_ptr.0, ldc, epilogue) };
     };
     if threads <= 1 {
-        run(0..panels);
-    } else {
-        let per = panels.div_ceil(threads);
-        (0..threads)
+        run(0..m, 0..panels);
+    } else if panels >= FEW_PANELS * threads || m < FEW_PANELS * MR * threads {
+        let per = panels.div_ceil(threads.min(panels));
+        (0..panels.div_ceil(per))
             .into_par_iter()
-            .for_each(|t| run(t * per..((t + 1) * per).min(panels)));
+            .for_each(|t| run(0..m, t * per..((t + 1) * per).min(panels)));
+    } else {
+        // Few panels to share and many rows (a narrow B): threads split the rows, and each packs only its own.
+        let per = m.div_ceil(threads).next_multiple_of(MR);
+        (0..m.div_ceil(per))
+            .into_par_iter()
+            .for_each(|t| run(t * per..((t + 1) * per).min(m), 0..panels));
     }
     Ok(())
 }
@@ -192,6 +208,21 @@ fn pack_tiles(
         .enumerate()
     {
         let first = rows.start + t * MR;
+        if col_stride == 1 && first + MR <= rows.end {
+            // A whole tile of contiguous rows: interleave their runs of `kb` values.
+            let run = |r: usize| {
+                let at = (first + r) * row_stride + kc;
+                a.get(at..at + kb)
+            };
+            if let [Some(r0), Some(r1), Some(r2), Some(r3), Some(r4), Some(r5)] =
+                [run(0), run(1), run(2), run(3), run(4), run(5)]
+            {
+                for (p, column) in tile.chunks_exact_mut(MR).enumerate() {
+                    column.copy_from_slice(&[r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]]);
+                }
+                continue;
+            }
+        }
         for (p, column) in tile.chunks_exact_mut(MR).enumerate() {
             for (r, v) in column.iter_mut().enumerate() {
                 let i = first + r;
@@ -218,15 +249,17 @@ struct SharedMut(*mut f32);
 // SAFETY: see `sgemm`: the threads write disjoint column ranges.
 unsafe impl Sync for SharedMut {}
 
-/// Columns `panels × NR` of C (`m` rows at `c`, row stride `ldc`) = A · those panels of `b`, then `epilogue`.
+/// Rows `rows` × columns `panels × NR` of C (row `i` at `c + i * ldc`) = A · those panels of `b`, then
+/// `epilogue`.
 ///
 /// # Safety
-/// Rows `i < m` of A hold `b.k` values from `i * lda`; rows of C hold `b.n` writable values from `c + i * ldc`.
+/// Rows `i` in `rows` of A hold `b.k` values from `i * lda`; those rows of C hold `b.n` writable values from
+/// `c + i * ldc`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn panels_product(
     a: &[f32],
-    m: usize,
     lda: usize,
+    rows: Range<usize>,
     b: &PackedB,
     panels: std::ops::Range<usize>,
     c: *mut f32,
@@ -237,14 +270,14 @@ unsafe fn panels_product(
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return with_scratch(A_BLOCK, |tiles| {
             // SAFETY: the features are present; the caller's bounds hold; `tiles` holds an MC x KC block.
-            unsafe { avx2::panels_product(a, m, lda, b, panels, c, ldc, tiles, epilogue) }
+            unsafe { avx2::panels_product(a, lda, rows, b, panels, c, ldc, tiles, epilogue) }
         });
     }
     let k = b.k;
     for j in panels {
         let panel = b.panel(j);
         let cols = NR.min(b.n - j * NR);
-        for i in 0..m {
+        for i in rows.clone() {
             // SAFETY: row i of C holds n values (caller); j * NR + cols <= n; no other reference to them is alive.
             let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc + j * NR), cols) };
             for (col, out) in row.iter_mut().enumerate() {
@@ -257,7 +290,7 @@ unsafe fn panels_product(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{KC, MC, MR, NR, PackedB, TileEpilogue, pack_tiles};
+    use super::{MC, MR, NR, PackedB, TileEpilogue, k_block, pack_tiles};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -267,8 +300,8 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn panels_product(
         a: &[f32],
-        m: usize,
         lda: usize,
+        rows: Range<usize>,
         b: &PackedB,
         panels: Range<usize>,
         c: *mut f32,
@@ -276,11 +309,11 @@ mod avx2 {
         tiles: &mut [f32],
         epilogue: &impl TileEpilogue,
     ) {
-        let k = b.k;
-        for kc in (0..k).step_by(KC) {
-            let kb = KC.min(k - kc);
-            for mc in (0..m).step_by(MC) {
-                let m_end = (mc + MC).min(m);
+        let (k, depth) = (b.k, k_block(b.k));
+        for kc in (0..k).step_by(depth) {
+            let kb = depth.min(k - kc);
+            for mc in rows.clone().step_by(MC) {
+                let m_end = (mc + MC).min(rows.end);
                 pack_tiles(a, lda, 1, mc..m_end, (kc, kb), tiles);
                 for j in panels.clone() {
                     let cols = NR.min(b.n - j * NR);
@@ -288,14 +321,14 @@ mod avx2 {
                     let bt = unsafe { b.panel(j).as_ptr().add(kc * NR) };
                     for i in (mc..m_end).step_by(MR) {
                         let at = &tiles[(i - mc) / MR * MR * kb..];
-                        let rows = MR.min(m_end - i);
-                        // SAFETY: rows i..i + rows of C exist (caller); the tile holds kb * MR values.
+                        let height = MR.min(m_end - i);
+                        // SAFETY: rows i..i + height of C exist (caller); the tile holds kb * MR values.
                         let ct = unsafe { c.add(i * ldc + j * NR) };
-                        unsafe { tile_rows(kb, at.as_ptr(), bt, ct, ldc, rows, cols, kc > 0) };
+                        unsafe { tile_rows(kb, at.as_ptr(), bt, ct, ldc, height, cols, kc > 0) };
                         if kc + kb < k {
                             continue;
                         }
-                        for r in 0..rows {
+                        for r in 0..height {
                             // SAFETY: as above; no other reference to this row segment is alive.
                             let values =
                                 unsafe { std::slice::from_raw_parts_mut(ct.add(r * ldc), cols) };
@@ -411,12 +444,23 @@ mod tests {
 
     #[test]
     fn matches_reference_on_edge_shapes() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(edge_shapes);
+    }
+
+    fn edge_shapes() {
         for &(m, k, n) in &[
             (1, 1, 1),
             (7, 5, 17),
             (6, 300, 16),
             (13, 513, 33),
             (128, 64, 40),
+            // One K block a little deeper than KC; rows split over the threads (few panels, many rows).
+            (300, 257, 33),
+            (97, 320, 64),
             (2, 0, 3),
             (0, 4, 5),
         ] {
@@ -468,6 +512,14 @@ mod tests {
                 *v += row as f32 + (col + j) as f32 / 1000.0;
             }
         }
+    }
+
+    #[test]
+    fn k_blocks_are_even_and_few() {
+        assert_eq!(k_block(257), 257);
+        assert_eq!(k_block(512), 256);
+        assert_eq!(k_block(3072), 308);
+        assert_eq!((k_block(1), k_block(0)), (1, 1));
     }
 
     #[test]
