@@ -30,7 +30,19 @@ const FEW_PANELS: usize = 4;
 /// panels pass over it.
 const MC: usize = 96;
 /// Values in one packed block of A (packed into the thread's scratch memory).
-const A_BLOCK: usize = MC.div_ceil(MR) * MR * KC_MAX;
+const A_BLOCK: usize = MC_MAX.div_ceil(MR) * MR * KC_MAX;
+/// The most rows one M block takes: a thread with up to this many rows packs them as one block, so that each
+/// panel of B streams from memory once per K block rather than once per M block (BERT's 128 tokens).
+const MC_MAX: usize = 192;
+
+/// The rows per M block of a thread that owns `rows` rows.
+fn m_block(rows: usize) -> usize {
+    if rows <= MC_MAX {
+        rows.next_multiple_of(MR).max(MR)
+    } else {
+        MC
+    }
+}
 
 /// The depth of the K blocks of a product of depth `k` (the last one may be shallower).
 fn k_block(k: usize) -> usize {
@@ -290,11 +302,11 @@ unsafe fn panels_product(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{MC, MR, NR, PackedB, TileEpilogue, k_block, pack_tiles};
+    use super::{MR, NR, PackedB, TileEpilogue, k_block, m_block, pack_tiles};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
-    /// See `super::panels_product`: K blocked by `KC`, M by `MC`; each `MC × KC` block of A is packed into
+    /// See `super::panels_product`: K blocked by `k_block`, M by `m_block`; each M × K block of A is packed into
     /// `tiles` as `MR`-row tiles, then every panel of the range takes those tiles.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
@@ -312,8 +324,9 @@ mod avx2 {
         let (k, depth) = (b.k, k_block(b.k));
         for kc in (0..k).step_by(depth) {
             let kb = depth.min(k - kc);
-            for mc in rows.clone().step_by(MC) {
-                let m_end = (mc + MC).min(rows.end);
+            let block = m_block(rows.len());
+            for mc in rows.clone().step_by(block) {
+                let m_end = (mc + block).min(rows.end);
                 pack_tiles(a, lda, 1, mc..m_end, (kc, kb), tiles);
                 for j in panels.clone() {
                     let cols = NR.min(b.n - j * NR);
@@ -512,6 +525,14 @@ mod tests {
                 *v += row as f32 + (col + j) as f32 / 1000.0;
             }
         }
+    }
+
+    #[test]
+    fn m_blocks_take_a_few_hundred_rows_whole() {
+        assert_eq!(m_block(128), 132);
+        assert_eq!(m_block(1), MR);
+        assert_eq!(m_block(MC_MAX + 1), MC);
+        assert!(m_block(MC_MAX) * KC_MAX <= A_BLOCK);
     }
 
     #[test]
