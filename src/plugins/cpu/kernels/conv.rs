@@ -823,7 +823,7 @@ mod tests {
     fn kernel_matches_reference() {
         let mut rng = Lcg(7);
         let cases = [
-            // Width one (magika's layout: runs as 1-D along the height), and height one.
+            // Width one (magika's layout: runs as 1-D along the height), also depthwise, and height one.
             case(
                 &[1, 6, 40, 1],
                 &[5, 6, 5, 1],
@@ -832,6 +832,15 @@ mod tests {
                 &[1, 1],
                 &[1, 0],
                 &[2, 0],
+            ),
+            case(
+                &[1, 6, 40, 1],
+                &[6, 1, 1, 3, 1],
+                true,
+                &[1, 1],
+                &[2, 1],
+                &[1, 0],
+                &[1, 0],
             ),
             case(
                 &[1, 6, 1, 40],

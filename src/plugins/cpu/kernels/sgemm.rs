@@ -258,7 +258,7 @@ pub trait TileEpilogue: Sync {
 
 /// A raw pointer to C that the threads share; each writes only its own columns.
 struct SharedMut(*mut f32);
-// SAFETY: see `sgemm`: the threads write disjoint column ranges.
+// SAFETY: see `sgemm`: the threads write disjoint parts of C (row or column ranges).
 unsafe impl Sync for SharedMut {}
 
 /// Rows `rows` × columns `panels × NR` of C (row `i` at `c + i * ldc`) = A · those panels of `b`, then
@@ -281,7 +281,8 @@ unsafe fn panels_product(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return with_scratch(A_BLOCK, |tiles| {
-            // SAFETY: the features are present; the caller's bounds hold; `tiles` holds an MC x KC block.
+            // SAFETY: the features are present; the caller's bounds hold; `tiles` holds the largest block of A
+            // that `m_block` and `k_block` make.
             unsafe { avx2::panels_product(a, lda, rows, b, panels, c, ldc, tiles, epilogue) }
         });
     }
