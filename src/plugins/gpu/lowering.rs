@@ -487,8 +487,8 @@ pub(super) fn lower(model: &Model, caps: &Caps) -> Result<LoweredGraph> {
 mod tests {
     use super::*;
     use crate::ops::registry::create;
-    use crate::ops::structure::{Constant, ResultOp};
-    use crate::plugins::gpu::kernels::testing::f32_parameter;
+    use crate::ops::structure::ResultOp;
+    use crate::plugins::gpu::kernels::testing::{constant, f32_parameter};
 
     /// x [2, 6] -> Relu -> Reshape to a shape computed from ShapeOf(x) -> CumSum.
     fn model() -> Model {
@@ -498,12 +498,7 @@ mod tests {
         let axis0 = Tensor::from_vec(&[1], vec![0i64]).unwrap();
         let target = Node::new(
             create("Reverse", 1).unwrap(),
-            vec![
-                shape.output(0),
-                Node::new(Box::new(Constant::new(axis0)), vec![])
-                    .unwrap()
-                    .output(0),
-            ],
+            vec![shape.output(0), constant(axis0).output(0)],
         )
         .unwrap();
         let reshape = Node::new(
@@ -511,11 +506,7 @@ mod tests {
             vec![relu.output(0), target.output(0)],
         )
         .unwrap();
-        let axis = Node::new(
-            Box::new(Constant::new(Tensor::from_vec(&[], vec![0i64]).unwrap())),
-            vec![],
-        )
-        .unwrap();
+        let axis = constant(Tensor::from_vec(&[], vec![0i64]).unwrap());
         let cumsum = Node::new(
             create("CumSum", 3).unwrap(),
             vec![reshape.output(0), axis.output(0)],

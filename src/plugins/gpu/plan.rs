@@ -787,9 +787,9 @@ fn plan_step(device: &GpuDevice, l: Lowered, dispatches: Vec<Dispatch>) -> Resul
 mod tests {
     use super::*;
     use crate::ops::registry::create;
-    use crate::ops::structure::{Constant, ResultOp};
+    use crate::ops::structure::ResultOp;
     use crate::plugins::gpu::context;
-    use crate::plugins::gpu::kernels::testing::{f32_parameter, have_gpu};
+    use crate::plugins::gpu::kernels::testing::{constant, f32_parameter, have_gpu};
 
     fn unary_chain(ops: &[&str], reshape_after: Option<usize>) -> Model {
         let p = f32_parameter(&[2, 6]);
@@ -798,7 +798,7 @@ mod tests {
             x = Node::new(create(name, 1).unwrap(), vec![x.output(0)]).unwrap();
             if reshape_after == Some(i) {
                 let shape = Tensor::from_vec(&[3], vec![3i64, 2, 2]).unwrap();
-                let c = Node::new(Box::new(Constant::new(shape)), vec![]).unwrap();
+                let c = constant(shape);
                 x = Node::new(
                     create("Reshape", 1).unwrap(),
                     vec![x.output(0), c.output(0)],
@@ -861,7 +861,6 @@ mod tests {
             return;
         }
         let x = f32_parameter(&[2, 3]);
-        let constant = |t: Tensor| Node::new(Box::new(Constant::new(t)), vec![]).unwrap();
         let bias = constant(Tensor::from_vec(&[3], vec![1.0f32, -2.0, 0.5]).unwrap());
         let two = constant(Tensor::from_vec(&[], vec![2.0f32]).unwrap());
         let node = |name: &str, ins: &[&Node]| {
@@ -938,11 +937,7 @@ mod tests {
         // Swish(x, beta = 2) * y: beta is written into the shader, so the fused kernel reads x and y only.
         let param = || f32_parameter(&[4]);
         let (x, y) = (param(), param());
-        let beta = Node::new(
-            Box::new(Constant::new(Tensor::from_vec(&[], vec![2.0f32]).unwrap())),
-            vec![],
-        )
-        .unwrap();
+        let beta = constant(Tensor::from_vec(&[], vec![2.0f32]).unwrap());
         let swish = Node::new(
             create("Swish", 4).unwrap(),
             vec![x.output(0), beta.output(0)],
@@ -1020,7 +1015,6 @@ mod tests {
         }
         let mut rng = crate::plugins::cpu::kernels::testing::Lcg(4);
         let x = rng.tensor(&[1, 3, 6, 6]);
-        let constant = |t: Tensor| Node::new(Box::new(Constant::new(t)), vec![]).unwrap();
         let conv_op = || {
             let mut op = create("Convolution", 1).unwrap();
             let attrs: Vec<(String, crate::ir::AttrValue)> = [
@@ -1079,22 +1073,15 @@ mod tests {
         }
         // Slice-8 x[:, 1:INT64_MAX]: the bounds do not fit the GPU's i32 storage, and need not.
         let p = f32_parameter(&[2, 6]);
-        let constant = |v: Vec<i64>| {
-            Node::new(
-                Box::new(Constant::new(Tensor::from_vec(&[v.len()], v).unwrap())),
-                vec![],
-            )
-            .unwrap()
-            .output(0)
-        };
+        let bound = |v: Vec<i64>| constant(Tensor::from_vec(&[v.len()], v).unwrap()).output(0);
         let slice = Node::new(
             create("Slice", 8).unwrap(),
             vec![
                 p.output(0),
-                constant(vec![1]),
-                constant(vec![i64::MAX]),
-                constant(vec![1]),
-                constant(vec![1]),
+                bound(vec![1]),
+                bound(vec![i64::MAX]),
+                bound(vec![1]),
+                bound(vec![1]),
             ],
         )
         .unwrap();

@@ -174,6 +174,11 @@ pub mod testing {
 
     pub use crate::plugins::gpu::context::have_gpu_for_tests as have_gpu;
 
+    /// A Constant node holding `value`.
+    pub fn constant(value: Tensor) -> Node {
+        Node::new(Box::new(Constant::new(value)), vec![]).expect("a Constant node")
+    }
+
     /// A Parameter node of an f32 tensor of `shape`.
     pub fn f32_parameter(shape: &[usize]) -> Node {
         Node::new(
@@ -197,7 +202,7 @@ pub mod testing {
         let mut srcs = Vec::new();
         for (i, t) in inputs.iter().enumerate() {
             let node = if constant.get(i).copied().unwrap_or(false) {
-                Node::new(Box::new(Constant::new(t.clone())), vec![])?
+                self::constant(t.clone())
             } else {
                 let p = Node::new(
                     Box::new(Parameter::new(
