@@ -91,7 +91,7 @@ impl Plan {
             slot_count - 1
         };
         let mut fusions = super::fusion::epilogues(&order)?;
-        let use_counts = crate::transformations::use_counts(model)?;
+        let readers = crate::transformations::Readers::of_graph(&order);
         // Absorbed node id → the slot of the fused step that computes its output.
         let mut fused_into: HashMap<u64, usize> = HashMap::new();
         let by_id: HashMap<u64, &Node> = order.iter().map(|n| (n.id(), n)).collect();
@@ -124,7 +124,7 @@ impl Plan {
             // A MaxPool whose indices nobody reads computes its values only, and its indices get no slot.
             let values_only = ty == "MaxPool"
                 && node.output_count() == 2
-                && !use_counts.contains_key(&(node.id(), 1))
+                && readers.of(&node.output(1)).is_empty()
                 && node
                     .input(0)
                     .is_ok_and(|x| x.element_type() == ElementType::F32);
