@@ -126,13 +126,14 @@ impl Kernel for MaxPoolKernel {
         let mut values = take_output(spare, 0, ElementType::F32, &p.out_shape);
         if !self.indices && p.no_empty_window() {
             if p.out_size > 0 {
+                let runs = WidthRuns::new(&p.axes[2]);
                 values
                     .typed_mut::<f32>()?
                     .par_chunks_mut(p.out_size)
                     .enumerate()
                     .for_each(|(c, v)| {
                         let base = c * p.in_size;
-                        max_values_plane_best(&p, &xs[base..base + p.in_size], v);
+                        max_values_plane_best(&p, &runs, &xs[base..base + p.in_size], v);
                     });
             }
             return Ok(vec![values]);
@@ -170,15 +171,9 @@ impl Kernel for MaxPoolKernel {
 /// out split into stride phases ([`PhasedRows`]), so that the input values one tap reads for a row of outputs
 /// are contiguous; each output row starts at -inf and takes, per tap, the max with that run.
 #[inline(always)]
-fn max_values_plane(p: &Planes, x: &[f32], v: &mut [f32]) {
+fn max_values_plane(p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) {
     let a = &p.axes;
-    let (oh_n, iw) = (a[1].output.max(1), a[2].input);
-    let layout = PhasedRows::new(&a[2]);
-    // Per tap along the width: the outputs it reaches in the input, and where output 0 reads it.
-    let runs: Vec<_> = (0..a[2].kernel)
-        .map(|kw| (ow_range(&a[2], kw), layout.tap_offset(&a[2], kw)))
-        .filter(|(outs, _)| !outs.is_empty())
-        .collect();
+    let (oh_n, iw, layout) = (a[1].output.max(1), a[2].input, &runs.layout);
     let rows = a[0].input * a[1].input;
     with_scratch(rows * layout.row_len, |phased| {
         for (src, out) in x
@@ -194,7 +189,7 @@ fn max_values_plane(p: &Planes, x: &[f32], v: &mut [f32]) {
                 let d = tap_source(&a[0], od, kd);
                 for kh in tap_range(&a[1], oh) {
                     let row = (d * a[1].input + tap_source(&a[1], oh, kh)) * layout.row_len;
-                    for (outs, offset) in &runs {
+                    for (outs, offset) in &runs.taps {
                         let from = row + offset + outs.start;
                         let reads = phased.get(from..from + outs.len()).unwrap_or(&[]);
                         for (o, value) in line[outs.clone()].iter_mut().zip(reads) {
@@ -211,7 +206,26 @@ fn max_values_plane(p: &Planes, x: &[f32], v: &mut [f32]) {
 
 math::best_isa_fn! {
     /// [`max_values_plane`] compiled for the best ISA.
-    fn max_values_plane_best[](p: &Planes, x: &[f32], v: &mut [f32]) => max_values_plane
+    fn max_values_plane_best[](p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) => max_values_plane
+}
+
+/// The phased row layout of [`max_values_plane`] and, per tap along the width, the outputs it reaches in the
+/// input and where output 0 reads it in a laid-out row (taps reaching no output left out): the same for every
+/// plane of a run.
+struct WidthRuns {
+    layout: PhasedRows,
+    taps: Vec<(std::ops::Range<usize>, usize)>,
+}
+
+impl WidthRuns {
+    fn new(aw: &Axis) -> WidthRuns {
+        let layout = PhasedRows::new(aw);
+        let taps = (0..aw.kernel)
+            .map(|kw| (ow_range(aw, kw), layout.tap_offset(aw, kw)))
+            .filter(|(outs, _)| !outs.is_empty())
+            .collect();
+        WidthRuns { layout, taps }
+    }
 }
 
 /// Max over each window of one plane; `idx` receives offsets within the plane (0 for all-padding windows).
