@@ -131,6 +131,15 @@ const LAYERS: &[Layer] = &[
         groups: 576,
     },
     Layer {
+        name: "mbv2 dw 3x3 960",
+        cin: 960,
+        cout: 960,
+        size: 7,
+        kernel: 3,
+        stride: 1,
+        groups: 960,
+    },
+    Layer {
         name: "mbv2 dw 3x3 32",
         cin: 32,
         cout: 32,
