@@ -6,12 +6,14 @@ transformer of `helpers.models` (built with `openvino.opset16`), each saved by `
 weights and with `compress_to_fp16=True`.
 """
 
+import numpy as np
 import pytest
 from helpers.models import BUILT_MODELS
 from helpers.openvino_ir import (
     LIGHT_MODEL_NAMES,
     RANDOM_SUFFIX,
     RANDOMIZED_LIGHT_MODEL_NAMES,
+    light_model_path,
 )
 from helpers.runtime import (
     assert_outputs_close,
@@ -43,7 +45,32 @@ def check_against_openvino(rt, ov, xml, inputs=None):
 )
 def test_light_onnx_model(rt, ov, ov_ir, name, compress):
     pytest.importorskip("onnx")
+    if name in OPENVINO_DEPARTS_FROM_ONNX_RUNTIME:
+        skip_where_openvino_departs_from_onnx_runtime(ov, ov_ir.xml(name, compress), name)
     check_against_openvino(rt, ov, ov_ir.xml(name, compress))
+
+
+# Light models whose outputs OpenVINO's CPU plugin computes differently from ONNX Runtime on some CPUs: the light
+# SqueezeNet (constant weights, so all 1000 logits are almost equal) comes out one-hot from OpenVINO 2026.4.1 on
+# AVX-512 machines at f32, where ONNX Runtime and the output shipped with the model give 0.001 for every class.
+# ferrovino is checked against the shipped output in tests/test_onnx_models.py either way.
+OPENVINO_DEPARTS_FROM_ONNX_RUNTIME = ("light_squeezenet",)
+
+
+def skip_where_openvino_departs_from_onnx_runtime(ov, xml, name):
+    """Skips (naming both answers) when OpenVINO and ONNX Runtime disagree on the light model `name`."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = light_model_path(name)
+    model = ov.Core().read_model(str(xml))
+    inputs = random_inputs(model, seed=0)
+    expected = infer(compile_f32(ov, model), inputs)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feeds = {i.name: x for i, x in zip(session.get_inputs(), inputs)}
+    reference = session.run(None, feeds)
+    for got, want in zip(expected, reference):
+        if not np.allclose(got, want.reshape(got.shape), rtol=1e-3, atol=1e-4):
+            pytest.skip(f"OpenVINO departs from ONNX Runtime on {name} on this CPU (max |diff| "
+                        f"{np.max(np.abs(got - want.reshape(got.shape))):.3g}); the oracle is not usable here")
 
 
 @pytest.mark.parametrize("compress", COMPRESSION)
