@@ -494,12 +494,11 @@ pub fn node_to_py(py: Python<'_>, node: Node) -> PyResult<Py<PyAny>> {
             .and_then(|p| p.obj.as_ref())
             .map(|o| o.bind(py).clone())
     };
-    if let Some(obj) = instance {
-        if let Ok(custom) = obj.cast::<PyCustomOp>() {
-            if node_of(custom) == node {
-                return Ok(obj.unbind());
-            }
-        }
+    if let Some(obj) = instance
+        && let Ok(custom) = obj.cast::<PyCustomOp>()
+        && node_of(custom) == node
+    {
+        return Ok(obj.unbind());
     }
     Ok(Py::new(py, PyNode(node))?.into_any())
 }

@@ -121,10 +121,10 @@ pub fn extract_element_type(obj: &Bound<'_, PyAny>) -> PyResult<ElementType> {
     if let Ok(t) = obj.cast::<PyType>() {
         return Ok(t.get().0);
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        if let Ok(t) = s.to_cow()?.parse::<ElementType>() {
-            return Ok(t);
-        }
+    if let Ok(s) = obj.cast::<PyString>()
+        && let Ok(t) = s.to_cow()?.parse::<ElementType>()
+    {
+        return Ok(t);
     }
     let np = obj.py().import("numpy")?;
     let dtype = np

@@ -239,10 +239,9 @@ fn tensor_of_array(
         && !et.is_sub_byte()
         && !et.is_narrow_float()
         && et != ElementType::BF16
+        && let Ok(shared) = wrap_array(arr.clone(), et, &shape, true)
     {
-        if let Ok(shared) = wrap_array(arr.clone(), et, &shape, true) {
-            return Ok(shared.inner);
-        }
+        return Ok(shared.inner);
     }
     match numpy_name(et) {
         Some(dtype) if !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16 => {

@@ -44,10 +44,10 @@ fn variable_of(node: &Node) -> Result<Option<VariableInfo>> {
 pub fn used_variables(model: &Model) -> Result<Vec<VariableInfo>> {
     let mut found: Vec<VariableInfo> = Vec::new();
     for node in model.ordered_ops()? {
-        if let Some(v) = variable_of(&node)? {
-            if !found.iter().any(|f| f.id == v.id) {
-                found.push(v);
-            }
+        if let Some(v) = variable_of(&node)?
+            && !found.iter().any(|f| f.id == v.id)
+        {
+            found.push(v);
         }
     }
     Ok(found)

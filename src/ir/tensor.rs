@@ -173,7 +173,7 @@ impl Tensor {
                 fmt_shape(shape)
             )));
         }
-        let aligned = (map.as_ptr() as usize + offset) % element_type.size().max(1) == 0;
+        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(element_type.size().max(1));
         if !aligned {
             return Tensor::from_bytes(element_type, shape, &map[offset..end]);
         }
@@ -306,7 +306,7 @@ impl Tensor {
         if b.is_empty() {
             return Ok(&[]);
         }
-        if b.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+        if !(b.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>()) {
             return Err(Error::Internal("misaligned tensor buffer".into()));
         }
         // SAFETY: type checked above, alignment checked, and every bit pattern is a valid value of T.
@@ -322,7 +322,7 @@ impl Tensor {
         if b.is_empty() {
             return Ok(&mut []);
         }
-        if b.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+        if !(b.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>()) {
             return Err(Error::Internal("misaligned tensor buffer".into()));
         }
         let n = b.len() / std::mem::size_of::<T>();

@@ -488,7 +488,7 @@ impl CumSum {
         let dim = shape[axis];
         let inner: usize = shape[axis + 1..].iter().product();
         let mut out = vec![T::default(); v.len()];
-        for base in (0..v.len()).filter(|i| (i / inner) % dim.max(1) == 0) {
+        for base in (0..v.len()).filter(|i| (i / inner).is_multiple_of(dim.max(1))) {
             let mut acc = T::default();
             for j in 0..dim {
                 let j = if self.reverse { dim - 1 - j } else { j };

@@ -312,10 +312,10 @@ fn effective_config(plugin: &dyn Plugin, config: &Config) -> Config {
     let mut all = Config::new();
     if let Ok(PropertyValue::Map(supported)) = plugin.get_property(keys::SUPPORTED_PROPERTIES) {
         for (key, mutability) in supported {
-            if mutability.to_string() == "RW" {
-                if let Ok(v) = plugin.get_property(&key) {
-                    all.insert(key, v);
-                }
+            if mutability.to_string() == "RW"
+                && let Ok(v) = plugin.get_property(&key)
+            {
+                all.insert(key, v);
             }
         }
     }

@@ -216,7 +216,7 @@ impl Op for Split {
         let n = self.parts()? as usize;
         let dim = x.shape()[a];
         crate::ensure!(
-            dim % n == 0,
+            dim.is_multiple_of(n),
             Shape,
             "dimension {a} of length {dim} does not split into {n} equal parts"
         );

@@ -74,7 +74,7 @@ pub fn batched(model: &Model, n: usize) -> Option<Model> {
             .and_then(|d| d.first())
             .is_some_and(|d| d.get() == Some(1))
     };
-    let byte_sized = |o: &crate::ir::Output| o.element_type().bitwidth() % 8 == 0;
+    let byte_sized = |o: &crate::ir::Output| o.element_type().bitwidth().is_multiple_of(8);
     let ios: Vec<_> = model.inputs().into_iter().chain(model.outputs()).collect();
     let stateless = model.sinks.is_empty();
     if n < 2 || !stateless || !ios.iter().all(|o| leading_one(&o.shape()) && byte_sized(o)) {

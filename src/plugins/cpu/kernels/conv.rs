@@ -3,6 +3,7 @@
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
+use super::direct_conv::{self, PackedFilters};
 use super::epilogue::Epilogue;
 use super::{Kernel, math, take_output, with_scratch};
 use crate::error::{Error, Result};
@@ -33,11 +34,33 @@ pub fn with_epilogue(
     {
         return None;
     }
+    let filters = inputs
+        .get(1)
+        .and_then(|w| w.value.as_ref())
+        .and_then(|w| pack_filters(w, kind));
     Some(Box::new(ConvKernel {
         attrs: attrs.clone(),
         kind,
         epilogue,
+        filters,
     }))
+}
+
+/// A constant filter packed for [`direct_conv`], unless it is depthwise (which runs its own loop) or 1x1 (which
+/// runs as a GEMM).
+fn pack_filters(w: &Tensor, kind: ConvKind) -> Option<PackedFilters> {
+    let shape = w.shape();
+    let (groups, out_per_group, rest) = match (kind.grouped, shape) {
+        (false, [m, rest @ ..]) => (1, *m, rest),
+        (true, [g, m, rest @ ..]) => (*g, *m, rest),
+        _ => return None,
+    };
+    let (in_per_group, taps) = rest.split_first()?;
+    let depthwise = out_per_group == 1 && *in_per_group == 1;
+    if depthwise || taps.iter().product::<usize>() == 1 {
+        return None;
+    }
+    PackedFilters::pack(w.typed::<f32>().ok()?, groups, out_per_group)
 }
 
 /// The f32 convolution kernel.
@@ -46,6 +69,8 @@ struct ConvKernel {
     attrs: ConvAttrs,
     kind: ConvKind,
     epilogue: Epilogue,
+    /// The filter packed at compile time, when it is a constant.
+    filters: Option<PackedFilters>,
 }
 
 impl Kernel for ConvKernel {
@@ -89,6 +114,7 @@ impl Kernel for ConvKernel {
         convolve(
             x.typed::<f32>()?,
             w.typed::<f32>()?,
+            self.filters.as_ref(),
             &g,
             &epilogue,
             out.typed_mut::<f32>()?,
@@ -156,6 +182,7 @@ fn method(g: &ConvGeometry) -> Method {
 fn convolve(
     x: &[f32],
     w: &[f32],
+    filters: Option<&PackedFilters>,
     g: &ConvGeometry,
     epilogue: &EpilogueInputs,
     out: &mut [f32],
@@ -177,6 +204,7 @@ fn convolve(
     }
     let job = Job {
         g,
+        filters,
         epilogue,
         axes,
         isz,
@@ -220,6 +248,7 @@ struct EpilogueInputs<'a> {
 /// What every (batch, group) job shares.
 struct Job<'a> {
     g: &'a ConvGeometry,
+    filters: Option<&'a PackedFilters>,
     epilogue: &'a EpilogueInputs<'a>,
     axes: [Axis; 3],
     isz: usize,
@@ -249,6 +278,22 @@ fn run_job(
     let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
     let (first, osz) = (gr * g.out_per_group, job.osz);
     let epilogue = job.epilogue.epilogue;
+    let packed = job
+        .filters
+        .and_then(|f| f.group(gr, g.out_per_group, g.in_per_group * job.ksz));
+    // 1x1 convolutions stay on the GEMM, which measured faster for them.
+    if let (Some(filter), Method::Im2col, true) =
+        (packed, job.method, direct_conv::suits(&job.axes))
+    {
+        let finish = |channel: usize, at: usize, values: &mut [f32]| {
+            let from = channel * osz + at;
+            let r = residual.get(from..from + values.len()).unwrap_or(&[]);
+            epilogue.apply(values, first + channel, values.len(), r);
+        };
+        let parallel = !matches!(par, Parallelism::None);
+        let axes = &job.axes;
+        return direct_conv::convolve(xs, g.in_per_group, axes, filter, dst, &finish, parallel);
+    }
     match job.method {
         Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
@@ -809,6 +854,7 @@ mod tests {
         };
         let job = Job {
             g: &g,
+            filters: None,
             epilogue: &inputs,
             axes: *axes,
             isz: axes.iter().map(|a| a.input).product(),
@@ -1077,13 +1123,15 @@ mod tests {
         }
     }
 
-    /// A fused epilogue (bias, residual, clamp) for one job with a parallel GEMM, for a 1x1 filter and for
-    /// grouped jobs, against the reference convolution followed by the same steps.
+    /// A fused epilogue (bias, residual, clamp) for one job with a parallel GEMM, for a 1x1 filter, for
+    /// grouped jobs and for the direct convolution, against the reference convolution followed by the same steps.
     #[test]
     fn fused_epilogue_matches_the_unfused_steps() {
         let mut rng = Lcg(11);
         for (data, filter, grouped) in [
             (vec![1, 20, 9, 11], vec![13, 20, 3, 3], false),
+            (vec![1, 20, 9, 29], vec![40, 20, 3, 3], false),
+            (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
         ] {
@@ -1135,6 +1183,87 @@ mod tests {
                 assert!((want - g).abs() <= 1e-4, "{data:?} at {i}: {g} vs {want}");
             }
         }
+    }
+
+    /// Geometries that run the direct AVX-512 convolution with a constant filter (where the CPU has AVX-512;
+    /// elsewhere they check the im2col path): partial panel pairs and every tile width, strides 2 along the
+    /// width, dilation, asymmetric padding, 1-D and 3-D, groups and batches.
+    #[test]
+    fn direct_convolution_matches_reference() {
+        let mut rng = Lcg(5);
+        let cases = [
+            case(
+                &[1, 5, 14, 31],
+                &[40, 5, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 3, 33, 65],
+                &[17, 3, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 1],
+                &[1, 0],
+            ),
+            case(
+                &[1, 4, 20, 30],
+                &[16, 4, 3, 3],
+                false,
+                &[1, 1],
+                &[2, 2],
+                &[2, 2],
+                &[2, 2],
+            ),
+            case(
+                &[1, 3, 29, 40],
+                &[8, 3, 7, 7],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[3, 3],
+                &[2, 2],
+            ),
+            case(&[1, 6, 50], &[33, 6, 5], false, &[2], &[1], &[2], &[2]),
+            case(
+                &[1, 2, 5, 8, 20],
+                &[16, 2, 3, 3, 3],
+                false,
+                &[1, 1, 1],
+                &[1, 1, 1],
+                &[1, 1, 1],
+                &[1, 1, 1],
+            ),
+            case(
+                &[2, 8, 12, 24],
+                &[2, 20, 4, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+        ];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for c in &cases {
+                let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
+                assert_eq!(
+                    direct_conv::suits(&axes),
+                    direct_conv::available(),
+                    "{:?}",
+                    c.data
+                );
+                check(c, &mut rng);
+            }
+        });
     }
 
     #[test]

@@ -102,7 +102,8 @@ impl PackedB {
         self.n
     }
 
-    fn panel(&self, j: usize) -> &[f32] {
+    /// Panel `j`: columns `j * NR..` as `k` rows of [`NR`] values (zero past the last column).
+    pub fn panel(&self, j: usize) -> &[f32] {
         &self.data[j * self.k * NR..(j + 1) * self.k * NR]
     }
 }

@@ -283,7 +283,7 @@ fn fit(src: &[i64]) -> Option<IndexMap> {
         while inner * size < n && src[inner * size] - base == size as i64 * stride {
             size += 1;
         }
-        if n % (inner * size) != 0 {
+        if !n.is_multiple_of(inner * size) {
             return None;
         }
         axes.push(Axis {

@@ -1,0 +1,391 @@
+//! Direct f32 convolution for CPUs with AVX-512: no im2col buffer and no GEMM packing per call.
+//!
+//! The filter is packed once, at compile time, as the right-hand side of `out^T[positions × C_out] =
+//! patches[positions × K] · filter^T[K × C_out]`: [`PackedB`] panels of [`NR`] output channels, one 16-lane
+//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line by one or
+//! two panels keeps its sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
+//! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
+//! unfolded. Finished tiles are stored transposed into the NCHW output, and the epilogue runs on each work
+//! item's output lines while they are in cache.
+
+use super::sgemm::{NR, PackedB};
+use super::with_scratch;
+use crate::error::{Error, Result};
+use crate::ops::conv::Axis;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// The most output positions one tile holds (24 accumulators for two panels, of AVX-512's 32 registers).
+const MAX_POSITIONS: usize = 12;
+/// Work items per thread the output is cut into (for balance).
+const ITEMS_PER_THREAD: usize = 4;
+
+/// Whether this CPU runs [`convolve`].
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether [`convolve`] serves a convolution of axes `a`: strides of 1 or 2 along the width and output lines
+/// long enough to fill tiles.
+pub fn suits(a: &[Axis; 3]) -> bool {
+    available() && matches!(a[2].stride, 1 | 2) && a[2].output >= MAX_POSITIONS
+}
+
+/// One filter per group, packed for [`convolve`].
+#[derive(Debug)]
+pub struct PackedFilters {
+    groups: Vec<PackedB>,
+}
+
+impl PackedFilters {
+    /// Packs `w`, `groups` consecutive row-major `[out_per_group × (in_per_group · taps)]` matrices; `None`
+    /// where [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
+    pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
+        let per_group = w.len() / groups.max(1);
+        if !available()
+            || out_per_group == 0
+            || !per_group.is_multiple_of(out_per_group)
+            || per_group == 0
+        {
+            return None;
+        }
+        let k = per_group / out_per_group;
+        let groups = w
+            .chunks_exact(per_group)
+            .map(|g| PackedB::pack(g, k, out_per_group, 1, k))
+            .collect::<Result<Vec<_>>>()
+            .ok()?;
+        Some(PackedFilters { groups })
+    }
+
+    /// The packed filter of group `g` when it has `out_per_group` filters of `k` values.
+    pub fn group(&self, g: usize, out_per_group: usize, k: usize) -> Option<&PackedB> {
+        self.groups
+            .get(g)
+            .filter(|b| b.n() == out_per_group && b.k() == k)
+    }
+}
+
+/// The input as [`convolve`] reads it: padded so that every tap of every output lies inside, with the
+/// distance between consecutive values along each axis.
+struct Layout {
+    /// Padded lengths (depth, height, width).
+    len: [usize; 3],
+}
+
+impl Layout {
+    fn of(a: &[Axis; 3]) -> Layout {
+        let len = std::array::from_fn(|i| {
+            let ax = &a[i];
+            let reach =
+                (ax.output.max(1) - 1) * ax.stride + (ax.kernel.max(1) - 1) * ax.dilation + 1;
+            reach.max(ax.pad_begin + ax.input)
+        });
+        Layout { len }
+    }
+
+    fn plane(&self) -> usize {
+        self.len.iter().product()
+    }
+
+    /// Whether the input itself has this layout (no padding to add).
+    fn is_input(&self, a: &[Axis; 3]) -> bool {
+        a.iter()
+            .zip(self.len)
+            .all(|(ax, len)| ax.pad_begin == 0 && len == ax.input)
+    }
+
+    /// Offset of tap `(kd, kh, kw)` of input channel `c` from an output's first tap.
+    fn tap(&self, a: &[Axis; 3], c: usize, k: [usize; 3]) -> usize {
+        c * self.plane()
+            + (k[0] * a[0].dilation * self.len[1] + k[1] * a[1].dilation) * self.len[2]
+            + k[2] * a[2].dilation
+    }
+
+    /// Offset of output line `(od, oh)`'s first tap of channel 0.
+    fn line(&self, a: &[Axis; 3], od: usize, oh: usize) -> usize {
+        (od * a[0].stride * self.len[1] + oh * a[1].stride) * self.len[2]
+    }
+}
+
+/// Copies `channels` input planes into `padded` (laid out by `layout`), zeros around them.
+fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded: &mut [f32]) {
+    let plane = a[0].input * a[1].input * a[2].input;
+    let [_, hp, wp] = layout.len;
+    let fill = |(src, dst): (&[f32], &mut [f32])| {
+        dst.fill(0.0);
+        for (r, row) in src.chunks_exact(a[2].input.max(1)).enumerate() {
+            let (d, h) = (r / a[1].input.max(1), r % a[1].input.max(1));
+            let at = ((d + a[0].pad_begin) * hp + h + a[1].pad_begin) * wp + a[2].pad_begin;
+            dst[at..at + row.len()].copy_from_slice(row);
+        }
+    };
+    x.par_chunks_exact(plane.max(1))
+        .zip(padded.par_chunks_exact_mut(layout.plane().max(1)))
+        .take(channels)
+        .for_each(fill);
+}
+
+/// The convolution of one (batch, group) job: `dst[C_out × P] = filter · patches(x)` with `x` the group's
+/// `channels` input planes and `P` the output positions of `a` (which [`suits`]); then `finish(channel,
+/// first position, values)` on every finished stretch of an output channel. Threads split output lines and
+/// panels when `parallel`.
+pub fn convolve(
+    x: &[f32],
+    channels: usize,
+    a: &[Axis; 3],
+    filter: &PackedB,
+    dst: &mut [f32],
+    finish: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    parallel: bool,
+) -> Result<()> {
+    let taps = [a[0].kernel, a[1].kernel, a[2].kernel];
+    let (m, k) = (filter.n(), filter.k());
+    let lines = a[0].output * a[1].output;
+    let ow = a[2].output;
+    let positions = lines * ow;
+    let plane = a[0].input * a[1].input * a[2].input;
+    if !suits(a)
+        || k != channels * taps.iter().product::<usize>()
+        || dst.len() != m * positions
+        || x.len() < channels * plane
+    {
+        return Err(Error::Internal(format!(
+            "direct convolution of {channels} channels x {taps:?} taps by a {k}x{m} filter into {} values",
+            dst.len()
+        )));
+    }
+    if positions == 0 || m == 0 {
+        return Ok(());
+    }
+    let layout = Layout::of(a);
+    let offsets: Vec<usize> = (0..channels)
+        .flat_map(|c| (0..taps[0]).map(move |kd| (c, kd)))
+        .flat_map(|(c, kd)| (0..taps[1]).map(move |kh| (c, kd, kh)))
+        .flat_map(|(c, kd, kh)| (0..taps[2]).map(move |kw| [c, kd, kh, kw]))
+        .map(|[c, kd, kh, kw]| layout.tap(a, c, [kd, kh, kw]))
+        .collect();
+    let out = SharedOutput(dst.as_mut_ptr());
+    let run = |input: &[f32]| {
+        let panels = m.div_ceil(NR);
+        let pairs = panels.div_ceil(2);
+        let threads = if parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let bands = (ITEMS_PER_THREAD * threads).div_ceil(pairs).clamp(1, lines);
+        let per_band = lines.div_ceil(bands);
+        let bands = lines.div_ceil(per_band);
+        let job = Job {
+            input,
+            offsets: &offsets,
+            a,
+            layout: &layout,
+            filter,
+            positions,
+        };
+        let item = |i: usize| {
+            let (band, pair) = (i / pairs, i % pairs);
+            let band_lines = band * per_band..((band + 1) * per_band).min(lines);
+            let panel_range = pair * 2..(pair * 2 + 2).min(panels);
+            // SAFETY: items own disjoint (channel, line) blocks of `dst`, whose length was checked.
+            unsafe { job.item(band_lines.clone(), panel_range.clone(), out.get()) };
+            let span = band_lines.start * ow..band_lines.end * ow;
+            for channel in panel_range.start * NR..(panel_range.end * NR).min(m) {
+                // SAFETY: as above; this item wrote these values and no other reference to them is alive.
+                let values = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.get().add(channel * positions + span.start),
+                        span.len(),
+                    )
+                };
+                finish(channel, span.start, values);
+            }
+        };
+        if threads > 1 {
+            (0..bands * pairs).into_par_iter().for_each(item);
+        } else {
+            (0..bands * pairs).for_each(item);
+        }
+    };
+    if layout.is_input(a) {
+        run(x);
+    } else {
+        with_scratch(channels * layout.plane(), |padded| {
+            pad_input(x, channels, a, &layout, padded);
+            run(padded)
+        });
+    }
+    Ok(())
+}
+
+/// What every work item of [`convolve`] shares.
+struct Job<'a> {
+    input: &'a [f32],
+    offsets: &'a [usize],
+    a: &'a [Axis; 3],
+    layout: &'a Layout,
+    filter: &'a PackedB,
+    positions: usize,
+}
+
+impl Job<'_> {
+    /// Output lines `lines` × the output channels of panels `panels` (one or two), into the output at `out`.
+    ///
+    /// # Safety
+    /// `out` holds `filter.n() × positions` values; no one else writes this item's block.
+    unsafe fn item(&self, lines: Range<usize>, panels: Range<usize>, out: *mut f32) {
+        let (a, ow) = (self.a, self.a[2].output);
+        let oh_n = a[1].output.max(1);
+        let m = self.filter.n();
+        let first_channel = panels.start * NR;
+        let channels = (panels.end * NR).min(m) - first_channel;
+        let weights: Vec<*const f32> = panels
+            .clone()
+            .map(|j| self.filter.panel(j).as_ptr())
+            .collect();
+        for line in lines {
+            let base = self.layout.line(a, line / oh_n, line % oh_n);
+            let mut w0 = 0;
+            while w0 < ow {
+                let width = tile_width(ow - w0);
+                let at = first_channel * self.positions + line * ow + w0;
+                let tile = Tile {
+                    input: self.input,
+                    first: base + w0 * a[2].stride,
+                    offsets: self.offsets,
+                    weights: &weights,
+                    channels,
+                    // SAFETY: the caller's bound on `out`; the tile writes `channels` rows of `width` values
+                    // from `at`, each `positions` apart.
+                    out: unsafe { out.add(at) },
+                    ld: self.positions,
+                };
+                // SAFETY: `suits` held (AVX-512 present); `Layout` pads the input so that every tap of every
+                // output reads inside it.
+                unsafe { tile.run(width, a[2].stride) };
+                w0 += width;
+            }
+        }
+    }
+}
+
+/// The widest tile (12, 8, 4, 2 or 1 positions) that fits `left` positions.
+fn tile_width(left: usize) -> usize {
+    [MAX_POSITIONS, 8, 4, 2, 1]
+        .into_iter()
+        .find(|&w| w <= left)
+        .unwrap_or(1)
+}
+
+/// One tile: consecutive output positions of a line by one or two panels.
+struct Tile<'a> {
+    input: &'a [f32],
+    /// Offset of the first position's first tap in `input`.
+    first: usize,
+    offsets: &'a [usize],
+    /// The panels' values (one or two).
+    weights: &'a [*const f32],
+    /// Output channels written (at most `weights.len() * NR`).
+    channels: usize,
+    out: *mut f32,
+    /// Distance between output channels in `out`.
+    ld: usize,
+}
+
+impl Tile<'_> {
+    /// Computes and stores `width` positions, `stride` input values apart.
+    ///
+    /// # Safety
+    /// AVX-512F is present; every `first + offset + p * stride` (p < width) lies in `input`; `out` holds
+    /// `channels` rows of `width` values, `ld` apart.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn run(&self, width: usize, stride: usize) {
+        macro_rules! dispatch {
+            ($($w:literal)*) => {
+                match (width, stride, self.weights.len()) {
+                    $(
+                        ($w, 1, 2) => unsafe { avx512::tile::<$w, 1, 2>(self) },
+                        ($w, 1, _) => unsafe { avx512::tile::<$w, 1, 1>(self) },
+                        ($w, _, 2) => unsafe { avx512::tile::<$w, 2, 2>(self) },
+                        ($w, _, _) => unsafe { avx512::tile::<$w, 2, 1>(self) },
+                    )*
+                    _ => {}
+                }
+            };
+        }
+        dispatch!(12 8 4 2 1);
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn run(&self, _width: usize, _stride: usize) {}
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{NR, Tile};
+    use std::arch::x86_64::*;
+
+    /// `W` positions (`S` apart in the input) × `P` panels, summed over every tap, stored transposed.
+    ///
+    /// # Safety
+    /// See [`Tile::run`].
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tile<const W: usize, const S: usize, const P: usize>(t: &Tile) {
+        let mut acc = [[_mm512_setzero_ps(); P]; W];
+        let x = unsafe { t.input.as_ptr().add(t.first) };
+        let mut w: [*const f32; P] = [std::ptr::null(); P];
+        w.copy_from_slice(&t.weights[..P]);
+        for (k, &off) in t.offsets.iter().enumerate() {
+            // SAFETY: the caller's bounds: panels hold `offsets.len()` rows of NR values; every tap of every
+            // position lies in the input.
+            unsafe {
+                let mut v = [_mm512_setzero_ps(); P];
+                for p in 0..P {
+                    v[p] = _mm512_loadu_ps(w[p].add(k * NR));
+                }
+                let src = x.add(off);
+                for (r, sums) in acc.iter_mut().enumerate() {
+                    let b = _mm512_set1_ps(*src.add(r * S));
+                    for p in 0..P {
+                        sums[p] = _mm512_fmadd_ps(b, v[p], sums[p]);
+                    }
+                }
+            }
+        }
+        let mut sums = [[0.0f32; NR]; W];
+        for p in 0..P {
+            for (row, vectors) in sums.iter_mut().zip(&acc) {
+                // SAFETY: `row` holds NR values.
+                unsafe { _mm512_storeu_ps(row.as_mut_ptr(), vectors[p]) };
+            }
+            let channels = t.channels.saturating_sub(p * NR).min(NR);
+            for c in 0..channels {
+                // SAFETY: the caller's bound on `out`: channel p * NR + c < t.channels has W values.
+                let dst = unsafe { t.out.add((p * NR + c) * t.ld) };
+                for (r, row) in sums.iter().enumerate() {
+                    unsafe { *dst.add(r) = row[c] };
+                }
+            }
+        }
+    }
+}
+
+/// The output's base pointer, shared by work items that write disjoint blocks.
+struct SharedOutput(*mut f32);
+// SAFETY: see `convolve`: every work item writes its own block of channels × lines.
+unsafe impl Sync for SharedOutput {}
+
+impl SharedOutput {
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
