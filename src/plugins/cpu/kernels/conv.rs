@@ -1187,7 +1187,7 @@ mod tests {
 
     /// Geometries that run the direct AVX-512 convolution with a constant filter (where the CPU has AVX-512;
     /// elsewhere they check the im2col path): partial panel pairs and every tile width, strides 2 along the
-    /// width, dilation, asymmetric padding, 1-D and 3-D, groups and batches.
+    /// width, dilation, asymmetric padding, 1-D and 3-D, groups and batches, lines shorter than a tile.
     #[test]
     fn direct_convolution_matches_reference() {
         let mut rng = Lcg(5);
@@ -1246,6 +1246,25 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
                 &[1, 1],
+            ),
+            // Lines shorter than a tile (ResNet-50's 7x7): tiles wrap across them.
+            case(
+                &[1, 24, 7, 7],
+                &[36, 24, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 5, 9, 11],
+                &[20, 5, 3, 2],
+                false,
+                &[1, 1],
+                &[1, 2],
+                &[0, 1],
+                &[2, 0],
             ),
         ];
         let pool = rayon::ThreadPoolBuilder::new()

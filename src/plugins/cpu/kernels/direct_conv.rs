@@ -33,9 +33,20 @@ pub fn available() -> bool {
 }
 
 /// Whether [`convolve`] serves a convolution of axes `a`: strides of 1 or 2 along the width and output lines
-/// long enough to fill tiles.
+/// long enough to fill tiles, or short lines that [`wraps`].
 pub fn suits(a: &[Axis; 3]) -> bool {
-    available() && matches!(a[2].stride, 1 | 2) && a[2].output >= MAX_POSITIONS
+    available() && matches!(a[2].stride, 1 | 2) && (a[2].output >= MAX_POSITIONS || wraps(a))
+}
+
+/// Whether tiles run across the ends of output lines: 2-D with stride 1, where consecutive positions along the
+/// padded input's rows are one value apart, line ends included (the positions a tile spends on the padding
+/// between lines are computed and dropped). Chosen for lines shorter than a tile (ResNet-50's 7x7 layers).
+fn wraps(a: &[Axis; 3]) -> bool {
+    a[2].output < MAX_POSITIONS
+        && a[0].output == 1
+        && a[0].kernel == 1
+        && a[1].stride == 1
+        && a[2].stride == 1
 }
 
 /// One filter per group, packed for [`convolve`].
@@ -216,11 +227,15 @@ pub fn convolve(
             (0..bands * pairs).for_each(item);
         }
     };
-    if layout.is_input(a) {
+    if layout.is_input(a) && !wraps(a) {
         run(x);
     } else {
-        with_scratch(channels * layout.plane(), |padded| {
-            pad_input(x, channels, a, &layout, padded);
+        // A wrapping tile may read up to a line and a tile past the last plane.
+        let slack = layout.len[2] + MAX_POSITIONS;
+        with_scratch(channels * layout.plane() + slack, |padded| {
+            let (planes, tail) = padded.split_at_mut(channels * layout.plane());
+            pad_input(x, channels, a, &layout, planes);
+            tail.fill(0.0);
             run(padded)
         });
     }
@@ -252,25 +267,47 @@ impl Job<'_> {
             .clone()
             .map(|j| self.filter.panel(j).as_ptr())
             .collect();
+        let mut tile = Tile {
+            input: self.input,
+            first: 0,
+            offsets: self.offsets,
+            weights: &weights,
+            channels,
+            // SAFETY: the caller's bound on `out`: channel `first_channel` starts there.
+            out: unsafe { out.add(first_channel * self.positions) },
+            ld: self.positions,
+            dest: [SKIP; MAX_POSITIONS],
+        };
+        if wraps(a) {
+            // Positions numbered along the padded rows: `oh * pitch + ow`, which is also where they start.
+            let pitch = self.layout.len[2];
+            let numbered = lines.start * pitch..(lines.end - 1) * pitch + ow;
+            let mut q = numbered.start;
+            while q < numbered.end {
+                let width = tile_width(numbered.end - q);
+                for (r, d) in tile.dest.iter_mut().enumerate().take(width) {
+                    let (oh, w) = ((q + r) / pitch, (q + r) % pitch);
+                    *d = if w < ow { oh * ow + w } else { SKIP };
+                }
+                tile.first = q;
+                // SAFETY: `suits` held (AVX-512 present); the scratch holds the padded planes and the slack
+                // that the last tile reads past them; `dest` names this item's positions only.
+                unsafe { tile.run(width, 1) };
+                q += width;
+            }
+            return;
+        }
         for line in lines {
             let base = self.layout.line(a, line / oh_n, line % oh_n);
             let mut w0 = 0;
             while w0 < ow {
                 let width = tile_width(ow - w0);
-                let at = first_channel * self.positions + line * ow + w0;
-                let tile = Tile {
-                    input: self.input,
-                    first: base + w0 * a[2].stride,
-                    offsets: self.offsets,
-                    weights: &weights,
-                    channels,
-                    // SAFETY: the caller's bound on `out`; the tile writes `channels` rows of `width` values
-                    // from `at`, each `positions` apart.
-                    out: unsafe { out.add(at) },
-                    ld: self.positions,
-                };
+                for (r, d) in tile.dest.iter_mut().enumerate().take(width) {
+                    *d = line * ow + w0 + r;
+                }
+                tile.first = base + w0 * a[2].stride;
                 // SAFETY: `suits` held (AVX-512 present); `Layout` pads the input so that every tap of every
-                // output reads inside it.
+                // output reads inside it; `dest` names this item's positions only.
                 unsafe { tile.run(width, a[2].stride) };
                 w0 += width;
             }
@@ -296,17 +333,23 @@ struct Tile<'a> {
     weights: &'a [*const f32],
     /// Output channels written (at most `weights.len() * NR`).
     channels: usize,
+    /// The first output channel's values.
     out: *mut f32,
     /// Distance between output channels in `out`.
     ld: usize,
+    /// Where each position of the tile goes in its channel's values, or [`SKIP`].
+    dest: [usize; MAX_POSITIONS],
 }
+
+/// A [`Tile::dest`] that drops the position (padding between wrapped lines).
+const SKIP: usize = usize::MAX;
 
 impl Tile<'_> {
     /// Computes and stores `width` positions, `stride` input values apart.
     ///
     /// # Safety
     /// AVX-512F is present; every `first + offset + p * stride` (p < width) lies in `input`; `out` holds
-    /// `channels` rows of `width` values, `ld` apart.
+    /// `channels` rows of `ld` values, and each `dest` of the first `width` is [`SKIP`] or below `ld`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn run(&self, width: usize, stride: usize) {
         macro_rules! dispatch {
@@ -369,10 +412,13 @@ mod avx512 {
             }
             let channels = t.channels.saturating_sub(p * NR).min(NR);
             for c in 0..channels {
-                // SAFETY: the caller's bound on `out`: channel p * NR + c < t.channels has W values.
+                // SAFETY: the caller's bound on `out`: channel p * NR + c < t.channels has `ld` values.
                 let dst = unsafe { t.out.add((p * NR + c) * t.ld) };
-                for (r, row) in sums.iter().enumerate() {
-                    unsafe { *dst.add(r) = row[c] };
+                for (row, &d) in sums.iter().zip(&t.dest) {
+                    if d != super::SKIP {
+                        // SAFETY: `d < ld` (caller).
+                        unsafe { *dst.add(d) = row[c] };
+                    }
                 }
             }
         }
