@@ -1,5 +1,6 @@
 //! f32 convolution kernels (Convolution, GroupConvolution): a direct loop for depthwise filters, a plain GEMM
-//! for 1x1 stride-1 unpadded filters, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
+//! for 1x1 stride-1 unpadded filters, the direct AVX-512 convolution of [`direct_conv`] for other constant
+//! filters where the CPU has AVX-512, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
@@ -281,7 +282,7 @@ fn run_job(
     let packed = job
         .filters
         .and_then(|f| f.group(gr, g.out_per_group, g.in_per_group * job.ksz));
-    // 1x1 convolutions stay on the GEMM, which measured faster for them.
+    // Only kxk filters: 1x1 ones (Method::Pointwise) stay on the GEMM, which measured as fast for them.
     if let (Some(filter), Method::Im2col, true) =
         (packed, job.method, direct_conv::suits(&job.axes))
     {
@@ -1265,6 +1266,15 @@ mod tests {
                 &[1, 2],
                 &[0, 1],
                 &[2, 0],
+            ),
+            case(
+                &[1, 8, 9, 9],
+                &[16, 8, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
             ),
         ];
         let pool = rayon::ThreadPoolBuilder::new()

@@ -2,8 +2,8 @@
 //!
 //! The filter is packed once, at compile time, as the right-hand side of `out^T[positions × C_out] =
 //! patches[positions × K] · filter^T[K × C_out]`: [`PackedB`] panels of [`NR`] output channels, one 16-lane
-//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line by one or
-//! two panels keeps its sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
+//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line (or,
+//! for short lines, running across them) by one or two panels keeps its sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
 //! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
 //! unfolded. Finished tiles are stored transposed into the NCHW output, and the epilogue runs on each work
 //! item's output lines while they are in cache.
@@ -227,15 +227,13 @@ pub fn convolve(
             (0..bands * pairs).for_each(item);
         }
     };
-    if layout.is_input(a) && !wraps(a) {
+    // A wrapped tile's positions lie between the first and the last output of its lines, so its taps stay
+    // inside the planes as well.
+    if layout.is_input(a) {
         run(x);
     } else {
-        // A wrapping tile may read up to a line and a tile past the last plane.
-        let slack = layout.len[2] + MAX_POSITIONS;
-        with_scratch(channels * layout.plane() + slack, |padded| {
-            let (planes, tail) = padded.split_at_mut(channels * layout.plane());
-            pad_input(x, channels, a, &layout, planes);
-            tail.fill(0.0);
+        with_scratch(channels * layout.plane(), |padded| {
+            pad_input(x, channels, a, &layout, padded);
             run(padded)
         });
     }
@@ -263,15 +261,15 @@ impl Job<'_> {
         let m = self.filter.n();
         let first_channel = panels.start * NR;
         let channels = (panels.end * NR).min(m) - first_channel;
-        let weights: Vec<*const f32> = panels
-            .clone()
-            .map(|j| self.filter.panel(j).as_ptr())
-            .collect();
+        let mut weights = [std::ptr::null(); 2];
+        for (w, j) in weights.iter_mut().zip(panels.clone()) {
+            *w = self.filter.panel(j).as_ptr();
+        }
         let mut tile = Tile {
             input: self.input,
             first: 0,
             offsets: self.offsets,
-            weights: &weights,
+            weights: &weights[..panels.len()],
             channels,
             // SAFETY: the caller's bound on `out`: channel `first_channel` starts there.
             out: unsafe { out.add(first_channel * self.positions) },
@@ -290,8 +288,9 @@ impl Job<'_> {
                     *d = if w < ow { oh * ow + w } else { SKIP };
                 }
                 tile.first = q;
-                // SAFETY: `suits` held (AVX-512 present); the scratch holds the padded planes and the slack
-                // that the last tile reads past them; `dest` names this item's positions only.
+                // SAFETY: `suits` held (AVX-512 present); the tile's positions lie between outputs of the
+                // item's lines, whose taps `Layout` keeps inside the input; `dest` names this item's
+                // positions only.
                 unsafe { tile.run(width, 1) };
                 q += width;
             }
@@ -368,6 +367,7 @@ impl Tile<'_> {
         dispatch!(12 8 4 2 1);
     }
 
+    /// Never called: [`suits`] is false off x86-64.
     #[cfg(not(target_arch = "x86_64"))]
     unsafe fn run(&self, _width: usize, _stride: usize) {}
 }
