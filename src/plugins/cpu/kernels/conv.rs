@@ -1,12 +1,13 @@
-//! f32 convolution kernels (Convolution, GroupConvolution): a direct loop for depthwise filters, a plain GEMM
+//! f32 convolution kernels (Convolution, GroupConvolution): [`depthwise`] for one channel per group, a plain GEMM
 //! for 1x1 stride-1 unpadded filters, the direct AVX-512 convolution of [`direct_conv`] for other constant
 //! filters where the CPU has AVX-512, and im2col + GEMM (the `gemm` crate) otherwise. Every problem is lifted to
 //! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
 //! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
 
+use super::depthwise;
 use super::direct_conv::{self, PackedFilters};
 use super::epilogue::Epilogue;
-use super::{Kernel, math, take_output, with_scratch};
+use super::{Kernel, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
 use crate::ir::{ElementType, Tensor};
@@ -154,19 +155,20 @@ const EPILOGUE_TASK: usize = 1 << 14;
 /// Which algorithm a geometry runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
-    /// One filter tap set per channel.
-    Depthwise,
     /// 1x1, stride 1, unpadded: the input already is the GEMM's right operand.
     Pointwise,
     /// im2col then GEMM.
     Im2col,
 }
 
+/// One input and one output channel per group: [`depthwise`]'s convolution.
+fn is_depthwise(g: &ConvGeometry) -> bool {
+    g.in_per_group == 1 && g.out_per_group == 1 && g.groups > 1
+}
+
+/// How a convolution that is not depthwise runs.
 fn method(g: &ConvGeometry) -> Method {
-    if g.in_per_group == 1 && g.out_per_group == 1 && g.groups > 1 {
-        Method::Depthwise
-    } else if g
-        .axes
+    if g.axes
         .iter()
         .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.pad_end == 0)
     {
@@ -203,6 +205,11 @@ fn convolve(
     if block == 0 || out.is_empty() {
         return Ok(());
     }
+    if is_depthwise(g) {
+        let e = epilogue;
+        depthwise::convolve(x, w, &axes, g.groups, e.epilogue, e.residual, out);
+        return Ok(());
+    }
     let job = Job {
         g,
         filters,
@@ -214,7 +221,7 @@ fn convolve(
         method: method(g),
     };
     let jobs = g.batch * g.groups;
-    if jobs >= rayon::current_num_threads() || job.method == Method::Depthwise {
+    if jobs >= rayon::current_num_threads() {
         out.par_chunks_mut(block)
             .enumerate()
             .try_for_each(|(j, dst)| run_job(&job, j, x, w, dst, Parallelism::None))
@@ -296,7 +303,6 @@ fn run_job(
         return direct_conv::convolve(xs, g.in_per_group, axes, filter, dst, &finish, parallel);
     }
     match job.method {
-        Method::Depthwise => depthwise(xs, ws, &job.axes, dst),
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
         Method::Im2col => match banding(job, par) {
             Some(bands) => im2col_gemm_tiled(job, bands, xs, ws, dst)?,
@@ -470,71 +476,6 @@ pub fn ow_range(a: &Axis, k: usize) -> Range<usize> {
     lo.min(hi)..hi
 }
 
-/// Direct depthwise convolution of one channel: `w` holds its `kd·kh·kw` taps.
-///
-/// The channel's input rows are first laid out padded along the width and split into `stride` phases
-/// (phase `p` holds padded columns `p, p + stride, …`), so that every tap reads contiguous runs. 2-D planes
-/// also get their padding rows and run [`depthwise_2d`] (all taps of a block of outputs summed in registers);
-/// 3-D volumes run [`depthwise_rows`] (a sum of scaled contiguous slices per output row).
-fn depthwise(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32]) {
-    let layout = PhasedRows::new(&a[2]);
-    let plane_2d = a[0].input == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
-    if plane_2d && a[1].kernel * a[2].kernel <= DW_MAX_TAPS {
-        with_scratch(plane_rows(&a[1]) * layout.row_len + DW_BLOCK, |s| {
-            depthwise_2d_best(x, w, a, dst, s)
-        });
-    } else {
-        let rows = a[0].input * a[1].input;
-        with_scratch(rows * layout.row_len, |s| {
-            depthwise_rows_best(x, w, a, dst, s)
-        });
-    }
-}
-
-math::best_isa_fn! {
-    /// [`depthwise_rows`] compiled for the best ISA.
-    fn depthwise_rows_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: &mut [f32])
-        => depthwise_rows
-}
-
-math::best_isa_fn! {
-    /// [`depthwise_2d`] compiled for the best ISA.
-    fn depthwise_2d_best[](x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32])
-        => depthwise_2d
-}
-
-/// Depthwise convolution of one channel through rows laid out by [`PhasedRows`] in `phased`.
-#[inline(always)]
-fn depthwise_rows(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], phased: &mut [f32]) {
-    let aw = &a[2];
-    let layout = PhasedRows::new(aw);
-    for (r, out) in phased.chunks_exact_mut(layout.row_len).enumerate() {
-        layout.fill(&x[r * aw.input..(r + 1) * aw.input], out);
-    }
-    let (kh_n, kw_n, ow) = (a[1].kernel, a[2].kernel, aw.output);
-    let mut lines = dst.chunks_exact_mut(ow.max(1));
-    for od in 0..a[0].output {
-        for oh in 0..a[1].output {
-            let Some(line) = lines.next() else { return };
-            line.fill(0.0);
-            for kd in tap_range(&a[0], od) {
-                let d = tap_source(&a[0], od, kd);
-                for kh in tap_range(&a[1], oh) {
-                    let row = d * a[1].input + tap_source(&a[1], oh, kh);
-                    let phases = &phased[row * layout.row_len..(row + 1) * layout.row_len];
-                    for kw in 0..kw_n {
-                        let at = layout.tap_offset(aw, kw);
-                        let wv = w[(kd * kh_n + kh) * kw_n + kw];
-                        for (o, v) in line.iter_mut().zip(&phases[at..at + ow]) {
-                            *o += wv * v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Input rows padded along the width and split into `stride` phases.
 pub struct PhasedRows {
     stride: usize,
@@ -619,83 +560,6 @@ impl PhasedRows {
     }
 }
 
-/// The widest block of output columns that [`depthwise_2d`] sums in registers at once (the slack its
-/// scratch memory needs past the last row).
-const DW_BLOCK: usize = 32;
-/// The most taps (`kh·kw`) a filter of [`depthwise_2d`] has; larger filters run [`depthwise_rows`].
-const DW_MAX_TAPS: usize = 64;
-
-/// Depthwise convolution of a 2-D plane. With its padding rows laid out too (`scratch` holds
-/// [`plane_rows`] rows by [`PhasedRows`] plus [`DW_BLOCK`] values of slack), output `(oh, ow)` of tap
-/// `(kh, kw)` reads `(oh·stride_h + kh·dilation_h)·pitch + tap_offset(kw) + ow`: each block of [`DW_BLOCK`]
-/// outputs of a row is the sum over the taps of contiguous runs, kept in registers and stored once. A row's
-/// last block may read past the row (into the next one or the slack); those lanes are not stored.
-#[inline(always)]
-fn depthwise_2d(x: &[f32], w: &[f32], a: &[Axis; 3], dst: &mut [f32], scratch: &mut [f32]) {
-    let (ah, aw) = (&a[1], &a[2]);
-    let layout = PhasedRows::new(aw);
-    let (ow, pitch) = (aw.output, layout.row_len);
-    let rows = plane_rows(ah);
-    for (r, out) in scratch.chunks_exact_mut(pitch).take(rows).enumerate() {
-        match r.checked_sub(ah.pad_begin).filter(|&i| i < ah.input) {
-            Some(i) => layout.fill(&x[i * aw.input..(i + 1) * aw.input], out),
-            None => out.fill(0.0),
-        }
-    }
-    scratch[rows * pitch..].fill(0.0);
-    let phased = &scratch[..];
-    // Each tap's offset from the top-left input of its output row, with its weight.
-    let mut taps = [(0usize, 0.0f32); DW_MAX_TAPS];
-    let tap_count = ah.kernel * aw.kernel;
-    for (t, tap) in taps.iter_mut().take(tap_count).enumerate() {
-        let (kh, kw) = (t / aw.kernel, t % aw.kernel);
-        *tap = (kh * ah.dilation * pitch + layout.tap_offset(aw, kw), w[t]);
-    }
-    let taps = &taps[..tap_count.min(DW_MAX_TAPS)];
-    for (oh, line) in dst.chunks_exact_mut(ow.max(1)).enumerate() {
-        let top = oh * ah.stride * pitch;
-        // Wide rows take wider blocks: more independent sums in flight per tap.
-        match ow {
-            24.. => depthwise_row::<32>(line, phased, top, taps),
-            12.. => depthwise_row::<16>(line, phased, top, taps),
-            _ => depthwise_row::<8>(line, phased, top, taps),
-        }
-    }
-}
-
-/// One output row of [`depthwise_2d`] in blocks of `B` columns; `top` is where its first tap's input starts.
-#[inline(always)]
-fn depthwise_row<const B: usize>(
-    line: &mut [f32],
-    phased: &[f32],
-    top: usize,
-    taps: &[(usize, f32)],
-) {
-    for (b, out) in line.chunks_mut(B).enumerate() {
-        let start = top + b * B;
-        let mut acc = [0.0f32; B];
-        for &(offset, wv) in taps {
-            let at = start + offset;
-            let Some(src) = phased.get(at..at + B) else {
-                continue;
-            };
-            for l in 0..B {
-                acc[l] += wv * src[l];
-            }
-        }
-        if let Ok(full) = <&mut [f32; B]>::try_from(&mut *out) {
-            *full = acc;
-        } else {
-            out.copy_from_slice(&acc[..out.len()]);
-        }
-    }
-}
-
-/// The input rows (padding included) that [`depthwise_2d`] lays out for the output rows of axis `ah`.
-fn plane_rows(ah: &Axis) -> usize {
-    (ah.output.max(1) - 1) * ah.stride + (ah.kernel.max(1) - 1) * ah.dilation + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::epilogue::Activation;
@@ -770,7 +634,8 @@ mod tests {
                 ..Axis::unit()
             }],
         };
-        assert_eq!(method(&g(4, 1, 1, 3)), Method::Depthwise);
+        assert!(is_depthwise(&g(4, 1, 1, 3)));
+        assert!(!is_depthwise(&g(1, 4, 2, 3)));
         assert_eq!(method(&g(1, 4, 2, 1)), Method::Pointwise);
         assert_eq!(method(&g(1, 4, 2, 3)), Method::Im2col);
         assert_eq!(method(&g(4, 1, 2, 3)), Method::Im2col);
@@ -1061,6 +926,35 @@ mod tests {
                 &[1, 1, 1],
                 &[0, 0, 1],
             ),
+            // Depthwise 3-D with a stride along every axis (eight phases) and dilation in depth; a batch of
+            // many small channels (tasks spanning the batch boundary); stride 3 with padding wider than needed.
+            case(
+                &[2, 3, 7, 6, 9],
+                &[3, 1, 1, 3, 2, 3],
+                true,
+                &[2, 2, 2],
+                &[2, 1, 1],
+                &[1, 0, 1],
+                &[2, 1, 1],
+            ),
+            case(
+                &[3, 7, 5, 4],
+                &[7, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 2, 10, 11],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[3, 3],
+                &[1, 1],
+                &[2, 3],
+                &[3, 2],
+            ),
             case(
                 &[1, 3, 6, 6],
                 &[3, 2, 1, 3, 3],
@@ -1135,6 +1029,8 @@ mod tests {
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
+            // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts).
+            (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
         ] {
             let attrs = ConvAttrs {
                 strides: vec![1, 1],

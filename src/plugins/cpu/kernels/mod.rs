@@ -11,6 +11,7 @@ use std::fmt::Debug;
 pub mod conv;
 pub mod convert;
 pub mod data_movement;
+pub mod depthwise;
 pub mod direct_conv;
 pub mod elementwise;
 pub mod epilogue;
