@@ -1,11 +1,12 @@
 //! Convolution throughput of the CPU plugin on the layer shapes of ResNet-50 and MobileNetV2 at batch 1.
 //!
-//! `cargo bench --bench conv [-- FILTER]` prints GFLOP/s per layer (2 · multiply-adds / median time), only for
-//! layers whose name contains FILTER when one is given.
+//! `cargo bench --bench conv [-- FILTER] [--fused]` prints GFLOP/s per layer (2 · multiply-adds / median time),
+//! only for layers whose name contains FILTER when one is given; with `--fused` every layer ends with a
+//! per-channel bias and ReLU6, as in MobileNet (the CPU plugin fuses them into the convolution).
 
 mod common;
 
-use common::{infer, median_time, one_op_request};
+use common::{infer, median_time, op_request};
 use ferrovino::ops::Op;
 use ferrovino::ops::conv::{ConvAttrs, Convolution, GroupConvolution};
 use std::time::Duration;
@@ -244,6 +245,7 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with("--"))
         .unwrap_or_default();
+    let fused = std::env::args().any(|a| a == "--fused");
     println!("{:<24} {:>10} {:>10}", "layer", "ms", "GFLOP/s");
     for l in LAYERS.iter().filter(|l| l.name.contains(filter.as_str())) {
         let input = [1, l.cin, l.size, l.size];
@@ -253,7 +255,7 @@ fn main() {
         } else {
             vec![l.cout, l.cin, l.kernel, l.kernel]
         };
-        let mut req = one_op_request(conv_op(l), &input, &weights);
+        let mut req = op_request(conv_op(l), &input, &weights, fused);
         let t = median_time(Duration::from_millis(800), || infer(&mut req));
         let out = l.size.div_ceil(l.stride);
         let flops = 2.0 * (l.cout * out * out * cin_g * l.kernel * l.kernel) as f64;

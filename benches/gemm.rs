@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{infer, median_time, one_op_request};
+use common::{infer, median_time, op_request};
 use ferrovino::ops::linalg::MatMul;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ fn main() {
             transpose_a: false,
             transpose_b: false,
         };
-        let mut req = one_op_request(Box::new(op), &[n, n], &[n, n]);
+        let mut req = op_request(Box::new(op), &[n, n], &[n, n], false);
         let t = median_time(Duration::from_secs(2), || infer(&mut req));
         let flops = 2.0 * (n * n * n) as f64;
         println!(

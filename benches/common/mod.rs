@@ -2,6 +2,8 @@
 
 use ferrovino::ir::{ElementType, Model, Node, PartialShape, Tensor};
 use ferrovino::ops::Op;
+use ferrovino::ops::activation::Clamp;
+use ferrovino::ops::registry::create;
 use ferrovino::ops::structure::{Constant, Parameter, ResultOp};
 use ferrovino::plugins::cpu::CpuPlugin;
 use ferrovino::runtime::{Config, InferRequest, Plugin};
@@ -20,12 +22,15 @@ pub fn values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// A compiled one-op model: `op(x, constant)` with `x` a Parameter of `input_shape` and the constant
-/// (weights, packed at compile time) of `weight_shape`; its request has `x` bound to random values.
-pub fn one_op_request(
+/// A compiled model: `op(x, constant)` with `x` a Parameter of `input_shape` and the constant (weights, packed
+/// at compile time) of `weight_shape`; with `bias_relu6`, the op's output goes on through an Add of a bias per
+/// channel (`weight_shape[0]` values) and a Clamp to [0, 6] (MobileNet's epilogue, which the CPU plugin fuses
+/// into convolutions). Its request has `x` bound to random values.
+pub fn op_request(
     op: Box<dyn Op>,
     input_shape: &[usize],
     weight_shape: &[usize],
+    bias_relu6: bool,
 ) -> InferRequest {
     let build = || -> ferrovino::Result<InferRequest> {
         let p = Parameter::new(ElementType::F32, PartialShape::from_static(input_shape));
@@ -33,7 +38,15 @@ pub fn one_op_request(
         let n: usize = weight_shape.iter().product();
         let w = Tensor::from_vec(weight_shape, values(n, 7))?;
         let w = Node::new(Box::new(Constant::new(w)), vec![])?;
-        let y = Node::new(op, vec![x.output(0), w.output(0)])?;
+        let mut y = Node::new(op, vec![x.output(0), w.output(0)])?;
+        if bias_relu6 {
+            let channels = weight_shape.first().copied().unwrap_or(1);
+            let b = Tensor::from_vec(&[1, channels, 1, 1], values(channels, 5))?;
+            let b = Node::new(Box::new(Constant::new(b)), vec![])?;
+            let added = Node::new(create("Add", 1)?, vec![y.output(0), b.output(0)])?;
+            let clamp = Box::new(Clamp { min: 0.0, max: 6.0 });
+            y = Node::new(clamp, vec![added.output(0)])?;
+        }
         let r = Node::new(Box::new(ResultOp), vec![y.output(0)])?;
         let model = Model::new(vec![r], vec![], vec![x], "bench")?;
         let mut req = InferRequest::new(CpuPlugin::default().compile(&model, &Config::new())?);
