@@ -937,6 +937,25 @@ mod tests {
                 &[1, 0, 1],
                 &[2, 1, 1],
             ),
+            // Depthwise planes of several bands of lines (2-D, and 3-D with bands in every depth slice).
+            case(
+                &[1, 2, 70, 90],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[2, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 2, 3, 50, 100],
+                &[2, 1, 1, 2, 3, 3],
+                true,
+                &[1, 1, 1],
+                &[1, 1, 1],
+                &[0, 1, 1],
+                &[0, 1, 1],
+            ),
             case(
                 &[3, 7, 5, 4],
                 &[7, 1, 1, 3, 3],
@@ -1029,8 +1048,10 @@ mod tests {
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
-            // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts).
+            // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts); planes
+            // of several bands of lines.
             (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
+            (vec![1, 3, 70, 90], vec![3, 1, 1, 3, 3], true),
         ] {
             let attrs = ConvAttrs {
                 strides: vec![1, 1],

@@ -155,11 +155,13 @@ fn channels(
     let (layout, sums) = scratch.split_at_mut(plan.layout_len() + BLOCK);
     let (mut current, mut previous) = sums.split_at_mut(plan.positions);
     let mut pending: Option<&mut [f32]> = None;
+    // The offsets of the first group of taps, the same for every channel (the others, rare, are computed as
+    // they are needed).
     let mut offsets = [0usize; TAP_GROUP];
-    let first_group = plan.taps.min(TAP_GROUP);
-    for (t, o) in offsets.iter_mut().take(first_group).enumerate() {
+    for (t, o) in offsets.iter_mut().take(plan.taps).enumerate() {
         *o = plan.tap_offset(t);
     }
+    let offsets = &offsets[..plan.taps.min(TAP_GROUP)];
     for (c, (src, out)) in x
         .chunks_exact(isz.max(1))
         .zip(dst.chunks_exact_mut(osz))
@@ -170,26 +172,18 @@ fn channels(
             return;
         };
         lay_out(plan, src, layout);
-        sum_taps(
-            layout,
-            &offsets[..first_group],
-            &taps[..first_group],
-            current,
-            false,
-        );
-        for start in (TAP_GROUP..plan.taps).step_by(TAP_GROUP) {
+        // The taps in groups, each group's offsets and weights side by side in registers' reach.
+        for (group, start) in (0..plan.taps.max(1)).step_by(TAP_GROUP).enumerate() {
             let end = (start + TAP_GROUP).min(plan.taps);
-            let mut more = [0usize; TAP_GROUP];
-            for (t, o) in (start..end).zip(more.iter_mut()) {
-                *o = plan.tap_offset(t);
+            let mut pairs = [(0usize, 0.0f32); TAP_GROUP];
+            for ((t, pair), &weight) in (start..end).zip(pairs.iter_mut()).zip(&taps[start..end]) {
+                let offset = offsets
+                    .get(t)
+                    .copied()
+                    .unwrap_or_else(|| plan.tap_offset(t));
+                *pair = (offset, weight);
             }
-            sum_taps(
-                layout,
-                &more[..end - start],
-                &taps[start..end],
-                current,
-                true,
-            );
+            sum_taps(layout, &pairs[..end - start], current, group > 0);
         }
         if let Some(done) = pending.replace(out) {
             store(plan, previous, done);
@@ -277,24 +271,18 @@ fn lay_out(plan: &Plan, src: &[f32], layout: &mut [f32]) {
     }
 }
 
-/// `sums[p] (+)= Σ_t weights[t] · layout[offsets[t] + p]` for every position `p` (adding to `sums` when
-/// `accumulate`), in register blocks of [`BLOCK`] then [`TAIL`] positions.
+/// `sums[p] (+)= Σ weight · layout[offset + p]` over the `(offset, weight)` taps, for every position `p`
+/// (adding to `sums` when `accumulate`), in register blocks of [`BLOCK`] then [`TAIL`] positions.
 #[inline(always)]
-fn sum_taps(
-    layout: &[f32],
-    offsets: &[usize],
-    weights: &[f32],
-    sums: &mut [f32],
-    accumulate: bool,
-) {
+fn sum_taps(layout: &[f32], taps: &[(usize, f32)], sums: &mut [f32], accumulate: bool) {
     let mut blocks = sums.chunks_exact_mut(BLOCK);
     let mut at = 0;
     for out in &mut blocks {
-        sum_block::<BLOCK>(layout, offsets, weights, at, out, accumulate);
+        sum_block::<BLOCK>(layout, taps, at, out, accumulate);
         at += BLOCK;
     }
     for out in blocks.into_remainder().chunks_exact_mut(TAIL) {
-        sum_block::<TAIL>(layout, offsets, weights, at, out, accumulate);
+        sum_block::<TAIL>(layout, taps, at, out, accumulate);
         at += TAIL;
     }
 }
@@ -303,8 +291,7 @@ fn sum_taps(
 #[inline(always)]
 fn sum_block<const B: usize>(
     layout: &[f32],
-    offsets: &[usize],
-    weights: &[f32],
+    taps: &[(usize, f32)],
     at: usize,
     out: &mut [f32],
     accumulate: bool,
@@ -313,7 +300,7 @@ fn sum_block<const B: usize>(
     if accumulate && out.len() == B {
         acc.copy_from_slice(out);
     }
-    for (&offset, &wv) in offsets.iter().zip(weights) {
+    for &(offset, wv) in taps {
         let from = offset + at;
         let Some(src) = layout.get(from..from + B) else {
             continue;
