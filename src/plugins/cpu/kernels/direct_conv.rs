@@ -126,16 +126,27 @@ impl Layout {
     }
 }
 
-/// Copies `channels` input planes into `padded` (laid out by `layout`), zeros around them.
+/// Copies `channels` input planes into `padded` (laid out by `layout`), zeros around them: each padded row is
+/// written once, as zeros or as its input row between zeros.
 fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded: &mut [f32]) {
     let plane = a[0].input * a[1].input * a[2].input;
     let [_, hp, wp] = layout.len;
+    let [ad, ah, aw] = a;
+    let inside = |i: usize, axis: &Axis| i.checked_sub(axis.pad_begin).filter(|&i| i < axis.input);
     let fill = |(src, dst): (&[f32], &mut [f32])| {
-        dst.fill(0.0);
-        for (r, row) in src.chunks_exact(a[2].input.max(1)).enumerate() {
-            let (d, h) = (r / a[1].input.max(1), r % a[1].input.max(1));
-            let at = ((d + a[0].pad_begin) * hp + h + a[1].pad_begin) * wp + a[2].pad_begin;
-            dst[at..at + row.len()].copy_from_slice(row);
+        for (r, row) in dst.chunks_exact_mut(wp.max(1)).enumerate() {
+            let source = inside(r / hp.max(1), ad)
+                .zip(inside(r % hp.max(1), ah))
+                .and_then(|(d, h)| src.get((d * ah.input + h) * aw.input..)?.get(..aw.input));
+            let Some(source) = source else {
+                row.fill(0.0);
+                continue;
+            };
+            let (left, rest) = row.split_at_mut(aw.pad_begin.min(wp));
+            left.fill(0.0);
+            let (middle, right) = rest.split_at_mut(aw.input.min(rest.len()));
+            middle.copy_from_slice(&source[..middle.len()]);
+            right.fill(0.0);
         }
     };
     x.par_chunks_exact(plane.max(1))
