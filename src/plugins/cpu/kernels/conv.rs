@@ -39,7 +39,7 @@ pub fn with_epilogue(
     let filters = inputs
         .get(1)
         .and_then(|w| w.value.as_ref())
-        .and_then(|w| pack_filters(w, kind));
+        .and_then(|w| pack_filters(w, attrs, kind, inputs.first()));
     Some(Box::new(ConvKernel {
         attrs: attrs.clone(),
         kind,
@@ -48,9 +48,21 @@ pub fn with_epilogue(
     }))
 }
 
-/// A constant filter packed for [`direct_conv`], unless it is depthwise (which runs its own loop) or 1x1 (which
-/// runs as a GEMM).
-fn pack_filters(w: &Tensor, kind: ConvKind) -> Option<PackedFilters> {
+/// The most output positions (per channel) of a 1x1 convolution that runs [`direct_conv`]: with few positions,
+/// packing the filter once at compile time wins over the GEMM, which packs it on every call; with many, the
+/// GEMM is faster (ResNet-50's and MobileNetV2's 1x1 layers at 28x28 and below go direct, the 56x56 and
+/// 112x112 ones stay on the GEMM).
+const POINTWISE_DIRECT_POSITIONS: usize = 1024;
+
+/// A constant filter packed for [`direct_conv`], when that path will run it: not depthwise (which runs its own
+/// loop); when the input's (`data`) shape is known, only if [`direct_conv::suits`] its geometry, and for a 1x1
+/// filter only on at most [`POINTWISE_DIRECT_POSITIONS`] output positions (other 1x1 filters run as a GEMM).
+fn pack_filters(
+    w: &Tensor,
+    attrs: &ConvAttrs,
+    kind: ConvKind,
+    data: Option<&TensorDesc>,
+) -> Option<PackedFilters> {
     let shape = w.shape();
     let (groups, out_per_group, rest) = match (kind.grouped, shape) {
         (false, [m, rest @ ..]) => (1, *m, rest),
@@ -59,7 +71,21 @@ fn pack_filters(w: &Tensor, kind: ConvKind) -> Option<PackedFilters> {
     };
     let (in_per_group, taps) = rest.split_first()?;
     let depthwise = out_per_group == 1 && *in_per_group == 1;
-    if depthwise || taps.iter().product::<usize>() == 1 {
+    let pointwise = taps.iter().product::<usize>() == 1;
+    // With the input's shape known: whether the direct path takes the geometry, and its output positions.
+    let known = data.and_then(|d| d.shape.to_static()).and_then(|dims| {
+        let g = attrs.geometry(kind, &dims, shape, None).ok()?;
+        let axes = trivial_axes_first(lift3(&g.axes).ok()?);
+        let positions: usize = axes.iter().map(|a| a.output).product();
+        Some((direct_conv::suits(&axes), positions))
+    });
+    let direct = match known {
+        Some((suits, positions)) => {
+            suits && (!pointwise || positions <= POINTWISE_DIRECT_POSITIONS)
+        }
+        None => !pointwise,
+    };
+    if depthwise || !direct {
         return None;
     }
     PackedFilters::pack(w.typed::<f32>().ok()?, groups, out_per_group)
@@ -289,10 +315,8 @@ fn run_job(
     let packed = job
         .filters
         .and_then(|f| f.group(gr, g.out_per_group, g.in_per_group * job.ksz));
-    // Only kxk filters: 1x1 ones (Method::Pointwise) stay on the GEMM, which measured as fast for them.
-    if let (Some(filter), Method::Im2col, true) =
-        (packed, job.method, direct_conv::suits(&job.axes))
-    {
+    // kxk filters, and 1x1 ones on few positions (only those are packed).
+    if let (Some(filter), true) = (packed, direct_conv::suits(&job.axes)) {
         let finish = |channel: usize, at: usize, values: &mut [f32]| {
             let from = channel * osz + at;
             let r = residual.get(from..from + values.len()).unwrap_or(&[]);
@@ -1193,6 +1217,34 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
+            // 1x1 filters on few positions: stride 1, stride 2 (a downsampling shortcut), groups and batches.
+            case(
+                &[1, 40, 7, 7],
+                &[50, 40, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 24, 28, 27],
+                &[20, 24, 1, 1],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[2, 8, 5, 6],
+                &[2, 12, 4, 1, 1],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
         ];
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
@@ -1210,6 +1262,43 @@ mod tests {
                 check(c, &mut rng);
             }
         });
+    }
+
+    /// 1x1 filters are packed for the direct convolution only when the input has few positions.
+    #[test]
+    fn pointwise_filters_are_packed_for_few_positions() {
+        let kind = ConvKind {
+            grouped: false,
+            backprop: false,
+        };
+        let w = Lcg(2).tensor(&[32, 16, 1, 1]);
+        let data = |h: usize| {
+            TensorDesc::new(
+                ElementType::F32,
+                crate::ir::PartialShape::from_static(&[1, 16, h, h]),
+            )
+        };
+        let attrs = ConvAttrs {
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads_begin: vec![0, 0],
+            pads_end: vec![0, 0],
+            ..ConvAttrs::default()
+        };
+        let packs = |w: &Tensor, d: Option<&TensorDesc>| pack_filters(w, &attrs, kind, d).is_some();
+        let direct = direct_conv::available();
+        assert_eq!(packs(&w, Some(&data(32))), direct);
+        assert!(!packs(&w, Some(&data(33))));
+        assert!(!packs(&w, None));
+        let dynamic = TensorDesc::new(
+            ElementType::F32,
+            crate::ir::PartialShape::dynamic_of_rank(4),
+        );
+        assert!(!packs(&w, Some(&dynamic)));
+        // kxk filters: packed whatever the positions, and when the input's shape is unknown.
+        let w3 = Lcg(2).tensor(&[32, 16, 3, 3]);
+        assert_eq!(packs(&w3, Some(&data(40))), direct);
+        assert_eq!(packs(&w3, None), direct);
     }
 
     #[test]
