@@ -1,9 +1,9 @@
 //! f32 convolution kernels (Convolution, GroupConvolution): [`depthwise`] for one channel per group, the direct
 //! AVX-512 convolution of [`direct_conv`] for constant filters where the CPU has AVX-512 (kxk filters, and 1x1
 //! filters on few positions), a plain GEMM for other 1x1 stride-1 unpadded filters, and im2col + GEMM (the
-//! `gemm` crate) otherwise. Every problem is lifted to
-//! three spatial axes so one code path serves 1-D, 2-D and 3-D. Work is split over (batch, group) jobs with
-//! rayon when there are enough of them, otherwise the GEMM itself runs in parallel.
+//! `gemm` crate) otherwise. Every problem is lifted to three spatial axes so one code path serves 1-D, 2-D and
+//! 3-D. Work is split over (batch, group) jobs with rayon when there are enough of them, otherwise the GEMM
+//! itself runs in parallel.
 
 use super::depthwise;
 use super::direct_conv::{self, PackedFilters};
