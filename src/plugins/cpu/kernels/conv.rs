@@ -501,6 +501,29 @@ pub fn ow_range(a: &Axis, k: usize) -> Range<usize> {
     lo.min(hi)..hi
 }
 
+/// Writes `src`, whose value `i` sits at padded position `pad + i`, into the two phases of a stride-2 row:
+/// position `p` goes to index `p / 2` of `even` or of `odd` as `p` is even or odd. Values past either phase's
+/// end are dropped. Pairs of values split at once, a form that vectorises.
+pub fn split_in_two_phases(src: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
+    let q = pad / 2;
+    let (first, second) = if pad.is_multiple_of(2) {
+        (even.get_mut(q..), odd.get_mut(q..))
+    } else {
+        (odd.get_mut(q..), even.get_mut(q + 1..))
+    };
+    let (Some(first), Some(second)) = (first, second) else {
+        return;
+    };
+    let pairs = src.chunks_exact(2);
+    if let (Some(&last), Some(slot)) = (pairs.remainder().first(), first.get_mut(src.len() / 2)) {
+        *slot = last;
+    }
+    for ((pair, a), b) in pairs.zip(first.iter_mut()).zip(second.iter_mut()) {
+        *a = pair[0];
+        *b = pair[1];
+    }
+}
+
 /// Input rows padded along the width and split into `stride` phases.
 pub struct PhasedRows {
     stride: usize,
@@ -541,26 +564,8 @@ impl PhasedRows {
         let (s, n) = (self.stride, self.phase_len);
         let (q0, r0) = (self.pad_begin / s, self.pad_begin % s);
         if s == 2 {
-            // The common case in a form that vectorises: pairs split into the two phases.
             let (even, odd) = out.split_at_mut(n);
-            let (first, second) = if r0 == 0 {
-                (even.get_mut(q0..), odd.get_mut(q0..))
-            } else {
-                (odd.get_mut(q0..), even.get_mut(q0 + 1..))
-            };
-            let (Some(first), Some(second)) = (first, second) else {
-                return;
-            };
-            let pairs = src.chunks_exact(2);
-            if let (Some(&last), Some(slot)) =
-                (pairs.remainder().first(), first.get_mut(src.len() / 2))
-            {
-                *slot = last;
-            }
-            for ((pair, a), b) in pairs.zip(first.iter_mut()).zip(second.iter_mut()) {
-                *a = pair[0];
-                *b = pair[1];
-            }
+            split_in_two_phases(src, self.pad_begin, even, odd);
             return;
         }
         for (k, chunk) in src.chunks(s).enumerate() {

@@ -10,6 +10,7 @@
 //! since every channel rewrites the same interior. Tasks take whole runs of channels (threads split channels,
 //! not rows) and apply the epilogue to their channels while they are in cache.
 
+use super::conv::split_in_two_phases;
 use super::epilogue::Epilogue;
 use super::{math, with_scratch};
 use crate::ops::conv::Axis;
@@ -237,27 +238,13 @@ fn lay_out(plan: &Plan, src: &[f32], layout: &mut [f32]) {
                 }
             }
             2 => {
-                // Column `i` lands at padded position `pad + i`: phase `(pad + i) % 2`, index `(pad + i) / 2`.
-                let (q, odd) = (aw.pad_begin / 2, aw.pad_begin % 2);
-                let (even_phase, odd_phase) = layout.split_at_mut((base + pl).min(layout.len()));
-                let (first, second) = if odd == 0 {
-                    (even_phase.get_mut(base + q..), odd_phase.get_mut(q..))
-                } else {
-                    (odd_phase.get_mut(q..), even_phase.get_mut(base + q + 1..))
-                };
-                let (Some(first), Some(second)) = (first, second) else {
-                    continue;
-                };
-                let pairs = row.chunks_exact(2);
-                if let (Some(&last), Some(slot)) =
-                    (pairs.remainder().first(), first.get_mut(cols / 2))
-                {
-                    *slot = last;
-                }
-                for ((pair, a), b) in pairs.zip(first.iter_mut()).zip(second.iter_mut()) {
-                    *a = pair[0];
-                    *b = pair[1];
-                }
+                let (even, odd) = layout.split_at_mut((base + pl).min(layout.len()));
+                split_in_two_phases(
+                    row,
+                    aw.pad_begin,
+                    even.get_mut(base..).unwrap_or(&mut []),
+                    odd,
+                );
             }
             _ => {
                 for (i, &v) in row.iter().enumerate() {
