@@ -1,13 +1,15 @@
-//! f32 convolution kernels (Convolution, GroupConvolution): [`depthwise`] for one channel per group, the direct
-//! AVX-512 convolution of [`direct_conv`] for constant filters where the CPU has AVX-512 (kxk filters, and 1x1
-//! filters on few positions), a plain GEMM for other 1x1 stride-1 unpadded filters, and im2col + GEMM (the
-//! `gemm` crate) otherwise. Every problem is lifted to three spatial axes so one code path serves 1-D, 2-D and
-//! 3-D. Work is split over (batch, group) jobs with rayon when there are enough of them, otherwise the GEMM
-//! itself runs in parallel.
+//! f32 convolution kernels (Convolution, GroupConvolution): [`depthwise`] for one channel per group; where the
+//! CPU has AVX-512 and the filter is constant, [`pointwise`] for unpadded 1x1 filters (strided ones on a
+//! subsampled copy of the input) and the direct convolution of [`direct_conv`] for kxk filters and for 1x1
+//! filters on few positions; otherwise a plain GEMM for 1x1 stride-1 unpadded filters and im2col + GEMM (the
+//! `gemm` crate). Every problem is lifted to three spatial axes so one code path serves 1-D, 2-D and 3-D. Work
+//! is split over (batch, group) jobs with rayon when there are enough of them, otherwise the kernel itself runs
+//! in parallel.
 
 use super::depthwise;
 use super::direct_conv::{self, PackedFilters};
 use super::epilogue::Epilogue;
+use super::pointwise;
 use super::{Kernel, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -49,21 +51,24 @@ pub fn with_epilogue(
     }))
 }
 
-/// The most output positions (per channel) of a 1x1 convolution that runs [`direct_conv`]: with few positions,
-/// packing the filter once at compile time wins over the GEMM, which packs it on every call; with many, the
-/// GEMM is faster (ResNet-50's and MobileNetV2's 1x1 layers at 28x28 and below go direct, the 56x56 and
-/// 112x112 ones stay on the GEMM).
-const POINTWISE_DIRECT_POSITIONS: usize = 1024;
+/// A constant filter packed at compile time for the path that will run it.
+#[derive(Debug)]
+enum PackedFilter {
+    /// For [`direct_conv`]: kxk filters.
+    Direct(PackedFilters),
+    /// For [`pointwise`]: 1x1 filters.
+    Pointwise(pointwise::PackedFilters),
+}
 
-/// A constant filter packed for [`direct_conv`], when that path will run it: not depthwise (which runs its own
-/// loop); when the input's (`data`) shape is known, only if [`direct_conv::suits`] its geometry, and for a 1x1
-/// filter only on at most [`POINTWISE_DIRECT_POSITIONS`] output positions (other 1x1 filters run as a GEMM).
+/// A constant filter packed for [`direct_conv`] or [`pointwise`], when that path will run it: not depthwise
+/// (which runs its own loop); when the input's (`data`) shape is known, a kxk filter only if
+/// [`direct_conv::suits`] its geometry and a 1x1 filter only if the geometry is [`unpadded_pointwise`].
 fn pack_filters(
     w: &Tensor,
     attrs: &ConvAttrs,
     kind: ConvKind,
     data: Option<&TensorDesc>,
-) -> Option<PackedFilters> {
+) -> Option<PackedFilter> {
     let shape = w.shape();
     let (groups, out_per_group, rest) = match (kind.grouped, shape) {
         (false, [m, rest @ ..]) => (1, *m, rest),
@@ -71,25 +76,42 @@ fn pack_filters(
         _ => return None,
     };
     let (in_per_group, taps) = rest.split_first()?;
-    let depthwise = out_per_group == 1 && *in_per_group == 1;
-    let pointwise = taps.iter().product::<usize>() == 1;
-    // With the input's shape known: whether the direct path takes the geometry, and its output positions.
-    let known = data.and_then(|d| d.shape.to_static()).and_then(|dims| {
-        let g = attrs.geometry(kind, &dims, shape, None).ok()?;
-        let axes = trivial_axes_first(lift3(&g.axes).ok()?);
-        let positions: usize = axes.iter().map(|a| a.output).product();
-        Some((direct_conv::suits(&axes), positions))
-    });
-    let direct = match known {
-        Some((suits, positions)) => {
-            suits && (!pointwise || positions <= POINTWISE_DIRECT_POSITIONS)
-        }
-        None => !pointwise,
-    };
-    if depthwise || !direct {
+    if out_per_group == 1 && *in_per_group == 1 {
         return None;
     }
-    PackedFilters::pack(w.typed::<f32>().ok()?, groups, out_per_group)
+    // With the input's shape known: the geometry as the kernels see it.
+    let known = data.and_then(|d| d.shape.to_static()).and_then(|dims| {
+        let g = attrs.geometry(kind, &dims, shape, None).ok()?;
+        Some(trivial_axes_first(lift3(&g.axes).ok()?))
+    });
+    let w = w.typed::<f32>().ok()?;
+    if taps.iter().product::<usize>() == 1 {
+        return match known {
+            Some(a) if !unpadded_pointwise(&a) => None,
+            Some(a)
+                if positions(&a) <= POINTWISE_DIRECT_POSITIONS
+                    && direct_conv::suits(&compact(&a)) =>
+            {
+                PackedFilters::pack(w, groups, out_per_group).map(PackedFilter::Direct)
+            }
+            _ => pointwise::PackedFilters::pack(w, groups, out_per_group)
+                .map(PackedFilter::Pointwise),
+        };
+    }
+    if known.is_some_and(|a| !direct_conv::suits(&a)) {
+        return None;
+    }
+    PackedFilters::pack(w, groups, out_per_group).map(PackedFilter::Direct)
+}
+
+/// The most output positions of a 1x1 convolution that runs [`direct_conv`] rather than [`pointwise`]: the
+/// pointwise kernel fills vectors of positions, which few positions leave half empty (ResNet-50's 7x7 layers
+/// run direct, with vectors of output channels).
+const POINTWISE_DIRECT_POSITIONS: usize = 64;
+
+/// Output positions of the (lifted) axes `a`.
+fn positions(a: &[Axis; 3]) -> usize {
+    a.iter().map(|a| a.output).product()
 }
 
 /// The f32 convolution kernel.
@@ -99,7 +121,7 @@ struct ConvKernel {
     kind: ConvKind,
     epilogue: Epilogue,
     /// The filter packed at compile time, when it is a constant.
-    filters: Option<PackedFilters>,
+    filters: Option<PackedFilter>,
 }
 
 impl Kernel for ConvKernel {
@@ -212,7 +234,7 @@ fn method(g: &ConvGeometry) -> Method {
 fn convolve(
     x: &[f32],
     w: &[f32],
-    filters: Option<&PackedFilters>,
+    filters: Option<&PackedFilter>,
     g: &ConvGeometry,
     epilogue: &EpilogueInputs,
     out: &mut [f32],
@@ -283,7 +305,7 @@ struct EpilogueInputs<'a> {
 /// What every (batch, group) job shares.
 struct Job<'a> {
     g: &'a ConvGeometry,
-    filters: Option<&'a PackedFilters>,
+    filters: Option<&'a PackedFilter>,
     epilogue: &'a EpilogueInputs<'a>,
     axes: [Axis; 3],
     isz: usize,
@@ -313,19 +335,38 @@ fn run_job(
     let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
     let (first, osz) = (gr * g.out_per_group, job.osz);
     let epilogue = job.epilogue.epilogue;
-    let packed = job
-        .filters
-        .and_then(|f| f.group(gr, g.out_per_group, g.in_per_group * job.ksz));
-    // kxk filters, and 1x1 ones on few positions (only those are packed).
-    if let (Some(filter), true) = (packed, direct_conv::suits(&job.axes)) {
-        let finish = |channel: usize, at: usize, values: &mut [f32]| {
-            let from = channel * osz + at;
-            let r = residual.get(from..from + values.len()).unwrap_or(&[]);
-            epilogue.apply(values, first + channel, values.len(), r);
-        };
-        let parallel = !matches!(par, Parallelism::None);
-        let axes = &job.axes;
-        return direct_conv::convolve(xs, g.in_per_group, axes, filter, dst, &finish, parallel);
+    let finish = |channel: usize, at: usize, values: &mut [f32]| {
+        let from = channel * osz + at;
+        let r = residual.get(from..from + values.len()).unwrap_or(&[]);
+        epilogue.apply(values, first + channel, values.len(), r);
+    };
+    let parallel = !matches!(par, Parallelism::None);
+    let (a, cin) = (&job.axes, g.in_per_group);
+    match job.filters {
+        // 1x1 filters on few positions.
+        Some(PackedFilter::Direct(f))
+            if unpadded_pointwise(a) && direct_conv::suits(&compact(a)) =>
+        {
+            if let Some(filter) = f.group(gr, g.out_per_group, cin) {
+                return on_compact_input(xs, cin, a, parallel, |x, compact| {
+                    direct_conv::convolve(x, cin, compact, filter, dst, &finish, parallel)
+                });
+            }
+        }
+        // kxk filters the direct convolution takes.
+        Some(PackedFilter::Direct(f)) if direct_conv::suits(a) => {
+            if let Some(filter) = f.group(gr, g.out_per_group, cin * job.ksz) {
+                return direct_conv::convolve(xs, cin, a, filter, dst, &finish, parallel);
+            }
+        }
+        Some(PackedFilter::Pointwise(f)) if unpadded_pointwise(a) => {
+            if let Some(filter) = f.group(gr, g.out_per_group, cin) {
+                return on_compact_input(xs, cin, a, parallel, |x, _| {
+                    pointwise::convolve(x, osz, filter, dst, &finish, parallel)
+                });
+            }
+        }
+        _ => {}
     }
     match job.method {
         Method::Pointwise => matmul(dst, ws, xs, g.out_per_group, osz, g.in_per_group, par)?,
@@ -352,6 +393,73 @@ fn run_job(
         });
     }
     Ok(())
+}
+
+/// Whether every axis has a 1-wide kernel and no padding: the convolution multiplies the filter with the
+/// input, subsampled where the strides skip positions.
+fn unpadded_pointwise(a: &[Axis; 3]) -> bool {
+    a.iter()
+        .all(|a| a.kernel == 1 && a.pad_begin == 0 && a.pad_end == 0)
+}
+
+/// The axes of an [`unpadded_pointwise`] convolution on its input subsampled to the output positions: stride 1,
+/// input as long as the output.
+fn compact(a: &[Axis; 3]) -> [Axis; 3] {
+    a.map(|a| Axis {
+        input: a.output,
+        stride: 1,
+        dilation: 1,
+        ..a
+    })
+}
+
+/// Runs `f` on the job's `channels` input planes `xs` with its [`compact`] axes: on `xs` itself when the
+/// strides skip nothing, otherwise on a copy that keeps only the positions they reach.
+fn on_compact_input(
+    xs: &[f32],
+    channels: usize,
+    a: &[Axis; 3],
+    parallel: bool,
+    f: impl FnOnce(&[f32], &[Axis; 3]) -> Result<()>,
+) -> Result<()> {
+    let axes = compact(a);
+    if a.iter().all(|a| a.input == a.output) {
+        return f(xs, &axes);
+    }
+    with_scratch(channels * positions(a), |sub| {
+        subsample(xs, a, sub, parallel);
+        f(sub, &axes)
+    })
+}
+
+/// Copies input position `(od·sd, oh·sh, ow·sw)` of every input plane in `x` to position `(od, oh, ow)` of the
+/// matching output plane in `sub`, planes in parallel when `parallel`.
+fn subsample(x: &[f32], a: &[Axis; 3], sub: &mut [f32], parallel: bool) {
+    let isz = (a[0].input * a[1].input * a[2].input).max(1);
+    let osz = (a[0].output * a[1].output * a[2].output).max(1);
+    let copy = |(src, dst): (&[f32], &mut [f32])| {
+        for (line, out) in dst.chunks_exact_mut(a[2].output.max(1)).enumerate() {
+            let (od, oh) = (line / a[1].output.max(1), line % a[1].output.max(1));
+            let row = (od * a[0].stride * a[1].input + oh * a[1].stride) * a[2].input;
+            let source = src
+                .get(row..)
+                .unwrap_or(&[])
+                .iter()
+                .step_by(a[2].stride.max(1));
+            for (v, &s) in out.iter_mut().zip(source) {
+                *v = s;
+            }
+        }
+    };
+    if parallel {
+        x.par_chunks_exact(isz)
+            .zip(sub.par_chunks_exact_mut(osz))
+            .for_each(copy);
+    } else {
+        x.chunks_exact(isz)
+            .zip(sub.chunks_exact_mut(osz))
+            .for_each(copy);
+    }
 }
 
 /// Floats of im2col columns one band of [`im2col_gemm_tiled`] unfolds: small enough to stay in a core's L2
@@ -1077,6 +1185,7 @@ mod tests {
             (vec![1, 20, 9, 29], vec![40, 20, 3, 3], false),
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
+            (vec![1, 200, 12, 12], vec![30, 200, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
             // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts); planes
             // of several bands of lines.
@@ -1223,21 +1332,12 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
-            // 1x1 filters on few positions: stride 1, stride 2 (a downsampling shortcut), groups and batches.
+            // 1x1 filters on few positions: stride 1, groups and batches.
             case(
                 &[1, 40, 7, 7],
                 &[50, 40, 1, 1],
                 false,
                 &[1, 1],
-                &[1, 1],
-                &[0, 0],
-                &[0, 0],
-            ),
-            case(
-                &[1, 24, 28, 27],
-                &[20, 24, 1, 1],
-                false,
-                &[2, 2],
                 &[1, 1],
                 &[0, 0],
                 &[0, 0],
@@ -1270,9 +1370,135 @@ mod tests {
         });
     }
 
-    /// 1x1 filters are packed for the direct convolution only when the input has few positions.
+    /// The path a case's constant filter is packed for: "direct", "pointwise" or "none".
+    fn packed_path(c: &Case) -> &'static str {
+        let kind = ConvKind {
+            grouped: c.grouped,
+            backprop: false,
+        };
+        let w = Lcg(2).tensor(&c.filter);
+        let data = TensorDesc::new(
+            ElementType::F32,
+            crate::ir::PartialShape::from_static(&c.data),
+        );
+        match pack_filters(&w, &attrs_of(c), kind, Some(&data)) {
+            Some(PackedFilter::Direct(_)) => "direct",
+            Some(PackedFilter::Pointwise(_)) => "pointwise",
+            None => "none",
+        }
+    }
+
+    /// 1x1 filters where the CPU has AVX-512: [`pointwise`] on more than [`POINTWISE_DIRECT_POSITIONS`]
+    /// positions (partial tiles of output channels and blocks of positions, several K blocks, strides that
+    /// subsample the input in 1-D, 2-D and 3-D, dilation, groups, batches, one input channel), the direct
+    /// convolution on its subsampled input below; elsewhere they check the GEMM paths.
     #[test]
-    fn pointwise_filters_are_packed_for_few_positions() {
+    fn pointwise_convolution_matches_reference() {
+        let mut rng = Lcg(7);
+        let pointwise = [
+            case(
+                &[1, 40, 10, 10],
+                &[50, 40, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 330, 9, 13],
+                &[13, 330, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[2, 24, 28, 27],
+                &[20, 24, 1, 1],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[2, 8, 12, 12],
+                &[2, 12, 4, 1, 1],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 6, 5, 9, 10],
+                &[7, 6, 1, 1, 1],
+                false,
+                &[1, 2, 2],
+                &[1, 1, 1],
+                &[0; 3],
+                &[0; 3],
+            ),
+            case(&[1, 16, 300], &[24, 16, 1], false, &[3], &[1], &[0], &[0]),
+            case(
+                &[1, 8, 9, 9],
+                &[8, 8, 1, 1],
+                false,
+                &[1, 1],
+                &[2, 2],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 1, 12, 12],
+                &[5, 1, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+        ];
+        let direct = [
+            case(
+                &[1, 40, 14, 14],
+                &[32, 40, 1, 1],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[2, 10, 16, 15],
+                &[2, 8, 5, 1, 1],
+                true,
+                &[3, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+        ];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for (cases, path) in [(&pointwise[..], "pointwise"), (&direct[..], "direct")] {
+                for c in cases {
+                    let want = if pointwise::available() { path } else { "none" };
+                    assert_eq!(packed_path(c), want, "{:?}", c.data);
+                    check(c, &mut rng);
+                }
+            }
+        });
+    }
+
+    /// Which 1x1 and kxk filters are packed at compile time, and for which path.
+    #[test]
+    fn filters_are_packed_for_the_path_that_runs_them() {
         let kind = ConvKind {
             grouped: false,
             backprop: false,
@@ -1291,20 +1517,37 @@ mod tests {
             pads_end: vec![0, 0],
             ..ConvAttrs::default()
         };
-        let packs = |w: &Tensor, d: Option<&TensorDesc>| pack_filters(w, &attrs, kind, d).is_some();
-        let direct = direct_conv::available();
-        assert_eq!(packs(&w, Some(&data(32))), direct);
-        assert!(!packs(&w, Some(&data(33))));
-        assert!(!packs(&w, None));
+        let path = |w: &Tensor, attrs: &ConvAttrs, d: Option<&TensorDesc>| match pack_filters(
+            w, attrs, kind, d,
+        ) {
+            Some(PackedFilter::Direct(_)) => "direct",
+            Some(PackedFilter::Pointwise(_)) => "pointwise",
+            None => "none",
+        };
+        let (direct, pointwise) = if direct_conv::available() {
+            ("direct", "pointwise")
+        } else {
+            ("none", "none")
+        };
+        // 1x1: direct on at most 64 positions, pointwise above and when the shape is unknown or dynamic.
+        assert_eq!(path(&w, &attrs, Some(&data(8))), direct);
+        assert_eq!(path(&w, &attrs, Some(&data(9))), pointwise);
+        assert_eq!(path(&w, &attrs, None), pointwise);
         let dynamic = TensorDesc::new(
             ElementType::F32,
             crate::ir::PartialShape::dynamic_of_rank(4),
         );
-        assert!(!packs(&w, Some(&dynamic)));
+        assert_eq!(path(&w, &attrs, Some(&dynamic)), pointwise);
+        // A padded 1x1 filter runs the im2col path.
+        let padded = ConvAttrs {
+            pads_begin: vec![1, 1],
+            ..attrs.clone()
+        };
+        assert_eq!(path(&w, &padded, Some(&data(20))), "none");
         // kxk filters: packed whatever the positions, and when the input's shape is unknown.
         let w3 = Lcg(2).tensor(&[32, 16, 3, 3]);
-        assert_eq!(packs(&w3, Some(&data(40))), direct);
-        assert_eq!(packs(&w3, None), direct);
+        assert_eq!(path(&w3, &attrs, Some(&data(40))), direct);
+        assert_eq!(path(&w3, &attrs, None), direct);
     }
 
     #[test]

@@ -194,7 +194,7 @@ pub fn convolve(
         .flat_map(|(c, kd, kh)| (0..taps[2]).map(move |kw| [c, kd, kh, kw]))
         .map(|[c, kd, kh, kw]| layout.tap(a, c, [kd, kh, kw]))
         .collect();
-    let out = SharedOutput(dst.as_mut_ptr());
+    let out = SharedOutput::new(dst);
     let run = |input: &[f32]| {
         let panels = m.div_ceil(NR);
         let pairs = panels.div_ceil(2);
@@ -436,13 +436,19 @@ mod avx512 {
     }
 }
 
-/// The output's base pointer, shared by work items that write disjoint blocks.
-struct SharedOutput(*mut f32);
-// SAFETY: see `convolve`: every work item writes its own block of channels × lines.
+/// An output's base pointer, shared by work items that write disjoint blocks (here and in [`super::pointwise`]).
+pub(super) struct SharedOutput(*mut f32);
+// SAFETY: every user's work items write their own blocks of channels × positions, never the same value.
 unsafe impl Sync for SharedOutput {}
 
 impl SharedOutput {
-    fn get(&self) -> *mut f32 {
+    /// The base pointer of `dst`, whose blocks the work items then write through [`SharedOutput::get`].
+    pub(super) fn new(dst: &mut [f32]) -> SharedOutput {
+        SharedOutput(dst.as_mut_ptr())
+    }
+
+    /// The base pointer.
+    pub(super) fn get(&self) -> *mut f32 {
         self.0
     }
 }

@@ -19,6 +19,7 @@ pub mod interpolate;
 pub mod math;
 pub mod matmul;
 pub mod normalization;
+pub mod pointwise;
 pub mod pooling;
 pub mod reduction;
 pub mod sgemm;

@@ -1,0 +1,335 @@
+//! 1x1 f32 convolution for CPUs with AVX-512: the product `out[C_out × P] = filter[C_out × C_in] · x[C_in × P]`
+//! over the `P` output positions, with the filter packed once, at compile time.
+//!
+//! The filter is stored as tiles of [`MR`] output channels, each tile's values input channel by input channel
+//! (`[C_in][MR]`), so a step of the microkernel broadcasts the tile's [`MR`] weights of one input channel. The
+//! input is read in blocks of [`NB`] positions by [`KC`] input channels, copied into an aligned buffer that
+//! stays in L1 while every tile of filter rows passes over it; the microkernel keeps `MR × NB` sums in
+//! registers and adds them into the NCHW output, whose rows (output channels) are contiguous — no transposed
+//! stores and no unfolded input. Strided 1x1 convolutions run on a subsampled copy of the input (see
+//! `conv.rs`).
+
+use super::direct_conv::{self, SharedOutput};
+use super::with_scratch;
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Output channels per tile: the rows of sums the microkernel keeps in registers (two vectors each, 24 of
+/// AVX-512's 32 registers).
+const MR: usize = 12;
+/// Positions per block: two 16-lane vectors.
+const NB: usize = 32;
+/// The deepest K block (input channels): a block of at most `KC × NB` input values (20 KiB) stays in L1 while
+/// the tiles pass. The input channels are cut into the fewest blocks of about the same depth (144 channels are
+/// one block, not 128 and a 16-deep block that costs a whole extra pass over the output).
+const KC: usize = 160;
+/// Filter values one pass over an item's position blocks uses (a chunk of tiles by one K block, 256 KiB): they
+/// stay in L2 while the blocks pass, so each is read from memory once per call.
+const FILTER_BLOCK: usize = 64 * 1024;
+/// Work items per thread the output is cut into (for balance).
+const ITEMS_PER_THREAD: usize = 4;
+
+/// Whether this CPU runs [`convolve`] (AVX-512, as [`direct_conv`]).
+pub fn available() -> bool {
+    direct_conv::available()
+}
+
+/// A `C_out × C_in` filter packed into tiles of [`MR`] rows, the last tile zero-padded.
+#[derive(Debug)]
+pub struct PackedRows {
+    rows: usize,
+    depth: usize,
+    data: Vec<f32>,
+}
+
+impl PackedRows {
+    /// Packs the row-major `rows × depth` matrix `w`.
+    fn pack(w: &[f32], rows: usize, depth: usize) -> Option<PackedRows> {
+        if w.len() != rows * depth {
+            return None;
+        }
+        let tile_len = (depth * MR).max(1);
+        let mut data = vec![0.0f32; rows.div_ceil(MR) * tile_len];
+        for (t, tile) in data.chunks_exact_mut(tile_len).enumerate() {
+            for (r, row) in w
+                .chunks_exact(depth.max(1))
+                .skip(t * MR)
+                .take(MR)
+                .enumerate()
+            {
+                for (slot, &v) in tile.iter_mut().skip(r).step_by(MR).zip(row) {
+                    *slot = v;
+                }
+            }
+        }
+        Some(PackedRows { rows, depth, data })
+    }
+
+    /// Tile `t`'s values of input channels `k0..`.
+    fn tile_from(&self, t: usize, k0: usize) -> &[f32] {
+        let start = (t * self.depth + k0) * MR;
+        self.data.get(start..).unwrap_or(&[])
+    }
+}
+
+/// One filter per group, packed for [`convolve`].
+#[derive(Debug)]
+pub struct PackedFilters {
+    groups: Vec<PackedRows>,
+}
+
+impl PackedFilters {
+    /// Packs `w`, `groups` consecutive row-major `[out_per_group × in_per_group]` matrices; `None` where
+    /// [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
+    pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
+        let per_group = w.len() / groups.max(1);
+        if !available()
+            || out_per_group == 0
+            || per_group == 0
+            || !per_group.is_multiple_of(out_per_group)
+        {
+            return None;
+        }
+        let depth = per_group / out_per_group;
+        let groups = w
+            .chunks_exact(per_group)
+            .map(|g| PackedRows::pack(g, out_per_group, depth))
+            .collect::<Option<Vec<_>>>()?;
+        Some(PackedFilters { groups })
+    }
+
+    /// The packed filter of group `g` when it has `rows` filters of `depth` values.
+    pub fn group(&self, g: usize, rows: usize, depth: usize) -> Option<&PackedRows> {
+        self.groups
+            .get(g)
+            .filter(|f| f.rows == rows && f.depth == depth)
+    }
+}
+
+/// `dst[C_out × positions] = filter · x` with `x` the `C_in × positions` input (row-major); then
+/// `finish(channel, first position, values)` on every finished stretch of an output channel. Threads split
+/// blocks of positions and tiles of output channels when `parallel`.
+pub fn convolve(
+    x: &[f32],
+    positions: usize,
+    filter: &PackedRows,
+    dst: &mut [f32],
+    finish: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    parallel: bool,
+) -> Result<()> {
+    let (m, k) = (filter.rows, filter.depth);
+    if !available() || x.len() != k * positions || dst.len() != m * positions {
+        return Err(Error::Internal(format!(
+            "1x1 convolution of {k} channels x {positions} positions by a {m}x{k} filter into {} values",
+            dst.len()
+        )));
+    }
+    if positions == 0 || m == 0 {
+        return Ok(());
+    }
+    let blocks = positions.div_ceil(NB);
+    let tiles = m.div_ceil(MR);
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let target = ITEMS_PER_THREAD * threads;
+    let tile_groups = target.div_ceil(blocks).clamp(1, tiles);
+    let per_tile_group = tiles.div_ceil(tile_groups);
+    let tile_groups = tiles.div_ceil(per_tile_group);
+    let block_groups = target.div_ceil(tile_groups).clamp(1, blocks);
+    let per_block_group = blocks.div_ceil(block_groups);
+    let block_groups = blocks.div_ceil(per_block_group);
+    let out = SharedOutput::new(dst);
+    let job = Job {
+        x,
+        positions,
+        filter,
+    };
+    let item = |i: usize| {
+        let (bg, tg) = (i / tile_groups, i % tile_groups);
+        let block_range = bg * per_block_group..((bg + 1) * per_block_group).min(blocks);
+        let tile_range = tg * per_tile_group..((tg + 1) * per_tile_group).min(tiles);
+        // SAFETY: items own disjoint (channel, position) blocks of `dst`, whose length was checked.
+        unsafe { job.item(block_range.clone(), tile_range.clone(), out.get()) };
+        let span = block_range.start * NB..(block_range.end * NB).min(positions);
+        for channel in tile_range.start * MR..(tile_range.end * MR).min(m) {
+            // SAFETY: as above; this item wrote these values and no other reference to them is alive.
+            let values = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.get().add(channel * positions + span.start),
+                    span.len(),
+                )
+            };
+            finish(channel, span.start, values);
+        }
+    };
+    let items = block_groups * tile_groups;
+    if threads > 1 {
+        (0..items).into_par_iter().for_each(item);
+    } else {
+        (0..items).for_each(item);
+    }
+    Ok(())
+}
+
+/// What every work item of [`convolve`] shares.
+struct Job<'a> {
+    x: &'a [f32],
+    positions: usize,
+    filter: &'a PackedRows,
+}
+
+impl Job<'_> {
+    /// Position blocks `blocks` × the output channels of tiles `tiles`, into the output at `out`.
+    ///
+    /// # Safety
+    /// AVX-512F is present; `out` holds `filter.rows × positions` values; no one else writes this item's block.
+    unsafe fn item(&self, blocks: Range<usize>, tiles: Range<usize>, out: *mut f32) {
+        let (m, k, p) = (self.filter.rows, self.filter.depth, self.positions);
+        let kc = k.div_ceil(k.div_ceil(KC).max(1)).max(1);
+        let per_chunk = (FILTER_BLOCK / (kc * MR)).max(1);
+        // Room to start the buffer at a 64-byte boundary, so that no vector load splits a cache line.
+        with_scratch(KC * NB + 16, |scratch| {
+            let skip = scratch.as_ptr().align_offset(64).min(16);
+            let buffer = &mut scratch[skip..skip + KC * NB];
+            let mut t0 = tiles.start;
+            while t0 < tiles.end {
+                let chunk = t0..(t0 + per_chunk).min(tiles.end);
+                let mut k0 = 0;
+                while k0 < k {
+                    let depth = kc.min(k - k0);
+                    for block in blocks.clone() {
+                        let p0 = block * NB;
+                        let width = NB.min(p - p0);
+                        self.load_block(k0..k0 + depth, p0, width, buffer);
+                        for t in chunk.clone() {
+                            let step = Step {
+                                weights: self.filter.tile_from(t, k0).as_ptr(),
+                                input: buffer.as_ptr(),
+                                depth,
+                                // SAFETY: the caller's bound on `out`: row t * MR starts there.
+                                out: unsafe { out.add(t * MR * p + p0) },
+                                ld: p,
+                                width,
+                                accumulate: k0 > 0,
+                            };
+                            // SAFETY: the caller's guarantees; `weights` holds `depth` steps of MR values (the
+                            // tile was packed with k = filter.depth ≥ k0 + depth), `input` holds `depth` rows
+                            // of NB values, and `out` rows `rows` × `width` values of this item.
+                            unsafe { step.run(MR.min(m - t * MR)) };
+                        }
+                    }
+                    k0 += depth;
+                }
+                t0 = chunk.end;
+            }
+        });
+    }
+
+    /// Copies positions `p0..p0 + width` of input channels `channels` into `buffer`, [`NB`] values per channel
+    /// (zeros after the `width`).
+    fn load_block(&self, channels: Range<usize>, p0: usize, width: usize, buffer: &mut [f32]) {
+        for (c, row) in channels.zip(buffer.chunks_exact_mut(NB)) {
+            let from = c * self.positions + p0;
+            let (values, rest) = row.split_at_mut(width);
+            if let Some(source) = self.x.get(from..from + width) {
+                values.copy_from_slice(source);
+            }
+            rest.fill(0.0);
+        }
+    }
+}
+
+/// One microkernel call: `rows` output channels × `width` positions over `depth` input channels.
+struct Step {
+    /// `depth` steps of [`MR`] weights.
+    weights: *const f32,
+    /// `depth` rows of [`NB`] input values.
+    input: *const f32,
+    depth: usize,
+    /// The first output channel's first position.
+    out: *mut f32,
+    /// Distance between output channels.
+    ld: usize,
+    /// Positions written (at most [`NB`]).
+    width: usize,
+    /// Whether the sums are added to the output (a later K block) rather than stored.
+    accumulate: bool,
+}
+
+impl Step {
+    /// Runs the microkernel for `rows` (at most [`MR`]) output channels.
+    ///
+    /// # Safety
+    /// See [`Job::item`].
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn run(&self, rows: usize) {
+        macro_rules! dispatch {
+            ($($r:literal)*) => {
+                match (rows, self.width > 16) {
+                    $(
+                        ($r, true) => unsafe { avx512::step::<$r, 2>(self) },
+                        ($r, false) => unsafe { avx512::step::<$r, 1>(self) },
+                    )*
+                    _ => {}
+                }
+            };
+        }
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12);
+    }
+
+    /// Never called: [`available`] is false off x86-64.
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn run(&self, _rows: usize) {}
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{MR, NB, Step};
+    use std::arch::x86_64::*;
+
+    /// `R` output channels × `V` vectors of positions, summed over the step's input channels and stored (or
+    /// added) into the output under the step's width.
+    ///
+    /// # Safety
+    /// See [`Step::run`].
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn step<const R: usize, const V: usize>(s: &Step) {
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        for kk in 0..s.depth {
+            // SAFETY: the caller's bounds: `depth` steps of MR weights and of NB input values.
+            unsafe {
+                let mut b = [_mm512_setzero_ps(); V];
+                for (v, lanes) in b.iter_mut().enumerate() {
+                    *lanes = _mm512_loadu_ps(s.input.add(kk * NB + v * 16));
+                }
+                let w = s.weights.add(kk * MR);
+                for (r, sums) in acc.iter_mut().enumerate() {
+                    let a = _mm512_set1_ps(*w.add(r));
+                    for v in 0..V {
+                        sums[v] = _mm512_fmadd_ps(a, b[v], sums[v]);
+                    }
+                }
+            }
+        }
+        for (r, sums) in acc.iter().enumerate() {
+            for (v, &sum) in sums.iter().enumerate() {
+                let lanes = s.width.saturating_sub(v * 16).min(16);
+                let mask: __mmask16 = ((1u32 << lanes) - 1) as __mmask16;
+                // SAFETY: the caller's bound: output row r holds `width` values from `out`.
+                unsafe {
+                    let at = s.out.add(r * s.ld + v * 16);
+                    let total = if s.accumulate {
+                        _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, at))
+                    } else {
+                        sum
+                    };
+                    _mm512_mask_storeu_ps(at, mask, total);
+                }
+            }
+        }
+    }
+}
