@@ -8,7 +8,7 @@
 
 use super::depthwise;
 use super::direct_conv::{self, PackedFilters};
-use super::epilogue::Epilogue;
+use super::epilogue::{Activation, Epilogue};
 use super::pointwise;
 use super::{Kernel, take_output, with_scratch};
 use crate::error::{Error, Result};
@@ -361,8 +361,23 @@ fn run_job(
         }
         Some(PackedFilter::Pointwise(f)) if unpadded_pointwise(a) => {
             if let Some(filter) = f.group(gr, g.out_per_group, cin) {
+                // Bias, residual and a clamping activation in the kernel's registers; others afterwards.
+                let bounds = epilogue.activation.bounds();
+                let (registers, rest) =
+                    if bounds.is_some() || epilogue.activation == Activation::Identity {
+                        let bias = epilogue.bias.as_deref().unwrap_or(&[]);
+                        let registers = pointwise::RegisterEpilogue {
+                            bias: bias.get(first..first + g.out_per_group).unwrap_or(&[]),
+                            residual,
+                            bounds,
+                        };
+                        (registers, None)
+                    } else {
+                        let finish: &direct_conv::Finish<'_> = &finish;
+                        (pointwise::RegisterEpilogue::default(), Some(finish))
+                    };
                 return on_compact_input(xs, cin, a, parallel, |x, _| {
-                    pointwise::convolve(x, osz, filter, dst, &finish, parallel)
+                    pointwise::convolve(x, osz, filter, dst, registers, rest, parallel)
                 });
             }
         }
@@ -1218,26 +1233,39 @@ mod tests {
             let spatial: usize = plain.shape()[2..].iter().product();
             let residual = rng.tensor(plain.shape());
             let bias: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1 - 0.5).collect();
-            let epilogue = Epilogue {
-                bias: Some(bias.clone().into()),
-                residual: true,
-                activation: Activation::Clamp(-0.5, 1.5),
-            };
-            let descs = [
-                TensorDesc::of_tensor(&x),
-                TensorDesc::of_tensor(&w),
-                TensorDesc::of_tensor(&residual),
+            // Clamping activations run in the 1x1 kernel's registers, the others after it.
+            type Reference = fn(f32) -> f32;
+            let activations: [(Activation, Reference); 4] = [
+                (Activation::Clamp(-0.5, 1.5), |v| v.clamp(-0.5, 1.5)),
+                (Activation::Relu, |v| v.max(0.0)),
+                (Activation::Swish, |v| super::super::math::swish(v, 1.0)),
+                (Activation::Identity, |v| v),
             ];
-            let kernel = with_epilogue(op.as_ref(), &descs, epilogue).unwrap();
-            let got = kernel.run(&[&x, &w, &residual]).unwrap().remove(0);
-            let (p, r, g) = (
-                plain.typed::<f32>().unwrap(),
-                residual.typed::<f32>().unwrap(),
-                got.typed::<f32>().unwrap(),
-            );
-            for (i, ((p, r), g)) in p.iter().zip(r).zip(g).enumerate() {
-                let want = (p + bias[(i / spatial) % channels] + r).clamp(-0.5, 1.5);
-                assert!((want - g).abs() <= 1e-4, "{data:?} at {i}: {g} vs {want}");
+            for (activation, act) in activations {
+                let epilogue = Epilogue {
+                    bias: Some(bias.clone().into()),
+                    residual: true,
+                    activation,
+                };
+                let descs = [
+                    TensorDesc::of_tensor(&x),
+                    TensorDesc::of_tensor(&w),
+                    TensorDesc::of_tensor(&residual),
+                ];
+                let kernel = with_epilogue(op.as_ref(), &descs, epilogue).unwrap();
+                let got = kernel.run(&[&x, &w, &residual]).unwrap().remove(0);
+                let (p, r, g) = (
+                    plain.typed::<f32>().unwrap(),
+                    residual.typed::<f32>().unwrap(),
+                    got.typed::<f32>().unwrap(),
+                );
+                for (i, ((p, r), g)) in p.iter().zip(r).zip(g).enumerate() {
+                    let want = act(p + bias[(i / spatial) % channels] + r);
+                    assert!(
+                        (want - g).abs() <= 1e-4,
+                        "{data:?} {activation:?} at {i}: {g} vs {want}"
+                    );
+                }
             }
         }
     }

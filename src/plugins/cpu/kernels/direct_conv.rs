@@ -165,7 +165,7 @@ pub fn convolve(
     a: &[Axis; 3],
     filter: &PackedB,
     dst: &mut [f32],
-    finish: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    finish: &Finish<'_>,
     parallel: bool,
 ) -> Result<()> {
     let taps = [a[0].kernel, a[1].kernel, a[2].kernel];
@@ -250,6 +250,10 @@ pub fn convolve(
     }
     Ok(())
 }
+
+/// What a convolution kernel calls on every finished stretch of an output channel: `(channel, first position,
+/// values)` (the epilogue, applied while the values are in cache).
+pub type Finish<'a> = dyn Fn(usize, usize, &mut [f32]) + Sync + 'a;
 
 /// What every work item of [`convolve`] shares.
 struct Job<'a> {

@@ -36,6 +36,16 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The bounds `(lo, hi)` of an activation that clamps, `max(min(x, hi), lo)` order aside (ReLU, Clamp);
+    /// `None` for the others.
+    pub fn bounds(self) -> Option<(f32, f32)> {
+        match self {
+            Activation::Relu => Some((0.0, f32::INFINITY)),
+            Activation::Clamp(lo, hi) => Some((lo, hi)),
+            _ => None,
+        }
+    }
+
     #[inline(always)]
     fn apply(self, row: &mut [f32]) {
         match self {

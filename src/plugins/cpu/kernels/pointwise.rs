@@ -9,7 +9,7 @@
 //! stores and no unfolded input. Strided 1x1 convolutions run on a subsampled copy of the input (see
 //! `conv.rs`).
 
-use super::direct_conv::{self, SharedOutput};
+use super::direct_conv::{self, Finish, SharedOutput};
 use super::with_scratch;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -107,22 +107,43 @@ impl PackedFilters {
     }
 }
 
-/// `dst[C_out × positions] = filter · x` with `x` the `C_in × positions` input (row-major); then
-/// `finish(channel, first position, values)` on every finished stretch of an output channel. Threads split
-/// blocks of positions and tiles of output channels when `parallel`.
+/// What the microkernel applies to finished sums in registers, in this order: a bias per output channel, a
+/// residual value (shaped like the output), then bounds (ReLU, ReLU6, Clamp): `max(·, lo)`, then `min(·, hi)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterEpilogue<'a> {
+    /// One value per output channel, or empty.
+    pub bias: &'a [f32],
+    /// One value per output value, or empty.
+    pub residual: &'a [f32],
+    /// The bounds, or none.
+    pub bounds: Option<(f32, f32)>,
+}
+
+/// `dst[C_out × positions] = filter · x` with `x` the `C_in × positions` input (row-major), `epilogue` applied
+/// in registers; then `finish(channel, first position, values)`, when given, on every finished stretch of an
+/// output channel. Threads split blocks of positions and tiles of output channels when `parallel`.
 pub fn convolve(
     x: &[f32],
     positions: usize,
     filter: &PackedRows,
     dst: &mut [f32],
-    finish: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    epilogue: RegisterEpilogue,
+    finish: Option<&Finish<'_>>,
     parallel: bool,
 ) -> Result<()> {
     let (m, k) = (filter.rows, filter.depth);
-    if !available() || x.len() != k * positions || dst.len() != m * positions {
+    let residual_len = epilogue.residual.len();
+    if !available()
+        || x.len() != k * positions
+        || dst.len() != m * positions
+        || !(epilogue.bias.is_empty() || epilogue.bias.len() == m)
+        || !(residual_len == 0 || residual_len == dst.len())
+    {
         return Err(Error::Internal(format!(
-            "1x1 convolution of {k} channels x {positions} positions by a {m}x{k} filter into {} values",
-            dst.len()
+            "1x1 convolution of {k} channels x {positions} positions by a {m}x{k} filter into {} values \
+             (bias of {}, residual of {residual_len})",
+            dst.len(),
+            epilogue.bias.len()
         )));
     }
     if positions == 0 || m == 0 {
@@ -147,6 +168,7 @@ pub fn convolve(
         x,
         positions,
         filter,
+        epilogue,
     };
     let item = |i: usize| {
         let (bg, tg) = (i / tile_groups, i % tile_groups);
@@ -154,6 +176,7 @@ pub fn convolve(
         let tile_range = tg * per_tile_group..((tg + 1) * per_tile_group).min(tiles);
         // SAFETY: items own disjoint (channel, position) blocks of `dst`, whose length was checked.
         unsafe { job.item(block_range.clone(), tile_range.clone(), out.get()) };
+        let Some(finish) = finish else { return };
         let span = block_range.start * NB..(block_range.end * NB).min(positions);
         for channel in tile_range.start * MR..(tile_range.end * MR).min(m) {
             // SAFETY: as above; this item wrote these values and no other reference to them is alive.
@@ -180,6 +203,7 @@ struct Job<'a> {
     x: &'a [f32],
     positions: usize,
     filter: &'a PackedRows,
+    epilogue: RegisterEpilogue<'a>,
 }
 
 impl Job<'_> {
@@ -215,6 +239,7 @@ impl Job<'_> {
                                 ld: p,
                                 width,
                                 accumulate: k0 > 0,
+                                last: (k0 + depth == k).then(|| self.last_step(t, p0)),
                             };
                             // SAFETY: the caller's guarantees; `weights` holds `depth` steps of MR values (the
                             // tile was packed with k = filter.depth ≥ k0 + depth), `input` holds `depth` rows
@@ -229,13 +254,28 @@ impl Job<'_> {
         });
     }
 
+    /// The epilogue of tile `t`'s block at position `p0`.
+    fn last_step(&self, t: usize, p0: usize) -> LastStep {
+        // Null for an absent (empty) input.
+        let start = |values: &[f32], at: usize| match values.get(at..) {
+            Some(rest) if !values.is_empty() => rest.as_ptr(),
+            _ => std::ptr::null(),
+        };
+        let e = &self.epilogue;
+        LastStep {
+            bias: start(e.bias, t * MR),
+            residual: start(e.residual, t * MR * self.positions + p0),
+            bounds: e.bounds,
+        }
+    }
+
     /// Copies positions `p0..p0 + width` of input channels `channels` into `buffer`, [`NB`] values per channel
     /// (zeros after the `width`).
     fn load_block(&self, channels: Range<usize>, p0: usize, width: usize, buffer: &mut [f32]) {
         for (c, row) in channels.zip(buffer.chunks_exact_mut(NB)) {
             let from = c * self.positions + p0;
-            let (values, rest) = row.split_at_mut(width);
-            if let Some(source) = self.x.get(from..from + width) {
+            let (values, rest) = row.split_at_mut(width.min(NB));
+            if let Some(source) = self.x.get(from..from + values.len()) {
                 values.copy_from_slice(source);
             }
             rest.fill(0.0);
@@ -258,6 +298,17 @@ struct Step {
     width: usize,
     /// Whether the sums are added to the output (a later K block) rather than stored.
     accumulate: bool,
+    /// The epilogue, on the last K block.
+    last: Option<LastStep>,
+}
+
+/// The register epilogue of one microkernel call.
+struct LastStep {
+    /// The first output channel's bias (then one per channel), or null.
+    bias: *const f32,
+    /// The first output channel's first residual value (laid out like the output), or null.
+    residual: *const f32,
+    bounds: Option<(f32, f32)>,
 }
 
 impl Step {
@@ -288,7 +339,7 @@ impl Step {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{MR, NB, Step};
+    use super::{LastStep, MR, NB, Step};
     use std::arch::x86_64::*;
 
     /// `R` output channels × `V` vectors of positions, summed over the step's input channels and stored (or
@@ -328,6 +379,44 @@ mod avx512 {
                         sum
                     };
                     _mm512_mask_storeu_ps(at, mask, total);
+                }
+            }
+        }
+        if let Some(last) = &s.last {
+            // SAFETY: as above.
+            unsafe { epilogue(s, last, R) };
+        }
+    }
+
+    /// Applies `last` to the `rows × width` values just stored (in L1). Apart from the sums' loop, so that
+    /// the compiler keeps them in registers.
+    ///
+    /// # Safety
+    /// See [`Step::run`].
+    #[target_feature(enable = "avx512f")]
+    unsafe fn epilogue(s: &Step, last: &LastStep, rows: usize) {
+        let (lo, hi) = last.bounds.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+        for r in 0..rows {
+            // SAFETY: the caller's bounds: a bias per row; rows of `width` output (and residual) values.
+            unsafe {
+                let bias = if last.bias.is_null() {
+                    _mm512_setzero_ps()
+                } else {
+                    _mm512_set1_ps(*last.bias.add(r))
+                };
+                for v in 0..s.width.div_ceil(16) {
+                    let lanes = s.width.saturating_sub(v * 16).min(16);
+                    let mask: __mmask16 = ((1u32 << lanes) - 1) as __mmask16;
+                    let at = r * s.ld + v * 16;
+                    let mut x = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, s.out.add(at)), bias);
+                    if !last.residual.is_null() {
+                        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, last.residual.add(at)));
+                    }
+                    if last.bounds.is_some() {
+                        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+                    }
+                    _mm512_mask_storeu_ps(s.out.add(at), mask, x);
                 }
             }
         }
