@@ -156,12 +156,19 @@ pub fn convolve(
     } else {
         1
     };
+    // Items read their tiles' filter values and their blocks' input values: split the larger of the two (the
+    // filter is `m × k`, the input `k × positions`), so that it is read once and the smaller one once per item.
     let target = ITEMS_PER_THREAD * threads;
-    let tile_groups = target.div_ceil(blocks).clamp(1, tiles);
-    let per_tile_group = tiles.div_ceil(tile_groups);
+    let (tile_groups, block_groups) = if m >= positions {
+        let tile_groups = target.min(tiles);
+        (tile_groups, target.div_ceil(tile_groups).min(blocks))
+    } else {
+        let block_groups = target.min(blocks);
+        (target.div_ceil(block_groups).min(tiles), block_groups)
+    };
+    let per_tile_group = tiles.div_ceil(tile_groups.max(1));
     let tile_groups = tiles.div_ceil(per_tile_group);
-    let block_groups = target.div_ceil(tile_groups).clamp(1, blocks);
-    let per_block_group = blocks.div_ceil(block_groups);
+    let per_block_group = blocks.div_ceil(block_groups.max(1));
     let block_groups = blocks.div_ceil(per_block_group);
     let out = SharedOutput::new(dst);
     let job = Job {
