@@ -1488,6 +1488,16 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
+            // More output channels than positions: threads split the filter's tiles.
+            case(
+                &[1, 16, 9, 9],
+                &[100, 16, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
         ];
         let direct = [
             case(
