@@ -105,6 +105,15 @@ const LAYERS: &[Layer] = &[
         groups: 1,
     },
     Layer {
+        name: "r50 s3 1x1 1024->256",
+        cin: 1024,
+        cout: 256,
+        size: 14,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
         name: "r50 s2 1x1/2 256->512",
         cin: 256,
         cout: 512,

@@ -158,10 +158,11 @@ pub fn convolve(
     };
     // Items read their tiles' filter values and their blocks' input values: split the larger of the two (the
     // filter is `m × k`, the input `k × positions`), so that it is read once and the smaller one once per item.
+    // Split by tiles, each item reads the whole input: one item per thread.
     let target = ITEMS_PER_THREAD * threads;
     let (tile_groups, block_groups) = if m >= positions {
-        let tile_groups = target.min(tiles);
-        (tile_groups, target.div_ceil(tile_groups).min(blocks))
+        let tile_groups = threads.min(tiles);
+        (tile_groups, threads.div_ceil(tile_groups).min(blocks))
     } else {
         let block_groups = target.min(blocks);
         (target.div_ceil(block_groups).min(tiles), block_groups)
