@@ -1241,29 +1241,35 @@ mod tests {
                 (Activation::Swish, |v| super::super::math::swish(v, 1.0)),
                 (Activation::Identity, |v| v),
             ];
-            for (activation, act) in activations {
+            let zeros = Tensor::zeros(ElementType::F32, plain.shape());
+            for ((activation, act), with_residual) in activations
+                .into_iter()
+                .flat_map(|a| [(a, true), (a, false)])
+            {
                 let epilogue = Epilogue {
                     bias: Some(bias.clone().into()),
-                    residual: true,
+                    residual: with_residual,
                     activation,
                 };
-                let descs = [
-                    TensorDesc::of_tensor(&x),
-                    TensorDesc::of_tensor(&w),
-                    TensorDesc::of_tensor(&residual),
-                ];
+                let r = if with_residual { &residual } else { &zeros };
+                let mut descs = vec![TensorDesc::of_tensor(&x), TensorDesc::of_tensor(&w)];
+                let mut inputs = vec![&x, &w];
+                if with_residual {
+                    descs.push(TensorDesc::of_tensor(r));
+                    inputs.push(r);
+                }
                 let kernel = with_epilogue(op.as_ref(), &descs, epilogue).unwrap();
-                let got = kernel.run(&[&x, &w, &residual]).unwrap().remove(0);
+                let got = kernel.run(&inputs).unwrap().remove(0);
                 let (p, r, g) = (
                     plain.typed::<f32>().unwrap(),
-                    residual.typed::<f32>().unwrap(),
+                    r.typed::<f32>().unwrap(),
                     got.typed::<f32>().unwrap(),
                 );
                 for (i, ((p, r), g)) in p.iter().zip(r).zip(g).enumerate() {
                     let want = act(p + bias[(i / spatial) % channels] + r);
                     assert!(
                         (want - g).abs() <= 1e-4,
-                        "{data:?} {activation:?} at {i}: {g} vs {want}"
+                        "{data:?} {activation:?} residual {with_residual} at {i}: {g} vs {want}"
                     );
                 }
             }

@@ -264,15 +264,18 @@ impl Job<'_> {
 
     /// The epilogue of tile `t`'s block at position `p0`.
     fn last_step(&self, t: usize, p0: usize) -> LastStep {
-        // Null for an absent (empty) input.
-        let start = |values: &[f32], at: usize| match values.get(at..) {
-            Some(rest) if !values.is_empty() => rest.as_ptr(),
+        let e = &self.epilogue;
+        let bias = match e.bias.get(t * MR..) {
+            Some(rest) if !e.bias.is_empty() => rest.as_ptr(),
+            _ => NO_BIAS.as_ptr(),
+        };
+        let residual = match e.residual.get(t * MR * self.positions + p0..) {
+            Some(rest) if !e.residual.is_empty() => rest.as_ptr(),
             _ => std::ptr::null(),
         };
-        let e = &self.epilogue;
         LastStep {
-            bias: start(e.bias, t * MR),
-            residual: start(e.residual, t * MR * self.positions + p0),
+            bias,
+            residual,
             bounds: e.bounds,
         }
     }
@@ -310,9 +313,12 @@ struct Step {
     last: Option<LastStep>,
 }
 
+/// The bias of a convolution without one.
+static NO_BIAS: [f32; MR] = [0.0; MR];
+
 /// The register epilogue of one microkernel call.
 struct LastStep {
-    /// The first output channel's bias (then one per channel), or null.
+    /// The first output channel's bias (then one per channel; [`NO_BIAS`] without one).
     bias: *const f32,
     /// The first output channel's first residual value (laid out like the output), or null.
     residual: *const f32,
@@ -326,12 +332,24 @@ impl Step {
     /// See [`Job::item`].
     #[cfg(target_arch = "x86_64")]
     unsafe fn run(&self, rows: usize) {
+        // What the last K block applies: the bias, a residual, bounds (see `avx512::step`).
+        let finish = self.last.as_ref().map_or(0, |l| {
+            1 | if l.residual.is_null() { 0 } else { 2 } | if l.bounds.is_some() { 4 } else { 0 }
+        });
         macro_rules! dispatch {
             ($($r:literal)*) => {
-                match (rows, self.width > 16) {
+                match (rows, self.width > 16, finish) {
                     $(
-                        ($r, true) => unsafe { avx512::step::<$r, 2>(self) },
-                        ($r, false) => unsafe { avx512::step::<$r, 1>(self) },
+                        ($r, true, 0) => unsafe { avx512::step::<$r, 2, 0>(self) },
+                        ($r, true, 1) => unsafe { avx512::step::<$r, 2, 1>(self) },
+                        ($r, true, 3) => unsafe { avx512::step::<$r, 2, 3>(self) },
+                        ($r, true, 5) => unsafe { avx512::step::<$r, 2, 5>(self) },
+                        ($r, true, _) => unsafe { avx512::step::<$r, 2, 7>(self) },
+                        ($r, false, 0) => unsafe { avx512::step::<$r, 1, 0>(self) },
+                        ($r, false, 1) => unsafe { avx512::step::<$r, 1, 1>(self) },
+                        ($r, false, 3) => unsafe { avx512::step::<$r, 1, 3>(self) },
+                        ($r, false, 5) => unsafe { avx512::step::<$r, 1, 5>(self) },
+                        ($r, false, _) => unsafe { avx512::step::<$r, 1, 7>(self) },
                     )*
                     _ => {}
                 }
@@ -347,16 +365,18 @@ impl Step {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{LastStep, MR, NB, Step};
+    use super::{MR, NB, Step};
     use std::arch::x86_64::*;
 
-    /// `R` output channels × `V` vectors of positions, summed over the step's input channels and stored (or
-    /// added) into the output under the step's width.
+    /// `R` output channels × `V` vectors of positions, summed over the step's input channels, finished on the
+    /// last K block as `F` says (bit 1: the bias; 2: the residual; 4: the bounds; 0: not the last block) and
+    /// stored (or added) into the output under the step's width. The finishing steps are compile-time
+    /// choices, so that the compiler keeps the sums in registers.
     ///
     /// # Safety
-    /// See [`Step::run`].
+    /// See [`Step::run`]; `F` matches `s.last`.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn step<const R: usize, const V: usize>(s: &Step) {
+    pub unsafe fn step<const R: usize, const V: usize, const F: u8>(s: &Step) {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         for kk in 0..s.depth {
             // SAFETY: the caller's bounds: `depth` steps of MR weights and of NB input values.
@@ -374,57 +394,38 @@ mod avx512 {
                 }
             }
         }
-        for (r, sums) in acc.iter().enumerate() {
-            for (v, &sum) in sums.iter().enumerate() {
-                let lanes = s.width.saturating_sub(v * 16).min(16);
-                let mask: __mmask16 = ((1u32 << lanes) - 1) as __mmask16;
-                // SAFETY: the caller's bound: output row r holds `width` values from `out`.
-                unsafe {
-                    let at = s.out.add(r * s.ld + v * 16);
-                    let total = if s.accumulate {
-                        _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, at))
-                    } else {
-                        sum
-                    };
-                    _mm512_mask_storeu_ps(at, mask, total);
-                }
-            }
-        }
-        if let Some(last) = &s.last {
-            // SAFETY: as above.
-            unsafe { epilogue(s, last, R) };
-        }
-    }
-
-    /// Applies `last` to the `rows × width` values just stored (in L1). Apart from the sums' loop, so that
-    /// the compiler keeps them in registers.
-    ///
-    /// # Safety
-    /// See [`Step::run`].
-    #[target_feature(enable = "avx512f")]
-    unsafe fn epilogue(s: &Step, last: &LastStep, rows: usize) {
-        let (lo, hi) = last.bounds.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let (bias, residual, (lo, hi)) = match &s.last {
+            Some(l) => (l.bias, l.residual, l.bounds.unwrap_or((0.0, 0.0))),
+            None => (std::ptr::null(), std::ptr::null(), (0.0, 0.0)),
+        };
         let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
-        for r in 0..rows {
-            // SAFETY: the caller's bounds: a bias per row; rows of `width` output (and residual) values.
+        for (r, sums) in acc.iter().enumerate() {
+            // SAFETY: the caller's bounds: a bias per row (F & 1), rows of `width` output and residual
+            // (F & 2) values from `out` and `residual`, which the masks keep to.
             unsafe {
-                let bias = if last.bias.is_null() {
-                    _mm512_setzero_ps()
+                let b = if F & 1 != 0 {
+                    _mm512_set1_ps(*bias.add(r))
                 } else {
-                    _mm512_set1_ps(*last.bias.add(r))
+                    _mm512_setzero_ps()
                 };
-                for v in 0..s.width.div_ceil(16) {
+                for (v, &sum) in sums.iter().enumerate() {
                     let lanes = s.width.saturating_sub(v * 16).min(16);
                     let mask: __mmask16 = ((1u32 << lanes) - 1) as __mmask16;
                     let at = r * s.ld + v * 16;
-                    let mut x = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, s.out.add(at)), bias);
-                    if !last.residual.is_null() {
-                        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, last.residual.add(at)));
+                    let mut total = sum;
+                    if s.accumulate {
+                        total = _mm512_add_ps(total, _mm512_maskz_loadu_ps(mask, s.out.add(at)));
                     }
-                    if last.bounds.is_some() {
-                        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+                    if F & 1 != 0 {
+                        total = _mm512_add_ps(total, b);
                     }
-                    _mm512_mask_storeu_ps(s.out.add(at), mask, x);
+                    if F & 2 != 0 {
+                        total = _mm512_add_ps(total, _mm512_maskz_loadu_ps(mask, residual.add(at)));
+                    }
+                    if F & 4 != 0 {
+                        total = _mm512_min_ps(_mm512_max_ps(total, lo), hi);
+                    }
+                    _mm512_mask_storeu_ps(s.out.add(at), mask, total);
                 }
             }
         }
