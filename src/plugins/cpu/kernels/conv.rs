@@ -62,7 +62,8 @@ enum PackedFilter {
 
 /// A constant filter packed for [`direct_conv`] or [`pointwise`], when that path will run it: not depthwise
 /// (which runs its own loop); when the input's (`data`) shape is known, a kxk filter only if
-/// [`direct_conv::suits`] its geometry and a 1x1 filter only if the geometry is [`unpadded_pointwise`].
+/// [`direct_conv::suits`] its geometry, and a 1x1 filter only if the geometry is [`unpadded_pointwise`] (for
+/// [`direct_conv`] on at most [`POINTWISE_DIRECT_POSITIONS`] positions, else for [`pointwise`]).
 fn pack_filters(
     w: &Tensor,
     attrs: &ConvAttrs,

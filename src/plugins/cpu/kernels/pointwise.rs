@@ -5,9 +5,10 @@
 //! (`[C_in][MR]`), so a step of the microkernel broadcasts the tile's [`MR`] weights of one input channel. The
 //! input is read in blocks of [`NB`] positions by [`KC`] input channels, copied into an aligned buffer that
 //! stays in L1 while every tile of filter rows passes over it; the microkernel keeps `MR × NB` sums in
-//! registers and adds them into the NCHW output, whose rows (output channels) are contiguous — no transposed
-//! stores and no unfolded input. Strided 1x1 convolutions run on a subsampled copy of the input (see
-//! `conv.rs`).
+//! registers, adds them into the NCHW output, whose rows (output channels) are contiguous — no transposed
+//! stores and no unfolded input — and on the last K block applies the bias, a residual and bounds there
+//! ([`RegisterEpilogue`]) before its one store. Strided 1x1 convolutions run on a subsampled copy of the input
+//! (see `conv.rs`).
 
 use super::direct_conv::{self, Finish, SharedOutput};
 use super::with_scratch;
@@ -27,7 +28,7 @@ const KC: usize = 160;
 /// Filter values one pass over an item's position blocks uses (a chunk of tiles by one K block, 256 KiB): they
 /// stay in L2 while the blocks pass, so each is read from memory once per call.
 const FILTER_BLOCK: usize = 64 * 1024;
-/// Work items per thread the output is cut into (for balance).
+/// Work items per thread when threads split the positions (for balance).
 const ITEMS_PER_THREAD: usize = 4;
 
 /// Whether this CPU runs [`convolve`] (AVX-512, as [`direct_conv`]).
