@@ -93,16 +93,15 @@ fn pack_filters(
                 if positions(&a) <= POINTWISE_DIRECT_POSITIONS
                     && direct_conv::suits(&compact(&a)) =>
             {
-                PackedFilters::pack(w, groups, out_per_group).map(PackedFilter::Direct)
+                direct_conv::pack(w, groups, out_per_group).map(PackedFilter::Direct)
             }
-            _ => pointwise::PackedFilters::pack(w, groups, out_per_group)
-                .map(PackedFilter::Pointwise),
+            _ => pointwise::pack(w, groups, out_per_group).map(PackedFilter::Pointwise),
         };
     }
     if known.is_some_and(|a| !direct_conv::suits(&a)) {
         return None;
     }
-    PackedFilters::pack(w, groups, out_per_group).map(PackedFilter::Direct)
+    direct_conv::pack(w, groups, out_per_group).map(PackedFilter::Direct)
 }
 
 /// The most output positions of a 1x1 convolution that runs [`direct_conv`] rather than [`pointwise`]: the

@@ -9,7 +9,7 @@
 //! item's output lines while they are in cache.
 
 use super::sgemm::{NR, PackedB};
-use super::with_scratch;
+use super::{GroupedFilters, with_scratch};
 use crate::error::{Error, Result};
 use crate::ops::conv::Axis;
 use rayon::prelude::*;
@@ -49,39 +49,18 @@ fn wraps(a: &[Axis; 3]) -> bool {
         && a[2].stride == 1
 }
 
-/// One filter per group, packed for [`convolve`].
-#[derive(Debug)]
-pub struct PackedFilters {
-    groups: Vec<PackedB>,
-}
+/// One filter per group, packed for [`convolve`] as [`PackedB`] panels of output channels.
+pub type PackedFilters = GroupedFilters<PackedB>;
 
-impl PackedFilters {
-    /// Packs `w`, `groups` consecutive row-major `[out_per_group × (in_per_group · taps)]` matrices; `None`
-    /// where [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
-    pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
-        let per_group = w.len() / groups.max(1);
-        if !available()
-            || out_per_group == 0
-            || !per_group.is_multiple_of(out_per_group)
-            || per_group == 0
-        {
-            return None;
-        }
-        let k = per_group / out_per_group;
-        let groups = w
-            .chunks_exact(per_group)
-            .map(|g| PackedB::pack(g, k, out_per_group, 1, k))
-            .collect::<Result<Vec<_>>>()
-            .ok()?;
-        Some(PackedFilters { groups })
+/// Packs `w`, `groups` consecutive row-major `[out_per_group × (in_per_group · taps)]` matrices; `None` where
+/// [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
+pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
+    if !available() {
+        return None;
     }
-
-    /// The packed filter of group `g` when it has `out_per_group` filters of `k` values.
-    pub fn group(&self, g: usize, out_per_group: usize, k: usize) -> Option<&PackedB> {
-        self.groups
-            .get(g)
-            .filter(|b| b.n() == out_per_group && b.k() == k)
-    }
+    GroupedFilters::pack(w, groups, out_per_group, |g, rows, depth| {
+        PackedB::pack(g, depth, rows, 1, depth).ok()
+    })
 }
 
 /// The input as [`convolve`] reads it: padded so that every tap of every output lies inside, with the
@@ -221,16 +200,9 @@ pub fn convolve(
             // SAFETY: items own disjoint (channel, line) blocks of `dst`, whose length was checked.
             unsafe { job.item(band_lines.clone(), panel_range.clone(), out.get()) };
             let span = band_lines.start * ow..band_lines.end * ow;
-            for channel in panel_range.start * NR..(panel_range.end * NR).min(m) {
-                // SAFETY: as above; this item wrote these values and no other reference to them is alive.
-                let values = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        out.get().add(channel * positions + span.start),
-                        span.len(),
-                    )
-                };
-                finish(channel, span.start, values);
-            }
+            let channels = panel_range.start * NR..(panel_range.end * NR).min(m);
+            // SAFETY: as above; this item wrote these values and no other reference to them is alive.
+            unsafe { out.finish(channels, positions, span, finish) };
         };
         if threads > 1 {
             (0..bands * pairs).into_par_iter().for_each(item);
@@ -454,5 +426,28 @@ impl SharedOutput {
     /// The base pointer.
     pub(super) fn get(&self) -> *mut f32 {
         self.0
+    }
+
+    /// Calls `finish` on values `span` of each output channel in `channels`, channels `positions` values apart.
+    ///
+    /// # Safety
+    /// The caller's work item wrote these values within the output, and no other reference to them is alive.
+    pub(super) unsafe fn finish(
+        &self,
+        channels: Range<usize>,
+        positions: usize,
+        span: Range<usize>,
+        finish: &Finish<'_>,
+    ) {
+        for channel in channels {
+            // SAFETY: the caller's guarantee.
+            let values = unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.0.add(channel * positions + span.start),
+                    span.len(),
+                )
+            };
+            finish(channel, span.start, values);
+        }
     }
 }

@@ -88,6 +88,48 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     result
 }
 
+/// A convolution filter packed once per group: one packed matrix of `rows` output channels by `depth` values
+/// (input channels × taps) per group, in whatever layout a kernel reads.
+#[derive(Debug)]
+pub struct GroupedFilters<T> {
+    groups: Vec<T>,
+    rows: usize,
+    depth: usize,
+}
+
+impl<T> GroupedFilters<T> {
+    /// Packs `w`, `groups` consecutive row-major `[rows × depth]` matrices, each with `pack(matrix, rows,
+    /// depth)`; `None` where the sizes do not divide or `pack` refuses one.
+    pub fn pack(
+        w: &[f32],
+        groups: usize,
+        rows: usize,
+        pack: impl Fn(&[f32], usize, usize) -> Option<T>,
+    ) -> Option<GroupedFilters<T>> {
+        let per_group = w.len() / groups.max(1);
+        if rows == 0 || per_group == 0 || !per_group.is_multiple_of(rows) {
+            return None;
+        }
+        let depth = per_group / rows;
+        let groups = w
+            .chunks_exact(per_group)
+            .map(|g| pack(g, rows, depth))
+            .collect::<Option<Vec<_>>>()?;
+        Some(GroupedFilters {
+            groups,
+            rows,
+            depth,
+        })
+    }
+
+    /// Group `g`'s matrix, when the filter has `rows` output channels of `depth` values per group.
+    pub fn group(&self, g: usize, rows: usize, depth: usize) -> Option<&T> {
+        self.groups
+            .get(g)
+            .filter(|_| rows == self.rows && depth == self.depth)
+    }
+}
+
 /// Runs an op's reference evaluation: the kernel of ops with no optimised path.
 #[derive(Debug)]
 pub struct ReferenceKernel(pub Box<dyn Op>);

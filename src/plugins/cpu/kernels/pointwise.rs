@@ -11,7 +11,7 @@
 //! (see `conv.rs`).
 
 use super::direct_conv::{self, Finish, SharedOutput};
-use super::with_scratch;
+use super::{GroupedFilters, with_scratch};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -74,38 +74,16 @@ impl PackedRows {
     }
 }
 
-/// One filter per group, packed for [`convolve`].
-#[derive(Debug)]
-pub struct PackedFilters {
-    groups: Vec<PackedRows>,
-}
+/// One filter per group, packed for [`convolve`] as tiles of [`MR`] output channels.
+pub type PackedFilters = GroupedFilters<PackedRows>;
 
-impl PackedFilters {
-    /// Packs `w`, `groups` consecutive row-major `[out_per_group × in_per_group]` matrices; `None` where
-    /// [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
-    pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
-        let per_group = w.len() / groups.max(1);
-        if !available()
-            || out_per_group == 0
-            || per_group == 0
-            || !per_group.is_multiple_of(out_per_group)
-        {
-            return None;
-        }
-        let depth = per_group / out_per_group;
-        let groups = w
-            .chunks_exact(per_group)
-            .map(|g| PackedRows::pack(g, out_per_group, depth))
-            .collect::<Option<Vec<_>>>()?;
-        Some(PackedFilters { groups })
+/// Packs `w`, `groups` consecutive row-major `[out_per_group × in_per_group]` matrices; `None` where
+/// [`convolve`] cannot run (no AVX-512) or the sizes do not divide.
+pub fn pack(w: &[f32], groups: usize, out_per_group: usize) -> Option<PackedFilters> {
+    if !available() {
+        return None;
     }
-
-    /// The packed filter of group `g` when it has `rows` filters of `depth` values.
-    pub fn group(&self, g: usize, rows: usize, depth: usize) -> Option<&PackedRows> {
-        self.groups
-            .get(g)
-            .filter(|f| f.rows == rows && f.depth == depth)
-    }
+    GroupedFilters::pack(w, groups, out_per_group, PackedRows::pack)
 }
 
 /// What the microkernel applies to finished sums in registers, in this order: a bias per output channel, a
@@ -187,16 +165,9 @@ pub fn convolve(
         unsafe { job.item(block_range.clone(), tile_range.clone(), out.get()) };
         let Some(finish) = finish else { return };
         let span = block_range.start * NB..(block_range.end * NB).min(positions);
-        for channel in tile_range.start * MR..(tile_range.end * MR).min(m) {
-            // SAFETY: as above; this item wrote these values and no other reference to them is alive.
-            let values = unsafe {
-                std::slice::from_raw_parts_mut(
-                    out.get().add(channel * positions + span.start),
-                    span.len(),
-                )
-            };
-            finish(channel, span.start, values);
-        }
+        let channels = tile_range.start * MR..(tile_range.end * MR).min(m);
+        // SAFETY: as above; this item wrote these values and no other reference to them is alive.
+        unsafe { out.finish(channels, positions, span, finish) };
     };
     let items = block_groups * tile_groups;
     if threads > 1 {
