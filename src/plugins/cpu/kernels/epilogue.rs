@@ -36,8 +36,8 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// The bounds `(lo, hi)` of an activation that clamps, `max(min(x, hi), lo)` order aside (ReLU, Clamp);
-    /// `None` for the others.
+    /// The bounds `(lo, hi)` of an activation that clamps, `min(max(x, lo), hi)` (ReLU, Clamp); `None` for the
+    /// others.
     pub fn bounds(self) -> Option<(f32, f32)> {
         match self {
             Activation::Relu => Some((0.0, f32::INFINITY)),
