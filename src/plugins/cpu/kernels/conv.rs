@@ -1206,6 +1206,8 @@ mod tests {
             // of several bands of lines.
             (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
             (vec![1, 3, 70, 90], vec![3, 1, 1, 3, 3], true),
+            // Depthwise on 7x7 planes: one block of the vectors that remain.
+            (vec![1, 40, 7, 7], vec![40, 1, 1, 3, 3], true),
         ] {
             let attrs = ConvAttrs {
                 strides: vec![1, 1],

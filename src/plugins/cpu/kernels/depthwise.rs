@@ -6,22 +6,22 @@
 //! (`(od·rows + oh)·pitch + ow`, the [`Plan`]'s positions), every tap reads one contiguous run of a phase,
 //! starting a fixed offset from the output's number. So the whole channel is a sum of shifted runs: blocks of
 //! 64 positions are summed over the taps in registers and stored once; the few positions that fall in a row's
-//! padding columns are computed and dropped. The padding of the copy is written once per task and stays zero,
-//! since every channel rewrites the same interior. Tasks take whole runs of channels (threads split channels,
-//! not rows) and apply the epilogue to their channels while they are in cache.
+//! padding columns are computed and dropped (on AVX-512, blocks of 128 positions in eight 16-lane registers with
+//! fused multiply-adds). The padding of the copy is written once per task and stays zero, since every channel
+//! rewrites the same interior. Tasks take whole runs of channels (threads split channels, not rows); the
+//! epilogue is applied to each output row as it is copied out of the sums, while both are in L1.
 
 use super::conv::split_in_two_phases;
-use super::epilogue::Epilogue;
+use super::epilogue::{Activation, Epilogue};
 use super::{math, with_scratch};
 use crate::ops::conv::Axis;
 use rayon::prelude::*;
 
 /// Output positions summed in registers at once (eight 8-lane vectors).
 const BLOCK: usize = 64;
-/// The narrower block that finishes a channel's positions (and the multiple its position count is rounded to).
-const TAIL: usize = 8;
-/// The most taps one pass over a channel sums in registers; filters with more taps take several passes.
-const TAP_GROUP: usize = 64;
+/// The narrower block that finishes a channel's positions (and the multiple its position count is rounded to):
+/// one AVX-512 register.
+const TAIL: usize = 16;
 /// Parallel tasks per thread: enough that uneven tasks still keep every thread busy.
 const TASKS_PER_THREAD: usize = 4;
 
@@ -39,6 +39,9 @@ struct Plan {
     positions: usize,
     /// The filter's taps.
     taps: usize,
+    /// Where in the phased copy output position 0 reads each tap (taps in filter order); position `p` reads
+    /// `p` further.
+    offsets: Vec<usize>,
 }
 
 impl Plan {
@@ -49,14 +52,17 @@ impl Plan {
         });
         let [od, oh, ow] = axes.map(|a| a.output);
         let last = ((od.max(1) - 1) * extent[1] + oh.max(1) - 1) * extent[2] + ow;
-        Plan {
+        let mut plan = Plan {
             axes: *axes,
             extent,
             phase_len: extent.iter().product(),
             phases: axes.iter().map(|a| a.stride.max(1)).product(),
             positions: last.next_multiple_of(TAIL),
             taps: axes.iter().map(|a| a.kernel).product(),
-        }
+            offsets: Vec::new(),
+        };
+        plan.offsets = (0..plan.taps).map(|t| plan.tap_offset(t)).collect();
+        plan
     }
 
     /// Values of the phased copy.
@@ -71,8 +77,7 @@ impl Plan {
         self.layout_len() + BLOCK + 2 * self.positions
     }
 
-    /// Where in the phased copy output position 0 reads tap `t` (taps in filter order); position `p` reads `p`
-    /// further.
+    /// Where in the phased copy output position 0 reads tap `t` (see [`Plan::offsets`]).
     fn tap_offset(&self, t: usize) -> usize {
         let [_, ah, aw] = &self.axes;
         let k = [
@@ -110,17 +115,31 @@ pub fn convolve(
         return;
     }
     let per_task = jobs.div_ceil(rayon::current_num_threads() * TASKS_PER_THREAD);
+    let wide = avx512::available();
+    // The bias and a clamp are applied in registers; a residual or another activation after the sums.
+    let in_registers = !epilogue.residual
+        && (epilogue.activation == Activation::Identity || epilogue.activation.bounds().is_some());
     out.par_chunks_mut(per_task * osz)
         .enumerate()
         .for_each(|(task, dst)| {
             let first = task * per_task;
             let count = dst.len() / osz;
-            let xs = x.get(first * isz..(first + count) * isz).unwrap_or(&[]);
+            let task = Task {
+                x: x.get(first * isz..(first + count) * isz).unwrap_or(&[]),
+                w,
+                first,
+                groups,
+                finish: in_registers.then_some(epilogue),
+                wide,
+            };
             with_scratch(plan.scratch_len(), |scratch| {
                 // The padding (and the slack the last block reads) must be zero; the sums are overwritten.
                 scratch[..plan.layout_len() + BLOCK].fill(0.0);
-                channels_best(&plan, xs, w, first, groups, dst, scratch);
+                channels_best(&plan, &task, dst, scratch);
             });
+            if in_registers {
+                return;
+            }
             // The epilogue per run of channels of one batch (its channel numbers restart with each batch).
             let mut j = first;
             while j < first + count {
@@ -133,59 +152,57 @@ pub fn convolve(
         });
 }
 
-math::best_isa_fn! {
-    /// [`channels`] compiled for the best ISA.
-    fn channels_best[](plan: &Plan, x: &[f32], w: &[f32], first: usize, groups: usize, dst: &mut [f32], scratch: &mut [f32])
-        => channels
+/// One parallel task's run of channels: their inputs, the filter, and what finishes their outputs.
+struct Task<'a> {
+    /// The inputs of the task's channels, one after another.
+    x: &'a [f32],
+    /// The taps of every group's channel.
+    w: &'a [f32],
+    /// The job (batch × channel) number of the task's first channel.
+    first: usize,
+    /// Channels per batch.
+    groups: usize,
+    /// The epilogue when it is only a bias and a clamp, applied to the sums in registers (`None`: the
+    /// caller applies it after the task).
+    finish: Option<&'a Epilogue>,
+    /// Whether the AVX-512 sums run.
+    wide: bool,
 }
 
-/// Convolves the channels `first..` whose inputs are `x` into `dst` (one output block per channel); `scratch`
-/// is [`Plan::scratch_len`] long, its phased copy and slack zero.
+math::best_isa_fn! {
+    /// [`channels`] compiled for the best ISA.
+    fn channels_best[](plan: &Plan, task: &Task, dst: &mut [f32], scratch: &mut [f32]) => channels
+}
+
+/// Convolves the task's channels into `dst` (one output block per channel); `scratch` is
+/// [`Plan::scratch_len`] long, its phased copy and slack zero.
 #[inline(always)]
-fn channels(
-    plan: &Plan,
-    x: &[f32],
-    w: &[f32],
-    first: usize,
-    groups: usize,
-    dst: &mut [f32],
-    scratch: &mut [f32],
-) {
+fn channels(plan: &Plan, task: &Task, dst: &mut [f32], scratch: &mut [f32]) {
     let isz: usize = plan.axes.iter().map(|a| a.input).product();
     let osz: usize = plan.axes.iter().map(|a| a.output).product();
     let (layout, sums) = scratch.split_at_mut(plan.layout_len() + BLOCK);
     let (mut current, mut previous) = sums.split_at_mut(plan.positions);
+    // The output block of the channel whose sums wait in `previous`.
     let mut pending: Option<&mut [f32]> = None;
-    // The offsets of the first group of taps, the same for every channel (the others, rare, are computed as
-    // they are needed).
-    let mut offsets = [0usize; TAP_GROUP];
-    for (t, o) in offsets.iter_mut().take(plan.taps).enumerate() {
-        *o = plan.tap_offset(t);
-    }
-    let offsets = &offsets[..plan.taps.min(TAP_GROUP)];
-    for (c, (src, out)) in x
+    for (c, (src, out)) in task
+        .x
         .chunks_exact(isz.max(1))
         .zip(dst.chunks_exact_mut(osz))
         .enumerate()
     {
-        let channel = (first + c) % groups.max(1);
-        let Some(taps) = w.get(channel * plan.taps..(channel + 1) * plan.taps) else {
+        let channel = (task.first + c) % task.groups.max(1);
+        let Some(weights) = task.w.get(channel * plan.taps..(channel + 1) * plan.taps) else {
             return;
         };
         lay_out(plan, src, layout);
-        // The taps in groups, each group's offsets and weights side by side in registers' reach.
-        for (group, start) in (0..plan.taps.max(1)).step_by(TAP_GROUP).enumerate() {
-            let end = (start + TAP_GROUP).min(plan.taps);
-            let mut pairs = [(0usize, 0.0f32); TAP_GROUP];
-            for ((t, pair), &weight) in (start..end).zip(pairs.iter_mut()).zip(&taps[start..end]) {
-                let offset = offsets
-                    .get(t)
-                    .copied()
-                    .unwrap_or_else(|| plan.tap_offset(t));
-                *pair = (offset, weight);
-            }
-            sum_taps(layout, &pairs[..end - start], current, group > 0);
-        }
+        let finish = match task.finish {
+            Some(e) => Finish {
+                bias: e.bias_of(channel),
+                bounds: e.activation.bounds(),
+            },
+            None => Finish::default(),
+        };
+        sum_taps(layout, &plan.offsets, weights, finish, current, task.wide);
         if let Some(done) = pending.replace(out) {
             store(plan, previous, done);
         }
@@ -194,6 +211,15 @@ fn channels(
     if let Some(done) = pending {
         store(plan, previous, done);
     }
+}
+
+/// What the sums of one channel start from and are clamped to before they are stored.
+#[derive(Debug, Clone, Copy, Default)]
+struct Finish {
+    /// The channel's bias: the value the sums start from.
+    bias: f32,
+    /// `(lo, hi)`: the sums are stored as `min(max(sum, lo), hi)`.
+    bounds: Option<(f32, f32)>,
 }
 
 /// Writes one channel's input into the interior of the phased copy (whose padding stays as it is: zero).
@@ -258,18 +284,39 @@ fn lay_out(plan: &Plan, src: &[f32], layout: &mut [f32]) {
     }
 }
 
-/// `sums[p] (+)= Σ weight · layout[offset + p]` over the `(offset, weight)` taps, for every position `p`
-/// (adding to `sums` when `accumulate`), in register blocks of [`BLOCK`] then [`TAIL`] positions.
+/// `sums[p] = finish(Σ weights[t] · layout[offsets[t] + p])` over the taps `t`, for every position `p`, in
+/// register blocks of [`BLOCK`] then [`TAIL`] positions, or with AVX-512 when `wide` (and every tap's reads
+/// lie within `layout`).
 #[inline(always)]
-fn sum_taps(layout: &[f32], taps: &[(usize, f32)], sums: &mut [f32], accumulate: bool) {
+fn sum_taps(
+    layout: &[f32],
+    offsets: &[usize],
+    weights: &[f32],
+    finish: Finish,
+    sums: &mut [f32],
+    wide: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if wide
+        && sums.len() % TAIL == 0
+        && offsets.len() == weights.len()
+        && offsets.iter().all(|&o| o + sums.len() <= layout.len())
+    {
+        // SAFETY: the CPU has AVX-512 (`wide` comes from `avx512::available`); the reads and writes stay
+        // within the bounds just checked.
+        unsafe { avx512::sum_taps(layout, (offsets, weights), finish, sums) };
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide;
     let mut blocks = sums.chunks_exact_mut(BLOCK);
     let mut at = 0;
     for out in &mut blocks {
-        sum_block::<BLOCK>(layout, taps, at, out, accumulate);
+        sum_block::<BLOCK>(layout, (offsets, weights), finish, at, out);
         at += BLOCK;
     }
     for out in blocks.into_remainder().chunks_exact_mut(TAIL) {
-        sum_block::<TAIL>(layout, taps, at, out, accumulate);
+        sum_block::<TAIL>(layout, (offsets, weights), finish, at, out);
         at += TAIL;
     }
 }
@@ -278,16 +325,13 @@ fn sum_taps(layout: &[f32], taps: &[(usize, f32)], sums: &mut [f32], accumulate:
 #[inline(always)]
 fn sum_block<const B: usize>(
     layout: &[f32],
-    taps: &[(usize, f32)],
+    (offsets, weights): (&[usize], &[f32]),
+    finish: Finish,
     at: usize,
     out: &mut [f32],
-    accumulate: bool,
 ) {
-    let mut acc = [0.0f32; B];
-    if accumulate && out.len() == B {
-        acc.copy_from_slice(out);
-    }
-    for &(offset, wv) in taps {
+    let mut acc = [finish.bias; B];
+    for (&offset, &wv) in offsets.iter().zip(weights) {
         let from = offset + at;
         let Some(src) = layout.get(from..from + B) else {
             continue;
@@ -295,6 +339,9 @@ fn sum_block<const B: usize>(
         for l in 0..B {
             acc[l] += wv * src[l];
         }
+    }
+    if let Some((lo, hi)) = finish.bounds {
+        acc = acc.map(|v| v.max(lo).min(hi));
     }
     if let Ok(full) = <&mut [f32; B]>::try_from(out) {
         *full = acc;
@@ -340,5 +387,158 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
             piece::<4>(dst, src, n - 4);
         }
         _ => dst[..n].copy_from_slice(&src[..n]),
+    }
+}
+
+/// The AVX-512 sums of [`sum_taps`].
+mod avx512 {
+    /// Whether this CPU runs [`sum_taps`].
+    pub fn available() -> bool {
+        super::super::direct_conv::available()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub use x86::sum_taps;
+
+    #[cfg(target_arch = "x86_64")]
+    mod x86 {
+        use super::super::{Finish, TAIL};
+        use std::arch::x86_64::*;
+
+        /// Positions one block sums in registers: `VECTORS` 16-lane vectors.
+        const VECTORS: usize = 8;
+
+        /// The taps: offsets into the phased copy and their weights.
+        type Taps<'a> = (&'a [usize], &'a [f32]);
+
+        /// [`super::super::sum_taps`] in blocks of `VECTORS` vectors of positions, then one block of the
+        /// vectors that remain; the clamp is a compile-time choice, so that the sums stay in registers.
+        ///
+        /// # Safety
+        /// The CPU has AVX-512F; `sums.len()` is a multiple of [`TAIL`], there are as many weights as
+        /// offsets, and `offset + sums.len() <= layout.len()` for every offset.
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn sum_taps(layout: &[f32], taps: Taps, finish: Finish, sums: &mut [f32]) {
+            // SAFETY: the caller's bounds.
+            unsafe {
+                match finish.bounds {
+                    Some(_) => sums_with::<true>(layout, taps, finish, sums),
+                    None => sums_with::<false>(layout, taps, finish, sums),
+                }
+            }
+        }
+
+        /// [`sum_taps`] with (`CLAMP`) or without the clamp.
+        ///
+        /// # Safety
+        /// As [`sum_taps`].
+        #[inline(always)]
+        unsafe fn sums_with<const CLAMP: bool>(
+            layout: &[f32],
+            taps: Taps,
+            finish: Finish,
+            sums: &mut [f32],
+        ) {
+            let n = sums.len();
+            let mut at = 0;
+            // SAFETY: positions `at..at + V·16` of `sums`, and of `layout` from each offset, for the blocks'
+            // `V` vectors (the caller's bounds).
+            unsafe {
+                while at + VECTORS * TAIL <= n {
+                    let (src, dst) = (layout.as_ptr().add(at), sums.as_mut_ptr().add(at));
+                    block::<VECTORS, CLAMP>(src, taps, finish, dst);
+                    at += VECTORS * TAIL;
+                }
+                // The last positions in one block of as many vectors as remain (independent sums, not a chain
+                // of one-vector blocks).
+                let (src, dst) = (layout.as_ptr().add(at), sums.as_mut_ptr().add(at));
+                match (n - at) / TAIL {
+                    0 => {}
+                    1 => block::<1, CLAMP>(src, taps, finish, dst),
+                    2 => block::<2, CLAMP>(src, taps, finish, dst),
+                    3 => block::<3, CLAMP>(src, taps, finish, dst),
+                    4 => block::<4, CLAMP>(src, taps, finish, dst),
+                    5 => block::<5, CLAMP>(src, taps, finish, dst),
+                    6 => block::<6, CLAMP>(src, taps, finish, dst),
+                    _ => block::<7, CLAMP>(src, taps, finish, dst),
+                }
+            }
+        }
+
+        /// `V` vectors of sums, from the bias, over the taps of the values from `src + offset`, clamped
+        /// when `CLAMP` and stored at `dst`.
+        ///
+        /// # Safety
+        /// `V·16` values are readable from `src + offset` for every offset and writable at `dst`.
+        #[inline(always)]
+        unsafe fn block<const V: usize, const CLAMP: bool>(
+            src: *const f32,
+            (offsets, weights): Taps,
+            finish: Finish,
+            dst: *mut f32,
+        ) {
+            // SAFETY: the caller's bounds.
+            unsafe {
+                let mut acc = [_mm512_set1_ps(finish.bias); V];
+                for (&offset, &weight) in offsets.iter().zip(weights) {
+                    let w = _mm512_set1_ps(weight);
+                    let p = src.add(offset);
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        *a = _mm512_fmadd_ps(w, _mm512_loadu_ps(p.add(v * 16)), *a);
+                    }
+                }
+                let (lo, hi) = finish.bounds.unwrap_or((0.0, 0.0));
+                let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+                for (v, &a) in acc.iter().enumerate() {
+                    let a = if CLAMP {
+                        _mm512_min_ps(_mm512_max_ps(a, lo), hi)
+                    } else {
+                        a
+                    };
+                    _mm512_storeu_ps(dst.add(v * 16), a);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of summing (the portable one, and AVX-512 where the CPU has it) give the taps' sums from the
+    /// bias, clamped or not, for position counts that end in a remainder of every width.
+    #[test]
+    fn sums_match_the_plain_formula() {
+        let layout: Vec<f32> = (0..600)
+            .map(|i| ((i * 37) % 23) as f32 * 0.25 - 2.0)
+            .collect();
+        let offsets = [0, 1, 2, 40, 41, 42, 80, 81, 82];
+        let weights: Vec<f32> = (0..9).map(|t| t as f32 * 0.1 - 0.3).collect();
+        let clamped = Finish {
+            bias: 0.5,
+            bounds: Some((-1.0, 2.0)),
+        };
+        for n in (TAIL..=400).step_by(TAIL) {
+            for finish in [Finish::default(), clamped] {
+                for wide in [false, avx512::available()] {
+                    let mut sums = vec![f32::NAN; n];
+                    sum_taps(&layout, &offsets, &weights, finish, &mut sums, wide);
+                    for (p, got) in sums.iter().enumerate() {
+                        let mut want = finish.bias;
+                        for (o, w) in offsets.iter().zip(&weights) {
+                            want += w * layout[o + p];
+                        }
+                        if let Some((lo, hi)) = finish.bounds {
+                            want = want.max(lo).min(hi);
+                        }
+                        assert!(
+                            (want - got).abs() <= 1e-5,
+                            "{n} positions, {finish:?}, wide {wide}, at {p}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

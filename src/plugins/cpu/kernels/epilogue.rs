@@ -89,16 +89,21 @@ impl Epilogue {
         }
     }
 
+    /// The bias of output channel (or column) `channel`: zero without a bias.
+    #[inline(always)]
+    pub fn bias_of(&self, channel: usize) -> f32 {
+        self.bias
+            .as_ref()
+            .and_then(|b| b.get(channel))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
     /// Applies the epilogue to values of output channel `channel`; `residual` holds the matching residual
     /// values (empty without one).
     #[inline(always)]
     fn apply_segment(&self, channel: usize, values: &mut [f32], residual: &[f32]) {
-        let b = self
-            .bias
-            .as_ref()
-            .and_then(|b| b.get(channel))
-            .copied()
-            .unwrap_or(0.0);
+        let b = self.bias_of(channel);
         if !residual.is_empty() {
             values
                 .iter_mut()
