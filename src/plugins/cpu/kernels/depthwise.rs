@@ -298,7 +298,7 @@ fn sum_taps(
 ) {
     #[cfg(target_arch = "x86_64")]
     if wide
-        && sums.len() % TAIL == 0
+        && sums.len().is_multiple_of(TAIL)
         && offsets.len() == weights.len()
         && offsets.iter().all(|&o| o + sums.len() <= layout.len())
     {
