@@ -1,8 +1,10 @@
 //! SGEMM throughput of the CPU plugin's MatMul next to the machine's measured peak.
 //!
-//! `cargo bench --bench gemm` prints, for square products of 256 to 2048, GFLOP/s with the right-hand side a
-//! constant (weights packed at compile time), and the peak: what every core reaches running independent
-//! fused multiply-adds (`benches/compare.py` puts numpy's OpenBLAS beside these figures).
+//! `cargo bench --bench gemm` prints, for square products of 256 to 2048 and the three products of a
+//! BERT-base layer at sequence 128, GFLOP/s with the right-hand side a constant (weights packed at compile
+//! time), and the peak: what every core reaches running independent fused multiply-adds (`benches/compare.py`
+//! puts numpy's OpenBLAS beside these figures). `cargo bench --bench gemm -- FILTER` runs only the products
+//! whose name (`MxKxN`) contains FILTER.
 
 mod common;
 
@@ -46,19 +48,40 @@ fn measured_peak() -> f64 {
     0.0
 }
 
+/// The products measured, `(M, K, N)`: squares, then BERT-base's projections, FFN up and FFN down at
+/// sequence 128.
+const PRODUCTS: &[(usize, usize, usize)] = &[
+    (256, 256, 256),
+    (512, 512, 512),
+    (1024, 1024, 1024),
+    (2048, 2048, 2048),
+    (128, 768, 768),
+    (128, 768, 3072),
+    (128, 3072, 768),
+];
+
 fn main() {
+    // Cargo passes `--bench` to bench targets; the first other argument filters products by name.
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_default();
     println!("peak (FMA on every core): {:.1} GFLOP/s", measured_peak());
-    println!("{:>6} {:>10} {:>10}", "n", "ms", "GFLOP/s");
-    for n in [256usize, 512, 1024, 2048] {
+    println!("{:>16} {:>10} {:>10}", "MxKxN", "ms", "GFLOP/s");
+    for &(m, k, n) in PRODUCTS {
+        let name = format!("{m}x{k}x{n}");
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
         let op = MatMul {
             transpose_a: false,
             transpose_b: false,
         };
-        let mut req = op_request(Box::new(op), &[n, n], &[n, n], false);
+        let mut req = op_request(Box::new(op), &[m, k], &[k, n], false);
         let t = median_time(Duration::from_secs(2), || infer(&mut req));
-        let flops = 2.0 * (n * n * n) as f64;
+        let flops = 2.0 * (m * k * n) as f64;
         println!(
-            "{n:>6} {:>10.3} {:>10.1}",
+            "{name:>16} {:>10.3} {:>10.1}",
             t.as_secs_f64() * 1e3,
             flops / t.as_secs_f64() / 1e9
         );
