@@ -54,10 +54,13 @@ impl StateAccess {
     }
 }
 
-/// The buffers a request reuses across inferences, indexed by the plan's buffer ids.
+/// The buffers a request reuses across inferences: the intermediates' buffers, indexed by the plan's buffer
+/// ids, and the outputs the last run returned, indexed by slot (the next run writes into them when nobody
+/// else holds them any more).
 #[derive(Debug, Default)]
 pub struct Workspace {
     buffers: Vec<Option<Tensor>>,
+    outputs: Vec<Option<Tensor>>,
 }
 
 /// A compiled, executable graph.
@@ -73,6 +76,9 @@ pub struct Plan {
     slot_buffer: Vec<Option<usize>>,
     /// How many workspace buffers the steps share.
     buffer_count: usize,
+    /// The output slots a recycling kernel writes: each run keeps their tensors in the workspace for the
+    /// next one.
+    kept_outputs: Vec<usize>,
 }
 
 /// Where a node output lives during execution.
@@ -228,6 +234,7 @@ impl Plan {
             steps,
             slot_buffer: Vec::new(),
             buffer_count: 0,
+            kept_outputs: Vec::new(),
         };
         plan.compute_releases();
         plan.assign_buffers();
@@ -284,9 +291,13 @@ impl Plan {
             .iter()
             .flat_map(|s| s.release.iter().copied())
             .collect();
+        let mut kept_outputs = Vec::new();
         for step in &self.steps {
             if step.kernel.recycles_outputs() {
                 for (i, &slot) in step.outputs.iter().enumerate() {
+                    if self.output_slots.contains(&slot) && !kept_outputs.contains(&slot) {
+                        kept_outputs.push(slot);
+                    }
                     if !released.contains(&slot) {
                         continue;
                     }
@@ -315,6 +326,7 @@ impl Plan {
         }
         self.buffer_count = capacity.len();
         self.slot_buffer = slot_buffer;
+        self.kept_outputs = kept_outputs;
     }
 
     /// Runs the plan on concrete inputs, building intermediates in `workspace`'s buffers (kept for the next
@@ -329,6 +341,7 @@ impl Plan {
     ) -> Result<Vec<Tensor>> {
         let mut assigned: Vec<(&str, Tensor)> = Vec::new();
         workspace.buffers.resize_with(self.buffer_count, || None);
+        workspace.outputs.resize_with(self.slot_count, || None);
         if inputs.len() != self.input_slots.len() {
             return Err(Error::InvalidArgument(format!(
                 "model expects {} inputs, got {}",
@@ -356,9 +369,9 @@ impl Plan {
             let mut spare: Vec<Option<Tensor>> = step
                 .outputs
                 .iter()
-                .map(|&s| {
-                    let b = self.buffer_of(s)?;
-                    workspace.buffers.get_mut(b).and_then(Option::take)
+                .map(|&s| match self.buffer_of(s) {
+                    Some(b) => workspace.buffers.get_mut(b).and_then(Option::take),
+                    None => workspace.outputs.get_mut(s).and_then(Option::take),
                 })
                 .collect();
             let started = profile.is_some().then(Instant::now);
@@ -422,6 +435,11 @@ impl Plan {
                     .ok_or_else(|| Error::Internal(format!("output slot {s} is empty")))
             })
             .collect::<Result<Vec<_>>>()?;
+        for &s in &self.kept_outputs {
+            if let Some(kept) = workspace.outputs.get_mut(s) {
+                kept.clone_from(&values[s]);
+            }
+        }
         variables.extend(assigned.into_iter().map(|(id, t)| (id.to_string(), t)));
         Ok(outputs)
     }
@@ -544,5 +562,37 @@ mod tests {
             .map(|i| (i as f32 - 6.0).max(0.0) + (i as f32 - 6.0).abs())
             .collect();
         assert_eq!(out[0].typed::<f32>().unwrap(), &want[..]);
+    }
+
+    /// The model's output (an Add, a recycling kernel) is written into the tensor the run before returned once
+    /// nobody holds that tensor any more, and into new memory while somebody does (its values stay as they
+    /// were).
+    #[test]
+    fn outputs_are_recycled_once_released() {
+        let plan = Plan::build(&model_with_view()).unwrap();
+        let mut ws = Workspace::default();
+        let mut run = |v: f32| {
+            let x = Tensor::from_vec(&[2, 6], vec![v; 12]).unwrap();
+            let out = plan
+                .run(
+                    std::slice::from_ref(&x),
+                    &mut ws,
+                    None,
+                    &mut BTreeMap::new(),
+                )
+                .unwrap();
+            out.into_iter().next().unwrap()
+        };
+        let address = |t: &Tensor| t.bytes().as_ptr() as usize;
+        let held = run(1.0);
+        let second = run(2.0);
+        assert_ne!(address(&held), address(&second));
+        assert_eq!(held.typed::<f32>().unwrap(), &[2.0; 12][..]);
+        let released = address(&second);
+        drop(second);
+        let third = run(3.0);
+        assert_eq!(address(&third), released);
+        assert_eq!(third.typed::<f32>().unwrap(), &[6.0; 12][..]);
+        assert_eq!(held.typed::<f32>().unwrap(), &[2.0; 12][..]);
     }
 }
