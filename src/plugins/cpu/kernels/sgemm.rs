@@ -330,11 +330,25 @@ mod avx2 {
             for mc in rows.clone().step_by(block) {
                 let m_end = (mc + block).min(rows.end);
                 pack_tiles(a, lda, 1, mc..m_end, (kc, kb), tiles);
+                let tile_count = (m_end - mc).div_ceil(MR);
                 for j in panels.clone() {
                     let cols = NR.min(b.n - j * NR);
                     // SAFETY: the panel holds k * NR values.
                     let bt = unsafe { b.panel(j).as_ptr().add(kc * NR) };
+                    // The next panel's block (`kb` rows of NR values, one cache line each), fetched into L2 a
+                    // share per tile while this one is computed: its first tile then need not wait on memory.
+                    let next = (j + 1 < panels.end).then(|| b.panel(j + 1)[kc * NR..].as_ptr());
+                    let lines_per_tile = kb.div_ceil(tile_count);
                     for i in (mc..m_end).step_by(MR) {
+                        if let Some(next) = next {
+                            let first = (i - mc) / MR * lines_per_tile;
+                            for line in first..(first + lines_per_tile).min(kb) {
+                                // SAFETY: a prefetch only hints; the address is within the next panel.
+                                unsafe {
+                                    _mm_prefetch::<_MM_HINT_T1>(next.add(line * NR) as *const i8)
+                                };
+                            }
+                        }
                         let at = &tiles[(i - mc) / MR * MR * kb..];
                         let height = MR.min(m_end - i);
                         // SAFETY: rows i..i + height of C exist (caller); the tile holds kb * MR values.
