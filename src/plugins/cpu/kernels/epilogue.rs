@@ -2,6 +2,7 @@
 //! residual add, activation (what the CPU lowering in `plugins::cpu::fusion` absorbs into the kernel).
 
 use super::math;
+use super::vector_math::{self, Function};
 use std::sync::Arc;
 
 /// What a kernel applies to its output while it is still in cache: a bias (one value per output channel of a
@@ -50,12 +51,33 @@ impl Activation {
     fn apply(self, row: &mut [f32]) {
         match self {
             Activation::Identity => {}
-            Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
-            Activation::Clamp(lo, hi) => row.iter_mut().for_each(|v| *v = v.max(lo).min(hi)),
-            Activation::Swish => row.iter_mut().for_each(|v| *v = math::swish(*v, 1.0)),
-            Activation::GeluErf => row.iter_mut().for_each(|v| *v = math::gelu_erf(*v)),
-            Activation::GeluTanh => row.iter_mut().for_each(|v| *v = math::gelu_tanh(*v)),
+            Activation::Relu => map_in_place(row, |v| v.max(0.0)),
+            Activation::Clamp(lo, hi) => map_in_place(row, |v| v.max(lo).min(hi)),
+            Activation::Swish => {
+                if !vector_math::apply(Function::Silu, row) {
+                    map_in_place(row, |v| math::swish(v, 1.0));
+                }
+            }
+            Activation::GeluErf => {
+                if !vector_math::apply(Function::GeluErf, row) {
+                    map_in_place(row, math::gelu_erf);
+                }
+            }
+            Activation::GeluTanh => {
+                if !vector_math::apply(Function::GeluTanh, row) {
+                    map_in_place(row, math::gelu_tanh);
+                }
+            }
         }
+    }
+}
+
+/// `v = f(v)` for every value of `row`, as a plain loop: it inlines into the caller compiled for the best ISA
+/// (`Iterator::for_each` with a large closure may stay a call to a baseline-ISA copy, then scalar).
+#[inline(always)]
+fn map_in_place(row: &mut [f32], f: impl Fn(f32) -> f32) {
+    for v in row {
+        *v = f(*v);
     }
 }
 

@@ -186,28 +186,36 @@ fn pow2i(n: i32) -> f32 {
     f32::from_bits((n.wrapping_add(127) as u32) << 23)
 }
 
+/// The polynomial `P` of [`exp`]'s `e^r = 1 + r + r² P(r)` on `r` in [-ln2/2, ln2/2] (fitted for a relative
+/// error of `e^r` of 3e-9).
+pub(super) const EXP_POLY: [f32; 5] = [
+    0.499_999_94,
+    0.166_665_21,
+    0.041_668_39,
+    0.008_368_71,
+    0.001_381_461,
+];
+/// `ln 2` split in a part whose products with small integers are exact and the rest.
+pub(super) const LN2_HI: f32 = 0.693_359_4;
+/// See [`LN2_HI`].
+pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
+/// [`exp`]'s arguments are clamped to `[EXP_MIN_ARG, EXP_MAX_ARG]` (0 and +inf beyond).
+pub(super) const EXP_MAX_ARG: f32 = 88.8;
+/// See [`EXP_MAX_ARG`].
+pub(super) const EXP_MIN_ARG: f32 = -104.0;
+
 /// `e^x` (≤ 2 ulp; gradual underflow to 0 below -87.3, +inf above 88.72, NaN kept).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // e^x = 2^n · e^r with n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2]; e^r = 1 + r + r² P(r)
-    // (P fitted for a relative error of e^r of 3e-9).
-    const P: [f32; 5] = [
-        0.499_999_94,
-        0.166_665_21,
-        0.041_668_39,
-        0.008_368_71,
-        0.001_381_461,
-    ];
+    // e^x = 2^n · e^r with n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2]; e^r = 1 + r + r² P(r).
     const SHIFTER: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer in the low mantissa bits
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
     // Comparisons (not min/max) so that NaN passes through.
-    let x = if x > 88.8 { 88.8 } else { x };
-    let x = if x < -104.0 { -104.0 } else { x };
+    let x = if x > EXP_MAX_ARG { EXP_MAX_ARG } else { x };
+    let x = if x < EXP_MIN_ARG { EXP_MIN_ARG } else { x };
     let t = x * std::f32::consts::LOG2_E + SHIFTER;
     let n = t - SHIFTER;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0 + (r + r * r * poly(r, &P));
+    let p = 1.0 + (r + r * r * poly(r, &EXP_POLY));
     // n in [-150, 128]: scale in two halves so that results below 2^-126 underflow gradually.
     let ni = (t.to_bits() as i32).wrapping_sub(SHIFTER.to_bits() as i32);
     let half = ni >> 1;
@@ -279,41 +287,47 @@ pub fn tanh(x: f32) -> f32 {
     if a < 0.625 { small } else { large }
 }
 
+/// The polynomial `Q` of [`erfc_tail`].
+pub(super) const ERFC_TAIL_POLY: [f32; 9] = [
+    0.282_077_58,
+    0.282_550_87,
+    0.241_677_76,
+    0.208_860_47,
+    -0.042_168_166,
+    0.301_253_08,
+    -0.506_999_5,
+    0.293_207_44,
+    -0.060_447_264,
+];
+/// [`erfc_tail`] clamps `a` here, where `e^-a²` is 0 in f32 (erfc(10.5) ≈ 1e-49).
+pub(super) const ERFC_MAX_ARG: f32 = 10.5;
+
 /// `erfc(a)` for `a ≥ 0.5`, given `a2 = a²` (relative error ≤ 2.5e-7 plus `a²` times the relative error of
 /// `a2`): `e^-a² · t · Q(t)`, `t = 1 / (1 + a/2)`. Smaller `a` give a meaningless result that callers discard.
 #[inline(always)]
 fn erfc_tail(a: f32, a2: f32) -> f32 {
-    const Q: [f32; 9] = [
-        0.282_077_58,
-        0.282_550_87,
-        0.241_677_76,
-        0.208_860_47,
-        -0.042_168_166,
-        0.301_253_08,
-        -0.506_999_5,
-        0.293_207_44,
-        -0.060_447_264,
-    ];
-    // Clamped where e^-a² is 0 in f32 (erfc(10.5) ≈ 1e-49).
-    let a = if a > 10.5 { 10.5 } else { a };
-    let a2 = if a2 > 110.25 { 110.25 } else { a2 };
+    let a = if a > ERFC_MAX_ARG { ERFC_MAX_ARG } else { a };
+    let max_a2 = ERFC_MAX_ARG * ERFC_MAX_ARG;
+    let a2 = if a2 > max_a2 { max_a2 } else { a2 };
     let t = 1.0 / (1.0 + 0.5 * a);
-    exp(-a2) * t * poly(t, &Q)
+    exp(-a2) * t * poly(t, &ERFC_TAIL_POLY)
 }
+
+/// The polynomial of [`erf_over_x`] (in `x²`).
+pub(super) const ERF_OVER_X_POLY: [f32; 7] = [
+    std::f32::consts::FRAC_2_SQRT_PI,
+    -0.376_126_26,
+    0.112_835_854,
+    -0.026_853_817,
+    0.005_188_334_3,
+    -8.010_247e-4,
+    7.854_025e-5,
+];
 
 /// `erf(x) / x` for |x| < 1 (relative error 1.2e-9).
 #[inline(always)]
 fn erf_over_x(x2: f32) -> f32 {
-    const P: [f32; 7] = [
-        std::f32::consts::FRAC_2_SQRT_PI,
-        -0.376_126_26,
-        0.112_835_854,
-        -0.026_853_817,
-        0.005_188_334_3,
-        -8.010_247e-4,
-        7.854_025e-5,
-    ];
-    poly(x2, &P)
+    poly(x2, &ERF_OVER_X_POLY)
 }
 
 /// The error function.
@@ -345,10 +359,14 @@ pub fn gelu_erf(x: f32) -> f32 {
 /// `x/2 · (1 + tanh(√(2/π) (x + 0.044715 x³)))`, with `1 + tanh(u) = 2 sigmoid(2u)` (no cancellation).
 #[inline(always)]
 pub fn gelu_tanh(x: f32) -> f32 {
-    const C: f32 = 0.797_884_6; // √(2/π)
-    let u = C * (x + 0.044_715 * x * x * x);
+    let u = GELU_TANH_SCALE * (x + GELU_TANH_CUBIC * x * x * x);
     x * sigmoid(2.0 * u)
 }
+
+/// `√(2/π)`, the scale of [`gelu_tanh`]'s argument.
+pub(super) const GELU_TANH_SCALE: f32 = 0.797_884_6;
+/// The cubic term's weight in [`gelu_tanh`]'s argument.
+pub(super) const GELU_TANH_CUBIC: f32 = 0.044_715;
 
 /// `log(1 + e^x)`: `max(x, 0) + log1p(e^-|x|)`, with log1p exact for tiny arguments.
 #[inline(always)]
@@ -411,12 +429,12 @@ pub fn hsigmoid(x: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::plugins::cpu::kernels::testing::Lcg;
 
     /// Inputs: a dense sweep of [-25, 25], random magnitudes from 1e-30 to 1e30 of both signs, and specials.
-    fn samples() -> Vec<f32> {
+    pub(crate) fn samples() -> Vec<f32> {
         let mut g = Lcg(11);
         let mut v: Vec<f32> = (-250_000..=250_000).map(|i| i as f32 * 1e-4).collect();
         v.extend((0..200_000).map(|_| {
@@ -455,7 +473,7 @@ mod tests {
 
     /// The largest error of `f` against `reference` over [`samples`]: in ulp where `|reference| ≥ rel_from`
     /// (and is a normal f32), in absolute terms elsewhere; with the input of each.
-    fn worst(
+    pub(crate) fn worst(
         f: impl Fn(f32) -> f32,
         reference: impl Fn(f64) -> f64,
         rel_from: f64,
@@ -476,7 +494,7 @@ mod tests {
         (rel, abs)
     }
 
-    fn sigmoid64(x: f64) -> f64 {
+    pub(crate) fn sigmoid64(x: f64) -> f64 {
         1.0 / (1.0 + (-x).exp())
     }
 
@@ -486,11 +504,11 @@ mod tests {
 
     type Case<'a> = (&'a str, fn(f32) -> f32, fn(f64) -> f64, f64, (f64, f64));
 
-    fn gelu_erf64(x: f64) -> f64 {
+    pub(crate) fn gelu_erf64(x: f64) -> f64 {
         0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
     }
 
-    fn gelu_tanh64(x: f64) -> f64 {
+    pub(crate) fn gelu_tanh64(x: f64) -> f64 {
         let c = (2.0 / std::f64::consts::PI).sqrt();
         0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
     }

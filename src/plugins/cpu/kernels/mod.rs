@@ -23,6 +23,7 @@ pub mod pointwise;
 pub mod pooling;
 pub mod reduction;
 pub mod sgemm;
+pub mod vector_math;
 
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {
