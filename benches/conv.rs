@@ -186,6 +186,15 @@ const LAYERS: &[Layer] = &[
         groups: 96,
     },
     Layer {
+        name: "mbv2 dw 3x3 576/2",
+        cin: 576,
+        cout: 576,
+        size: 14,
+        kernel: 3,
+        stride: 2,
+        groups: 576,
+    },
+    Layer {
         name: "mbv2 1x1 16->96",
         cin: 16,
         cout: 96,

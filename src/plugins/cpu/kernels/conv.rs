@@ -1013,6 +1013,18 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
             ),
+            // Depthwise with sixteen channels per vector (where the CPU has AVX-512): a partial last group
+            // of channels, batches, strides, dilation, asymmetric padding, a 5x3 filter; 1-D.
+            case(
+                &[2, 20, 13, 11],
+                &[20, 1, 1, 5, 3],
+                true,
+                &[2, 1],
+                &[2, 2],
+                &[3, 0],
+                &[1, 2],
+            ),
+            case(&[1, 33, 30], &[33, 1, 1, 3], true, &[2], &[1], &[1], &[1]),
             // Depthwise rows of every block width (32, 16, 8 columns, partial last blocks) and a filter with
             // more taps than the register-blocked loop takes.
             case(
@@ -1206,8 +1218,10 @@ mod tests {
             // of several bands of lines.
             (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
             (vec![1, 3, 70, 90], vec![3, 1, 1, 3, 3], true),
-            // Depthwise on 7x7 planes: one block of the vectors that remain.
+            // Depthwise on 7x7 planes: sixteen channels per vector (AVX-512) with the clamp, one block of
+            // the vectors that remain with the others.
             (vec![1, 40, 7, 7], vec![40, 1, 1, 3, 3], true),
+            (vec![2, 20, 10, 9], vec![20, 1, 1, 3, 3], true),
         ] {
             let attrs = ConvAttrs {
                 strides: vec![1, 1],

@@ -8,10 +8,14 @@
 //! 64 positions are summed over the taps in registers and stored once; the few positions that fall in a row's
 //! padding columns are computed and dropped (on AVX-512, blocks of 128 positions in eight 16-lane registers with
 //! fused multiply-adds). The padding of the copy is written once per task and stays zero, since every channel
-//! rewrites the same interior. Tasks take whole runs of channels (threads split channels, not rows); the
-//! epilogue is applied to each output row as it is copied out of the sums, while both are in L1.
+//! rewrites the same interior. Tasks take whole runs of channels (threads split channels, not rows). A bias
+//! and a clamp start and end the sums in registers; a residual or another activation is applied to each
+//! task's channels after them, while they are in cache. Small 2-D planes with such a register epilogue run on
+//! `depthwise_lanes` instead, where the CPU has AVX-512.
 
 use super::conv::split_in_two_phases;
+#[cfg(target_arch = "x86_64")]
+use super::depthwise_lanes;
 use super::epilogue::{Activation, Epilogue};
 use super::{math, with_scratch};
 use crate::ops::conv::Axis;
@@ -119,6 +123,13 @@ pub fn convolve(
     // The bias and a clamp are applied in registers; a residual or another activation after the sums.
     let in_registers = !epilogue.residual
         && (epilogue.activation == Activation::Identity || epilogue.activation.bounds().is_some());
+    #[cfg(target_arch = "x86_64")]
+    if in_registers && depthwise_lanes::suits(axes) {
+        let bias = epilogue.bias.as_deref().unwrap_or(&[]);
+        let bounds = epilogue.activation.bounds();
+        depthwise_lanes::convolve(x, w, axes, groups, bias, bounds, out);
+        return;
+    }
     out.par_chunks_mut(per_task * osz)
         .enumerate()
         .for_each(|(task, dst)| {

@@ -12,6 +12,8 @@ pub mod conv;
 pub mod convert;
 pub mod data_movement;
 pub mod depthwise;
+#[cfg(target_arch = "x86_64")]
+pub mod depthwise_lanes;
 pub mod direct_conv;
 pub mod elementwise;
 pub mod epilogue;

@@ -1,0 +1,319 @@
+//! Depthwise 2-D convolution with sixteen channels in the lanes of an AVX-512 register (x86-64), for output
+//! planes of at most 32x32, where [`super::depthwise`]'s per-channel work (laying out, storing, its stride
+//! phases) weighs as much as the sums (MobileNet's strided layers and its 7x7 ones).
+//!
+//! A task takes sixteen channels of one batch. Their input planes are interleaved once, 16 × 16 blocks at a
+//! time through register transposes, into a zero-padded copy holding one vector of sixteen channels per
+//! position; every output position is then a sum of one fused multiply-add per tap of whole vectors, any
+//! stride or dilation being only a different address, started from the bias and clamped in registers; up to
+//! sixteen positions of an output row are transposed back and stored as a run of each channel's NCHW plane.
+
+use super::with_scratch;
+use crate::ops::conv::Axis;
+use rayon::prelude::*;
+
+/// Channels per task: the lanes of one vector.
+pub const LANES: usize = 16;
+/// The largest output plane this path takes (larger planes keep enough work per channel for
+/// [`super::depthwise`], which needs no transposes).
+const MAX_OUTPUT_PLANE: usize = 32 * 32;
+
+/// Whether [`convolve`] runs the depthwise convolution of `axes` (depth, height, width): the CPU has
+/// AVX-512F, the depth axis is trivial and the output plane small.
+pub fn suits(axes: &[Axis; 3]) -> bool {
+    let [d, h, w] = axes;
+    let trivial_depth = d.input == 1 && d.output == 1 && d.kernel == 1 && d.pad_begin == 0;
+    super::direct_conv::available()
+        && trivial_depth
+        && h.output * w.output <= MAX_OUTPUT_PLANE
+        && h.output > 0
+        && w.output > 0
+}
+
+/// The padded copy of one task's input planes: the rows and columns the outputs reach.
+#[derive(Debug, Clone, Copy)]
+pub struct Padded {
+    /// Rows of the copy.
+    pub rows: usize,
+    /// Columns of the copy.
+    pub cols: usize,
+}
+
+impl Padded {
+    /// Values of the copy: a vector per position, and the slack that the last row's block of sixteen
+    /// positions reads past its end (`stride` columns apart).
+    fn len(&self, stride: usize) -> usize {
+        (self.rows * self.cols + LANES * stride + 1) * LANES
+    }
+
+    fn new(h: &Axis, w: &Axis) -> Padded {
+        let reach = |a: &Axis| (a.output - 1) * a.stride + (a.kernel.max(1) - 1) * a.dilation + 1;
+        Padded {
+            rows: reach(h),
+            cols: reach(w),
+        }
+    }
+}
+
+/// Depthwise convolution of `x` (`jobs` channel planes, batches one after another, `groups` channels per
+/// batch) with `w` (each channel's taps) into `out`, each output starting from `bias[channel]` (zero when
+/// `bias` is empty) and clamped to `bounds` when given. Call only where [`suits`] holds (it returns at once
+/// where the buffers do not match the geometry).
+pub fn convolve(
+    x: &[f32],
+    w: &[f32],
+    axes: &[Axis; 3],
+    groups: usize,
+    bias: &[f32],
+    bounds: Option<(f32, f32)>,
+    out: &mut [f32],
+) {
+    let [_, h, wd] = axes;
+    let (isz, osz) = (h.input * wd.input, h.output * wd.output);
+    let taps = h.kernel * wd.kernel;
+    let groups = groups.max(1);
+    if osz == 0 || !out.len().is_multiple_of(groups * osz) || x.len() != out.len() / osz * isz {
+        return;
+    }
+    let padded = Padded::new(h, wd);
+    // Items: (batch, first channel, the output planes of up to LANES channels).
+    let mut items: Vec<(usize, usize, &mut [f32])> = Vec::new();
+    for (b, planes) in out.chunks_mut(groups * osz).enumerate() {
+        for (i, block) in planes.chunks_mut(LANES * osz).enumerate() {
+            items.push((b, i * LANES, block));
+        }
+    }
+    let copy_len = padded.len(wd.stride);
+    let scratch_len = copy_len + taps * LANES + LANES;
+    items.into_par_iter().for_each(|(b, c0, dst)| {
+        let count = dst.len() / osz;
+        let first = (b * groups + c0) * isz;
+        let Some(xs) = x.get(first..first + count * isz) else {
+            return;
+        };
+        let Some(ws) = w.get(c0 * taps..(c0 + count) * taps) else {
+            return;
+        };
+        let biases = bias.get(c0..c0 + count).unwrap_or(&[]);
+        with_scratch(scratch_len, |scratch| {
+            let (copy, rest) = scratch.split_at_mut(copy_len);
+            let (lane_weights, lane_bias) = rest.split_at_mut(taps * LANES);
+            // Tap t's weights of the sixteen channels side by side; missing channels weigh zero.
+            lane_weights.fill(0.0);
+            for (c, channel) in ws.chunks_exact(taps.max(1)).enumerate() {
+                for (t, &v) in channel.iter().enumerate() {
+                    lane_weights[t * LANES + c] = v;
+                }
+            }
+            lane_bias.fill(0.0);
+            lane_bias[..biases.len()].copy_from_slice(biases);
+            let task = Task {
+                x: xs,
+                channels: count,
+                h: *h,
+                w: *wd,
+                padded,
+                weights: lane_weights,
+                bias: lane_bias,
+                bounds,
+            };
+            if super::direct_conv::available() {
+                // SAFETY: the CPU has AVX-512F; `copy` holds the padded planes and `dst` the task's output
+                // planes.
+                unsafe { task.run(copy, dst) };
+            }
+        });
+    });
+}
+
+/// One task: up to [`LANES`] channels of one batch.
+struct Task<'a> {
+    /// The channels' input planes, one after another.
+    x: &'a [f32],
+    /// Channels in the task (at most [`LANES`]).
+    channels: usize,
+    /// The height axis.
+    h: Axis,
+    /// The width axis.
+    w: Axis,
+    /// The padded copy's extent.
+    padded: Padded,
+    /// `taps × LANES`: tap `t`'s weight of channel `c` at `t · LANES + c` (zero past the task's channels).
+    weights: &'a [f32],
+    /// The channels' biases (`LANES` values).
+    bias: &'a [f32],
+    /// The clamp, if any.
+    bounds: Option<(f32, f32)>,
+}
+
+impl Task<'_> {
+    /// Interleaves the input into `copy`, then computes and stores every output into `out` (the channels'
+    /// output planes).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `copy` holds `padded.rows · padded.cols · LANES` values, `out` the task's output
+    /// planes, `x` its input planes.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(&self, copy: &mut [f32], out: &mut [f32]) {
+        let osz = self.h.output * self.w.output;
+        let isz = self.h.input * self.w.input;
+        let n = self.channels;
+        if copy.len() < self.padded.len(self.w.stride)
+            || out.len() < n * osz
+            || self.x.len() < n * isz
+            || self.weights.len() < self.h.kernel * self.w.kernel * LANES
+            || self.bias.len() < LANES
+        {
+            return;
+        }
+        // SAFETY: the sizes just checked.
+        unsafe {
+            self.interleave(copy);
+            match (self.bounds.is_some(), self.w.stride) {
+                (true, 1) => self.sums::<true, 1>(copy, out),
+                (true, 2) => self.sums::<true, 2>(copy, out),
+                (true, _) => self.sums::<true, 0>(copy, out),
+                (false, 1) => self.sums::<false, 1>(copy, out),
+                (false, 2) => self.sums::<false, 2>(copy, out),
+                (false, _) => self.sums::<false, 0>(copy, out),
+            }
+        }
+    }
+
+    /// Zeroes `copy` (its slack included), then writes each input position's sixteen channel values as one vector at its padded
+    /// position (input columns and rows the outputs never reach are left out).
+    ///
+    /// # Safety
+    /// As [`Task::run`], sizes checked.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn interleave(&self, copy: &mut [f32]) {
+        use std::arch::x86_64::*;
+        copy.fill(0.0);
+        let (width, isz) = (self.w.input, self.h.input * self.w.input);
+        let (cols, pad_left) = (self.padded.cols, self.w.pad_begin);
+        let reached = width.min(cols.saturating_sub(pad_left));
+        for ih in 0..self.h.input {
+            let row = ih + self.h.pad_begin;
+            if row >= self.padded.rows {
+                break;
+            }
+            for iw0 in (0..reached).step_by(LANES) {
+                let run = (reached - iw0).min(LANES);
+                let mask: __mmask16 = ((1u32 << run) - 1) as __mmask16;
+                let mut lanes = [_mm512_setzero_ps(); LANES];
+                for (c, v) in lanes.iter_mut().enumerate().take(self.channels) {
+                    // SAFETY: `run` values of channel c's row ih from column iw0 (within the plane).
+                    *v = unsafe {
+                        _mm512_maskz_loadu_ps(mask, self.x.as_ptr().add(c * isz + ih * width + iw0))
+                    };
+                }
+                let positions = transpose(lanes);
+                for (j, v) in positions.iter().enumerate().take(run) {
+                    let at = (row * cols + pad_left + iw0 + j) * LANES;
+                    // SAFETY: row < rows and pad_left + iw0 + j < cols: within `copy`.
+                    unsafe { _mm512_storeu_ps(copy.as_mut_ptr().add(at), *v) };
+                }
+            }
+        }
+    }
+
+    /// Every output position's vector of sixteen channels: the bias plus one multiply-add per tap, clamped
+    /// when `CLAMP`; up to sixteen positions of one output row at a time (`S`: the width stride when it is
+    /// 1 or 2, 0 for any other), transposed back into runs of each channel's plane.
+    ///
+    /// # Safety
+    /// As [`Task::run`], sizes checked (the copy's slack included); `copy` interleaved.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn sums<const CLAMP: bool, const S: usize>(&self, copy: &[f32], out: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let (h, w) = (&self.h, &self.w);
+        let (osz, cols) = (h.output * w.output, self.padded.cols);
+        let step = if S == 0 { w.stride } else { S } * LANES;
+        let (lo, hi) = self.bounds.unwrap_or((0.0, 0.0));
+        let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+        // SAFETY: LANES biases (checked by `run`).
+        let bias = unsafe { _mm512_loadu_ps(self.bias.as_ptr()) };
+        let src = copy.as_ptr();
+        for oh in 0..h.output {
+            for ow0 in (0..w.output).step_by(LANES) {
+                let count = (w.output - ow0).min(LANES);
+                let mut acc = [bias; LANES];
+                for kh in 0..h.kernel {
+                    for kw in 0..w.kernel {
+                        let tap = kh * w.kernel + kw;
+                        let at = ((oh * h.stride + kh * h.dilation) * cols
+                            + ow0 * w.stride
+                            + kw * w.dilation)
+                            * LANES;
+                        // SAFETY: the windows of the row's positions lie inside the copy, whose extent is the
+                        // outputs' reach; positions past the row read at most 16 · step values further,
+                        // into the copy's slack. The tap's weights are within `weights`.
+                        unsafe {
+                            let weights = _mm512_loadu_ps(self.weights.as_ptr().add(tap * LANES));
+                            let row = src.add(at);
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                *a = _mm512_fmadd_ps(
+                                    weights,
+                                    _mm512_loadu_ps(row.add(j * step)),
+                                    *a,
+                                );
+                            }
+                        }
+                    }
+                }
+                if CLAMP {
+                    for a in acc.iter_mut() {
+                        *a = _mm512_min_ps(_mm512_max_ps(*a, lo), hi);
+                    }
+                }
+                let channels = transpose(acc);
+                let mask: __mmask16 = ((1u32 << count) - 1) as __mmask16;
+                let p0 = oh * w.output + ow0;
+                for (c, v) in channels.iter().enumerate().take(self.channels) {
+                    // SAFETY: `count` positions of channel c's output plane from p0.
+                    unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(c * osz + p0), mask, *v) };
+                }
+            }
+        }
+    }
+}
+
+/// The transpose of a 16 × 16 block held as sixteen rows: element `j` of row `i` becomes element `i` of row
+/// `j`. Pairs of rows are interleaved by 32 then 64 bits, giving 4 × 4 transposed blocks within each 128-bit
+/// lane; two rounds of 128-bit lane shuffles then put the blocks in place.
+#[target_feature(enable = "avx512f")]
+fn transpose(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
+    use std::arch::x86_64::*;
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4g + k], lane L: rows 4g..4g+4 of column 4L + k.
+    let mut u = [_mm512_setzero_ps(); 16];
+    for g in 0..4 {
+        let (a0, a1) = (_mm512_castps_pd(t[4 * g]), _mm512_castps_pd(t[4 * g + 1]));
+        let (b0, b1) = (
+            _mm512_castps_pd(t[4 * g + 2]),
+            _mm512_castps_pd(t[4 * g + 3]),
+        );
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, b0));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, b0));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, b1));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, b1));
+    }
+    // Column 4L + k is lane L of u[k], u[4 + k], u[8 + k], u[12 + k]: a 4 × 4 transpose of 128-bit lanes.
+    let mut out = [_mm512_setzero_ps(); 16];
+    for k in 0..4 {
+        let (v0, v1, v2, v3) = (u[k], u[4 + k], u[8 + k], u[12 + k]);
+        let x0 = _mm512_shuffle_f32x4::<0x44>(v0, v1);
+        let x1 = _mm512_shuffle_f32x4::<0xEE>(v0, v1);
+        let x2 = _mm512_shuffle_f32x4::<0x44>(v2, v3);
+        let x3 = _mm512_shuffle_f32x4::<0xEE>(v2, v3);
+        out[k] = _mm512_shuffle_f32x4::<0x88>(x0, x2);
+        out[4 + k] = _mm512_shuffle_f32x4::<0xDD>(x0, x2);
+        out[8 + k] = _mm512_shuffle_f32x4::<0x88>(x1, x3);
+        out[12 + k] = _mm512_shuffle_f32x4::<0xDD>(x1, x3);
+    }
+    out
+}
