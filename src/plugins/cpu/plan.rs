@@ -525,6 +525,12 @@ mod tests {
         Model::new(vec![r], vec![], vec![x], "views").unwrap()
     }
 
+    /// One run of `plan` on the single input `x`, without profiling or variables.
+    fn run_once(plan: &Plan, ws: &mut Workspace, x: &Tensor) -> Vec<Tensor> {
+        plan.run(std::slice::from_ref(x), ws, None, &mut BTreeMap::new())
+            .unwrap()
+    }
+
     fn buffer_addresses(ws: &Workspace) -> Vec<Option<usize>> {
         ws.buffers
             .iter()
@@ -540,23 +546,10 @@ mod tests {
         assert_eq!(plan.buffer_count, 3);
         let mut ws = Workspace::default();
         let x = Tensor::from_vec(&[2, 6], (0..12).map(|i| i as f32 - 6.0).collect()).unwrap();
-        plan.run(
-            std::slice::from_ref(&x),
-            &mut ws,
-            None,
-            &mut BTreeMap::new(),
-        )
-        .unwrap();
+        run_once(&plan, &mut ws, &x);
         let first = buffer_addresses(&ws);
         assert!(first.iter().all(Option::is_some));
-        let out = plan
-            .run(
-                std::slice::from_ref(&x),
-                &mut ws,
-                None,
-                &mut BTreeMap::new(),
-            )
-            .unwrap();
+        let out = run_once(&plan, &mut ws, &x);
         assert_eq!(buffer_addresses(&ws), first);
         let want: Vec<f32> = (0..12)
             .map(|i| (i as f32 - 6.0).max(0.0) + (i as f32 - 6.0).abs())
@@ -573,15 +566,7 @@ mod tests {
         let mut ws = Workspace::default();
         let mut run = |v: f32| {
             let x = Tensor::from_vec(&[2, 6], vec![v; 12]).unwrap();
-            let out = plan
-                .run(
-                    std::slice::from_ref(&x),
-                    &mut ws,
-                    None,
-                    &mut BTreeMap::new(),
-                )
-                .unwrap();
-            out.into_iter().next().unwrap()
+            run_once(&plan, &mut ws, &x).remove(0)
         };
         let address = |t: &Tensor| t.bytes().as_ptr() as usize;
         let held = run(1.0);
