@@ -110,7 +110,6 @@ pub fn convolve(
     residual: &[f32],
     out: &mut [f32],
 ) {
-    let plan = Plan::new(axes);
     let groups = groups.max(1);
     let isz: usize = axes.iter().map(|a| a.input).product();
     let osz: usize = axes.iter().map(|a| a.output).product();
@@ -118,8 +117,6 @@ pub fn convolve(
     if osz == 0 || jobs == 0 {
         return;
     }
-    let per_task = jobs.div_ceil(rayon::current_num_threads() * TASKS_PER_THREAD);
-    let wide = avx512::available();
     // The bias and a clamp are applied in registers; a residual or another activation after the sums.
     let in_registers = !epilogue.residual
         && (epilogue.activation == Activation::Identity || epilogue.activation.bounds().is_some());
@@ -130,6 +127,9 @@ pub fn convolve(
         depthwise_lanes::convolve(x, w, axes, groups, bias, bounds, out);
         return;
     }
+    let plan = Plan::new(axes);
+    let per_task = jobs.div_ceil(rayon::current_num_threads() * TASKS_PER_THREAD);
+    let wide = avx512::available();
     out.par_chunks_mut(per_task * osz)
         .enumerate()
         .for_each(|(task, dst)| {
