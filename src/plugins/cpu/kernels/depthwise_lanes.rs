@@ -8,7 +8,7 @@
 //! stride or dilation being only a different address, started from the bias and clamped in registers; up to
 //! sixteen positions of an output row are transposed back and stored as a run of each channel's NCHW plane.
 
-use super::with_scratch;
+use super::{transpose16, with_scratch};
 use crate::ops::conv::Axis;
 use rayon::prelude::*;
 
@@ -207,7 +207,7 @@ impl Task<'_> {
                         _mm512_maskz_loadu_ps(mask, self.x.as_ptr().add(c * isz + ih * width + iw0))
                     };
                 }
-                let positions = transpose(lanes);
+                let positions = transpose16(lanes);
                 for (j, v) in positions.iter().enumerate().take(run) {
                     let at = (row * cols + pad_left + iw0 + j) * LANES;
                     // SAFETY: row < rows and pad_left + iw0 + j < cols: within `copy`.
@@ -266,7 +266,7 @@ impl Task<'_> {
                         *a = _mm512_min_ps(_mm512_max_ps(*a, lo), hi);
                     }
                 }
-                let channels = transpose(acc);
+                let channels = transpose16(acc);
                 let mask: __mmask16 = ((1u32 << count) - 1) as __mmask16;
                 let p0 = oh * w.output + ow0;
                 for (c, v) in channels.iter().enumerate().take(self.channels) {
@@ -276,44 +276,4 @@ impl Task<'_> {
             }
         }
     }
-}
-
-/// The transpose of a 16 × 16 block held as sixteen rows: element `j` of row `i` becomes element `i` of row
-/// `j`. Pairs of rows are interleaved by 32 then 64 bits, giving 4 × 4 transposed blocks within each 128-bit
-/// lane; two rounds of 128-bit lane shuffles then put the blocks in place.
-#[target_feature(enable = "avx512f")]
-fn transpose(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
-    use std::arch::x86_64::*;
-    let mut t = [_mm512_setzero_ps(); 16];
-    for i in 0..8 {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // u[4g + k], lane L: rows 4g..4g+4 of column 4L + k.
-    let mut u = [_mm512_setzero_ps(); 16];
-    for g in 0..4 {
-        let (a0, a1) = (_mm512_castps_pd(t[4 * g]), _mm512_castps_pd(t[4 * g + 1]));
-        let (b0, b1) = (
-            _mm512_castps_pd(t[4 * g + 2]),
-            _mm512_castps_pd(t[4 * g + 3]),
-        );
-        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, b0));
-        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, b0));
-        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, b1));
-        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, b1));
-    }
-    // Column 4L + k is lane L of u[k], u[4 + k], u[8 + k], u[12 + k]: a 4 × 4 transpose of 128-bit lanes.
-    let mut out = [_mm512_setzero_ps(); 16];
-    for k in 0..4 {
-        let (v0, v1, v2, v3) = (u[k], u[4 + k], u[8 + k], u[12 + k]);
-        let x0 = _mm512_shuffle_f32x4::<0x44>(v0, v1);
-        let x1 = _mm512_shuffle_f32x4::<0xEE>(v0, v1);
-        let x2 = _mm512_shuffle_f32x4::<0x44>(v2, v3);
-        let x3 = _mm512_shuffle_f32x4::<0xEE>(v2, v3);
-        out[k] = _mm512_shuffle_f32x4::<0x88>(x0, x2);
-        out[4 + k] = _mm512_shuffle_f32x4::<0xDD>(x0, x2);
-        out[8 + k] = _mm512_shuffle_f32x4::<0x88>(x1, x3);
-        out[12 + k] = _mm512_shuffle_f32x4::<0xDD>(x1, x3);
-    }
-    out
 }

@@ -361,6 +361,7 @@ impl Tile<'_> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use super::super::transpose16;
     use super::{NR, Tile};
     use std::arch::x86_64::*;
 
@@ -390,6 +391,27 @@ mod avx512 {
                     }
                 }
             }
+        }
+        // Positions bound for consecutive values of each channel (all but wrapped tiles): each panel's
+        // vectors are transposed into a run of W positions per channel, one masked store each.
+        if W > 1 && t.dest[0] != super::SKIP && (1..W).all(|j| t.dest[j] == t.dest[0] + j) {
+            let mask: __mmask16 = ((1u32 << W) - 1) as __mmask16;
+            for p in 0..P {
+                let mut rows = [_mm512_setzero_ps(); NR];
+                for (row, vectors) in rows.iter_mut().zip(&acc) {
+                    *row = vectors[p];
+                }
+                let channels = t.channels.saturating_sub(p * NR).min(NR);
+                for (c, run) in transpose16(rows).iter().enumerate().take(channels) {
+                    // SAFETY: the caller's bounds: channel p * NR + c has `ld` values, and the W
+                    // destinations from dest[0] are below `ld`.
+                    unsafe {
+                        let dst = t.out.add((p * NR + c) * t.ld + t.dest[0]);
+                        _mm512_mask_storeu_ps(dst, mask, *run);
+                    }
+                }
+            }
+            return;
         }
         let mut sums = [[0.0f32; NR]; W];
         for p in 0..P {
