@@ -116,7 +116,8 @@ mod avx512 {
         _mm512_scalef_ps(e, n)
     }
 
-    /// `1 / d` for `d` in [1, 2]: the 14-bit estimate refined by one Newton step.
+    /// `1 / d` for `d ≥ 1` (callers pass `1 + e^-|x|` and `1 + a/2`): the 14-bit estimate refined by one
+    /// Newton step.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn reciprocal(d: __m512) -> __m512 {
