@@ -3,6 +3,7 @@
 //! evaluate their scalar function through f64.
 
 use super::math::{self, best_isa_fn, map};
+use super::vector_math::{self, Function};
 use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Scalar, Tensor};
@@ -149,7 +150,7 @@ impl UnaryFn {
             UnaryFn::Ceiling => map(x, y, math::Ceil),
             UnaryFn::Exp => map(x, y, math::Exp),
             UnaryFn::Log => map(x, y, math::Log),
-            UnaryFn::Sigmoid => map(x, y, math::Sigmoid),
+            UnaryFn::Sigmoid => vector_or_map(x, y, Function::Sigmoid, math::Sigmoid),
             UnaryFn::Tanh => map(x, y, math::Tanh),
             UnaryFn::Erf => map(x, y, math::Erf),
             UnaryFn::SoftPlus => map(x, y, math::SoftPlus),
@@ -157,13 +158,25 @@ impl UnaryFn {
             UnaryFn::Mish => map(x, y, math::Mish),
             UnaryFn::HSwish => map(x, y, math::HSwish),
             UnaryFn::HSigmoid => map(x, y, math::HSigmoid),
-            UnaryFn::GeluErf => map(x, y, math::GeluErf),
-            UnaryFn::GeluTanh => map(x, y, math::GeluTanh),
+            UnaryFn::GeluErf => vector_or_map(x, y, Function::GeluErf, math::GeluErf),
+            UnaryFn::GeluTanh => vector_or_map(x, y, Function::GeluTanh, math::GeluTanh),
+            UnaryFn::Swish(beta) if beta == 1.0 => {
+                vector_or_map(x, y, Function::Silu, math::Swish(beta))
+            }
             UnaryFn::Swish(beta) => map(x, y, math::Swish(beta)),
             UnaryFn::Elu(alpha) => map(x, y, math::Elu(alpha)),
             UnaryFn::Clamp(lo, hi) => map(x, y, math::Clamp(lo, hi)),
             UnaryFn::Scalar(f) => map(x, y, math::ThroughF64(f)),
         }
+    }
+}
+
+/// `y = f(x)` through [`vector_math`]'s AVX-512 version `vf` of `f` where the CPU has it, else the portable loop.
+fn vector_or_map(x: &[f32], y: &mut [f32], vf: Function, f: impl math::Unary) {
+    let n = x.len().min(y.len());
+    y[..n].copy_from_slice(&x[..n]);
+    if !vector_math::apply(vf, &mut y[..n]) {
+        map(x, y, f);
     }
 }
 

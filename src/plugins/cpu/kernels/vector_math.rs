@@ -1,14 +1,16 @@
-//! AVX-512 versions of the exp-based activations of [`math`] (SiLU and the two GELUs), applied in place to
-//! slices: the same formulas and coefficients, sixteen values per step, with fused multiply-adds, `vscalefps`
+//! AVX-512 versions of the exp-based activations of [`math`] (the sigmoid, SiLU and the two GELUs), applied in
+//! place to slices: the same formulas and coefficients, sixteen values per step, with fused multiply-adds, `vscalefps`
 //! for the power of two of `exp` and a refined reciprocal instead of a division. The convolution and MatMul
-//! epilogues use them where the CPU has AVX-512F (the portable loops over [`math`]'s scalar functions run
-//! elsewhere); the tests hold them to the same error bounds against f64 as the scalar functions.
+//! epilogues and the element-wise kernels use them where the CPU has AVX-512F (the portable loops over
+//! [`math`]'s scalar functions run elsewhere); the tests hold them to the same error bounds against f64 as the scalar functions.
 
 use super::math;
 
 /// An activation [`apply`] computes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Function {
+    /// [`super::math::sigmoid`].
+    Sigmoid,
     /// [`super::math::swish`] with beta 1 (SiLU).
     Silu,
     /// [`super::math::gelu_erf`].
@@ -25,6 +27,7 @@ pub fn apply(f: Function, row: &mut [f32]) -> bool {
         // SAFETY: the CPU has AVX-512F.
         unsafe {
             match f {
+                Function::Sigmoid => avx512::map::<{ avx512::SIGMOID }>(row),
                 Function::Silu => avx512::map::<{ avx512::SILU }>(row),
                 Function::GeluErf => avx512::map::<{ avx512::GELU_ERF }>(row),
                 Function::GeluTanh => avx512::map::<{ avx512::GELU_TANH }>(row),
@@ -44,6 +47,8 @@ mod avx512 {
     };
     use std::arch::x86_64::*;
 
+    /// [`map`]'s function: the logistic sigmoid.
+    pub const SIGMOID: u8 = 3;
     /// [`map`]'s function: SiLU.
     pub const SILU: u8 = 0;
     /// [`map`]'s function: GELU (erf).
@@ -57,6 +62,7 @@ mod avx512 {
         let n = row.len();
         let p = row.as_mut_ptr();
         let f = |x| match F {
+            SIGMOID => sigmoid(x),
             SILU => silu(x),
             GELU_ERF => gelu_erf(x),
             _ => gelu_tanh(x),
@@ -208,7 +214,8 @@ mod tests {
         };
         type Reference = fn(f64) -> f64;
         type Scalar = fn(f32) -> f32;
-        let cases: [(Function, Reference, f64, (f64, f64)); 3] = [
+        let cases: [(Function, Reference, f64, (f64, f64)); 4] = [
+            (Function::Sigmoid, sigmoid64, 3.0, (1e-30, 1e-37)),
             (Function::Silu, |x| x * sigmoid64(x), 4.0, (1e-30, 1e-37)),
             (Function::GeluErf, gelu_erf64, 16.0, (4e-3, 1e-8)),
             (Function::GeluTanh, gelu_tanh64, 16.0, (4e-3, 1e-8)),
@@ -225,7 +232,8 @@ mod tests {
         // or an absolute 1e-8 in the GELUs' magnifying left tails).
         let xs: Vec<f32> = samples().into_iter().step_by(997).collect();
         let silu = |x| math::swish(x, 1.0);
-        let scalars: [(Function, Scalar, f32); 3] = [
+        let scalars: [(Function, Scalar, f32); 4] = [
+            (Function::Sigmoid, math::sigmoid, 1e-37),
             (Function::Silu, silu, 1e-37),
             (Function::GeluErf, math::gelu_erf, 1e-8),
             (Function::GeluTanh, math::gelu_tanh, 1e-8),
