@@ -17,7 +17,7 @@ use super::conv::split_in_two_phases;
 #[cfg(target_arch = "x86_64")]
 use super::depthwise_lanes;
 use super::epilogue::{Activation, Epilogue};
-use super::{math, with_scratch};
+use super::{direct_conv, math, with_scratch};
 use crate::ops::conv::Axis;
 use rayon::prelude::*;
 
@@ -129,7 +129,7 @@ pub fn convolve(
     }
     let plan = Plan::new(axes);
     let per_task = jobs.div_ceil(rayon::current_num_threads() * TASKS_PER_THREAD);
-    let wide = avx512::available();
+    let wide = direct_conv::available();
     out.par_chunks_mut(per_task * osz)
         .enumerate()
         .for_each(|(task, dst)| {
@@ -313,7 +313,7 @@ fn sum_taps(
         && offsets.len() == weights.len()
         && offsets.iter().all(|&o| o + sums.len() <= layout.len())
     {
-        // SAFETY: the CPU has AVX-512 (`wide` comes from `avx512::available`); the reads and writes stay
+        // SAFETY: the CPU has AVX-512 (`wide` comes from `direct_conv::available`); the reads and writes stay
         // within the bounds just checked.
         unsafe { avx512::sum_taps(layout, (offsets, weights), finish, sums) };
         return;
@@ -402,112 +402,102 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
 }
 
 /// The AVX-512 sums of [`sum_taps`].
+#[cfg(target_arch = "x86_64")]
 mod avx512 {
-    /// Whether this CPU runs [`sum_taps`].
-    pub fn available() -> bool {
-        super::super::direct_conv::available()
+    use super::{Finish, TAIL};
+    use std::arch::x86_64::*;
+
+    /// Positions one block sums in registers: `VECTORS` 16-lane vectors.
+    const VECTORS: usize = 8;
+
+    /// The taps: offsets into the phased copy and their weights.
+    type Taps<'a> = (&'a [usize], &'a [f32]);
+
+    /// [`super::sum_taps`] in blocks of `VECTORS` vectors of positions, then one block of the
+    /// vectors that remain; the clamp is a compile-time choice, so that the sums stay in registers.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `sums.len()` is a multiple of [`TAIL`], there are as many weights as
+    /// offsets, and `offset + sums.len() <= layout.len()` for every offset.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn sum_taps(layout: &[f32], taps: Taps, finish: Finish, sums: &mut [f32]) {
+        // SAFETY: the caller's bounds.
+        unsafe {
+            match finish.bounds {
+                Some(_) => sums_with::<true>(layout, taps, finish, sums),
+                None => sums_with::<false>(layout, taps, finish, sums),
+            }
+        }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    pub use x86::sum_taps;
-
-    #[cfg(target_arch = "x86_64")]
-    mod x86 {
-        use super::super::{Finish, TAIL};
-        use std::arch::x86_64::*;
-
-        /// Positions one block sums in registers: `VECTORS` 16-lane vectors.
-        const VECTORS: usize = 8;
-
-        /// The taps: offsets into the phased copy and their weights.
-        type Taps<'a> = (&'a [usize], &'a [f32]);
-
-        /// [`super::super::sum_taps`] in blocks of `VECTORS` vectors of positions, then one block of the
-        /// vectors that remain; the clamp is a compile-time choice, so that the sums stay in registers.
-        ///
-        /// # Safety
-        /// The CPU has AVX-512F; `sums.len()` is a multiple of [`TAIL`], there are as many weights as
-        /// offsets, and `offset + sums.len() <= layout.len()` for every offset.
-        #[target_feature(enable = "avx512f")]
-        pub unsafe fn sum_taps(layout: &[f32], taps: Taps, finish: Finish, sums: &mut [f32]) {
-            // SAFETY: the caller's bounds.
-            unsafe {
-                match finish.bounds {
-                    Some(_) => sums_with::<true>(layout, taps, finish, sums),
-                    None => sums_with::<false>(layout, taps, finish, sums),
-                }
-            }
-        }
-
-        /// [`sum_taps`] with (`CLAMP`) or without the clamp.
-        ///
-        /// # Safety
-        /// As [`sum_taps`].
-        #[inline(always)]
-        unsafe fn sums_with<const CLAMP: bool>(
-            layout: &[f32],
-            taps: Taps,
-            finish: Finish,
-            sums: &mut [f32],
-        ) {
-            let n = sums.len();
-            let mut at = 0;
-            // SAFETY: positions `at..at + V·16` of `sums`, and of `layout` from each offset, for the blocks'
-            // `V` vectors (the caller's bounds).
-            unsafe {
-                while at + VECTORS * TAIL <= n {
-                    let (src, dst) = (layout.as_ptr().add(at), sums.as_mut_ptr().add(at));
-                    block::<VECTORS, CLAMP>(src, taps, finish, dst);
-                    at += VECTORS * TAIL;
-                }
-                // The last positions in one block of as many vectors as remain (independent sums, not a chain
-                // of one-vector blocks).
+    /// [`sum_taps`] with (`CLAMP`) or without the clamp.
+    ///
+    /// # Safety
+    /// As [`sum_taps`].
+    #[inline(always)]
+    unsafe fn sums_with<const CLAMP: bool>(
+        layout: &[f32],
+        taps: Taps,
+        finish: Finish,
+        sums: &mut [f32],
+    ) {
+        let n = sums.len();
+        let mut at = 0;
+        // SAFETY: positions `at..at + V·16` of `sums`, and of `layout` from each offset, for the blocks'
+        // `V` vectors (the caller's bounds).
+        unsafe {
+            while at + VECTORS * TAIL <= n {
                 let (src, dst) = (layout.as_ptr().add(at), sums.as_mut_ptr().add(at));
-                match (n - at) / TAIL {
-                    0 => {}
-                    1 => block::<1, CLAMP>(src, taps, finish, dst),
-                    2 => block::<2, CLAMP>(src, taps, finish, dst),
-                    3 => block::<3, CLAMP>(src, taps, finish, dst),
-                    4 => block::<4, CLAMP>(src, taps, finish, dst),
-                    5 => block::<5, CLAMP>(src, taps, finish, dst),
-                    6 => block::<6, CLAMP>(src, taps, finish, dst),
-                    _ => block::<7, CLAMP>(src, taps, finish, dst),
-                }
+                block::<VECTORS, CLAMP>(src, taps, finish, dst);
+                at += VECTORS * TAIL;
+            }
+            // The last positions in one block of as many vectors as remain (independent sums, not a chain
+            // of one-vector blocks).
+            let (src, dst) = (layout.as_ptr().add(at), sums.as_mut_ptr().add(at));
+            match (n - at) / TAIL {
+                0 => {}
+                1 => block::<1, CLAMP>(src, taps, finish, dst),
+                2 => block::<2, CLAMP>(src, taps, finish, dst),
+                3 => block::<3, CLAMP>(src, taps, finish, dst),
+                4 => block::<4, CLAMP>(src, taps, finish, dst),
+                5 => block::<5, CLAMP>(src, taps, finish, dst),
+                6 => block::<6, CLAMP>(src, taps, finish, dst),
+                _ => block::<7, CLAMP>(src, taps, finish, dst),
             }
         }
+    }
 
-        /// `V` vectors of sums, from the bias, over the taps of the values from `src + offset`, clamped
-        /// when `CLAMP` and stored at `dst`.
-        ///
-        /// # Safety
-        /// `V·16` values are readable from `src + offset` for every offset and writable at `dst`.
-        #[inline(always)]
-        unsafe fn block<const V: usize, const CLAMP: bool>(
-            src: *const f32,
-            (offsets, weights): Taps,
-            finish: Finish,
-            dst: *mut f32,
-        ) {
-            // SAFETY: the caller's bounds.
-            unsafe {
-                let mut acc = [_mm512_set1_ps(finish.bias); V];
-                for (&offset, &weight) in offsets.iter().zip(weights) {
-                    let w = _mm512_set1_ps(weight);
-                    let p = src.add(offset);
-                    for (v, a) in acc.iter_mut().enumerate() {
-                        *a = _mm512_fmadd_ps(w, _mm512_loadu_ps(p.add(v * 16)), *a);
-                    }
+    /// `V` vectors of sums, from the bias, over the taps of the values from `src + offset`, clamped
+    /// when `CLAMP` and stored at `dst`.
+    ///
+    /// # Safety
+    /// `V·16` values are readable from `src + offset` for every offset and writable at `dst`.
+    #[inline(always)]
+    unsafe fn block<const V: usize, const CLAMP: bool>(
+        src: *const f32,
+        (offsets, weights): Taps,
+        finish: Finish,
+        dst: *mut f32,
+    ) {
+        // SAFETY: the caller's bounds.
+        unsafe {
+            let mut acc = [_mm512_set1_ps(finish.bias); V];
+            for (&offset, &weight) in offsets.iter().zip(weights) {
+                let w = _mm512_set1_ps(weight);
+                let p = src.add(offset);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(w, _mm512_loadu_ps(p.add(v * 16)), *a);
                 }
-                let (lo, hi) = finish.bounds.unwrap_or((0.0, 0.0));
-                let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
-                for (v, &a) in acc.iter().enumerate() {
-                    let a = if CLAMP {
-                        _mm512_min_ps(_mm512_max_ps(a, lo), hi)
-                    } else {
-                        a
-                    };
-                    _mm512_storeu_ps(dst.add(v * 16), a);
-                }
+            }
+            let (lo, hi) = finish.bounds.unwrap_or((0.0, 0.0));
+            let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+            for (v, &a) in acc.iter().enumerate() {
+                let a = if CLAMP {
+                    _mm512_min_ps(_mm512_max_ps(a, lo), hi)
+                } else {
+                    a
+                };
+                _mm512_storeu_ps(dst.add(v * 16), a);
             }
         }
     }
@@ -532,7 +522,7 @@ mod tests {
         };
         for n in (TAIL..=400).step_by(TAIL) {
             for finish in [Finish::default(), clamped] {
-                for wide in [false, avx512::available()] {
+                for wide in [false, direct_conv::available()] {
                     let mut sums = vec![f32::NAN; n];
                     sum_taps(&layout, &offsets, &weights, finish, &mut sums, wide);
                     for (p, got) in sums.iter().enumerate() {
