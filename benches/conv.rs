@@ -105,6 +105,15 @@ const LAYERS: &[Layer] = &[
         groups: 1,
     },
     Layer {
+        name: "r50 s4 3x3 512/2",
+        cin: 512,
+        cout: 512,
+        size: 14,
+        kernel: 3,
+        stride: 2,
+        groups: 1,
+    },
+    Layer {
         name: "r50 s3 1x1 1024->256",
         cin: 1024,
         cout: 256,

@@ -1354,7 +1354,25 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
             ),
-            // Lines shorter than a tile (ResNet-50's 7x7): tiles wrap across them.
+            // Lines shorter than a tile (ResNet-50's 7x7, stride 1 and 2): one tile per line.
+            case(
+                &[1, 12, 14, 14],
+                &[40, 12, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 7, 10, 9],
+                &[24, 7, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[1, 0],
+                &[1, 0],
+            ),
             case(
                 &[1, 24, 7, 7],
                 &[36, 24, 3, 3],
@@ -1382,7 +1400,17 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
-            // 1x1 filters on few positions: stride 1, groups and batches.
+            // Lines shorter than a tile can keep busy: tiles wrap across them.
+            case(
+                &[1, 6, 6, 5],
+                &[20, 6, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            // 1x1 filters on few positions (tiles wrap across the unpadded lines): stride 1, groups and batches.
             case(
                 &[1, 40, 7, 7],
                 &[50, 40, 1, 1],

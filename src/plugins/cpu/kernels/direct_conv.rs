@@ -2,8 +2,9 @@
 //!
 //! The filter is packed once, at compile time, as the right-hand side of `out^T[positions × C_out] =
 //! patches[positions × K] · filter^T[K × C_out]`: [`PackedB`] panels of [`NR`] output channels, one 16-lane
-//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line (or,
-//! for short lines, running across them) by one or two panels keeps its sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
+//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line (each
+//! line cut into tiles of nearly equal widths; very short lines run across) by one or two panels keeps its
+//! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
 //! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
 //! unfolded. Finished tiles are stored transposed into the NCHW output, and the epilogue runs on each work
 //! item's output lines while they are in cache.
@@ -17,6 +18,9 @@ use std::ops::Range;
 
 /// The most output positions one tile holds (24 accumulators for two panels, of AVX-512's 32 registers).
 const MAX_POSITIONS: usize = 12;
+/// Output lines shorter than this are run across ([`wraps`]) where they can be: a tile of fewer positions
+/// keeps too few sums in flight to hide the multiply-add latency.
+const MIN_LINE: usize = 4;
 /// Work items per thread the output is cut into (for balance).
 const ITEMS_PER_THREAD: usize = 4;
 
@@ -33,16 +37,17 @@ pub fn available() -> bool {
 }
 
 /// Whether [`convolve`] serves a convolution of axes `a`: strides of 1 or 2 along the width and output lines
-/// long enough to fill tiles, or short lines that [`wraps`].
+/// of at least [`MIN_LINE`] positions, or short lines that [`wraps`].
 pub fn suits(a: &[Axis; 3]) -> bool {
-    available() && matches!(a[2].stride, 1 | 2) && (a[2].output >= MAX_POSITIONS || wraps(a))
+    available() && matches!(a[2].stride, 1 | 2) && (a[2].output >= MIN_LINE || wraps(a))
 }
 
 /// Whether tiles run across the ends of output lines: 2-D with stride 1, where consecutive positions along the
 /// padded input's rows are one value apart, line ends included (the positions a tile spends on the padding
-/// between lines are computed and dropped). Chosen for lines shorter than a tile (ResNet-50's 7x7 layers).
+/// between lines are computed and dropped). Chosen for lines shorter than [`MIN_LINE`], and for 1x1 filters on
+/// unpadded lines, which leave no padding to drop.
 fn wraps(a: &[Axis; 3]) -> bool {
-    a[2].output < MAX_POSITIONS
+    (a[2].output < MIN_LINE || a[2].kernel == 1 && a[2].input == a[2].output)
         && a[0].output == 1
         && a[0].kernel == 1
         && a[1].stride == 1
@@ -267,9 +272,8 @@ impl Job<'_> {
             // Positions numbered along the padded rows: `oh * pitch + ow`, which is also where they start.
             let pitch = self.layout.len[2];
             let numbered = lines.start * pitch..(lines.end - 1) * pitch + ow;
-            let mut q = numbered.start;
-            while q < numbered.end {
-                let width = tile_width(numbered.end - q);
+            for (start, width) in tiles(numbered.len()) {
+                let q = numbered.start + start;
                 for (r, d) in tile.dest.iter_mut().enumerate().take(width) {
                     let (oh, w) = ((q + r) / pitch, (q + r) % pitch);
                     *d = if w < ow { oh * ow + w } else { SKIP };
@@ -279,15 +283,12 @@ impl Job<'_> {
                 // item's lines, whose taps `Layout` keeps inside the input; `dest` names this item's
                 // positions only.
                 unsafe { tile.run(width, 1) };
-                q += width;
             }
             return;
         }
         for line in lines {
             let base = self.layout.line(a, line / oh_n, line % oh_n);
-            let mut w0 = 0;
-            while w0 < ow {
-                let width = tile_width(ow - w0);
+            for (w0, width) in tiles(ow) {
                 for (r, d) in tile.dest.iter_mut().enumerate().take(width) {
                     *d = line * ow + w0 + r;
                 }
@@ -295,18 +296,17 @@ impl Job<'_> {
                 // SAFETY: `suits` held (AVX-512 present); `Layout` pads the input so that every tap of every
                 // output reads inside it; `dest` names this item's positions only.
                 unsafe { tile.run(width, a[2].stride) };
-                w0 += width;
             }
         }
     }
 }
 
-/// The widest tile (12, 8, 4, 2 or 1 positions) that fits `left` positions.
-fn tile_width(left: usize) -> usize {
-    [MAX_POSITIONS, 8, 4, 2, 1]
-        .into_iter()
-        .find(|&w| w <= left)
-        .unwrap_or(1)
+/// `(first, width)` of the tiles that cover `len` consecutive positions: as few as [`MAX_POSITIONS`] allows,
+/// their widths at most one apart (a line of 14 runs as 7 + 7, not 12 + 2).
+fn tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = len.div_ceil(MAX_POSITIONS);
+    let (narrow, wider) = (len / count.max(1), len % count.max(1));
+    (0..count).map(move |i| (i * narrow + i.min(wider), narrow + usize::from(i < wider)))
 }
 
 /// One tile: consecutive output positions of a line by one or two panels.
@@ -351,7 +351,7 @@ impl Tile<'_> {
                 }
             };
         }
-        dispatch!(12 8 4 2 1);
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12);
     }
 
     /// Never called: [`suits`] is false off x86-64.
