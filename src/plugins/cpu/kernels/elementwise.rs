@@ -151,7 +151,7 @@ impl UnaryFn {
             UnaryFn::Exp => map(x, y, math::Exp),
             UnaryFn::Log => map(x, y, math::Log),
             UnaryFn::Sigmoid => vector_or_map(x, y, Function::Sigmoid, math::Sigmoid),
-            UnaryFn::Tanh => map(x, y, math::Tanh),
+            UnaryFn::Tanh => vector_or_map(x, y, Function::Tanh, math::Tanh),
             UnaryFn::Erf => map(x, y, math::Erf),
             UnaryFn::SoftPlus => map(x, y, math::SoftPlus),
             UnaryFn::SoftSign => map(x, y, math::SoftSign),

@@ -272,20 +272,23 @@ pub fn swish(x: f32, beta: f32) -> f32 {
 /// Hyperbolic tangent: an odd polynomial near 0, `1 - 2 / (e^2|x| + 1)` beyond.
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
-    // tanh x = x + x³ P(x²) on |x| < 0.625 (P fitted for a relative error of tanh of 4e-9).
-    const P: [f32; 5] = [
-        -0.333_332_8,
-        0.133_314_42,
-        -0.053_739_715,
-        0.020_639_09,
-        -0.005_704_990_6,
-    ];
     let a = x.abs();
     let x2 = x * x;
-    let small = x + x * x2 * poly(x2, &P);
+    let small = x + x * x2 * poly(x2, &TANH_SMALL_POLY);
     let large = (1.0 - 2.0 / (exp(2.0 * a) + 1.0)).copysign(x);
-    if a < 0.625 { small } else { large }
+    if a < TANH_SMALL_LIMIT { small } else { large }
 }
+
+/// The `P` of [`tanh`]'s `x + x³ P(x²)` below [`TANH_SMALL_LIMIT`] (fitted for a relative error of tanh of 4e-9).
+pub(super) const TANH_SMALL_POLY: [f32; 5] = [
+    -0.333_332_8,
+    0.133_314_42,
+    -0.053_739_715,
+    0.020_639_09,
+    -0.005_704_990_6,
+];
+/// Where [`tanh`] turns from its polynomial to `1 - 2 / (e^2|x| + 1)`.
+pub(super) const TANH_SMALL_LIMIT: f32 = 0.625;
 
 /// The polynomial `Q` of [`erfc_tail`].
 pub(super) const ERFC_TAIL_POLY: [f32; 9] = [

@@ -1,4 +1,4 @@
-//! AVX-512 versions of the exp-based activations of [`math`] (the sigmoid, SiLU and the two GELUs), applied in
+//! AVX-512 versions of the exp-based activations of [`math`] (the sigmoid, tanh, SiLU and the two GELUs), applied in
 //! place to slices: the same formulas and coefficients, sixteen values per step, with fused multiply-adds, `vscalefps`
 //! for the power of two of `exp` and a refined reciprocal instead of a division. The convolution and MatMul
 //! epilogues and the element-wise kernels use them where the CPU has AVX-512F (the portable loops over
@@ -17,6 +17,8 @@ pub enum Function {
     GeluErf,
     /// [`super::math::gelu_tanh`].
     GeluTanh,
+    /// [`super::math::tanh`].
+    Tanh,
 }
 
 /// `row[i] = f(row[i])` for every value, with AVX-512 when the CPU has it; returns false, the row untouched,
@@ -31,6 +33,7 @@ pub fn apply(f: Function, row: &mut [f32]) -> bool {
                 Function::Silu => avx512::map::<{ avx512::SILU }>(row),
                 Function::GeluErf => avx512::map::<{ avx512::GELU_ERF }>(row),
                 Function::GeluTanh => avx512::map::<{ avx512::GELU_TANH }>(row),
+                Function::Tanh => avx512::map::<{ avx512::TANH }>(row),
             }
         };
         return true;
@@ -43,7 +46,7 @@ pub fn apply(f: Function, row: &mut [f32]) -> bool {
 mod avx512 {
     use super::math::{
         ERF_OVER_X_POLY, ERFC_MAX_ARG, ERFC_TAIL_POLY, EXP_MAX_ARG, EXP_MIN_ARG, EXP_POLY,
-        GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO,
+        GELU_TANH_CUBIC, GELU_TANH_SCALE, LN2_HI, LN2_LO, TANH_SMALL_LIMIT, TANH_SMALL_POLY,
     };
     use std::arch::x86_64::*;
 
@@ -55,6 +58,8 @@ mod avx512 {
     pub const GELU_ERF: u8 = 1;
     /// [`map`]'s function: GELU (tanh).
     pub const GELU_TANH: u8 = 2;
+    /// [`map`]'s function: the hyperbolic tangent.
+    pub const TANH: u8 = 4;
 
     /// Applies function `F` to every value of `row`, sixteen at a time (the last ones under a mask).
     #[target_feature(enable = "avx512f")]
@@ -65,6 +70,7 @@ mod avx512 {
             SIGMOID => sigmoid(x),
             SILU => silu(x),
             GELU_ERF => gelu_erf(x),
+            TANH => tanh(x),
             _ => gelu_tanh(x),
         };
         let mut at = 0;
@@ -122,8 +128,8 @@ mod avx512 {
         _mm512_scalef_ps(e, n)
     }
 
-    /// `1 / d` for `d ≥ 1` (callers pass `1 + e^-|x|` and `1 + a/2`): the 14-bit estimate refined by one
-    /// Newton step.
+    /// `1 / d` for `d ≥ 1` (callers pass `1 + e^-|x|`, `1 + a/2` and `e^2|x| + 1`): the 14-bit estimate refined
+    /// by one Newton step (finite `d` only).
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn reciprocal(d: __m512) -> __m512 {
@@ -146,6 +152,26 @@ mod avx512 {
     #[inline]
     fn silu(x: __m512) -> __m512 {
         _mm512_mul_ps(x, sigmoid(x))
+    }
+
+    /// [`super::math::tanh`]: `x + x³ P(x²)` near 0, `1 - 2 / (e^2|x| + 1)` with the sign of x beyond (NaN
+    /// kept by `min`, [`exp`] and the blend's mask, which is false for it).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn tanh(x: __m512) -> __m512 {
+        let a = _mm512_abs_ps(x);
+        let x2 = _mm512_mul_ps(x, x);
+        let small = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), poly(x2, &TANH_SMALL_POLY), x);
+        // Beyond |x| = 20, tanh is ±1 in f32; the cap keeps e^2|x| finite for the reciprocal (NaN stays).
+        let d = _mm512_add_ps(
+            exp(_mm512_min_ps(splat(40.0), _mm512_add_ps(a, a))),
+            splat(1.0),
+        );
+        let magnitude = _mm512_fnmadd_ps(splat(2.0), reciprocal(d), splat(1.0));
+        let sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(i32::MIN));
+        let large = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude), sign));
+        let near_zero = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, splat(TANH_SMALL_LIMIT));
+        _mm512_mask_blend_ps(near_zero, large, small)
     }
 
     /// [`super::math::gelu_tanh`]: `x · sigmoid(2u)`.
@@ -214,7 +240,8 @@ mod tests {
         };
         type Reference = fn(f64) -> f64;
         type Scalar = fn(f32) -> f32;
-        let cases: [(Function, Reference, f64, (f64, f64)); 4] = [
+        let cases: [(Function, Reference, f64, (f64, f64)); 5] = [
+            (Function::Tanh, f64::tanh, 3.0, (1e-30, 1e-37)),
             (Function::Sigmoid, sigmoid64, 3.0, (1e-30, 1e-37)),
             (Function::Silu, |x| x * sigmoid64(x), 4.0, (1e-30, 1e-37)),
             (Function::GeluErf, gelu_erf64, 16.0, (4e-3, 1e-8)),
@@ -232,7 +259,8 @@ mod tests {
         // or an absolute 1e-8 in the GELUs' magnifying left tails).
         let xs: Vec<f32> = samples().into_iter().step_by(997).collect();
         let silu = |x| math::swish(x, 1.0);
-        let scalars: [(Function, Scalar, f32); 4] = [
+        let scalars: [(Function, Scalar, f32); 5] = [
+            (Function::Tanh, math::tanh, 1e-37),
             (Function::Sigmoid, math::sigmoid, 1e-37),
             (Function::Silu, silu, 1e-37),
             (Function::GeluErf, math::gelu_erf, 1e-8),
