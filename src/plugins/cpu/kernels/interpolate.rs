@@ -1,8 +1,10 @@
 //! f32 Interpolate-4/-11 kernel for 4-D NCHW tensors in nearest, linear and linear_onnx modes: the per-axis taps
-//! are built once per run, then each N·C plane is resized by a horizontal and a vertical pass, planes in parallel.
-//! Cases outside that shape (batch or channel resizing, empty planes) run the reference evaluation.
+//! are built once per run, then each N·C plane is resized by a horizontal and a vertical pass, planes in parallel;
+//! where every tap is a single source value (nearest), output rows are gathered from their source row, or copied
+//! from the row above when both read the same one. Cases outside that shape (batch or channel resizing, empty
+//! planes) run the reference evaluation.
 
-use super::Kernel;
+use super::{Kernel, take_output};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::interpolate::{Interpolate, InterpolateMode, Taps};
@@ -55,11 +57,51 @@ fn resize_plane(
     }
 }
 
+/// The source index of every output along an axis whose taps each read one value with weight 1 (nearest), or
+/// `None`.
+fn single_sources(taps: &[Taps]) -> Option<Vec<usize>> {
+    taps.iter()
+        .map(|t| match t.as_slice() {
+            &[(j, w)] if w == 1.0 => Some(j),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Resizes one H×W plane into `dst` (oh×ow) where output row `r` reads input row `rows[r]` and output column
+/// `o` input column `cols[o]` (the caller checked them against the plane's sizes).
+fn gather_plane(plane: &[f32], w: usize, rows: &[usize], cols: &[usize], dst: &mut [f32]) {
+    let ow = cols.len();
+    // Upscaling by a whole factor f: each input value fills f consecutive outputs.
+    let factor = (ow / w.max(1)).max(1);
+    let repeats = ow == w * factor && cols.iter().enumerate().all(|(o, &j)| j == o / factor);
+    for r in 0..rows.len() {
+        let (done, rest) = dst.split_at_mut(r * ow);
+        let Some(out) = rest.get_mut(..ow) else {
+            return;
+        };
+        if r > 0 && rows[r] == rows[r - 1] {
+            out.copy_from_slice(&done[(r - 1) * ow..]);
+            continue;
+        }
+        let row = &plane[rows[r] * w..(rows[r] + 1) * w];
+        if repeats {
+            for (run, &v) in out.chunks_exact_mut(factor).zip(row) {
+                run.fill(v);
+            }
+        } else {
+            for (o, &j) in out.iter_mut().zip(cols) {
+                *o = row[j];
+            }
+        }
+    }
+}
+
 impl Kernel for InterpolateKernel {
     fn run_recycling(
         &self,
         inputs: &[&Tensor],
-        _spare: &mut [Option<Tensor>],
+        spare: &mut [Option<Tensor>],
     ) -> Result<Vec<Tensor>> {
         let plan = self.0.plan(inputs)?;
         let x = inputs[0];
@@ -72,14 +114,23 @@ impl Kernel for InterpolateKernel {
         let (h, w, oh, ow) = (p[2], p[3], o[2], o[3]);
         let (taps_h, taps_w) = (plan.taps(2), plan.taps(3));
         let src = x.typed::<f32>()?;
-        let mut out = vec![0f32; o.iter().product()];
-        out.par_chunks_mut(oh * ow)
-            .zip(src.par_chunks(h * w))
-            .for_each_init(
+        let mut y = take_output(spare, 0, ElementType::F32, o);
+        let out = y.typed_mut::<f32>()?;
+        let planes = out.par_chunks_mut(oh * ow).zip(src.par_chunks(h * w));
+        let inside = |sources: &Vec<usize>, len: usize| sources.iter().all(|&j| j < len);
+        match (single_sources(&taps_h), single_sources(&taps_w)) {
+            (Some(rows), Some(cols)) if inside(&rows, h) && inside(&cols, w) => {
+                planes.for_each(|(dst, plane)| gather_plane(plane, w, &rows, &cols, dst))
+            }
+            _ => planes.for_each_init(
                 || vec![0f32; h * ow],
                 |tmp, (dst, plane)| resize_plane(plane, w, &taps_h, &taps_w, tmp, dst),
-            );
-        Ok(vec![Tensor::from_vec(o, out)?])
+            ),
+        }
+        Ok(vec![y])
+    }
+    fn recycles_outputs(&self) -> bool {
+        true
     }
     fn name(&self) -> &'static str {
         "interpolate_nchw_f32"
@@ -174,6 +225,35 @@ mod tests {
             let scales_op = op(false, mode, ShapeCalcMode::Scales);
             let inputs = [x.clone(), ints(&[1, 1]), floats(&[0.6, 1.7]), ints(&[3, 2])];
             assert_kernel_matches(&scales_op, &inputs, &[false, true, true, true], 1e-5, 1e-5);
+        }
+    }
+
+    /// Nearest upscaling by whole factors (each value repeated along the row, rows repeated), with the two
+    /// coordinate conventions detectors use, and a downscale whose rows are all distinct.
+    #[test]
+    fn nearest_whole_factors_match_reference() {
+        let mut rng = Lcg(11);
+        let x = rng.tensor(&[1, 3, 4, 5]);
+        let conventions = [
+            (CoordinateTransformMode::Asymmetric, NearestMode::Floor),
+            (
+                CoordinateTransformMode::HalfPixel,
+                NearestMode::RoundPreferFloor,
+            ),
+        ];
+        for (transform, rounding) in conventions {
+            for target in [[8, 10], [12, 15], [2, 3]] {
+                let mut resize = op(true, InterpolateMode::Nearest, ShapeCalcMode::Sizes);
+                resize.attrs.coordinate_transformation_mode = transform;
+                resize.attrs.nearest_mode = rounding;
+                assert_kernel_matches(
+                    &resize,
+                    &[x.clone(), ints(&target), ints(&[2, 3])],
+                    &[false, true, true],
+                    0.0,
+                    0.0,
+                );
+            }
         }
     }
 
