@@ -62,7 +62,7 @@ fn resize_plane(
 fn single_sources(taps: &[Taps]) -> Option<Vec<usize>> {
     taps.iter()
         .map(|t| match t.as_slice() {
-            &[(j, w)] if w == 1.0 => Some(j),
+            &[(j, 1.0)] => Some(j),
             _ => None,
         })
         .collect()
