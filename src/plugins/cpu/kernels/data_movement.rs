@@ -111,6 +111,39 @@ fn fill_rows(
     }
 }
 
+/// Outer rows from which Concat and Split copy row by row in parallel; with fewer (a batch-1 concat of channels
+/// is one row), each input's block is cut into [`COPY_PIECE`]-byte pieces for the threads instead.
+const PARALLEL_ROWS: usize = 16;
+/// The largest piece of one block [`copy_pieces`] hands to a thread.
+const COPY_PIECE: usize = 256 * 1024;
+
+/// Copies each `(destination, source at offset)` block, erroring (never panicking) when a source is too short:
+/// one after the other when they are small or there is one thread, else cut into pieces that threads copy in
+/// parallel.
+fn copy_pieces(blocks: Vec<(&mut [u8], &[u8], usize)>) -> Result<()> {
+    let total: usize = blocks.iter().map(|(d, _, _)| d.len()).sum();
+    let parallel = total >= PARALLEL_BYTES && rayon::current_num_threads() > 1;
+    // One thread copies each block whole (`memcpy` streams large blocks past the cache).
+    let piece = if parallel { COPY_PIECE } else { usize::MAX };
+    let mut pieces = Vec::new();
+    for (dst, src, from) in blocks {
+        let src = src.get(from..from + dst.len()).ok_or_else(|| {
+            Error::Internal(format!(
+                "copy of {} bytes from offset {from} past the input",
+                dst.len()
+            ))
+        })?;
+        pieces.extend(dst.chunks_mut(piece).zip(src.chunks(piece)));
+    }
+    let copy = |(d, s): (&mut [u8], &[u8])| d.copy_from_slice(s);
+    if parallel {
+        pieces.into_par_iter().for_each(copy);
+    } else {
+        pieces.into_iter().for_each(copy);
+    }
+    Ok(())
+}
+
 /// Copies `len` bytes from `src` at `from` into `dst`, erroring (never panicking) when out of range.
 fn copy_block(dst: &mut [u8], src: &[u8], from: usize) -> Result<()> {
     let s = src.get(from..from + dst.len()).ok_or_else(|| {
@@ -313,6 +346,22 @@ impl Kernel for ConcatKernel {
             .collect();
         let row: usize = chunks.iter().sum();
         let mut out = take_output(spare, 0, x.element_type(), &out_shape);
+        let outer = out_shape[..a].iter().product::<usize>();
+        if outer < PARALLEL_ROWS {
+            let mut rest = out.bytes_mut();
+            let mut blocks = Vec::with_capacity(outer * inputs.len());
+            for o in 0..outer {
+                for (t, &c) in inputs.iter().zip(&chunks) {
+                    let (dst, tail) = std::mem::take(&mut rest)
+                        .split_at_mut_checked(c)
+                        .ok_or_else(|| Error::Internal("concat output too short".into()))?;
+                    blocks.push((dst, t.bytes(), o * c));
+                    rest = tail;
+                }
+            }
+            copy_pieces(blocks)?;
+            return Ok(vec![out]);
+        }
         fill_rows(out.bytes_mut(), row, |o, dst| {
             let mut at = 0;
             for (t, &c) in inputs.iter().zip(&chunks) {
@@ -367,6 +416,25 @@ impl Kernel for SplitKernel {
         let a = normalize_axis(int_scalar(inputs[1], "axis")?, x.rank(), "Split")?;
         let row = x.shape()[a..].iter().product::<usize>() * w;
         let src = x.bytes();
+        let outer = x.shape()[..a].iter().product::<usize>();
+        if outer < PARALLEL_ROWS {
+            let mut outs: Vec<Tensor> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, shape)| take_output(spare, i, x.element_type(), shape))
+                .collect();
+            let mut blocks = Vec::with_capacity(outer * outs.len());
+            let mut start = 0;
+            for out in &mut outs {
+                let chunk = out.shape()[a..].iter().product::<usize>() * w;
+                for (o, dst) in out.bytes_mut().chunks_mut(chunk.max(1)).enumerate() {
+                    blocks.push((dst, src, o * row + start));
+                }
+                start += chunk;
+            }
+            copy_pieces(blocks)?;
+            return Ok(outs);
+        }
         let mut start = 0;
         let mut outs = Vec::with_capacity(shapes.len());
         for (i, shape) in shapes.iter().enumerate() {
@@ -534,7 +602,15 @@ mod tests {
             let c = Concat { axis };
             assert_kernel_matches(&c, &[a.clone(), b], &[false, false], 0.0, 0.0);
         }
+        // Few outer rows: blocks cut into pieces for the threads (a batch-1 concat of channels, then three rows).
         let c = Concat { axis: 1 };
+        for (n, size) in [(1, 40), (3, 17)] {
+            let inputs = [
+                g.tensor(&[n, 100, size, size]),
+                g.tensor(&[n, 36, size, size]),
+            ];
+            assert_kernel_matches(&c, &inputs, &[false, false], 0.0, 0.0);
+        }
         assert_kernel_matches(
             &c,
             &[g.tensor(&[2, 0]), g.tensor(&[2, 3]), g.tensor(&[2, 1])],
@@ -565,6 +641,10 @@ mod tests {
             let inputs = [x.clone(), Tensor::scalar(axis), i64s(&lengths)];
             assert_kernel_matches(&VariadicSplit, &inputs, &[false, true, true], 0.0, 0.0);
         }
+        // A batch-1 split of channels whose blocks are cut into pieces for the threads.
+        let wide = g.tensor(&[1, 96, 40, 40]);
+        let inputs = [wide, Tensor::scalar(1i64), i64s(&[32, 64])];
+        assert_kernel_matches(&VariadicSplit, &inputs, &[false, true, true], 0.0, 0.0);
         let bytes = Tensor::from_vec(&[2, 4], vec![1u8, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         let inputs = [bytes, Tensor::scalar(1i64), i64s(&[3, 1])];
         assert_kernel_matches(&VariadicSplit, &inputs, &[false, true, true], 0.0, 0.0);
