@@ -195,6 +195,15 @@ const LAYERS: &[Layer] = &[
         groups: 96,
     },
     Layer {
+        name: "mbv2 dw 3x3 144/2",
+        cin: 144,
+        cout: 144,
+        size: 56,
+        kernel: 3,
+        stride: 2,
+        groups: 144,
+    },
+    Layer {
         name: "mbv2 dw 3x3 576/2",
         cin: 576,
         cout: 576,

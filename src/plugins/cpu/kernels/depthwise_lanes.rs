@@ -180,18 +180,34 @@ impl Task<'_> {
         }
     }
 
-    /// Zeroes `copy` (its slack included), then writes each input position's sixteen channel values as one vector at its padded
-    /// position (input columns and rows the outputs never reach are left out).
+    /// Writes each input position's sixteen channel values as one vector at its padded position in `copy`
+    /// (input columns and rows the outputs never reach are left out), and zeros everywhere else (the slack
+    /// included).
     ///
     /// # Safety
     /// As [`Task::run`], sizes checked.
     #[target_feature(enable = "avx512f")]
     unsafe fn interleave(&self, copy: &mut [f32]) {
         use std::arch::x86_64::*;
-        copy.fill(0.0);
         let (width, isz) = (self.w.input, self.h.input * self.w.input);
         let (cols, pad_left) = (self.padded.cols, self.w.pad_begin);
         let reached = width.min(cols.saturating_sub(pad_left));
+        // Zeros where no input value lands: the padding rows (and the slack after them), and the padding
+        // columns of the rows in between.
+        let row_len = cols * LANES;
+        let first = self.h.pad_begin.min(self.padded.rows);
+        let last = (self.h.pad_begin + self.h.input).min(self.padded.rows);
+        let (top, rest) = copy.split_at_mut((first * row_len).min(copy.len()));
+        top.fill(0.0);
+        let (middle, bottom) = rest.split_at_mut(((last - first) * row_len).min(rest.len()));
+        bottom.fill(0.0);
+        for row in middle.chunks_exact_mut(row_len.max(1)) {
+            let (left, inside) = row.split_at_mut((pad_left * LANES).min(row_len));
+            left.fill(0.0);
+            if let Some(right) = inside.get_mut(reached * LANES..) {
+                right.fill(0.0);
+            }
+        }
         for ih in 0..self.h.input {
             let row = ih + self.h.pad_begin;
             if row >= self.padded.rows {

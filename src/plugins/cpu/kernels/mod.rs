@@ -189,6 +189,7 @@ pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Box<dyn Kernel> {
 /// lane; two rounds of 128-bit lane shuffles then put the blocks in place.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[inline]
 pub(crate) fn transpose16(r: [std::arch::x86_64::__m512; 16]) -> [std::arch::x86_64::__m512; 16] {
     use std::arch::x86_64::*;
     let mut t = [_mm512_setzero_ps(); 16];
