@@ -627,6 +627,7 @@ pub fn ow_range(a: &Axis, k: usize) -> Range<usize> {
 /// Writes `src`, whose value `i` sits at padded position `pad + i`, into the two phases of a stride-2 row:
 /// position `p` goes to index `p / 2` of `even` or of `odd` as `p` is even or odd. Values past either phase's
 /// end are dropped. Pairs of values split at once, a form that vectorises.
+#[inline]
 pub fn split_in_two_phases(src: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
     let q = pad / 2;
     let (first, second) = if pad.is_multiple_of(2) {

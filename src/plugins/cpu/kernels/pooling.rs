@@ -133,7 +133,7 @@ impl Kernel for MaxPoolKernel {
                     .enumerate()
                     .for_each(|(c, v)| {
                         let base = c * p.in_size;
-                        max_values_plane_best(&p, &runs, &xs[base..base + p.in_size], v);
+                        max_values_plane(&p, &runs, &xs[base..base + p.in_size], v);
                     });
             }
             return Ok(vec![values]);
@@ -170,43 +170,144 @@ impl Kernel for MaxPoolKernel {
 /// Max over each window of one plane, values only, when no window is all padding: the plane's rows are laid
 /// out split into stride phases ([`PhasedRows`]), so that the input values one tap reads for a row of outputs
 /// are contiguous; each output row starts at -inf and takes, per tap, the max with that run.
-#[inline(always)]
 fn max_values_plane(p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) {
+    if let Some(grid) = UnitStrideGrid::of(&p.axes) {
+        with_scratch(grid.scratch_len(), |scratch| {
+            max_unit_stride_best(&p.axes, &grid, x, scratch, v)
+        });
+        return;
+    }
+    let rows = p.axes[0].input * p.axes[1].input;
+    with_scratch(rows * runs.layout.row_len, |phased| {
+        max_values_rows_best(p, runs, x, phased, v)
+    });
+}
+
+/// The padded plane of a 2-D max pool with strides and dilations of 1 (YOLO's SPPF): `rows × pitch` values,
+/// exactly the extent the windows cover, so that an output `(r, c)`'s window starts at `r · pitch + c` and
+/// the plane can be swept as one long run.
+struct UnitStrideGrid {
+    rows: usize,
+    pitch: usize,
+}
+
+impl UnitStrideGrid {
+    /// The grid of `a` (depth, height, width) where the depth axis is trivial and the others have strides and
+    /// dilations of 1.
+    fn of(a: &[Axis; 3]) -> Option<UnitStrideGrid> {
+        let unit = |x: &Axis| x.stride == 1 && x.dilation == 1 && x.kernel >= 1 && x.output >= 1;
+        let trivial_depth = a[0].input == 1 && a[0].output == 1 && a[0].kernel == 1;
+        (trivial_depth && unit(&a[1]) && unit(&a[2])).then(|| UnitStrideGrid {
+            rows: a[1].output + a[1].kernel - 1,
+            pitch: a[2].output + a[2].kernel - 1,
+        })
+    }
+
+    /// Scratch values [`max_unit_stride`] needs: the padded plane and its row maxima.
+    fn scratch_len(&self) -> usize {
+        2 * self.rows * self.pitch
+    }
+}
+
+/// Max pool of one plane on a [`UnitStrideGrid`], separably: the input is laid into the grid among -inf
+/// padding, the maxima of each `kw` consecutive values are taken along the whole grid as one run (those that
+/// straddle two rows are never read), then the maxima of `kh` of those a row apart, whose first `ow` of every
+/// row are the outputs. `kh + kw` vector passes instead of `kh · kw`, and no short rows. A NaN input is
+/// skipped (f32::max), as the reference does.
+#[inline(always)]
+fn max_unit_stride(
+    a: &[Axis; 3],
+    grid: &UnitStrideGrid,
+    x: &[f32],
+    scratch: &mut [f32],
+    v: &mut [f32],
+) {
+    let (h, w) = (&a[1], &a[2]);
+    let (pitch, len) = (grid.pitch, grid.rows * grid.pitch);
+    let Some((padded, across)) = scratch.get_mut(..2 * len).map(|s| s.split_at_mut(len)) else {
+        return;
+    };
+    padded.fill(f32::NEG_INFINITY);
+    let width = w.input.min(pitch.saturating_sub(w.pad_begin));
+    for (i, src) in x.chunks_exact(w.input.max(1)).enumerate() {
+        let at = (h.pad_begin + i) * pitch + w.pad_begin;
+        if let Some(dst) = padded.get_mut(at..at + width) {
+            dst.copy_from_slice(&src[..width]);
+        }
+    }
+    across.fill(f32::NEG_INFINITY);
+    for k in 0..w.kernel {
+        for (m, value) in across.iter_mut().zip(&padded[k..]) {
+            *m = m.max(*value);
+        }
+    }
+    // The vertical pass reuses `padded` for its result: output row r at r · pitch.
+    let outputs = (h.output - 1) * pitch + w.output;
+    let down = &mut padded[..outputs];
+    down.fill(f32::NEG_INFINITY);
+    for k in 0..h.kernel {
+        for (m, value) in down.iter_mut().zip(&across[k * pitch..]) {
+            *m = m.max(*value);
+        }
+    }
+    for (r, out) in v.chunks_exact_mut(w.output).enumerate() {
+        out.copy_from_slice(&down[r * pitch..r * pitch + w.output]);
+    }
+}
+
+math::best_isa_fn! {
+    /// [`max_unit_stride`] compiled for the best ISA.
+    fn max_unit_stride_best[](
+        a: &[Axis; 3],
+        grid: &UnitStrideGrid,
+        x: &[f32],
+        scratch: &mut [f32],
+        v: &mut [f32],
+    ) => max_unit_stride
+}
+
+/// [`max_values_plane`]'s work, `phased` holding the laid-out rows (a function of its own, not a closure, so
+/// that its loops compile for the best ISA).
+#[inline(always)]
+fn max_values_rows(p: &Planes, runs: &WidthRuns, x: &[f32], phased: &mut [f32], v: &mut [f32]) {
     let a = &p.axes;
     let (oh_n, iw, layout) = (a[1].output.max(1), a[2].input, &runs.layout);
-    let rows = a[0].input * a[1].input;
-    with_scratch(rows * layout.row_len, |phased| {
-        for (src, out) in x
-            .chunks_exact(iw.max(1))
-            .zip(phased.chunks_exact_mut(layout.row_len))
-        {
-            layout.fill(src, out);
-        }
-        for (l, line) in v.chunks_exact_mut(a[2].output.max(1)).enumerate() {
-            let (od, oh) = (l / oh_n, l % oh_n);
-            line.fill(f32::NEG_INFINITY);
-            for kd in tap_range(&a[0], od) {
-                let d = tap_source(&a[0], od, kd);
-                for kh in tap_range(&a[1], oh) {
-                    let row = (d * a[1].input + tap_source(&a[1], oh, kh)) * layout.row_len;
-                    for (outs, offset) in &runs.taps {
-                        let from = row + offset + outs.start;
-                        let reads = phased.get(from..from + outs.len()).unwrap_or(&[]);
-                        for (o, value) in line[outs.clone()].iter_mut().zip(reads) {
-                            // A compare-and-select rather than f32::max (whose NaN rule costs two more
-                            // instructions): one vector max. A NaN input is skipped.
-                            *o = if *value > *o { *value } else { *o };
-                        }
+    for (src, out) in x
+        .chunks_exact(iw.max(1))
+        .zip(phased.chunks_exact_mut(layout.row_len))
+    {
+        layout.fill(src, out);
+    }
+    for (l, line) in v.chunks_exact_mut(a[2].output.max(1)).enumerate() {
+        let (od, oh) = (l / oh_n, l % oh_n);
+        line.fill(f32::NEG_INFINITY);
+        for kd in tap_range(&a[0], od) {
+            let d = tap_source(&a[0], od, kd);
+            for kh in tap_range(&a[1], oh) {
+                let row = (d * a[1].input + tap_source(&a[1], oh, kh)) * layout.row_len;
+                for (outs, offset) in &runs.taps {
+                    let from = row + offset + outs.start;
+                    let reads = phased.get(from..from + outs.len()).unwrap_or(&[]);
+                    for (o, value) in line[outs.clone()].iter_mut().zip(reads) {
+                        // f32::max skips a NaN input, as the reference does. (A compare-and-select that
+                        // keeps `*o` is turned into a masked store, microcoded and slow on AMD CPUs.)
+                        *o = o.max(*value);
                     }
                 }
             }
         }
-    });
+    }
 }
 
 math::best_isa_fn! {
-    /// [`max_values_plane`] compiled for the best ISA.
-    fn max_values_plane_best[](p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) => max_values_plane
+    /// [`max_values_rows`] compiled for the best ISA.
+    fn max_values_rows_best[](
+        p: &Planes,
+        runs: &WidthRuns,
+        x: &[f32],
+        phased: &mut [f32],
+        v: &mut [f32],
+    ) => max_values_rows
 }
 
 /// The phased row layout of [`max_values_plane`] and, per tap along the width, the outputs it reaches in the
@@ -379,7 +480,44 @@ mod tests {
             AutoPad::SameLower,
             AutoPad::Valid,
         ];
-        let shapes: [(&[usize], PoolAttrs); 5] = [
+        let shapes: [(&[usize], PoolAttrs); 8] = [
+            // Strides of 1 (the separable path): YOLO's SPPF 5x5, an asymmetric 3x2 window, and 1-D.
+            (
+                &[1, 3, 7, 9],
+                attrs(
+                    &[5, 5],
+                    &[1, 1],
+                    &[1, 1],
+                    &[2, 2],
+                    &[2, 2],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[2, 2, 6, 5],
+                attrs(
+                    &[3, 2],
+                    &[1, 1],
+                    &[1, 1],
+                    &[1, 0],
+                    &[0, 1],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[2, 3, 17],
+                attrs(
+                    &[4],
+                    &[1],
+                    &[1],
+                    &[1],
+                    &[2],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
             (
                 &[2, 3, 9, 11],
                 attrs(
