@@ -167,9 +167,10 @@ impl Kernel for MaxPoolKernel {
     }
 }
 
-/// Max over each window of one plane, values only, when no window is all padding: the plane's rows are laid
-/// out split into stride phases ([`PhasedRows`]), so that the input values one tap reads for a row of outputs
-/// are contiguous; each output row starts at -inf and takes, per tap, the max with that run.
+/// Max over each window of one plane, values only, when no window is all padding. 2-D windows with unit
+/// strides run [`max_unit_stride`]; otherwise the plane's rows are laid out split into stride phases
+/// ([`PhasedRows`]), so that the input values one tap reads for a row of outputs are contiguous, and each
+/// output row starts at -inf and takes, per tap, the max with that run.
 fn max_values_plane(p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) {
     if let Some(grid) = UnitStrideGrid::of(&p.axes) {
         with_scratch(grid.scratch_len(), |scratch| {
