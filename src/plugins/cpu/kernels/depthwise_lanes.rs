@@ -234,8 +234,10 @@ impl Task<'_> {
     }
 
     /// Every output position's vector of sixteen channels: the bias plus one multiply-add per tap, clamped
-    /// when `CLAMP`; up to sixteen positions of one output row at a time (`S`: the width stride when it is
-    /// 1 or 2, 0 for any other), transposed back into runs of each channel's plane.
+    /// when `CLAMP`; blocks of sixteen positions (`S`: the width stride when it is 1 or 2, 0 for any other),
+    /// transposed back into runs of each channel's plane. A block covers up to sixteen positions of one output
+    /// row, or, with unit strides where that takes fewer blocks (rows of 7), sixteen consecutive positions of
+    /// the padded grid across rows, whose positions past a row's end are dropped.
     ///
     /// # Safety
     /// As [`Task::run`], sizes checked (the copy's slack included); `copy` interleaved.
@@ -244,52 +246,96 @@ impl Task<'_> {
         use std::arch::x86_64::*;
         let (h, w) = (&self.h, &self.w);
         let (osz, cols) = (h.output * w.output, self.padded.cols);
-        let step = if S == 0 { w.stride } else { S } * LANES;
-        let (lo, hi) = self.bounds.unwrap_or((0.0, 0.0));
-        let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
-        // SAFETY: LANES biases (checked by `run`).
-        let bias = unsafe { _mm512_loadu_ps(self.bias.as_ptr()) };
-        let src = copy.as_ptr();
+        let step = if S == 0 { w.stride } else { S };
+        let dst = out.as_mut_ptr();
+        // Stores lanes `first..` of the mask to channel c's output plane from position `at` on (lane 0 would
+        // go `first` values before `at`, where nothing is stored).
+        let store = |c: usize, at: usize, first: usize, mask: __mmask16, v: __m512| {
+            // SAFETY (callers): the mask's lanes land within channel c's output plane, `c · osz` into `out`.
+            unsafe {
+                _mm512_mask_storeu_ps(dst.wrapping_add(c * osz + at).wrapping_sub(first), mask, v)
+            }
+        };
+        let across = (h.output - 1) * cols + w.output;
+        if S == 1 && h.stride == 1 && across.div_ceil(LANES) < h.output * w.output.div_ceil(LANES) {
+            for q0 in (0..across).step_by(LANES) {
+                // SAFETY: positions q0.. of the grid read within the copy and its slack (`run`'s checks).
+                let channels = unsafe { self.block::<CLAMP>(copy, q0, 1) };
+                let mut q = q0;
+                while q < (q0 + LANES).min(across) {
+                    let (oh, ow) = (q / cols, q % cols);
+                    let end = (oh * cols + w.output).min(q0 + LANES);
+                    if ow < w.output {
+                        let (first, last) = (q - q0, end - q0);
+                        let mask = (((1u32 << last) - 1) & !((1u32 << first) - 1)) as __mmask16;
+                        for (c, v) in channels.iter().enumerate().take(self.channels) {
+                            store(c, oh * w.output + ow, first, mask, *v);
+                        }
+                    }
+                    q = (oh + 1) * cols;
+                }
+            }
+            return;
+        }
         for oh in 0..h.output {
             for ow0 in (0..w.output).step_by(LANES) {
                 let count = (w.output - ow0).min(LANES);
-                let mut acc = [bias; LANES];
-                for kh in 0..h.kernel {
-                    for kw in 0..w.kernel {
-                        let tap = kh * w.kernel + kw;
-                        let at = ((oh * h.stride + kh * h.dilation) * cols
-                            + ow0 * w.stride
-                            + kw * w.dilation)
-                            * LANES;
-                        // SAFETY: the windows of the row's positions lie inside the copy, whose extent is the
-                        // outputs' reach; positions past the row read at most 16 · step values further,
-                        // into the copy's slack. The tap's weights are within `weights`.
-                        unsafe {
-                            let weights = _mm512_loadu_ps(self.weights.as_ptr().add(tap * LANES));
-                            let row = src.add(at);
-                            for (j, a) in acc.iter_mut().enumerate() {
-                                *a = _mm512_fmadd_ps(
-                                    weights,
-                                    _mm512_loadu_ps(row.add(j * step)),
-                                    *a,
-                                );
-                            }
-                        }
-                    }
-                }
-                if CLAMP {
-                    for a in acc.iter_mut() {
-                        *a = _mm512_min_ps(_mm512_max_ps(*a, lo), hi);
-                    }
-                }
-                let channels = transpose16(acc);
+                let first = oh * h.stride * cols + ow0 * w.stride;
+                // SAFETY: the windows of the row's positions lie inside the copy, whose extent is the
+                // outputs' reach; positions past the row read at most 16 · step values further, into the
+                // copy's slack.
+                let channels = unsafe { self.block::<CLAMP>(copy, first, step) };
                 let mask: __mmask16 = ((1u32 << count) - 1) as __mmask16;
-                let p0 = oh * w.output + ow0;
                 for (c, v) in channels.iter().enumerate().take(self.channels) {
-                    // SAFETY: `count` positions of channel c's output plane from p0.
-                    unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(c * osz + p0), mask, *v) };
+                    store(c, oh * w.output + ow0, 0, mask, *v);
                 }
             }
         }
+    }
+
+    /// The sums of sixteen positions whose first taps sit at grid positions `first`, `first + step`, …: the
+    /// bias plus one multiply-add per tap, clamped when `CLAMP`, transposed into one vector per channel.
+    ///
+    /// # Safety
+    /// As [`Task::sums`]: every tap of the sixteen positions lies within the copy and its slack.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn block<const CLAMP: bool>(
+        &self,
+        copy: &[f32],
+        first: usize,
+        step: usize,
+    ) -> [std::arch::x86_64::__m512; LANES] {
+        use std::arch::x86_64::*;
+        let (h, w, cols) = (&self.h, &self.w, self.padded.cols);
+        // SAFETY: LANES biases (checked by `run`).
+        let mut acc = [unsafe { _mm512_loadu_ps(self.bias.as_ptr()) }; LANES];
+        let src = copy.as_ptr();
+        for kh in 0..h.kernel {
+            for kw in 0..w.kernel {
+                let tap = kh * w.kernel + kw;
+                let at = (first + kh * h.dilation * cols + kw * w.dilation) * LANES;
+                // SAFETY: the caller's bound on the taps; the tap's weights are within `weights`.
+                unsafe {
+                    let weights = _mm512_loadu_ps(self.weights.as_ptr().add(tap * LANES));
+                    let row = src.add(at);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a = _mm512_fmadd_ps(
+                            weights,
+                            _mm512_loadu_ps(row.add(j * step * LANES)),
+                            *a,
+                        );
+                    }
+                }
+            }
+        }
+        if CLAMP {
+            let (lo, hi) = self.bounds.unwrap_or((0.0, 0.0));
+            let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+            for a in acc.iter_mut() {
+                *a = _mm512_min_ps(_mm512_max_ps(*a, lo), hi);
+            }
+        }
+        transpose16(acc)
     }
 }
