@@ -6,7 +6,8 @@
 //! time through register transposes, into a zero-padded copy holding one vector of sixteen channels per
 //! position; every output position is then a sum of one fused multiply-add per tap of whole vectors, any
 //! stride or dilation being only a different address, started from the bias and clamped in registers; up to
-//! sixteen positions of an output row are transposed back and stored as a run of each channel's NCHW plane.
+//! sixteen positions of an output row (or, with unit strides and short rows, sixteen consecutive positions of
+//! the padded grid across rows) are transposed back and stored as runs of each channel's NCHW plane.
 
 use super::{transpose16, with_scratch};
 use crate::ops::conv::Axis;
