@@ -1149,6 +1149,73 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
             ),
+            // Depthwise 3x3 (stride 1 and 2) and 5x5 read straight from the rows (where the CPU has AVX-512):
+            // rows of several blocks of sixteen with partial last blocks, every count of rows left over after
+            // the blocks of rows, asymmetric padding, padding wider than the filter (rows and columns of bias
+            // only), batches.
+            case(
+                &[2, 5, 23, 37],
+                &[5, 1, 1, 3, 3],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 3, 40, 70],
+                &[3, 1, 1, 3, 3],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[1, 1],
+            ),
+            case(
+                &[1, 2, 11, 33],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[2, 2],
+                &[0, 1],
+            ),
+            case(
+                &[1, 2, 17, 50],
+                &[2, 1, 1, 5, 5],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[2, 2],
+                &[2, 2],
+            ),
+            case(
+                &[1, 2, 9, 35],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[0, 2],
+                &[3, 0],
+            ),
+            case(
+                &[1, 2, 6, 20],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[3, 3],
+                &[3, 3],
+            ),
+            case(
+                &[1, 2, 9, 9],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[2, 2],
+                &[1, 1],
+                &[4, 1],
+                &[1, 4],
+            ),
             // Empty batch and a filter wider than the input but covered by padding.
             case(
                 &[0, 3, 5, 5],
@@ -1219,10 +1286,12 @@ mod tests {
             // of several bands of lines.
             (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
             (vec![1, 3, 70, 90], vec![3, 1, 1, 3, 3], true),
-            // Depthwise on 7x7 planes: sixteen channels per vector (AVX-512) with the clamp, one block of
+            // Depthwise 3x3 on the rows (AVX-512) with every epilogue, small planes and several rows of
+            // blocks; a 3x2 filter with sixteen channels per vector (AVX-512) with the clamp, one block of
             // the vectors that remain with the others.
             (vec![1, 40, 7, 7], vec![40, 1, 1, 3, 3], true),
             (vec![2, 20, 10, 9], vec![20, 1, 1, 3, 3], true),
+            (vec![1, 40, 7, 7], vec![40, 1, 1, 3, 2], true),
         ] {
             let attrs = ConvAttrs {
                 strides: vec![1, 1],

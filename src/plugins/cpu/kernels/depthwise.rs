@@ -10,13 +10,14 @@
 //! fused multiply-adds). The padding of the copy is written once per task and stays zero, since every channel
 //! rewrites the same interior. Tasks take whole runs of channels (threads split channels, not rows). A bias
 //! and a clamp start and end the sums in registers; a residual or another activation is applied to each
-//! task's channels after them, while they are in cache. Small 2-D planes with such a register epilogue run on
-//! `depthwise_lanes` instead, where the CPU has AVX-512.
+//! task's channels after them, while they are in cache. Where the CPU has AVX-512, 2-D undilated square 3x3
+//! (stride 1 or 2) and 5x5 (stride 1) filters run on `depthwise_rows` instead, straight from the input planes,
+//! and other small 2-D planes with a register epilogue on `depthwise_lanes`.
 
 use super::conv::split_in_two_phases;
-#[cfg(target_arch = "x86_64")]
-use super::depthwise_lanes;
 use super::epilogue::{Activation, Epilogue};
+#[cfg(target_arch = "x86_64")]
+use super::{depthwise_lanes, depthwise_rows};
 use super::{direct_conv, math, with_scratch};
 use crate::ops::conv::Axis;
 use rayon::prelude::*;
@@ -120,6 +121,11 @@ pub fn convolve(
     // The bias and a clamp are applied in registers; a residual or another activation after the sums.
     let in_registers = !epilogue.residual
         && (epilogue.activation == Activation::Identity || epilogue.activation.bounds().is_some());
+    #[cfg(target_arch = "x86_64")]
+    if depthwise_rows::suits(axes) {
+        depthwise_rows::convolve(x, w, axes, groups, epilogue, residual, out);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if in_registers && depthwise_lanes::suits(axes) {
         let bias = epilogue.bias.as_deref().unwrap_or(&[]);

@@ -1,6 +1,7 @@
 //! Depthwise 2-D convolution with sixteen channels in the lanes of an AVX-512 register (x86-64), for output
 //! planes of at most 32x32, where [`super::depthwise`]'s per-channel work (laying out, storing, its stride
-//! phases) weighs as much as the sums (MobileNet's strided layers and its 7x7 ones).
+//! phases) weighs as much as the sums, and whose filters [`super::depthwise_rows`] does not take (dilated,
+//! not square, other sizes and strides).
 //!
 //! A task takes sixteen channels of one batch. Their input planes are interleaved once, 16 × 16 blocks at a
 //! time through register transposes, into a zero-padded copy holding one vector of sixteen channels per

@@ -14,6 +14,8 @@ pub mod data_movement;
 pub mod depthwise;
 #[cfg(target_arch = "x86_64")]
 pub mod depthwise_lanes;
+#[cfg(target_arch = "x86_64")]
+pub mod depthwise_rows;
 pub mod direct_conv;
 pub mod elementwise;
 pub mod epilogue;
