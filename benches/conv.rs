@@ -60,6 +60,15 @@ const LAYERS: &[Layer] = &[
         groups: 1,
     },
     Layer {
+        name: "r50 s1 1x1 256->64",
+        cin: 256,
+        cout: 64,
+        size: 56,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
+    Layer {
         name: "r50 s2 3x3 128/2",
         cin: 128,
         cout: 128,

@@ -304,9 +304,10 @@ impl Job<'_> {
 /// `(first, width)` of the tiles that cover `len` consecutive positions: as few as [`MAX_POSITIONS`] allows,
 /// their widths at most one apart (a line of 14 runs as 7 + 7, not 12 + 2).
 fn tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
-    let count = len.div_ceil(MAX_POSITIONS);
-    let (narrow, wider) = (len / count.max(1), len % count.max(1));
-    (0..count).map(move |i| (i * narrow + i.min(wider), narrow + usize::from(i < wider)))
+    (0..len.div_ceil(MAX_POSITIONS)).map(move |i| {
+        let run = super::balanced_run(len, MAX_POSITIONS, i);
+        (run.start, run.len())
+    })
 }
 
 /// One tile: consecutive output positions of a line by one or two panels.

@@ -93,6 +93,15 @@ pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     result
 }
 
+/// Run `i` of the fewest runs of at most `max` that cover `len` consecutive items, their lengths at most one
+/// apart (14 items by at most 12: 7 + 7, not 12 + 2); `len.div_ceil(max)` runs in all.
+pub fn balanced_run(len: usize, max: usize, i: usize) -> std::ops::Range<usize> {
+    let count = len.div_ceil(max.max(1)).max(1);
+    let (narrow, wider) = (len / count, len % count);
+    let start = i * narrow + i.min(wider);
+    start..start + narrow + usize::from(i < wider)
+}
+
 /// A convolution filter packed once per group: one packed matrix of `rows` output channels by `depth` values
 /// (input channels × taps) per group, in whatever layout a kernel reads.
 #[derive(Debug)]

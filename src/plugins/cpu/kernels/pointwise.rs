@@ -1,8 +1,10 @@
 //! 1x1 f32 convolution for CPUs with AVX-512: the product `out[C_out × P] = filter[C_out × C_in] · x[C_in × P]`
 //! over the `P` output positions, with the filter packed once, at compile time.
 //!
-//! The filter is stored as tiles of [`MR`] output channels, each tile's values input channel by input channel
-//! (`[C_in][MR]`), so a step of the microkernel broadcasts the tile's [`MR`] weights of one input channel. The
+//! The filter is stored as tiles of at most [`MR`] output channels (as few tiles as that allows, of nearly equal
+//! heights: 64 channels are tiles of 11 and 10, not five of 12 and one of 4), each tile's values input channel
+//! by input channel (`[C_in][MR]`), so a step of the microkernel broadcasts the tile's weights of one input
+//! channel. The
 //! input is read in blocks of [`NB`] positions by [`KC`] input channels, copied into an aligned buffer that
 //! stays in L1 while every tile of filter rows passes over it; the microkernel keeps `MR × NB` sums in
 //! registers, adds them into the NCHW output, whose rows (output channels) are contiguous — no transposed
@@ -11,7 +13,7 @@
 //! (see `conv.rs`).
 
 use super::direct_conv::{self, Finish, SharedOutput};
-use super::{GroupedFilters, with_scratch};
+use super::{GroupedFilters, balanced_run, with_scratch};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -36,7 +38,8 @@ pub fn available() -> bool {
     direct_conv::available()
 }
 
-/// A `C_out × C_in` filter packed into tiles of [`MR`] rows, the last tile zero-padded.
+/// A `C_out × C_in` filter packed into tiles of at most [`MR`] rows ([`PackedRows::tile_rows`]), each tile
+/// zero-padded to [`MR`] rows.
 #[derive(Debug)]
 pub struct PackedRows {
     rows: usize,
@@ -53,10 +56,11 @@ impl PackedRows {
         let tile_len = (depth * MR).max(1);
         let mut data = vec![0.0f32; rows.div_ceil(MR) * tile_len];
         for (t, tile) in data.chunks_exact_mut(tile_len).enumerate() {
+            let own = balanced_run(rows, MR, t);
             for (r, row) in w
                 .chunks_exact(depth.max(1))
-                .skip(t * MR)
-                .take(MR)
+                .skip(own.start)
+                .take(own.len())
                 .enumerate()
             {
                 for (slot, &v) in tile.iter_mut().skip(r).step_by(MR).zip(row) {
@@ -67,6 +71,11 @@ impl PackedRows {
         Some(PackedRows { rows, depth, data })
     }
 
+    /// The output channels of tile `t`.
+    fn tile_rows(&self, t: usize) -> Range<usize> {
+        balanced_run(self.rows, MR, t)
+    }
+
     /// Tile `t`'s values of input channels `k0..`.
     fn tile_from(&self, t: usize, k0: usize) -> &[f32] {
         let start = (t * self.depth + k0) * MR;
@@ -74,7 +83,7 @@ impl PackedRows {
     }
 }
 
-/// One filter per group, packed for [`convolve`] as tiles of [`MR`] output channels.
+/// One filter per group, packed for [`convolve`] as tiles of at most [`MR`] output channels.
 pub type PackedFilters = GroupedFilters<PackedRows>;
 
 /// Packs `w`, `groups` consecutive row-major `[out_per_group × in_per_group]` matrices; `None` where
@@ -165,7 +174,8 @@ pub fn convolve(
         unsafe { job.item(block_range.clone(), tile_range.clone(), out.get()) };
         let Some(finish) = finish else { return };
         let span = block_range.start * NB..(block_range.end * NB).min(positions);
-        let channels = tile_range.start * MR..(tile_range.end * MR).min(m);
+        let channels =
+            filter.tile_rows(tile_range.start).start..filter.tile_rows(tile_range.end - 1).end;
         // SAFETY: as above; this item wrote these values and no other reference to them is alive.
         unsafe { out.finish(channels, positions, span, finish) };
     };
@@ -192,7 +202,7 @@ impl Job<'_> {
     /// # Safety
     /// AVX-512F is present; `out` holds `filter.rows × positions` values; no one else writes this item's block.
     unsafe fn item(&self, blocks: Range<usize>, tiles: Range<usize>, out: *mut f32) {
-        let (m, k, p) = (self.filter.rows, self.filter.depth, self.positions);
+        let (k, p) = (self.filter.depth, self.positions);
         let kc = k.div_ceil(k.div_ceil(KC).max(1)).max(1);
         let per_chunk = (FILTER_BLOCK / (kc * MR)).max(1);
         // Room to start the buffer at a 64-byte boundary, so that no vector load splits a cache line.
@@ -214,8 +224,8 @@ impl Job<'_> {
                                 weights: self.filter.tile_from(t, k0).as_ptr(),
                                 input: buffer.as_ptr(),
                                 depth,
-                                // SAFETY: the caller's bound on `out`: row t * MR starts there.
-                                out: unsafe { out.add(t * MR * p + p0) },
+                                // SAFETY: the caller's bound on `out`: the tile's first row starts there.
+                                out: unsafe { out.add(self.filter.tile_rows(t).start * p + p0) },
                                 ld: p,
                                 width,
                                 accumulate: k0 > 0,
@@ -224,7 +234,7 @@ impl Job<'_> {
                             // SAFETY: the caller's guarantees; `weights` holds `depth` steps of MR values (the
                             // tile was packed with k = filter.depth ≥ k0 + depth), `input` holds `depth` rows
                             // of NB values, and `out` rows `rows` × `width` values of this item.
-                            unsafe { step.run(MR.min(m - t * MR)) };
+                            unsafe { step.run(self.filter.tile_rows(t).len()) };
                         }
                     }
                     k0 += depth;
@@ -237,11 +247,12 @@ impl Job<'_> {
     /// The epilogue of tile `t`'s block at position `p0`.
     fn last_step(&self, t: usize, p0: usize) -> LastStep {
         let e = &self.epilogue;
-        let bias = match e.bias.get(t * MR..) {
+        let first = self.filter.tile_rows(t).start;
+        let bias = match e.bias.get(first..) {
             Some(rest) if !e.bias.is_empty() => rest.as_ptr(),
             _ => NO_BIAS.as_ptr(),
         };
-        let residual = match e.residual.get(t * MR * self.positions + p0..) {
+        let residual = match e.residual.get(first * self.positions + p0..) {
             Some(rest) if !e.residual.is_empty() => rest.as_ptr(),
             _ => std::ptr::null(),
         };
