@@ -70,18 +70,29 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
         return Ok(None);
     }
     // Both filter layouts ([C_out, ...] and [G, C_out / G, ...]) keep each output channel's weights contiguous.
-    let row = filters.len() / channels as usize;
-    let scaled: Vec<f64> = filters
-        .to_f64_vec()
-        .iter()
-        .enumerate()
-        .map(|(i, w)| w * per_channel[i / row])
-        .collect();
+    let row = (filters.len() / channels as usize).max(1);
+    let scaled = match filters.typed::<f32>() {
+        // f32 products are rounded once, as the f64 products rounded back to f32 are (the exact product of two
+        // f32 values fits an f64).
+        Ok(w) => {
+            let mut scaled = w.to_vec();
+            for (weights, &s) in scaled.chunks_exact_mut(row).zip(&per_channel) {
+                weights.iter_mut().for_each(|w| *w *= s as f32);
+            }
+            Tensor::from_vec(filters.shape(), scaled)?
+        }
+        Err(_) => {
+            let scaled: Vec<f64> = filters
+                .to_f64_vec()
+                .iter()
+                .enumerate()
+                .map(|(i, w)| w * per_channel[i / row])
+                .collect();
+            Tensor::from_f64s(filters.element_type(), filters.shape(), &scaled)?
+        }
+    };
     let name = conv.friendly_name();
-    let new_filters = constant_node(
-        Tensor::from_f64s(filters.element_type(), filters.shape(), &scaled)?,
-        &format!("{name}/scaled_filters"),
-    )?;
+    let new_filters = constant_node(scaled, &format!("{name}/scaled_filters"))?;
     let new_conv = Node::with_name(
         op.clone_op(),
         vec![data.clone(), new_filters.output(0)],
