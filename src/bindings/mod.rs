@@ -59,6 +59,34 @@ fn serialize_to_bytes<'py>(
     Ok((xml, pyo3::types::PyBytes::new(py, &bin)))
 }
 
+/// The skeleton of the ONNX file at `path`, its large initializers referring to their bytes in the file (see
+/// `frontends::onnx_skeleton`), or `None` when none is large enough to move.
+#[pyfunction]
+fn onnx_skeleton<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<Option<Bound<'py, pyo3::types::PyBytes>>> {
+    let location = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let skeleton = detached(py, || {
+        let io = |source| crate::error::Error::Io {
+            context: format!("reading ONNX model '{}'", path.display()),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() == 0 || location.is_empty() {
+            return Ok(None);
+        }
+        // SAFETY: the map is read-only and dropped before this returns; the file is only read.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        crate::frontends::onnx_skeleton::skeleton(&map, &location)
+    })?;
+    Ok(skeleton.map(|bytes| pyo3::types::PyBytes::new(py, &bytes)))
+}
+
 /// The runtime version.
 #[pyfunction]
 fn get_version() -> &'static str {
@@ -96,5 +124,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_model, m)?)?;
     m.add_function(wrap_pyfunction!(serialize_to_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(get_version, m)?)?;
+    m.add_function(wrap_pyfunction!(onnx_skeleton, m)?)?;
     Ok(())
 }

@@ -1,3 +1,4 @@
 //! Frontends: turn model files into an [`crate::ir::Model`].
 
 pub mod ir;
+pub mod onnx_skeleton;

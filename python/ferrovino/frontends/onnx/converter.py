@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 
 from ... import _native
 from . import registry
@@ -200,10 +201,31 @@ def read_onnx(model: Any, extensions: Optional[dict] = None) -> _native.Model:
     if isinstance(model, onnx.ModelProto):
         return convert_model(model, extensions=extensions)
     if isinstance(model, (bytes, bytearray)):
-        return convert_model(onnx.load_from_string(bytes(model)), extensions=extensions)
+        try:
+            proto = onnx.load_from_string(bytes(model))
+        except DecodeError as e:
+            raise _native.ParseError(f"cannot read the ONNX model from {len(model)} bytes: {e}") from e
+        return convert_model(proto, extensions=extensions)
     path = os.fspath(model)
     try:
-        proto = onnx.load(path, load_external_data=False)  # external tensors are memory-mapped when read
-    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+        proto = _load_proto(path)
+    except (OSError, DecodeError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
         raise _native.ParseError(f"cannot read ONNX model '{path}': {e}") from e
     return convert_model(proto, os.path.dirname(os.path.abspath(path)), extensions)
+
+
+def _load_proto(path: str) -> onnx.ModelProto:
+    """The model at ``path`` without its weights: external tensors, and the large initializers of the file itself
+    (its skeleton, whose initializers refer to their bytes in the file), are read from the file when converted
+    rather than parsed and copied by protobuf. A file the skeleton cannot be made of is left to onnx to read and
+    report on."""
+    try:
+        skeleton = _native.onnx_skeleton(path)
+    except (OSError, _native.FerrovinoError):
+        skeleton = None
+    if skeleton is not None:
+        try:
+            return onnx.load_from_string(skeleton)
+        except DecodeError:
+            pass  # onnx.load below reads the file itself and reports what is wrong with it
+    return onnx.load(path, load_external_data=False)

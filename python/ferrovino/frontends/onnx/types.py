@@ -58,8 +58,9 @@ def value_info_shape(vi: onnx.ValueInfoProto) -> Any:
 
 
 def _mapped_external(t: onnx.TensorProto, base_dir: str) -> Any:
-    """A read-only memory map of a tensor stored in an external file, or None when numpy has no plain dtype for it
-    (the caller then reads it through onnx)."""
+    """A read-only memory map of a tensor stored in an external file (a read-only copy where a map would be
+    misaligned for its dtype), or None when numpy has no plain dtype for it (the caller then reads it through
+    onnx)."""
     info = {e.key: e.value for e in t.external_data}
     try:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
@@ -75,7 +76,18 @@ def _mapped_external(t: onnx.TensorProto, base_dir: str) -> Any:
                       f"{count * dtype.itemsize}")
     if count == 0:
         return np.zeros(shape, dtype)
-    return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=int(info.get("offset", 0)), shape=shape)
+    offset = int(info.get("offset", 0))
+    if offset % dtype.itemsize == 0:
+        return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=offset, shape=shape)
+    # A view would be misaligned (a Constant copies such an array): read the bytes into an aligned array once.
+    values = np.empty(shape, dtype.newbyteorder("<"))
+    with open(path, "rb") as f:
+        f.seek(offset)
+        read = f.readinto(values.reshape(-1).view(np.uint8))
+    if read != values.nbytes:
+        raise OSError(f"external data of '{t.name}' in {path} ends after {read} of {values.nbytes} bytes")
+    values.flags.writeable = False
+    return values
 
 
 def tensor_to_array(t: onnx.TensorProto, base_dir: str = "") -> np.ndarray:
