@@ -284,6 +284,15 @@ const LAYERS: &[Layer] = &[
         stride: 1,
         groups: 1,
     },
+    Layer {
+        name: "yolo 1x1 32->32 160",
+        cin: 32,
+        cout: 32,
+        size: 160,
+        kernel: 1,
+        stride: 1,
+        groups: 1,
+    },
 ];
 
 fn conv_op(l: &Layer) -> Box<dyn Op> {
