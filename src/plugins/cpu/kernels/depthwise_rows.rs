@@ -57,6 +57,7 @@ pub fn convolve(
     let jobs = out.len() / osz.max(1);
     let bias = epilogue.bias.as_deref().unwrap_or(&[]);
     if !suits(axes)
+        || jobs == 0
         || !out.len().is_multiple_of(osz)
         || x.len() != jobs * isz
         || w.len() < groups * taps
@@ -279,5 +280,43 @@ impl Channel<'_> {
                 unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), mask, v) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axis(input: usize, output: usize, stride: usize) -> Axis {
+        Axis {
+            input,
+            output,
+            kernel: 3,
+            stride,
+            dilation: 1,
+            pad_begin: 1,
+            pad_end: 1,
+        }
+    }
+
+    /// An empty batch and buffers that do not match the geometry leave the output as it was (no panic).
+    #[test]
+    fn mismatched_or_empty_buffers_are_left_alone() {
+        let one = Axis {
+            input: 1,
+            output: 1,
+            kernel: 1,
+            stride: 1,
+            dilation: 1,
+            pad_begin: 0,
+            pad_end: 0,
+        };
+        let axes = [one, axis(8, 8, 1), axis(8, 8, 1)];
+        let e = Epilogue::default();
+        convolve(&[], &[0.0; 9], &axes, 1, &e, &[], &mut []);
+        let mut out = vec![7.0; 64];
+        convolve(&[1.0; 63], &[1.0; 9], &axes, 1, &e, &[], &mut out);
+        convolve(&[1.0; 64], &[1.0; 8], &axes, 1, &e, &[], &mut out);
+        assert!(out.iter().all(|&v| v == 7.0));
     }
 }
