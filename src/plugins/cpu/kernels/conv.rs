@@ -1216,6 +1216,36 @@ mod tests {
                 &[4, 1],
                 &[1, 4],
             ),
+            // Depthwise at unit strides on rows of at most 8 columns, as blocks of sixteen positions across
+            // the rows (where the CPU has AVX-512): asymmetric padding, a 5x5 filter, more blocks than are
+            // summed at once, a last block that is partial.
+            case(
+                &[1, 2, 6, 7],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[0, 2],
+                &[2, 0],
+            ),
+            case(
+                &[2, 3, 6, 6],
+                &[3, 1, 1, 5, 5],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[2, 2],
+                &[2, 2],
+            ),
+            case(
+                &[1, 2, 12, 8],
+                &[2, 1, 1, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
             // Empty batch and a filter wider than the input but covered by padding.
             case(
                 &[0, 3, 5, 5],

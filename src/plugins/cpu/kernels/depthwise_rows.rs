@@ -7,7 +7,9 @@
 //! and odd columns of two loads apart with one permute each. A few output rows are summed together, so that
 //! every input row loaded serves each of them that reads it; the sums start from the bias, are clamped in
 //! registers and stored once into the output rows; a residual or another activation is applied to each
-//! channel's plane right after, while it is in cache. Threads split the channels.
+//! channel's plane right after, while it is in cache. Rows of at most 8 columns at unit strides (MobileNet's 7x7
+//! layers) run as blocks of sixteen consecutive positions across the rows instead ([`Flat`]), each tap one
+//! masked load per block. Threads split the channels.
 
 use super::epilogue::{Activation, Epilogue};
 use crate::ops::conv::Axis;
@@ -66,14 +68,16 @@ pub fn convolve(
     {
         return;
     }
-    let geometry = Geometry {
+    let mut geometry = Geometry {
         height: h.input,
         width: wd.input,
         rows: h.output,
         cols: wd.output,
         top: h.pad_begin as isize,
         left: wd.pad_begin as isize,
+        flat: None,
     };
+    geometry.flat = Flat::of(&geometry, wd.kernel, wd.stride);
     // What the registers leave: the residual and the activation, unless that is only a clamp.
     let bounds = epilogue.activation.bounds().filter(|_| !epilogue.residual);
     let after = Epilogue {
@@ -113,7 +117,7 @@ pub fn convolve(
 }
 
 /// The plane sizes and padding shared by every channel.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Geometry {
     /// Input rows.
     height: usize,
@@ -127,6 +131,64 @@ struct Geometry {
     top: isize,
     /// Padding columns before the first input column.
     left: isize,
+    /// The blocks across rows, where the rows are narrow enough to run that way.
+    flat: Option<Flat>,
+}
+
+/// The rows of fewer than [`FLAT_MAX_COLS`] columns, at unit strides and with as many output as input columns,
+/// run as one flat run of positions: output `q` reads tap `t` at input `q + offsets[t]`, so blocks of sixteen
+/// consecutive positions (across rows) load each tap once, under a mask that drops the lanes whose tap falls in
+/// the padding (a 7x7 plane is 4 blocks rather than 7 rows of 7 lanes in 16).
+#[derive(Debug, Clone)]
+struct Flat {
+    /// Per tap (row by row): the input offset from the output position.
+    offsets: Vec<isize>,
+    /// Per block, per tap: the lanes whose tap reads an input value.
+    masks: Vec<u16>,
+    /// Output positions (rows · cols).
+    positions: usize,
+}
+
+/// The widest output rows that run as [`Flat`] blocks.
+const FLAT_MAX_COLS: usize = 8;
+
+impl Flat {
+    /// The flat plan of `g` with a `kernel`² filter at `stride`, when it applies.
+    fn of(g: &Geometry, kernel: usize, stride: usize) -> Option<Flat> {
+        if stride != 1 || g.cols != g.width || g.cols > FLAT_MAX_COLS {
+            return None;
+        }
+        let positions = g.rows * g.cols;
+        let (w, h) = (g.width as isize, g.height as isize);
+        let taps: Vec<(isize, isize)> = (0..kernel * kernel)
+            .map(|t| {
+                (
+                    (t / kernel) as isize - g.top,
+                    (t % kernel) as isize - g.left,
+                )
+            })
+            .collect();
+        let offsets = taps.iter().map(|&(dy, dx)| dy * w + dx).collect();
+        let mut masks = Vec::with_capacity(positions.div_ceil(LANES) * taps.len());
+        for q0 in (0..positions).step_by(LANES) {
+            for &(dy, dx) in &taps {
+                let mut mask = 0u16;
+                for lane in 0..LANES.min(positions - q0) {
+                    let q = q0 + lane;
+                    let (iy, ix) = ((q / g.cols) as isize + dy, (q % g.cols) as isize + dx);
+                    if (0..h).contains(&iy) && (0..w).contains(&ix) {
+                        mask |= 1 << lane;
+                    }
+                }
+                masks.push(mask);
+            }
+        }
+        Some(Flat {
+            offsets,
+            masks,
+            positions,
+        })
+    }
 }
 
 /// One channel: its input plane, its taps (row by row), bias and clamp.
@@ -163,6 +225,16 @@ impl Channel<'_> {
         }
         // SAFETY (every call below): the sizes just checked.
         unsafe {
+            if let Some(flat) = &g.flat {
+                match (kernel, self.bounds.is_some()) {
+                    (3, true) => self.flat::<9, true>(flat, out),
+                    (3, false) => self.flat::<9, false>(flat, out),
+                    (5, true) => self.flat::<25, true>(flat, out),
+                    (5, false) => self.flat::<25, false>(flat, out),
+                    _ => {}
+                }
+                return;
+            }
             match (kernel, stride, self.bounds.is_some()) {
                 (3, 1, true) => self.rows_in_blocks::<3, 1, 6, true>(g, out),
                 (3, 1, false) => self.rows_in_blocks::<3, 1, 6, false>(g, out),
@@ -171,6 +243,51 @@ impl Channel<'_> {
                 (5, 1, true) => self.rows_in_blocks::<5, 1, 4, true>(g, out),
                 (5, 1, false) => self.rows_in_blocks::<5, 1, 4, false>(g, out),
                 _ => {}
+            }
+        }
+    }
+
+    /// The plane as [`Flat`] blocks of sixteen positions (`T` taps), four blocks at a time.
+    ///
+    /// # Safety
+    /// As [`Channel::run`], sizes checked; `flat` was made for this geometry and a filter of `T` taps.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn flat<const T: usize, const CLAMP: bool>(&self, flat: &Flat, out: &mut [f32]) {
+        const GROUP: usize = 4;
+        if flat.offsets.len() != T
+            || flat.masks.len() != flat.positions.div_ceil(LANES) * T
+            || out.len() < flat.positions
+        {
+            return;
+        }
+        let weights: [__m512; T] = std::array::from_fn(|t| _mm512_set1_ps(self.w[t]));
+        let (lo, hi) = self.bounds.unwrap_or((0.0, 0.0));
+        let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+        let x = self.x.as_ptr();
+        let blocks = flat.positions.div_ceil(LANES);
+        for b0 in (0..blocks).step_by(GROUP) {
+            let mut acc = [_mm512_set1_ps(self.bias); GROUP];
+            for (t, (&offset, weight)) in flat.offsets.iter().zip(&weights).enumerate() {
+                for (i, a) in acc.iter_mut().enumerate().take(blocks - b0) {
+                    let b = b0 + i;
+                    let at = (b * LANES) as isize + offset;
+                    // SAFETY: the mask keeps to the lanes whose tap lies inside the input plane.
+                    let v = unsafe {
+                        _mm512_maskz_loadu_ps(flat.masks[b * T + t], x.wrapping_offset(at))
+                    };
+                    *a = _mm512_fmadd_ps(v, *weight, *a);
+                }
+            }
+            for (i, a) in acc.iter().enumerate().take(blocks - b0) {
+                let q0 = (b0 + i) * LANES;
+                let v = if CLAMP {
+                    _mm512_min_ps(_mm512_max_ps(*a, lo), hi)
+                } else {
+                    *a
+                };
+                let mask = valid_lanes(0, flat.positions - q0, LANES) as __mmask16;
+                // SAFETY: the mask keeps to the plane's positions.
+                unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(q0), mask, v) };
             }
         }
     }
