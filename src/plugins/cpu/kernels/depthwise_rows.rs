@@ -419,16 +419,7 @@ mod tests {
     /// An empty batch and buffers that do not match the geometry leave the output as it was (no panic).
     #[test]
     fn mismatched_or_empty_buffers_are_left_alone() {
-        let one = Axis {
-            input: 1,
-            output: 1,
-            kernel: 1,
-            stride: 1,
-            dilation: 1,
-            pad_begin: 0,
-            pad_end: 0,
-        };
-        let axes = [one, axis(8, 8, 1), axis(8, 8, 1)];
+        let axes = [Axis::unit(), axis(8, 8, 1), axis(8, 8, 1)];
         let e = Epilogue::default();
         convolve(&[], &[0.0; 9], &axes, 1, &e, &[], &mut []);
         let mut out = vec![7.0; 64];
