@@ -135,7 +135,7 @@ struct Geometry {
     flat: Option<Flat>,
 }
 
-/// The rows of fewer than [`FLAT_MAX_COLS`] columns, at unit strides and with as many output as input columns,
+/// Rows of at most [`FLAT_MAX_COLS`] columns, at unit strides and with as many output as input columns,
 /// run as one flat run of positions: output `q` reads tap `t` at input `q + offsets[t]`, so blocks of sixteen
 /// consecutive positions (across rows) load each tap once, under a mask that drops the lanes whose tap falls in
 /// the padding (a 7x7 plane is 4 blocks rather than 7 rows of 7 lanes in 16).
