@@ -219,6 +219,67 @@ pub fn make_node(
     named_node(op, ports, name)
 }
 
+/// True for element types whose numpy arrays a tensor can view as they are (not the packed sub-byte types, the
+/// narrow floats or bfloat16, whose arrays go through a conversion below).
+fn shareable(et: ElementType) -> bool {
+    !et.is_sub_byte() && !et.is_narrow_float() && et != ElementType::BF16
+}
+
+/// The tensor of a read-only `numpy.memmap` over a region of a file (what the ONNX frontend makes of large
+/// initializers), mapped again here so the tensor knows its bytes are a file's: packing can then release their
+/// pages ([`Tensor::release_mapped_pages`]), and a region misaligned for its type is not copied up front.
+/// `None` for any other array (a view into a memmap included), or where the file cannot be mapped again.
+fn mapped_file_tensor(
+    array: &Bound<'_, PyAny>,
+    element_type: Option<ElementType>,
+) -> PyResult<Option<Tensor>> {
+    let py = array.py();
+    if !array.is_instance(&py.import("numpy")?.getattr("memmap")?)? {
+        return Ok(None);
+    }
+    let whole_region = array
+        .getattr("base")?
+        .is_instance(&py.import("mmap")?.getattr("mmap")?)?;
+    let mode: Option<String> = array.getattr("mode")?.extract().ok();
+    let path: Option<std::path::PathBuf> = array.getattr("filename")?.extract().ok();
+    let c_contiguous: bool = array.getattr("flags")?.getattr("c_contiguous")?.extract()?;
+    let native_order: bool = array.getattr("dtype")?.getattr("isnative")?.extract()?;
+    let (Some("r"), Some(path), true, true, true) = (
+        mode.as_deref(),
+        path,
+        whole_region,
+        c_contiguous,
+        native_order,
+    ) else {
+        return Ok(None);
+    };
+    let et = array_element_type(array)?;
+    if element_type.is_some_and(|t| t != et) || !shareable(et) {
+        return Ok(None);
+    }
+    let offset: u64 = array.getattr("offset")?.extract()?;
+    let nbytes: usize = array.getattr("nbytes")?.extract()?;
+    let shape: Vec<usize> = array.getattr("shape")?.extract()?;
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(None);
+    };
+    if nbytes == 0 {
+        return Ok(None);
+    }
+    // SAFETY: a read-only map of the region numpy maps read-only too; nothing writes through either.
+    let Ok(map) = (unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(nbytes)
+            .map(&file)
+    }) else {
+        return Ok(None);
+    };
+    Tensor::from_mapped(et, &shape, std::sync::Arc::new(map), 0, nbytes)
+        .map(Some)
+        .py()
+}
+
 /// A tensor holding `array`'s values (converted to `element_type` when given). A read-only array of the right dtype
 /// (a memory-mapped weights file) is shared, not copied; any other array is copied, so later writes to it do not
 /// reach the tensor.
@@ -226,6 +287,9 @@ fn tensor_of_array(
     array: &Bound<'_, PyAny>,
     element_type: Option<ElementType>,
 ) -> PyResult<Tensor> {
+    if let Some(mapped) = mapped_file_tensor(array, element_type)? {
+        return Ok(mapped);
+    }
     let np = array.py().import("numpy")?;
     let kw = PyDict::new(array.py());
     kw.set_item("order", "C")?;
@@ -236,9 +300,7 @@ fn tensor_of_array(
     let writeable: bool = arr.getattr("flags")?.getattr("writeable")?.extract()?;
     if !writeable
         && et == src
-        && !et.is_sub_byte()
-        && !et.is_narrow_float()
-        && et != ElementType::BF16
+        && shareable(et)
         && let Ok(shared) = wrap_array(arr.clone(), et, &shape, true)
     {
         return Ok(shared.inner);

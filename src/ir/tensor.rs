@@ -7,8 +7,9 @@ use super::scalar::Scalar;
 use super::shape::{fmt_shape, num_elements};
 use crate::error::{Error, Result};
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A 64-byte-aligned chunk, so owned buffers suit SIMD loads of every element type.
 #[derive(Clone, Copy)]
@@ -19,11 +20,13 @@ struct Chunk([u8; 64]);
 enum Storage {
     /// Memory owned by the tensor.
     Owned { chunks: Vec<Chunk>, len: usize },
-    /// A region of a memory-mapped weights file.
+    /// A region of a read-only memory-mapped file. A region that is not aligned for its element type is read
+    /// as values through `aligned`, a copy made on the first such read (see [`Tensor::typed`]).
     Mapped {
         map: Arc<memmap2::Mmap>,
         offset: usize,
         len: usize,
+        aligned: OnceLock<Vec<Chunk>>,
     },
     /// Memory owned by someone else, kept alive by `_owner`.
     Foreign {
@@ -53,7 +56,9 @@ impl Storage {
                 // SAFETY: `chunks` holds at least `len` initialised bytes, contiguously.
                 unsafe { std::slice::from_raw_parts(chunks.as_ptr() as *const u8, *len) }
             }
-            Storage::Mapped { map, offset, len } => &map[*offset..*offset + *len],
+            Storage::Mapped {
+                map, offset, len, ..
+            } => &map[*offset..*offset + *len],
             Storage::Foreign { ptr, len, .. } => {
                 if *len == 0 {
                     &[]
@@ -151,8 +156,10 @@ impl Tensor {
         t
     }
 
-    /// A tensor viewing `len` bytes at `offset` of a mapped weights file without copying when the offset
-    /// suits the element type's alignment; otherwise the bytes are copied into an aligned buffer.
+    /// A tensor viewing `len` bytes at `offset` of a read-only mapped file, without copying them. Where the
+    /// offset does not suit the element type's alignment, the first typed read makes an aligned copy
+    /// ([`Tensor::typed`]); one-time readers such as weight packing read through [`Tensor::typed_or_copied`]
+    /// and leave none behind.
     pub fn from_mapped(
         element_type: ElementType,
         shape: &[usize],
@@ -160,7 +167,7 @@ impl Tensor {
         offset: usize,
         len: usize,
     ) -> Result<Tensor> {
-        let end = offset.checked_add(len).filter(|&e| e <= map.len()).ok_or_else(|| {
+        offset.checked_add(len).filter(|&e| e <= map.len()).ok_or_else(|| {
             Error::Parse(format!(
                 "weights region [{offset}, {offset}+{len}) lies past the end of the {}-byte weights file",
                 map.len()
@@ -173,14 +180,15 @@ impl Tensor {
                 fmt_shape(shape)
             )));
         }
-        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(element_type.size().max(1));
-        if !aligned {
-            return Tensor::from_bytes(element_type, shape, &map[offset..end]);
-        }
         Ok(Tensor {
             element_type,
             shape: shape.to_vec(),
-            storage: Arc::new(Storage::Mapped { map, offset, len }),
+            storage: Arc::new(Storage::Mapped {
+                map,
+                offset,
+                len,
+                aligned: OnceLock::new(),
+            }),
             writable_foreign: false,
         })
     }
@@ -299,10 +307,93 @@ impl Tensor {
         Ok(())
     }
 
+    /// The bytes, aligned for the element type: those of a misaligned file region come from its aligned copy,
+    /// made here the first time.
+    fn aligned_bytes(&self) -> &[u8] {
+        let bytes = self.bytes();
+        match &*self.storage {
+            Storage::Mapped { aligned, .. } if !self.is_aligned(bytes) => {
+                let chunks = aligned.get_or_init(|| {
+                    let mut chunks = vec![Chunk([0; 64]); bytes.len().div_ceil(64)];
+                    for (chunk, src) in chunks.iter_mut().zip(bytes.chunks(64)) {
+                        chunk.0[..src.len()].copy_from_slice(src);
+                    }
+                    chunks
+                });
+                // SAFETY: `chunks` holds at least `bytes.len()` initialised bytes, contiguously.
+                unsafe { std::slice::from_raw_parts(chunks.as_ptr() as *const u8, bytes.len()) }
+            }
+            _ => bytes,
+        }
+    }
+
+    /// True when `bytes` start at an address aligned for this tensor's element type.
+    fn is_aligned(&self, bytes: &[u8]) -> bool {
+        (bytes.as_ptr() as usize).is_multiple_of(self.element_type.size().max(1))
+    }
+
+    /// The values, borrowed as [`Tensor::typed`] gives them, except for a misaligned file region without an
+    /// aligned copy yet: those are copied into a vector the caller owns, so a reader that needs them once
+    /// (weight packing) leaves no copy behind in the tensor.
+    pub fn typed_or_copied<T: Scalar>(&self) -> Result<Cow<'_, [T]>> {
+        self.check_type::<T>()?;
+        let bytes = self.bytes();
+        match &*self.storage {
+            Storage::Mapped { aligned, .. }
+                if aligned.get().is_none() && !self.is_aligned(bytes) =>
+            {
+                let mut values = vec![T::default(); bytes.len() / std::mem::size_of::<T>()];
+                // SAFETY: `values` holds exactly `bytes.len()` bytes (the type check makes `T` the element type,
+                // whose values fill the bytes exactly), and every bit pattern is a valid value of `T`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        values.as_mut_ptr() as *mut u8,
+                        std::mem::size_of_val(values.as_slice()),
+                    )
+                };
+                Ok(Cow::Owned(values))
+            }
+            _ => self.typed().map(Cow::Borrowed),
+        }
+    }
+
+    /// Lets the operating system take this tensor's pages out of the process's resident memory when its bytes
+    /// are a region of a read-only mapped file; a no-op for memory the tensor owns or borrows. The values stay
+    /// readable: the next read maps them back from the file (or its page cache). Weight packing calls this once
+    /// it holds its own copy, so a model's original weights and their packed copies are not both resident.
+    pub fn release_mapped_pages(&self) {
+        #[cfg(unix)]
+        if let Storage::Mapped {
+            map, offset, len, ..
+        } = &*self.storage
+        {
+            // Only the pages inside the region, so a neighbouring tensor's pages stay as they are (on machines
+            // with pages larger than this, the kernel rounds to its own, which costs the neighbour a re-read at
+            // most).
+            const PAGE: usize = 4096;
+            let base = map.as_ptr() as usize;
+            let first = (base + offset).next_multiple_of(PAGE);
+            let last = (base + offset + len) / PAGE * PAGE;
+            if last > first {
+                // SAFETY: the map is a read-only shared mapping of a file (`memmap2::Mmap`): dropping its pages
+                // discards nothing, and every later read, through borrows taken before this too, sees the
+                // file's same bytes again.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        first - base,
+                        last - first,
+                    )
+                };
+            }
+        }
+    }
+
     /// The values as a slice of the matching Rust type (Boolean reads as `u8`).
     pub fn typed<T: Scalar>(&self) -> Result<&[T]> {
         self.check_type::<T>()?;
-        let b = self.bytes();
+        let b = self.aligned_bytes();
         if b.is_empty() {
             return Ok(&[]);
         }
@@ -540,6 +631,60 @@ mod tests {
         assert_eq!(f4.bytes(), &[0xF1, 0x05]);
         assert_eq!(f4.to_f64_vec(), vec![0.5, -6.0, 3.0]);
         assert_eq!(f4.to_i64_vec(), vec![0, -6, 3]);
+        Ok(())
+    }
+
+    /// A file holding `lead` bytes of 0xFF and then the f32 values 0, 1, 2, ... (`count` of them), mapped.
+    fn mapped_values(name: &str, lead: usize, count: usize) -> Arc<memmap2::Mmap> {
+        let path = std::env::temp_dir().join(format!("ferrovino-{name}-{}", std::process::id()));
+        let mut bytes = vec![0xFF; lead];
+        bytes.extend((0..count).flat_map(|i| (i as f32).to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        Arc::new(map)
+    }
+
+    #[test]
+    fn misaligned_file_regions_read_right_and_copy_only_when_kept() -> Result<()> {
+        let count = 3000; // three pages, so releasing has whole pages to drop
+        let want: Vec<f32> = (0..count).map(|i| i as f32).collect();
+        let map = mapped_values("misaligned", 3, count);
+        let t = Tensor::from_mapped(ElementType::F32, &[count], map, 3, count * 4)?;
+        // A one-time read copies into the caller's vector and leaves no copy in the tensor.
+        assert!(matches!(t.typed_or_copied::<f32>()?, Cow::Owned(ref v) if v == &want));
+        assert!(matches!(t.typed_or_copied::<f32>()?, Cow::Owned(_)));
+        t.release_mapped_pages();
+        // A kept read makes the aligned copy once; one-time reads borrow it from then on.
+        assert_eq!(t.typed::<f32>()?, &want[..]);
+        assert!(matches!(t.typed_or_copied::<f32>()?, Cow::Borrowed(v) if v == &want[..]));
+        assert_eq!(t.bytes().len(), count * 4);
+        assert_eq!(t.to_f64_vec()[count - 1], (count - 1) as f64);
+        // Writing copies first (the map is read-only).
+        let mut w = t.clone();
+        w.typed_mut::<f32>()?[0] = 7.0;
+        assert_eq!((w.typed::<f32>()?[0], t.typed::<f32>()?[0]), (7.0, 0.0));
+        Ok(())
+    }
+
+    #[test]
+    fn aligned_file_regions_are_borrowed_and_readable_after_release() -> Result<()> {
+        let count = 2500;
+        let want: Vec<f32> = (0..count).map(|i| i as f32).collect();
+        let map = mapped_values("aligned", 8, count);
+        let t = Tensor::from_mapped(ElementType::F32, &[count], map, 8, count * 4)?;
+        assert!(matches!(t.typed_or_copied::<f32>()?, Cow::Borrowed(v) if v == &want[..]));
+        let before = t.typed::<f32>()?;
+        t.release_mapped_pages();
+        // Borrows taken before the release read the same values (mapped back from the file).
+        assert_eq!(before, &want[..]);
+        assert_eq!(t.typed::<f32>()?, &want[..]);
+        // Owned memory ignores the release.
+        let owned = Tensor::from_slice(&[count], &want)?;
+        owned.release_mapped_pages();
+        assert_eq!(owned.typed::<f32>()?, &want[..]);
+        assert!(matches!(owned.typed_or_copied::<f32>()?, Cow::Borrowed(_)));
         Ok(())
     }
 }

@@ -71,11 +71,11 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
     }
     // Both filter layouts ([C_out, ...] and [G, C_out / G, ...]) keep each output channel's weights contiguous.
     let row = (filters.len() / channels as usize).max(1);
-    let scaled = match filters.typed::<f32>() {
+    let scaled = match filters.typed_or_copied::<f32>() {
         // f32 products are rounded once, as the f64 products rounded back to f32 are (the exact product of two
         // f32 values fits an f64).
         Ok(w) => {
-            let mut scaled = w.to_vec();
+            let mut scaled = w.into_owned();
             for (weights, &s) in scaled.chunks_exact_mut(row).zip(&per_channel) {
                 weights.iter_mut().for_each(|w| *w *= s as f32);
             }
@@ -91,6 +91,8 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
             Tensor::from_f64s(filters.element_type(), filters.shape(), &scaled)?
         }
     };
+    // The original filter is no longer read (the user's model may still hold it).
+    filters.release_mapped_pages();
     let name = conv.friendly_name();
     let new_filters = constant_node(scaled, &format!("{name}/scaled_filters"))?;
     let new_conv = Node::with_name(

@@ -90,8 +90,9 @@ class GraphConverter:
         return self.outer.constant_of(name) if self.outer else None
 
     def add_constant(self, name: str, value: np.ndarray) -> _native.Output:
-        """Makes ``value`` a Constant output named ``name``."""
-        out = _native.make_constant(np.asarray(value), None, name).output(0)
+        """Makes ``value`` a Constant output named ``name`` (a memory map as it is: the Constant then reads the
+        file region itself)."""
+        out = _native.make_constant(value if isinstance(value, np.memmap) else np.asarray(value), None, name).output(0)
         out.add_names({name})
         self.values[name] = out
         self.constants[name] = np.asarray(value)

@@ -58,9 +58,9 @@ def value_info_shape(vi: onnx.ValueInfoProto) -> Any:
 
 
 def _mapped_external(t: onnx.TensorProto, base_dir: str) -> Any:
-    """A read-only memory map of a tensor stored in an external file (a read-only copy where a map would be
-    misaligned for its dtype), or None when numpy has no plain dtype for it (the caller then reads it through
-    onnx)."""
+    """A read-only memory map of a tensor stored in an external file, or None when numpy has no plain dtype for
+    it (the caller then reads it through onnx). The map may be misaligned for its dtype (numpy reads such arrays;
+    the Constant made of it reads the file region itself and copies it only if a kernel needs aligned values)."""
     info = {e.key: e.value for e in t.external_data}
     try:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type))
@@ -77,17 +77,10 @@ def _mapped_external(t: onnx.TensorProto, base_dir: str) -> Any:
     if count == 0:
         return np.zeros(shape, dtype)
     offset = int(info.get("offset", 0))
-    if offset % dtype.itemsize == 0:
-        return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=offset, shape=shape)
-    # A view would be misaligned (a Constant copies such an array): read the bytes into an aligned array once.
-    values = np.empty(shape, dtype.newbyteorder("<"))
-    with open(path, "rb") as f:
-        f.seek(offset)
-        read = f.readinto(values.reshape(-1).view(np.uint8))
-    if read != values.nbytes:
-        raise OSError(f"external data of '{t.name}' in {path} ends after {read} of {values.nbytes} bytes")
-    values.flags.writeable = False
-    return values
+    if os.path.getsize(path) < offset + count * dtype.itemsize:
+        raise OSError(f"external data of '{t.name}' in {path} ends before the {count * dtype.itemsize} bytes at "
+                      f"offset {offset}")
+    return np.memmap(path, dtype=dtype.newbyteorder("<"), mode="r", offset=offset, shape=shape)
 
 
 def tensor_to_array(t: onnx.TensorProto, base_dir: str = "") -> np.ndarray:

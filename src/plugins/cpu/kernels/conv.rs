@@ -39,10 +39,13 @@ pub fn with_epilogue(
     {
         return None;
     }
-    let filters = inputs
-        .get(1)
-        .and_then(|w| w.value.as_ref())
-        .and_then(|w| pack_filters(w, attrs, kind, inputs.first()));
+    let filters = inputs.get(1).and_then(|w| w.value.as_ref()).and_then(|w| {
+        let packed = pack_filters(w, attrs, kind, inputs.first());
+        if packed.is_some() {
+            w.release_mapped_pages();
+        }
+        packed
+    });
     Some(Box::new(ConvKernel {
         attrs: attrs.clone(),
         kind,
@@ -85,7 +88,8 @@ fn pack_filters(
         let g = attrs.geometry(kind, &dims, shape, None).ok()?;
         Some(trivial_axes_first(lift3(&g.axes).ok()?))
     });
-    let w = w.typed::<f32>().ok()?;
+    let values = w.typed_or_copied::<f32>().ok()?;
+    let w = values.as_ref();
     if taps.iter().product::<usize>() == 1 {
         return match known {
             Some(a) if !unpadded_pointwise(&a) => None,

@@ -88,7 +88,7 @@ impl PackedWeights {
             }
         };
         let v = probe.plan(&[k_len], w.shape())?.b;
-        let src = w.typed::<f32>()?;
+        let src = w.typed_or_copied::<f32>()?;
         let count: usize = w.shape()[..w.rank().saturating_sub(2)].iter().product();
         let batches = (0..count)
             .map(|i| {
@@ -96,6 +96,7 @@ impl PackedWeights {
                 sgemm::PackedB::pack(m, v.rows, v.cols, v.row_stride, v.col_stride)
             })
             .collect::<Result<Vec<_>>>()?;
+        w.release_mapped_pages();
         Ok(PackedWeights {
             shape: w.shape().to_vec(),
             batches,
