@@ -344,6 +344,28 @@ fn run_job(
         let r = residual.get(from..from + values.len()).unwrap_or(&[]);
         epilogue.apply(values, first + channel, values.len(), r);
     };
+    // The direct convolution's tiles add the bias and apply bounds (when no residual comes between them) in
+    // registers; the rest runs on each finished stretch.
+    let bounds = epilogue.activation.bounds().filter(|_| residual.is_empty());
+    let after_tiles = Epilogue {
+        bias: None,
+        residual: epilogue.residual,
+        activation: match bounds {
+            Some(_) => Activation::Identity,
+            None => epilogue.activation,
+        },
+    };
+    let after = |channel: usize, at: usize, values: &mut [f32]| {
+        let from = channel * osz + at;
+        let r = residual.get(from..from + values.len()).unwrap_or(&[]);
+        after_tiles.apply(values, first + channel, values.len(), r);
+    };
+    let bias = epilogue.bias.as_deref().unwrap_or(&[]);
+    let finishing = direct_conv::Finishing {
+        bias: bias.get(first..first + g.out_per_group).unwrap_or(&[]),
+        bounds,
+        after: &after,
+    };
     let parallel = !matches!(par, Parallelism::None);
     let (a, cin) = (&job.axes, g.in_per_group);
     match job.filters {
@@ -353,14 +375,14 @@ fn run_job(
         {
             if let Some(filter) = f.group(gr, g.out_per_group, cin) {
                 return on_compact_input(xs, cin, a, parallel, |x, compact| {
-                    direct_conv::convolve(x, cin, compact, filter, dst, &finish, parallel)
+                    direct_conv::convolve(x, cin, compact, filter, dst, finishing, parallel)
                 });
             }
         }
         // kxk filters the direct convolution takes.
         Some(PackedFilter::Direct(f)) if direct_conv::suits(a) => {
             if let Some(filter) = f.group(gr, g.out_per_group, cin * job.ksz) {
-                return direct_conv::convolve(xs, cin, a, filter, dst, &finish, parallel);
+                return direct_conv::convolve(xs, cin, a, filter, dst, finishing, parallel);
             }
         }
         Some(PackedFilter::Pointwise(f)) if unpadded_pointwise(a) => {
@@ -1305,7 +1327,8 @@ mod tests {
     }
 
     /// A fused epilogue (bias, residual, clamp) for one job with a parallel GEMM, for a 1x1 filter, for
-    /// grouped jobs and for the direct convolution, against the reference convolution followed by the same steps.
+    /// grouped jobs and for the direct convolution (bias and bounds in its tiles where no residual comes
+    /// between them), against the reference convolution followed by the same steps.
     #[test]
     fn fused_epilogue_matches_the_unfused_steps() {
         let mut rng = Lcg(11);
@@ -1315,6 +1338,8 @@ mod tests {
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
             (vec![1, 200, 12, 12], vec![30, 200, 1, 1], false),
+            // A 1x1 filter on few positions: the direct convolution, bias and bounds in its tiles.
+            (vec![2, 24, 7, 7], vec![40, 24, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
             // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts); planes
             // of several bands of lines.

@@ -6,8 +6,9 @@
 //! line cut into tiles of nearly equal widths; very short lines run across) by one or two panels keeps its
 //! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
 //! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
-//! unfolded. Finished tiles are stored transposed into the NCHW output, and the epilogue runs on each work
-//! item's output lines while they are in cache.
+//! unfolded. A finished tile adds the bias and applies bounds (ReLU, Clamp) in its registers, is stored
+//! transposed into the NCHW output, and what remains of the epilogue (a residual, other activations) runs on
+//! each work item's output lines while they are in cache.
 
 use super::sgemm::{NR, PackedB};
 use super::{GroupedFilters, with_scratch};
@@ -139,17 +140,29 @@ fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded:
         .for_each(fill);
 }
 
+/// What becomes of the finished sums: the tiles add a bias per output channel and then apply bounds (ReLU,
+/// ReLU6, Clamp: `max(·, lo)`, then `min(·, hi)`) in registers before storing them; `after(channel, first
+/// position, values)` then runs on every finished stretch of an output channel (what remains of an epilogue).
+#[derive(Clone, Copy)]
+pub struct Finishing<'a> {
+    /// One value per output channel, or empty.
+    pub bias: &'a [f32],
+    /// The bounds, or none.
+    pub bounds: Option<(f32, f32)>,
+    /// What runs on the stored values.
+    pub after: &'a Finish<'a>,
+}
+
 /// The convolution of one (batch, group) job: `dst[C_out × P] = filter · patches(x)` with `x` the group's
-/// `channels` input planes and `P` the output positions of `a` (which [`suits`]); then `finish(channel,
-/// first position, values)` on every finished stretch of an output channel. Threads split output lines and
-/// panels when `parallel`.
+/// `channels` input planes and `P` the output positions of `a` (which [`suits`]), finished as `finishing`
+/// says. Threads split output lines and panels when `parallel`.
 pub fn convolve(
     x: &[f32],
     channels: usize,
     a: &[Axis; 3],
     filter: &PackedB,
     dst: &mut [f32],
-    finish: &Finish<'_>,
+    finishing: Finishing<'_>,
     parallel: bool,
 ) -> Result<()> {
     let taps = [a[0].kernel, a[1].kernel, a[2].kernel];
@@ -162,10 +175,13 @@ pub fn convolve(
         || k != channels * taps.iter().product::<usize>()
         || dst.len() != m * positions
         || x.len() < channels * plane
+        || !(finishing.bias.is_empty() || finishing.bias.len() == m)
     {
         return Err(Error::Internal(format!(
-            "direct convolution of {channels} channels x {taps:?} taps by a {k}x{m} filter into {} values",
-            dst.len()
+            "direct convolution of {channels} channels x {taps:?} taps by a {k}x{m} filter into {} values \
+             (bias of {})",
+            dst.len(),
+            finishing.bias.len()
         )));
     }
     if positions == 0 || m == 0 {
@@ -196,6 +212,8 @@ pub fn convolve(
             a,
             layout: &layout,
             filter,
+            bias: finishing.bias,
+            bounds: finishing.bounds,
             positions,
         };
         let item = |i: usize| {
@@ -207,7 +225,7 @@ pub fn convolve(
             let span = band_lines.start * ow..band_lines.end * ow;
             let channels = panel_range.start * NR..(panel_range.end * NR).min(m);
             // SAFETY: as above; this item wrote these values and no other reference to them is alive.
-            unsafe { out.finish(channels, positions, span, finish) };
+            unsafe { out.finish(channels, positions, span, finishing.after) };
         };
         if threads > 1 {
             (0..bands * pairs).into_par_iter().for_each(item);
@@ -239,6 +257,9 @@ struct Job<'a> {
     a: &'a [Axis; 3],
     layout: &'a Layout,
     filter: &'a PackedB,
+    /// The bias of every output channel, or empty.
+    bias: &'a [f32],
+    bounds: Option<(f32, f32)>,
     positions: usize,
 }
 
@@ -263,6 +284,12 @@ impl Job<'_> {
             offsets: self.offsets,
             weights: &weights[..panels.len()],
             channels,
+            bias: self
+                .bias
+                .get(first_channel..)
+                .filter(|b| !b.is_empty())
+                .map_or(std::ptr::null(), <[f32]>::as_ptr),
+            bounds: self.bounds,
             // SAFETY: the caller's bound on `out`: channel `first_channel` starts there.
             out: unsafe { out.add(first_channel * self.positions) },
             ld: self.positions,
@@ -320,6 +347,10 @@ struct Tile<'a> {
     weights: &'a [*const f32],
     /// Output channels written (at most `weights.len() * NR`).
     channels: usize,
+    /// The first output channel's bias (then one per channel), or null.
+    bias: *const f32,
+    /// Bounds applied after the bias.
+    bounds: Option<(f32, f32)>,
     /// The first output channel's values.
     out: *mut f32,
     /// Distance between output channels in `out`.
@@ -336,7 +367,8 @@ impl Tile<'_> {
     ///
     /// # Safety
     /// AVX-512F is present; every `first + offset + p * stride` (p < width) lies in `input`; `out` holds
-    /// `channels` rows of `ld` values, and each `dest` of the first `width` is [`SKIP`] or below `ld`.
+    /// `channels` rows of `ld` values, `bias` (when not null) `channels` values, and each `dest` of the first
+    /// `width` is [`SKIP`] or below `ld`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn run(&self, width: usize, stride: usize) {
         macro_rules! dispatch {
@@ -390,6 +422,24 @@ mod avx512 {
                     for p in 0..P {
                         sums[p] = _mm512_fmadd_ps(b, v[p], sums[p]);
                     }
+                }
+            }
+        }
+        if !t.bias.is_null() || t.bounds.is_some() {
+            let (lo, hi) = t.bounds.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+            let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
+            for p in 0..P {
+                let lanes = t.channels.saturating_sub(p * NR).min(NR);
+                let mask: __mmask16 = ((1u32 << lanes) - 1) as __mmask16;
+                let bias = if t.bias.is_null() {
+                    _mm512_setzero_ps()
+                } else {
+                    // SAFETY: the caller's bound: a bias for each of the tile's `channels` channels, which
+                    // the mask keeps to.
+                    unsafe { _mm512_maskz_loadu_ps(mask, t.bias.add(p * NR)) }
+                };
+                for sums in acc.iter_mut() {
+                    sums[p] = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(sums[p], bias), lo), hi);
                 }
             }
         }
