@@ -260,12 +260,12 @@ fn mapped_file_tensor(
     let offset: u64 = array.getattr("offset")?.extract()?;
     let nbytes: usize = array.getattr("nbytes")?.extract()?;
     let shape: Vec<usize> = array.getattr("shape")?.extract()?;
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(None);
-    };
     if nbytes == 0 {
         return Ok(None);
     }
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(None);
+    };
     // SAFETY: a read-only map of the region numpy maps read-only too; nothing writes through either.
     let Ok(map) = (unsafe {
         memmap2::MmapOptions::new()

@@ -73,9 +73,8 @@ fn fold(conv: &Node, scale: &Output) -> Result<Option<Output>> {
     let row = (filters.len() / channels as usize).max(1);
     let scaled = match filters.typed_or_copied::<f32>() {
         // f32 products are rounded once, as the f64 products rounded back to f32 are (the exact product of two
-        // f32 values fits an f64).
-        // Scaled where they end up, in the new tensor (no intermediate vector: fresh pages cost as much as the
-        // arithmetic here).
+        // f32 values fits an f64). They are computed where they end up, in the new tensor: no intermediate
+        // vector (fresh pages cost as much as the arithmetic here).
         Ok(w) => {
             let mut scaled = Tensor::zeros(filters.element_type(), filters.shape());
             let values = scaled.typed_mut::<f32>()?;
