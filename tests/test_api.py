@@ -66,6 +66,27 @@ def test_type_matches_openvino(rt, name):
         assert mine.to_dtype() == theirs.to_dtype()
 
 
+def test_constant_nodes_give_their_values(rt):
+    """A Constant found among a model's ops hands out its values: get_data (read-only, or a writable copy, or
+    converted), data, get_vector (flat) and get_byte_size, as OpenVINO's op.Constant does."""
+    ops = opset(rt)
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    relu = ops.relu(ops.constant(values), name="relu")
+    model = rt.Model([ops.result(relu)], [], "constants")
+    const = next(op for op in model.get_ops() if op.get_type_name() == "Constant")
+    data = const.get_data()
+    assert data.shape == (2, 3) and data.dtype == np.float32 and not data.flags.writeable
+    np.testing.assert_array_equal(data, values)
+    np.testing.assert_array_equal(const.data, values)
+    np.testing.assert_array_equal(const.get_vector(), values.ravel())
+    assert const.get_data(dtype=np.int32).dtype == np.int32
+    assert const.get_data(copy=True).flags.writeable
+    assert const.get_byte_size() == 24
+    if rt.__name__ == "ferrovino":
+        with pytest.raises(TypeError, match="only Constant"):
+            relu.get_data()
+
+
 def test_type_construction_and_equality(rt):
     assert rt.Type(np.float32) == rt.Type.f32
     assert rt.Type("int64") == rt.Type.i64

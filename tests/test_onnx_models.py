@@ -232,6 +232,11 @@ def test_large_initializers_are_read_from_the_file_itself(tmp_path):
             got = ov.compile_model(model_read, "CPU")({"x": x, "im": im})
             np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-4)
             np.testing.assert_allclose(got[1], want_z, rtol=1e-5, atol=1e-4)
+        # The read model's own Constants still hold the file's values.
+        constants = {op.get_friendly_name(): op.get_data() for op in model_read.get_ops()
+                     if op.get_type_name() == "Constant"}
+        for name in ("w_odd", "filters", "table"):
+            np.testing.assert_array_equal(constants[name], weights[name])
     cut = tmp_path / "cut.onnx"
     cut.write_bytes(data[: len(data) - 5000])
     with pytest.raises(ov.ParseError, match="cut.onnx"):

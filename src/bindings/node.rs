@@ -220,6 +220,38 @@ impl PyNode {
     fn get_rt_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         super::model::rt_info_to_py(py, &self.0.rt_info())
     }
+    /// A Constant's values as a numpy array of its shape (packed sub-byte types as their bytes), read-only unless
+    /// `copy`; converted to `dtype` when given. (ferrovino hands out a copy: the Constant's bytes may be a read-only
+    /// map of the weights file.)
+    #[pyo3(signature = (*, dtype=None, copy=false))]
+    fn get_data<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut array = super::tensor::to_numpy(py, &self.constant_value()?)?;
+        if let Some(dtype) = dtype {
+            array = array.call_method1("astype", (dtype,))?;
+        }
+        if !copy {
+            array.getattr("flags")?.setattr("writeable", false)?;
+        }
+        Ok(array)
+    }
+    /// A Constant's values (read-only), as `get_data()`.
+    #[getter(data)]
+    fn prop_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.get_data(py, None, false)
+    }
+    /// A Constant's values as a one-dimensional array.
+    fn get_vector<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.get_data(py, None, true)?.call_method0("ravel")
+    }
+    /// The size of a Constant's values in bytes.
+    fn get_byte_size(&self) -> PyResult<usize> {
+        Ok(self.constant_value()?.byte_size())
+    }
     fn __repr__(&self) -> String {
         let shapes: Vec<String> = self
             .0
@@ -242,6 +274,23 @@ impl PyNode {
             self.0.type_name(),
             self.0.friendly_name()
         )
+    }
+}
+
+impl PyNode {
+    /// The value of a Constant node (sharing its bytes); a TypeError naming the node for any other.
+    fn constant_value(&self) -> PyResult<crate::ir::Tensor> {
+        self.0
+            .op()
+            .as_any()
+            .downcast_ref::<crate::ops::structure::Constant>()
+            .map(|c| c.value.clone())
+            .ok_or_else(|| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "{} holds no data: only Constant nodes do",
+                    self.0.describe()
+                ))
+            })
     }
 }
 
