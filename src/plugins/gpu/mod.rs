@@ -1,7 +1,7 @@
 //! The GPU plugin: any GPU wgpu reaches (Vulkan, Metal, DX12), one device per adapter (`GPU.0`, `GPU.1`…).
 //!
 //! Compiling runs the common passes and splits MatMul weights over the binding limit, then lowers the graph
-//! ([`lowering`], [`plan::GpuPlan`]): constant sub-graphs fold on the host, constants upload once, each node
+//! (`lowering`, [`plan::GpuPlan`]): constant sub-graphs fold on the host, constants upload once, each node
 //! becomes a [`kernels::GpuKernel`] (a list of compute dispatches), Reshape/Squeeze/Unsqueeze alias their
 //! input, and intermediates share arena buffers by liveness. An inference
 //! uploads the inputs, records every dispatch in one submission and reads back only the outputs. Adapter limits

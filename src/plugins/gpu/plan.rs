@@ -1,4 +1,4 @@
-//! The GPU execution plan of a lowered model ([`lowering`]): the constants kernels bind uploaded once, and a
+//! The GPU execution plan of a lowered model (`lowering`): the constants kernels bind uploaded once, and a
 //! static memory plan: every other value lives in
 //! an arena buffer shared with values whose lifetimes do not overlap (best fit). Each request keeps its arena,
 //! bind groups and read-back buffer between inferences; an inference is one queue submission and one read-back

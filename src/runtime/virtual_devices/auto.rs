@@ -43,7 +43,7 @@ impl AutoPlugin {
     }
 
     /// The available candidates in preference order: the priority list of `config` (or the device-wide one),
-    /// else every available device by [`DEFAULT_ORDER`]; `-NAME` entries exclude devices.
+    /// else every available device by `DEFAULT_ORDER`; `-NAME` entries exclude devices.
     pub fn candidates(&self, config: &Config) -> Result<Vec<String>> {
         let merged = self.props.merged(config)?;
         let list = merged

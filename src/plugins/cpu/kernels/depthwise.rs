@@ -3,7 +3,7 @@
 //!
 //! Each channel's input is laid out once in a zero-padded copy split into stride phases: phase `(pd, ph, pw)`
 //! holds the padded positions `(pd + i·sd, ph + j·sh, pw + k·sw)`. Numbering the outputs along the phase rows
-//! (`(od·rows + oh)·pitch + ow`, the [`Plan`]'s positions), every tap reads one contiguous run of a phase,
+//! (`(od·rows + oh)·pitch + ow`, the `Plan`'s positions), every tap reads one contiguous run of a phase,
 //! starting a fixed offset from the output's number. So the whole channel is a sum of shifted runs: blocks of
 //! 64 positions are summed over the taps in registers and stored once; the few positions that fall in a row's
 //! padding columns are computed and dropped (on AVX-512, blocks of 128 positions in eight 16-lane registers with

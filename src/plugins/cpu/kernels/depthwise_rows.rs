@@ -8,7 +8,7 @@
 //! every input row loaded serves each of them that reads it; the sums start from the bias, are clamped in
 //! registers and stored once into the output rows; a residual or another activation is applied to each
 //! channel's plane right after, while it is in cache. Rows of at most 8 columns at unit strides (MobileNet's 7x7
-//! layers) run as blocks of sixteen consecutive positions across the rows instead ([`Flat`]), each tap one
+//! layers) run as blocks of sixteen consecutive positions across the rows instead (`Flat`), each tap one
 //! masked load per block. Threads split the channels.
 
 use super::epilogue::{Activation, Epilogue};

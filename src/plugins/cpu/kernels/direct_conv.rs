@@ -2,7 +2,7 @@
 //!
 //! The filter is packed once, at compile time, as the right-hand side of `out^T[positions × C_out] =
 //! patches[positions × K] · filter^T[K × C_out]`: [`PackedB`] panels of [`NR`] output channels, one 16-lane
-//! vector per tap. A tile of up to [`MAX_POSITIONS`] consecutive output positions of one output line (each
+//! vector per tap. A tile of up to `MAX_POSITIONS` consecutive output positions of one output line (each
 //! line cut into tiles of nearly equal widths; very short lines run across) by one or two panels keeps its
 //! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
 //! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
@@ -38,7 +38,7 @@ pub fn available() -> bool {
 }
 
 /// Whether [`convolve`] serves a convolution of axes `a`: strides of 1 or 2 along the width and output lines
-/// of at least [`MIN_LINE`] positions, or short lines that [`wraps`].
+/// of at least `MIN_LINE` positions, or short lines that `wraps`.
 pub fn suits(a: &[Axis; 3]) -> bool {
     available() && matches!(a[2].stride, 1 | 2) && (a[2].output >= MIN_LINE || wraps(a))
 }

@@ -1,6 +1,6 @@
 //! Branch-free f32 approximations of the transcendental functions behind activations, written so that LLVM
 //! vectorises loops over them (no f64, no libm calls, selects instead of branches); [`Unary`]/[`Binary`]
-//! function types that such loops inline; and [`best_isa_fn`], which compiles a loop for AVX2+FMA when the CPU
+//! function types that such loops inline; and `best_isa_fn`, which compiles a loop for AVX2+FMA when the CPU
 //! has them.
 //!
 //! Accuracy against the f64 reference, measured by the tests over wide ranges (see `tests::ulp_bounds`):

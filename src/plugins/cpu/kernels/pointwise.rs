@@ -1,10 +1,10 @@
 //! 1x1 f32 convolution for CPUs with AVX-512: the product `out[C_out × P] = filter[C_out × C_in] · x[C_in × P]`
 //! over the `P` output positions, with the filter packed once, at compile time.
 //!
-//! The filter is stored as tiles of at most [`MR`] output channels (as few tiles as that allows, of nearly equal
+//! The filter is stored as tiles of at most `MR` output channels (as few tiles as that allows, of nearly equal
 //! heights: 64 channels are tiles of 11 and 10, not five of 12 and one of 4), each tile's values input channel
 //! by input channel (`[C_in][MR]`), so a step of the microkernel broadcasts the tile's weights of one input
-//! channel. The input is read in blocks of [`NB`] positions by [`KC`] input channels, straight from its rows
+//! channel. The input is read in blocks of `NB` positions by `KC` input channels, straight from its rows
 //! (the last, partial block of positions from a copy padded with zeros); a block stays in L1 while every tile
 //! of filter rows passes over it (reading the full blocks in place rather than copying them first took ResNet-50's
 //! 256->64 and MobileNetV2's 144->24 layers 12-25% faster); the microkernel keeps `MR × NB` sums in
@@ -39,8 +39,8 @@ pub fn available() -> bool {
     direct_conv::available()
 }
 
-/// A `C_out × C_in` filter packed into tiles of at most [`MR`] rows ([`PackedRows::tile_rows`]), each tile
-/// zero-padded to [`MR`] rows.
+/// A `C_out × C_in` filter packed into tiles of at most `MR` rows (`PackedRows::tile_rows`), each tile
+/// zero-padded to `MR` rows.
 #[derive(Debug)]
 pub struct PackedRows {
     rows: usize,
@@ -84,7 +84,7 @@ impl PackedRows {
     }
 }
 
-/// One filter per group, packed for [`convolve`] as tiles of at most [`MR`] output channels.
+/// One filter per group, packed for [`convolve`] as tiles of at most `MR` output channels.
 pub type PackedFilters = GroupedFilters<PackedRows>;
 
 /// Packs `w`, `groups` consecutive row-major `[out_per_group × in_per_group]` matrices; `None` where

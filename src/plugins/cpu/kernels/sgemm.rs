@@ -3,7 +3,7 @@
 //!
 //! B is stored as panels of [`NR`] columns, each panel `K × NR` contiguous (the last one zero-padded), so the
 //! microkernel streams one panel with two aligned-width vector loads per row of K. A is read in place (row-major,
-//! any row stride): each tile broadcasts [`MR`] of its rows. K is blocked by [`KC`] so that a panel block stays
+//! any row stride): each tile broadcasts [`MR`] of its rows. K is blocked by `KC` so that a panel block stays
 //! in L1 while every row tile of A passes over it. Threads split the panels: each owns whole column ranges of
 //! C, so no two threads write the same memory.
 //!

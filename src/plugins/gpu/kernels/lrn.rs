@@ -62,7 +62,7 @@ impl GpuKernel for LrnKernel {
     }
 }
 
-/// The kernel of an f32 LRN with constant axes and at most [`MAX_RANK`] axes.
+/// The kernel of an f32 LRN with constant axes and at most `MAX_RANK` axes.
 pub fn select(
     op: &dyn Op,
     inputs: &[TensorDesc],
