@@ -245,6 +245,23 @@ def test_large_initializers_are_read_from_the_file_itself(tmp_path):
         ov.Core().read_model(data[: len(data) - 5000])
 
 
+def test_bfloat16_initializers_are_read():
+    """An ONNX bfloat16 initializer (onnx hands it over as an ml_dtypes array) becomes a bf16 Constant."""
+    values = np.array([1.5, -2.0, 3.25, 0.0078125], np.float32)  # exactly representable in bfloat16
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["w"], ["c"], to=TensorProto.FLOAT), helper.make_node("Add", ["x", "c"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [helper.make_tensor("w", TensorProto.BFLOAT16, [4], values.tolist())],
+    )
+    model = ov.Core().read_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    const = next(op for op in model.get_ops() if op.get_type_name() == "Constant")
+    assert const.get_output_element_type(0) == ov.Type.bf16
+    x = np.array([1, 2, 3, 4], np.float32)
+    np.testing.assert_array_equal(ov.compile_model(model, "CPU")(x)[0], x + values)
+
+
 def test_unsupported_ops_are_reported_all_at_once():
     graph = helper.make_graph(
         [

@@ -58,9 +58,10 @@ pub fn from_numpy_name(name: &str) -> Option<ElementType> {
     })
 }
 
-/// ml_dtypes' names of the narrow types numpy lacks, with their element types (ml_dtypes stores one value per
-/// byte, the code in the low bits).
-const ML_DTYPES: [(&str, ElementType); 8] = [
+/// ml_dtypes' names of the types numpy lacks, with their element types (bfloat16 as two bytes; the narrow types
+/// one value per byte, the code in the low bits).
+const ML_DTYPES: [(&str, ElementType); 9] = [
+    ("bfloat16", ElementType::BF16),
     ("float8_e4m3fn", ElementType::F8E4M3),
     ("float8_e5m2", ElementType::F8E5M2),
     ("float8_e8m0fnu", ElementType::F8E8M0),
