@@ -339,10 +339,13 @@ fn run_job(
     let residual = residual.get(j * block..(j + 1) * block).unwrap_or(&[]);
     let (first, osz) = (gr * g.out_per_group, job.osz);
     let epilogue = job.epilogue.epilogue;
+    let stretches = Stretches {
+        residual,
+        first,
+        osz,
+    };
     let finish = |channel: usize, at: usize, values: &mut [f32]| {
-        let from = channel * osz + at;
-        let r = residual.get(from..from + values.len()).unwrap_or(&[]);
-        epilogue.apply(values, first + channel, values.len(), r);
+        stretches.apply(epilogue, channel, at, values)
     };
     // The direct convolution's tiles add the bias and apply bounds (when no residual comes between them) in
     // registers; the rest runs on each finished stretch.
@@ -356,13 +359,12 @@ fn run_job(
         },
     };
     let after = |channel: usize, at: usize, values: &mut [f32]| {
-        let from = channel * osz + at;
-        let r = residual.get(from..from + values.len()).unwrap_or(&[]);
-        after_tiles.apply(values, first + channel, values.len(), r);
+        stretches.apply(&after_tiles, channel, at, values)
     };
     let bias = epilogue.bias.as_deref().unwrap_or(&[]);
+    let group_bias = bias.get(first..first + g.out_per_group).unwrap_or(&[]);
     let finishing = direct_conv::Finishing {
-        bias: bias.get(first..first + g.out_per_group).unwrap_or(&[]),
+        bias: group_bias,
         bounds,
         after: &after,
     };
@@ -391,9 +393,8 @@ fn run_job(
                 let bounds = epilogue.activation.bounds();
                 let (registers, rest) =
                     if bounds.is_some() || epilogue.activation == Activation::Identity {
-                        let bias = epilogue.bias.as_deref().unwrap_or(&[]);
                         let registers = pointwise::RegisterEpilogue {
-                            bias: bias.get(first..first + g.out_per_group).unwrap_or(&[]),
+                            bias: group_bias,
                             residual,
                             bounds,
                         };
@@ -434,6 +435,23 @@ fn run_job(
         });
     }
     Ok(())
+}
+
+/// Where a job's finished stretches of output channels lie: the job's residual values (laid out like its
+/// output, or empty), its first output channel and the positions per channel.
+struct Stretches<'a> {
+    residual: &'a [f32],
+    first: usize,
+    osz: usize,
+}
+
+impl Stretches<'_> {
+    /// Applies `epilogue` to `values`, the stretch of the job's output channel `channel` from position `at`.
+    fn apply(&self, epilogue: &Epilogue, channel: usize, at: usize, values: &mut [f32]) {
+        let from = channel * self.osz + at;
+        let r = self.residual.get(from..from + values.len()).unwrap_or(&[]);
+        epilogue.apply(values, self.first + channel, values.len(), r);
+    }
 }
 
 /// Whether every axis has a 1-wide kernel and no padding: the convolution multiplies the filter with the
