@@ -92,10 +92,11 @@ class GraphConverter:
     def add_constant(self, name: str, value: np.ndarray) -> _native.Output:
         """Makes ``value`` a Constant output named ``name`` (a memory map as it is: the Constant then reads the
         file region itself)."""
-        out = _native.make_constant(value if isinstance(value, np.memmap) else np.asarray(value), None, name).output(0)
+        array = np.asarray(value)
+        out = _native.make_constant(value if isinstance(value, np.memmap) else array, None, name).output(0)
         out.add_names({name})
         self.values[name] = out
-        self.constants[name] = np.asarray(value)
+        self.constants[name] = array
         return out
 
     def add_parameter(self, vi: onnx.ValueInfoProto, default: Optional[np.ndarray] = None) -> _native.Node:
