@@ -1595,6 +1595,66 @@ mod tests {
         });
     }
 
+    /// Inputs whose padded planes outgrow L2: the direct convolution pads them band by band, on one thread
+    /// (bands as large as their budget allows) and on two (more, smaller bands), the last band shorter.
+    #[test]
+    fn banded_direct_convolution_matches_reference() {
+        if !direct_conv::available() {
+            return;
+        }
+        let mut rng = Lcg(9);
+        let cases = [
+            // YOLO's 3x3/2 layers: strided, padded on both sides.
+            case(
+                &[1, 16, 130, 128],
+                &[24, 16, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            // A stem: three channels, padding at the start only.
+            case(
+                &[1, 3, 301, 300],
+                &[16, 3, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+            ),
+            // Stride 1, dilated rows, uneven padding.
+            case(
+                &[1, 9, 150, 200],
+                &[20, 9, 3, 3],
+                false,
+                &[1, 1],
+                &[2, 1],
+                &[2, 0],
+                &[1, 2],
+            ),
+        ];
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                for c in &cases {
+                    let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
+                    assert!(direct_conv::suits(&axes), "{:?}", c.data);
+                    assert!(
+                        direct_conv::runs_in_bands(&axes, c.data[1], threads),
+                        "{:?}",
+                        c.data
+                    );
+                    check(c, &mut rng);
+                }
+            });
+        }
+    }
+
     /// The path a case's constant filter is packed for: "direct", "pointwise" or "none".
     fn packed_path(c: &Case) -> &'static str {
         let kind = ConvKind {

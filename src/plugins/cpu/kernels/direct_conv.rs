@@ -6,7 +6,8 @@
 //! line cut into tiles of nearly equal widths; very short lines run across) by one or two panels keeps its
 //! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
 //! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
-//! unfolded. A finished tile adds the bias and applies bounds (ReLU, Clamp) in its registers, is stored
+//! unfolded (an input whose padded copy would outgrow L2 is padded band by band, each work item padding the
+//! rows its own output lines read: `Bands`). A finished tile adds the bias and applies bounds (ReLU, Clamp) in its registers, is stored
 //! transposed into the NCHW output, and what remains of the epilogue (a residual, other activations) runs on
 //! each work item's output lines while they are in cache.
 
@@ -24,6 +25,12 @@ const MAX_POSITIONS: usize = 12;
 const MIN_LINE: usize = 4;
 /// Work items per thread the output is cut into (for balance).
 const ITEMS_PER_THREAD: usize = 4;
+/// A padded input larger than this (bytes; L2's size on current cores) is padded band by band instead: each
+/// work item pads the input rows of its own output lines just before it reads them, so that the padded rows
+/// stay in cache rather than being written to memory whole and read back.
+const BANDED_ABOVE: usize = 1 << 20;
+/// The most padded input one band takes (bytes), within L2 next to the filter and the output lines.
+const BAND_BYTES: usize = 256 * 1024;
 
 /// Whether this CPU runs [`convolve`].
 pub fn available() -> bool {
@@ -111,9 +118,18 @@ impl Layout {
     }
 }
 
-/// Copies `channels` input planes into `padded` (laid out by `layout`), zeros around them: each padded row is
-/// written once, as zeros or as its input row between zeros.
-fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded: &mut [f32]) {
+/// Copies `channels` input planes into `padded` (laid out by `layout`), zeros around them, from padded row
+/// `first_row` of each plane on (0 for whole planes; a band's first row, see [`Bands`]): each padded row is
+/// written once, as zeros or as its input row between zeros. Threads split the channels when `parallel`.
+fn pad_input(
+    x: &[f32],
+    channels: usize,
+    a: &[Axis; 3],
+    layout: &Layout,
+    first_row: usize,
+    padded: &mut [f32],
+    parallel: bool,
+) {
     let plane = a[0].input * a[1].input * a[2].input;
     let [_, hp, wp] = layout.len;
     let [ad, ah, aw] = a;
@@ -121,7 +137,7 @@ fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded:
     let fill = |(src, dst): (&[f32], &mut [f32])| {
         for (r, row) in dst.chunks_exact_mut(wp.max(1)).enumerate() {
             let source = inside(r / hp.max(1), ad)
-                .zip(inside(r % hp.max(1), ah))
+                .zip(inside(first_row + r % hp.max(1), ah))
                 .and_then(|(d, h)| src.get((d * ah.input + h) * aw.input..)?.get(..aw.input));
             let Some(source) = source else {
                 row.fill(0.0);
@@ -134,10 +150,17 @@ fn pad_input(x: &[f32], channels: usize, a: &[Axis; 3], layout: &Layout, padded:
             right.fill(0.0);
         }
     };
-    x.par_chunks_exact(plane.max(1))
-        .zip(padded.par_chunks_exact_mut(layout.plane().max(1)))
-        .take(channels)
-        .for_each(fill);
+    if parallel {
+        x.par_chunks_exact(plane.max(1))
+            .zip(padded.par_chunks_exact_mut(layout.plane().max(1)))
+            .take(channels)
+            .for_each(fill);
+    } else {
+        x.chunks_exact(plane.max(1))
+            .zip(padded.chunks_exact_mut(layout.plane().max(1)))
+            .take(channels)
+            .for_each(fill);
+    }
 }
 
 /// What becomes of the finished sums: the tiles add a bias per output channel and then apply bounds (ReLU,
@@ -188,21 +211,47 @@ pub fn convolve(
         return Ok(());
     }
     let layout = Layout::of(a);
-    let offsets: Vec<usize> = (0..channels)
-        .flat_map(|c| (0..taps[0]).map(move |kd| (c, kd)))
-        .flat_map(|(c, kd)| (0..taps[1]).map(move |kh| (c, kd, kh)))
-        .flat_map(|(c, kd, kh)| (0..taps[2]).map(move |kw| [c, kd, kh, kw]))
-        .map(|[c, kd, kh, kw]| layout.tap(a, c, [kd, kh, kw]))
-        .collect();
-    let out = SharedOutput::new(dst);
-    let run = |input: &[f32]| {
-        let panels = m.div_ceil(NR);
-        let pairs = panels.div_ceil(2);
-        let threads = if parallel {
-            rayon::current_num_threads()
+    let pairs = m.div_ceil(NR).div_ceil(2);
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let for_items = |count: usize, item: &(dyn Fn(usize) + Sync)| {
+        if threads > 1 {
+            (0..count).into_par_iter().for_each(item);
         } else {
-            1
-        };
+            (0..count).for_each(item);
+        }
+    };
+    let out = SharedOutput::new(dst);
+    if let Some(bands) = Bands::of(a, channels, &layout, threads) {
+        // Each band pads its own input rows and computes all its output channels from them.
+        let offsets = tap_offsets(a, channels, &bands.layout);
+        for_items(lines.div_ceil(bands.lines), &|b| {
+            let band_lines = b * bands.lines..((b + 1) * bands.lines).min(lines);
+            with_scratch(channels * bands.layout.plane(), |padded| {
+                let first_row = band_lines.start * a[1].stride;
+                pad_input(x, channels, a, &bands.layout, first_row, padded, false);
+                let job = Job {
+                    input: padded,
+                    offsets: &offsets,
+                    a,
+                    layout: &bands.layout,
+                    first_line: band_lines.start,
+                    filter,
+                    bias: finishing.bias,
+                    bounds: finishing.bounds,
+                    positions,
+                };
+                // SAFETY: bands own disjoint lines of every channel of the checked output.
+                unsafe { job.run(band_lines, 0..pairs, &out, finishing.after) };
+            });
+        });
+        return Ok(());
+    }
+    let offsets = tap_offsets(a, channels, &layout);
+    let run = |input: &[f32]| {
         let bands = (ITEMS_PER_THREAD * threads).div_ceil(pairs).clamp(1, lines);
         let per_band = lines.div_ceil(bands);
         let bands = lines.div_ceil(per_band);
@@ -211,27 +260,18 @@ pub fn convolve(
             offsets: &offsets,
             a,
             layout: &layout,
+            first_line: 0,
             filter,
             bias: finishing.bias,
             bounds: finishing.bounds,
             positions,
         };
-        let item = |i: usize| {
+        for_items(bands * pairs, &|i| {
             let (band, pair) = (i / pairs, i % pairs);
             let band_lines = band * per_band..((band + 1) * per_band).min(lines);
-            let panel_range = pair * 2..(pair * 2 + 2).min(panels);
-            // SAFETY: items own disjoint (channel, line) blocks of `dst`, whose length was checked.
-            unsafe { job.item(band_lines.clone(), panel_range.clone(), out.get()) };
-            let span = band_lines.start * ow..band_lines.end * ow;
-            let channels = panel_range.start * NR..(panel_range.end * NR).min(m);
-            // SAFETY: as above; this item wrote these values and no other reference to them is alive.
-            unsafe { out.finish(channels, positions, span, finishing.after) };
-        };
-        if threads > 1 {
-            (0..bands * pairs).into_par_iter().for_each(item);
-        } else {
-            (0..bands * pairs).for_each(item);
-        }
+            // SAFETY: items own disjoint (lines, panel pair) blocks of the checked output.
+            unsafe { job.run(band_lines, pair..pair + 1, &out, finishing.after) };
+        });
     };
     // A wrapped tile's positions lie between the first and the last output of its lines, so its taps stay
     // inside the planes as well.
@@ -239,11 +279,65 @@ pub fn convolve(
         run(x);
     } else {
         with_scratch(channels * layout.plane(), |padded| {
-            pad_input(x, channels, a, &layout, padded);
+            pad_input(x, channels, a, &layout, 0, padded, parallel);
             run(padded)
         });
     }
     Ok(())
+}
+
+/// Offset of every tap (input channel by kernel position, in the filter's order) from an output's first tap in
+/// an input laid out by `layout`.
+fn tap_offsets(a: &[Axis; 3], channels: usize, layout: &Layout) -> Vec<usize> {
+    let taps = [a[0].kernel, a[1].kernel, a[2].kernel];
+    (0..channels)
+        .flat_map(|c| (0..taps[0]).map(move |kd| (c, kd)))
+        .flat_map(|(c, kd)| (0..taps[1]).map(move |kh| (c, kd, kh)))
+        .flat_map(|(c, kd, kh)| (0..taps[2]).map(move |kw| [c, kd, kh, kw]))
+        .map(|[c, kd, kh, kw]| layout.tap(a, c, [kd, kh, kw]))
+        .collect()
+}
+
+/// Whether [`convolve`] pads the input of a convolution of axes `a` over `channels` input channels band by
+/// band on `threads` threads.
+#[cfg(test)]
+pub(super) fn runs_in_bands(a: &[Axis; 3], channels: usize, threads: usize) -> bool {
+    Bands::of(a, channels, &Layout::of(a), threads).is_some()
+}
+
+/// How a 2-D convolution whose padded input would outgrow L2 ([`BANDED_ABOVE`]) runs instead: in bands of
+/// output lines, each padding only the input rows it reads, into a buffer of [`BAND_BYTES`] at most.
+struct Bands {
+    /// Output lines per band (the last band may have fewer).
+    lines: usize,
+    /// One band's padded input rows: every channel's, plane after plane.
+    layout: Layout,
+}
+
+impl Bands {
+    /// The bands of a convolution of axes `a` over `channels` input channels whose whole padded input would
+    /// be laid out as `full`, for `threads` threads (at least [`ITEMS_PER_THREAD`] bands each, where there are
+    /// lines enough); `None` where the input needs no padding, is small, is not 2-D, or tiles wrap.
+    fn of(a: &[Axis; 3], channels: usize, full: &Layout, threads: usize) -> Option<Bands> {
+        let bytes = channels * full.plane() * std::mem::size_of::<f32>();
+        if full.is_input(a) || bytes <= BANDED_ABOVE || wraps(a) || full.len[0] != 1 {
+            return None;
+        }
+        let h = &a[1];
+        let reach = (h.kernel.max(1) - 1) * h.dilation + 1;
+        let row_bytes = channels * full.len[2] * std::mem::size_of::<f32>();
+        let fit_rows = (BAND_BYTES / row_bytes.max(1)).max(reach);
+        let fit_lines = (fit_rows - reach) / h.stride.max(1) + 1;
+        let balanced = h.output.div_ceil(ITEMS_PER_THREAD * threads);
+        let lines = fit_lines.min(balanced).max(1);
+        let rows = (lines - 1) * h.stride + reach;
+        Some(Bands {
+            lines,
+            layout: Layout {
+                len: [1, rows, full.len[2]],
+            },
+        })
+    }
 }
 
 /// What a convolution kernel calls on every finished stretch of an output channel: `(channel, first position,
@@ -256,6 +350,8 @@ struct Job<'a> {
     offsets: &'a [usize],
     a: &'a [Axis; 3],
     layout: &'a Layout,
+    /// The output line whose first tap starts `input`'s planes (a band's first line; 0 for whole planes).
+    first_line: usize,
     filter: &'a PackedB,
     /// The bias of every output channel, or empty.
     bias: &'a [f32],
@@ -264,6 +360,36 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// Output lines `lines` by the output channels of panel pairs `pairs`, into `out`, then `after` on them.
+    ///
+    /// # Safety
+    /// `out` is the output `convolve` checked (`filter.n() × positions` values), and no other work item
+    /// touches these lines of these channels while this one runs.
+    unsafe fn run(
+        &self,
+        lines: Range<usize>,
+        pairs: Range<usize>,
+        out: &SharedOutput,
+        after: &Finish<'_>,
+    ) {
+        let (m, ow) = (self.filter.n(), self.a[2].output);
+        let panels = m.div_ceil(NR);
+        for pair in pairs.clone() {
+            // SAFETY: the caller's guarantee.
+            unsafe {
+                self.item(
+                    lines.clone(),
+                    pair * 2..(pair * 2 + 2).min(panels),
+                    out.get(),
+                )
+            };
+        }
+        let span = lines.start * ow..lines.end * ow;
+        let channels = (pairs.start * 2 * NR).min(m)..(pairs.end * 2 * NR).min(m);
+        // SAFETY: the caller's guarantee; this item wrote these values and holds no other reference to them.
+        unsafe { out.finish(channels, self.positions, span, after) };
+    }
+
     /// Output lines `lines` × the output channels of panels `panels` (one or two), into the output at `out`.
     ///
     /// # Safety
@@ -314,7 +440,8 @@ impl Job<'_> {
             return;
         }
         for line in lines {
-            let base = self.layout.line(a, line / oh_n, line % oh_n);
+            let local = line - self.first_line;
+            let base = self.layout.line(a, local / oh_n, local % oh_n);
             for (w0, width) in tiles(ow) {
                 for (r, d) in tile.dest.iter_mut().enumerate().take(width) {
                     *d = line * ow + w0 + r;
