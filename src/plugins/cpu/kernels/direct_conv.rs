@@ -4,10 +4,10 @@
 //! patches[positions × K] · filter^T[K × C_out]`: [`PackedB`] panels of [`NR`] output channels, one 16-lane
 //! vector per tap. A tile of up to `MAX_POSITIONS` consecutive output positions of one output line (each
 //! line cut into tiles of nearly equal widths; very short lines run across) by one or two panels keeps its
-//! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels'
-//! vectors and broadcasts each position's input value straight from the (padded) input, so the input is never
-//! unfolded (an input whose padded copy would outgrow L2 is padded band by band, each work item padding the
-//! rows its own output lines read: `Bands`). A finished tile adds the bias and applies bounds (ReLU, Clamp) in its registers, is stored
+//! sums in registers over all `K = C_in · taps` taps: per tap it loads the panels' vectors and broadcasts each
+//! position's input value straight from the (padded) input, so the input is never unfolded (an input whose
+//! padded copy would outgrow L2 is padded band by band, each work item padding the rows its own output lines
+//! read: `Bands`). A finished tile adds the bias and applies bounds (ReLU, Clamp) in its registers, is stored
 //! transposed into the NCHW output, and what remains of the epilogue (a residual, other activations) runs on
 //! each work item's output lines while they are in cache.
 
