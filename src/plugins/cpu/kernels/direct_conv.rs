@@ -404,7 +404,18 @@ impl Job<'_> {
         for (w, j) in weights.iter_mut().zip(panels.clone()) {
             *w = self.filter.panel(j).as_ptr();
         }
+        // The next pair of panels, which the item's first tile fetches while it computes (the next item of
+        // this thread is most likely the next pair's: on the last lines of a layer on 7x7, whose panels are
+        // read from memory, that hides the wait for them).
+        let mut ahead = NO_AHEAD;
+        for (w, j) in ahead
+            .iter_mut()
+            .zip(panels.end..(panels.end + 2).min(m.div_ceil(NR)))
+        {
+            *w = self.filter.panel(j).as_ptr();
+        }
         let mut tile = Tile {
+            ahead,
             input: self.input,
             first: 0,
             offsets: self.offsets,
@@ -436,6 +447,7 @@ impl Job<'_> {
                 // item's lines, whose taps `Layout` keeps inside the input; `dest` names this item's
                 // positions only.
                 unsafe { tile.run(width, 1) };
+                tile.ahead = NO_AHEAD;
             }
             return;
         }
@@ -450,6 +462,7 @@ impl Job<'_> {
                 // SAFETY: `suits` held (AVX-512 present); `Layout` pads the input so that every tap of every
                 // output reads inside it; `dest` names this item's positions only.
                 unsafe { tile.run(width, a[2].stride) };
+                tile.ahead = NO_AHEAD;
             }
         }
     }
@@ -472,6 +485,8 @@ struct Tile<'a> {
     offsets: &'a [usize],
     /// The panels' values (one or two).
     weights: &'a [*const f32],
+    /// Panels (of `offsets.len()` taps too) to prefetch into L2 tap by tap, or null.
+    ahead: [*const f32; 2],
     /// Output channels written (at most `weights.len() * NR`).
     channels: usize,
     /// The first output channel's bias (then one per channel), or null.
@@ -486,6 +501,9 @@ struct Tile<'a> {
     dest: [usize; MAX_POSITIONS],
 }
 
+/// A [`Tile::ahead`] that prefetches nothing.
+const NO_AHEAD: [*const f32; 2] = [std::ptr::null(); 2];
+
 /// A [`Tile::dest`] that drops the position (padding between wrapped lines).
 const SKIP: usize = usize::MAX;
 
@@ -494,8 +512,8 @@ impl Tile<'_> {
     ///
     /// # Safety
     /// AVX-512F is present; every `first + offset + p * stride` (p < width) lies in `input`; `out` holds
-    /// `channels` rows of `ld` values, `bias` (when not null) `channels` values, and each `dest` of the first
-    /// `width` is [`SKIP`] or below `ld`.
+    /// `channels` rows of `ld` values, `bias` (when not null) `channels` values, each `dest` of the first
+    /// `width` is [`SKIP`] or below `ld`, and each `ahead` that is not null starts `offsets.len()` × NR values.
     #[cfg(target_arch = "x86_64")]
     unsafe fn run(&self, width: usize, stride: usize) {
         macro_rules! dispatch {
@@ -535,7 +553,14 @@ mod avx512 {
         let x = unsafe { t.input.as_ptr().add(t.first) };
         let mut w: [*const f32; P] = [std::ptr::null(); P];
         w.copy_from_slice(&t.weights[..P]);
+        let prefetching = t.ahead.iter().any(|a| !a.is_null());
         for (k, &off) in t.offsets.iter().enumerate() {
+            if prefetching {
+                for a in t.ahead.iter().filter(|a| !a.is_null()) {
+                    // A prefetch reads nothing (tap k's values lie inside the panel anyway).
+                    _mm_prefetch::<_MM_HINT_T1>(a.wrapping_add(k * NR).cast::<i8>());
+                }
+            }
             // SAFETY: the caller's bounds: panels hold `offsets.len()` rows of NR values; every tap of every
             // position lies in the input.
             unsafe {
