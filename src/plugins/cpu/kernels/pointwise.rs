@@ -230,7 +230,14 @@ impl Job<'_> {
                             (buffer.as_ptr(), NB)
                         };
                         for t in chunk.clone() {
+                            // The first block's steps fetch the next tile's weights while they compute (the
+                            // later blocks find every tile of the chunk in L2).
+                            let ahead = match self.filter.tile_from(t + 1, k0) {
+                                next if block == blocks.start && t + 1 < chunk.end => next.as_ptr(),
+                                _ => std::ptr::null(),
+                            };
                             let step = Step {
+                                ahead,
                                 weights: self.filter.tile_from(t, k0).as_ptr(),
                                 input,
                                 input_ld,
@@ -292,6 +299,8 @@ impl Job<'_> {
 struct Step {
     /// `depth` steps of [`MR`] weights.
     weights: *const f32,
+    /// `depth` steps of [`MR`] weights to prefetch into L2 as the step goes, or null.
+    ahead: *const f32,
     /// `depth` rows of [`NB`] input values, `input_ld` apart.
     input: *const f32,
     /// Distance between the input rows.
@@ -374,7 +383,12 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub unsafe fn step<const R: usize, const V: usize, const F: u8>(s: &Step) {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
+        let prefetching = !s.ahead.is_null();
         for kk in 0..s.depth {
+            if prefetching {
+                // A prefetch reads nothing (step kk's weights lie inside the next tile anyway).
+                _mm_prefetch::<_MM_HINT_T1>(s.ahead.wrapping_add(kk * MR).cast::<i8>());
+            }
             // SAFETY: the caller's bounds: `depth` steps of MR weights and rows of NB input values.
             unsafe {
                 let mut b = [_mm512_setzero_ps(); V];
