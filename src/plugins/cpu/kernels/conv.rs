@@ -1745,6 +1745,26 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
+            // Shallow inputs on many positions: each item's blocks run as panels (one panel, then two), the
+            // partial last block in the last panel.
+            case(
+                &[1, 8, 40, 41],
+                &[20, 8, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(
+                &[1, 48, 40, 41],
+                &[30, 48, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
             // More output channels than positions: threads split the filter's tiles.
             case(
                 &[1, 16, 9, 9],
