@@ -102,6 +102,9 @@ fn pack_filters(
             _ => pointwise::pack(w, groups, out_per_group).map(PackedFilter::Pointwise),
         };
     }
+    if known.is_some_and(|a| pointwise::shallow::suits(&a, *in_per_group)) {
+        return pointwise::pack(w, groups, out_per_group).map(PackedFilter::Pointwise);
+    }
     if known.is_some_and(|a| !direct_conv::suits(&a)) {
         return None;
     }
@@ -370,6 +373,20 @@ fn run_job(
     };
     let parallel = !matches!(par, Parallelism::None);
     let (a, cin) = (&job.axes, g.in_per_group);
+    // The 1x1 kernel's microkernel (also under `pointwise::shallow`) applies the bias, a residual and a
+    // clamping activation in its registers; other activations run on the finished stretches.
+    let (registers, rest) =
+        if epilogue.activation.bounds().is_some() || epilogue.activation == Activation::Identity {
+            let registers = pointwise::RegisterEpilogue {
+                bias: group_bias,
+                residual,
+                bounds: epilogue.activation.bounds(),
+            };
+            (registers, None)
+        } else {
+            let finish: &direct_conv::Finish<'_> = &finish;
+            (pointwise::RegisterEpilogue::default(), Some(finish))
+        };
     match job.filters {
         // 1x1 filters on few positions.
         Some(PackedFilter::Direct(f))
@@ -389,23 +406,17 @@ fn run_job(
         }
         Some(PackedFilter::Pointwise(f)) if unpadded_pointwise(a) => {
             if let Some(filter) = f.group(gr, g.out_per_group, cin) {
-                // Bias, residual and a clamping activation in the kernel's registers; others afterwards.
-                let bounds = epilogue.activation.bounds();
-                let (registers, rest) =
-                    if bounds.is_some() || epilogue.activation == Activation::Identity {
-                        let registers = pointwise::RegisterEpilogue {
-                            bias: group_bias,
-                            residual,
-                            bounds,
-                        };
-                        (registers, None)
-                    } else {
-                        let finish: &direct_conv::Finish<'_> = &finish;
-                        (pointwise::RegisterEpilogue::default(), Some(finish))
-                    };
                 return on_compact_input(xs, cin, a, parallel, |x, _| {
                     pointwise::convolve(x, osz, filter, dst, registers, rest, parallel)
                 });
+            }
+        }
+        // Few input channels under a wider filter (stems).
+        Some(PackedFilter::Pointwise(f)) if pointwise::shallow::suits(a, cin) => {
+            if let Some(filter) = f.group(gr, g.out_per_group, cin * job.ksz) {
+                return pointwise::shallow::convolve(
+                    xs, cin, a, filter, dst, registers, rest, parallel,
+                );
             }
         }
         _ => {}
@@ -1359,6 +1370,8 @@ mod tests {
             // A 1x1 filter on few positions: the direct convolution, bias and bounds in its tiles.
             (vec![2, 24, 7, 7], vec![40, 24, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
+            // Three input channels (a stem): `pointwise::shallow`, bias, residual and bounds in its registers.
+            (vec![2, 3, 11, 40], vec![14, 3, 3, 3], false),
             // Depthwise: tasks of channels that cross from one batch to the next (the bias restarts); planes
             // of several bands of lines.
             (vec![3, 5, 9, 8], vec![5, 1, 1, 3, 3], true),
@@ -1595,6 +1608,17 @@ mod tests {
         });
     }
 
+    /// Runs `check(threads)` inside a pool of one thread, then of two.
+    fn on_one_and_two_threads(mut check: impl FnMut(usize) + Send) {
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| check(threads));
+        }
+    }
+
     /// Inputs whose padded planes outgrow L2: the direct convolution pads them band by band, on one thread
     /// (bands as large as their budget allows) and on two (more, smaller bands), the last band shorter.
     #[test]
@@ -1635,24 +1659,100 @@ mod tests {
                 &[1, 2],
             ),
         ];
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                for c in &cases {
-                    let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
-                    assert!(direct_conv::suits(&axes), "{:?}", c.data);
-                    assert!(
-                        direct_conv::runs_in_bands(&axes, c.data[1], threads),
-                        "{:?}",
-                        c.data
-                    );
-                    check(c, &mut rng);
+        on_one_and_two_threads(|threads| {
+            for c in &cases {
+                let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
+                assert!(direct_conv::suits(&axes), "{:?}", c.data);
+                assert!(
+                    direct_conv::runs_in_bands(&axes, c.data[1], threads),
+                    "{:?}",
+                    c.data
+                );
+                check(c, &mut rng);
+            }
+        });
+    }
+
+    /// Few input channels under wider filters (`pointwise::shallow`): stems 3x3/2 (rows split into phases by
+    /// 32-value chunks, then the rest, after odd and even padding) and 7x7/2, stride 1 with
+    /// dilated rows and uneven padding, a one-row filter with a stride of 3, groups of two channels; partial
+    /// tiles of output channels and partial vectors of positions; one thread and two (bands of rows).
+    #[test]
+    fn shallow_convolution_matches_reference() {
+        let mut rng = Lcg(13);
+        let cases = [
+            case(
+                &[1, 3, 45, 50],
+                &[20, 3, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[1, 3, 30, 70],
+                &[8, 3, 3, 3],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 2],
+                &[1, 1],
+            ),
+            case(
+                &[1, 3, 40, 37],
+                &[24, 3, 7, 7],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[3, 3],
+                &[3, 3],
+            ),
+            case(
+                &[2, 2, 20, 40],
+                &[13, 2, 3, 3],
+                false,
+                &[1, 1],
+                &[2, 1],
+                &[2, 1],
+                &[0, 2],
+            ),
+            case(
+                &[1, 4, 9, 70],
+                &[9, 4, 1, 5],
+                false,
+                &[1, 3],
+                &[1, 1],
+                &[0, 2],
+                &[0, 1],
+            ),
+            case(
+                &[1, 4, 20, 33],
+                &[2, 6, 2, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+        ];
+        on_one_and_two_threads(|_| {
+            for c in &cases {
+                let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
+                let channels = geometry_of(c).in_per_group;
+                let want = pointwise::available();
+                assert_eq!(
+                    pointwise::shallow::suits(&axes, channels),
+                    want,
+                    "{:?}",
+                    c.data
+                );
+                if want {
+                    assert_eq!(packed_path(c), "pointwise", "{:?}", c.data);
                 }
-            });
-        }
+                check(c, &mut rng);
+            }
+        });
     }
 
     /// The path a case's constant filter is packed for: "direct", "pointwise" or "none".

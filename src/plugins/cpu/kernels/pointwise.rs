@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::ops::Range;
 
+pub mod shallow;
+
 /// Output channels per tile: the rows of sums the microkernel keeps in registers (two vectors each, 24 of
 /// AVX-512's 32 registers).
 const MR: usize = 12;
@@ -259,6 +261,7 @@ impl Job<'_> {
                                     weights: self.filter.tile_from(t, k0).as_ptr(),
                                     input,
                                     input_ld,
+                                    offsets: std::ptr::null(),
                                     depth,
                                     // SAFETY: the caller's bound on `out`: the tile's first row starts there.
                                     out: unsafe {
@@ -327,6 +330,9 @@ struct Step {
     input: *const f32,
     /// Distance between the input rows.
     input_ld: usize,
+    /// Where each of the `depth` input rows starts after `input`, or null: `input_ld` apart
+    /// ([`shallow`]'s taps; such a step always ends the sums, with a bias, so its `last` is set).
+    offsets: *const usize,
     depth: usize,
     /// The first output channel's first position.
     out: *mut f32,
@@ -363,20 +369,41 @@ impl Step {
         let finish = self.last.as_ref().map_or(0, |l| {
             1 | if l.residual.is_null() { 0 } else { 2 } | if l.bounds.is_some() { 4 } else { 0 }
         });
+        if !self.offsets.is_null() {
+            macro_rules! gathered {
+                ($($r:literal)*) => {
+                    match (rows, self.width > 16, finish) {
+                        $(
+                            ($r, true, 1) => unsafe { avx512::step::<$r, 2, 1, true>(self) },
+                            ($r, true, 3) => unsafe { avx512::step::<$r, 2, 3, true>(self) },
+                            ($r, true, 5) => unsafe { avx512::step::<$r, 2, 5, true>(self) },
+                            ($r, true, 7) => unsafe { avx512::step::<$r, 2, 7, true>(self) },
+                            ($r, false, 1) => unsafe { avx512::step::<$r, 1, 1, true>(self) },
+                            ($r, false, 3) => unsafe { avx512::step::<$r, 1, 3, true>(self) },
+                            ($r, false, 5) => unsafe { avx512::step::<$r, 1, 5, true>(self) },
+                            ($r, false, 7) => unsafe { avx512::step::<$r, 1, 7, true>(self) },
+                        )*
+                        _ => {}
+                    }
+                };
+            }
+            gathered!(1 2 3 4 5 6 7 8 9 10 11 12);
+            return;
+        }
         macro_rules! dispatch {
             ($($r:literal)*) => {
                 match (rows, self.width > 16, finish) {
                     $(
-                        ($r, true, 0) => unsafe { avx512::step::<$r, 2, 0>(self) },
-                        ($r, true, 1) => unsafe { avx512::step::<$r, 2, 1>(self) },
-                        ($r, true, 3) => unsafe { avx512::step::<$r, 2, 3>(self) },
-                        ($r, true, 5) => unsafe { avx512::step::<$r, 2, 5>(self) },
-                        ($r, true, _) => unsafe { avx512::step::<$r, 2, 7>(self) },
-                        ($r, false, 0) => unsafe { avx512::step::<$r, 1, 0>(self) },
-                        ($r, false, 1) => unsafe { avx512::step::<$r, 1, 1>(self) },
-                        ($r, false, 3) => unsafe { avx512::step::<$r, 1, 3>(self) },
-                        ($r, false, 5) => unsafe { avx512::step::<$r, 1, 5>(self) },
-                        ($r, false, _) => unsafe { avx512::step::<$r, 1, 7>(self) },
+                        ($r, true, 0) => unsafe { avx512::step::<$r, 2, 0, false>(self) },
+                        ($r, true, 1) => unsafe { avx512::step::<$r, 2, 1, false>(self) },
+                        ($r, true, 3) => unsafe { avx512::step::<$r, 2, 3, false>(self) },
+                        ($r, true, 5) => unsafe { avx512::step::<$r, 2, 5, false>(self) },
+                        ($r, true, _) => unsafe { avx512::step::<$r, 2, 7, false>(self) },
+                        ($r, false, 0) => unsafe { avx512::step::<$r, 1, 0, false>(self) },
+                        ($r, false, 1) => unsafe { avx512::step::<$r, 1, 1, false>(self) },
+                        ($r, false, 3) => unsafe { avx512::step::<$r, 1, 3, false>(self) },
+                        ($r, false, 5) => unsafe { avx512::step::<$r, 1, 5, false>(self) },
+                        ($r, false, _) => unsafe { avx512::step::<$r, 1, 7, false>(self) },
                     )*
                     _ => {}
                 }
@@ -397,13 +424,14 @@ mod avx512 {
 
     /// `R` output channels × `V` vectors of positions, summed over the step's input channels, finished on the
     /// last K block as `F` says (bit 1: the bias; 2: the residual; 4: the bounds; 0: not the last block) and
-    /// stored (or added) into the output under the step's width. The finishing steps are compile-time
-    /// choices, so that the compiler keeps the sums in registers.
+    /// stored (or added) into the output under the step's width; the input rows lie at the step's `offsets`
+    /// when `G`, else `input_ld` apart. The finishing steps are compile-time choices, so that the compiler keeps
+    /// the sums in registers.
     ///
     /// # Safety
-    /// See [`Step::run`]; `F` matches `s.last`.
+    /// See [`Step::run`]; `F` matches `s.last`; `G` that `s.offsets` holds `depth` offsets.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn step<const R: usize, const V: usize, const F: u8>(s: &Step) {
+    pub unsafe fn step<const R: usize, const V: usize, const F: u8, const G: bool>(s: &Step) {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         let prefetching = !s.ahead.is_null();
         for kk in 0..s.depth {
@@ -413,9 +441,14 @@ mod avx512 {
             }
             // SAFETY: the caller's bounds: `depth` steps of MR weights and rows of NB input values.
             unsafe {
+                let row = if G {
+                    *s.offsets.add(kk)
+                } else {
+                    kk * s.input_ld
+                };
                 let mut b = [_mm512_setzero_ps(); V];
                 for (v, lanes) in b.iter_mut().enumerate() {
-                    *lanes = _mm512_loadu_ps(s.input.add(kk * s.input_ld + v * 16));
+                    *lanes = _mm512_loadu_ps(s.input.add(row + v * 16));
                 }
                 let w = s.weights.add(kk * MR);
                 for (r, sums) in acc.iter_mut().enumerate() {
