@@ -1469,8 +1469,8 @@ mod tests {
                 &[1, 1],
             ),
             case(
-                &[1, 3, 33, 65],
-                &[17, 3, 3, 3],
+                &[1, 5, 33, 65],
+                &[17, 5, 3, 3],
                 false,
                 &[2, 2],
                 &[1, 1],
@@ -1478,8 +1478,8 @@ mod tests {
                 &[1, 0],
             ),
             case(
-                &[1, 4, 20, 30],
-                &[16, 4, 3, 3],
+                &[1, 6, 20, 30],
+                &[16, 6, 3, 3],
                 false,
                 &[1, 1],
                 &[2, 2],
@@ -1487,8 +1487,8 @@ mod tests {
                 &[2, 2],
             ),
             case(
-                &[1, 3, 29, 40],
-                &[8, 3, 7, 7],
+                &[1, 5, 29, 40],
+                &[8, 5, 7, 7],
                 false,
                 &[2, 2],
                 &[1, 1],
@@ -1506,8 +1506,8 @@ mod tests {
                 &[1, 1, 1],
             ),
             case(
-                &[2, 8, 12, 24],
-                &[2, 20, 4, 3, 3],
+                &[2, 12, 12, 24],
+                &[2, 20, 6, 3, 3],
                 true,
                 &[1, 1],
                 &[1, 1],
@@ -1603,6 +1603,12 @@ mod tests {
                     "{:?}",
                     c.data
                 );
+                let path = if direct_conv::available() {
+                    "direct"
+                } else {
+                    "none"
+                };
+                assert_eq!(packed_path(c), path, "{:?}", c.data);
                 check(c, &mut rng);
             }
         });
@@ -1638,10 +1644,10 @@ mod tests {
                 &[1, 1],
                 &[1, 1],
             ),
-            // A stem: three channels, padding at the start only.
+            // Few channels (more than `pointwise::shallow` takes), padding at the start only.
             case(
-                &[1, 3, 301, 300],
-                &[16, 3, 3, 3],
+                &[1, 5, 301, 300],
+                &[16, 5, 3, 3],
                 false,
                 &[2, 2],
                 &[1, 1],
@@ -1663,6 +1669,7 @@ mod tests {
             for c in &cases {
                 let axes = trivial_axes_first(lift3(&geometry_of(c).axes).unwrap());
                 assert!(direct_conv::suits(&axes), "{:?}", c.data);
+                assert_eq!(packed_path(c), "direct", "{:?}", c.data);
                 assert!(
                     direct_conv::runs_in_bands(&axes, c.data[1], threads),
                     "{:?}",
