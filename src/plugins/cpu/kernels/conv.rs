@@ -703,6 +703,17 @@ pub fn split_in_two_phases(src: &[f32], pad: usize, even: &mut [f32], odd: &mut 
     }
 }
 
+/// `(output rows per band, input rows one band reads)` for kernels that lay out, band by band, the input rows
+/// a band of output rows along axis `h` reads: as many rows of `row_bytes` bytes as `budget` bytes hold (yet
+/// at least those one output row reads), and at least `bands` bands where there are output rows enough.
+pub fn row_bands(h: &Axis, row_bytes: usize, budget: usize, bands: usize) -> (usize, usize) {
+    let reach = (h.kernel.max(1) - 1) * h.dilation + 1;
+    let fit_rows = (budget / row_bytes.max(1)).max(reach);
+    let fit_lines = (fit_rows - reach) / h.stride.max(1) + 1;
+    let lines = fit_lines.min(h.output.div_ceil(bands.max(1))).max(1);
+    (lines, (lines - 1) * h.stride + reach)
+}
+
 /// Input rows padded along the width and split into `stride` phases.
 pub struct PhasedRows {
     stride: usize,

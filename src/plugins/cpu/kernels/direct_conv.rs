@@ -11,6 +11,7 @@
 //! transposed into the NCHW output, and what remains of the epilogue (a residual, other activations) runs on
 //! each work item's output lines while they are in cache.
 
+use super::conv::row_bands;
 use super::sgemm::{NR, PackedB};
 use super::{GroupedFilters, with_scratch};
 use crate::error::{Error, Result};
@@ -323,14 +324,8 @@ impl Bands {
         if full.is_input(a) || bytes <= BANDED_ABOVE || wraps(a) || full.len[0] != 1 {
             return None;
         }
-        let h = &a[1];
-        let reach = (h.kernel.max(1) - 1) * h.dilation + 1;
         let row_bytes = channels * full.len[2] * std::mem::size_of::<f32>();
-        let fit_rows = (BAND_BYTES / row_bytes.max(1)).max(reach);
-        let fit_lines = (fit_rows - reach) / h.stride.max(1) + 1;
-        let balanced = h.output.div_ceil(ITEMS_PER_THREAD * threads);
-        let lines = fit_lines.min(balanced).max(1);
-        let rows = (lines - 1) * h.stride + reach;
+        let (lines, rows) = row_bands(&a[1], row_bytes, BAND_BYTES, ITEMS_PER_THREAD * threads);
         Some(Bands {
             lines,
             layout: Layout {

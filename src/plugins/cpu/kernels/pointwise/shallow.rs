@@ -8,7 +8,7 @@
 //! phases ([`PhasedRows`]), so that the positions of a vector read consecutive values at every tap; the band
 //! stays in cache while every tile passes over it.
 
-use super::super::conv::{PhasedRows, split_in_two_phases};
+use super::super::conv::{PhasedRows, row_bands, split_in_two_phases};
 use super::super::direct_conv::{Finish, SharedOutput};
 use super::super::with_scratch;
 use super::{Job, KC, MR, NB, PackedRows, RegisterEpilogue, Step, available};
@@ -157,18 +157,13 @@ impl Bands {
     /// The bands of a convolution of axes `a` over `channels` channels on `threads` threads: at least
     /// [`ITEMS_PER_THREAD`] bands per thread where there are rows enough, their input within [`BAND_BYTES`].
     fn of(a: &[Axis; 3], channels: usize, threads: usize) -> Bands {
-        let (h, w) = (&a[1], &a[2]);
-        let rows = PhasedRows::new(w);
-        let reach = (h.kernel.max(1) - 1) * h.dilation + 1;
+        let rows = PhasedRows::new(&a[2]);
         let row_bytes = channels * rows.row_len * std::mem::size_of::<f32>();
-        let fit_rows = (BAND_BYTES / row_bytes.max(1)).max(reach);
-        let fit_lines = (fit_rows - reach) / h.stride.max(1) + 1;
-        let lines = fit_lines
-            .min(h.output.div_ceil(ITEMS_PER_THREAD * threads))
-            .max(1);
+        let (lines, rows_per_band) =
+            row_bands(&a[1], row_bytes, BAND_BYTES, ITEMS_PER_THREAD * threads);
         Bands {
             lines,
-            rows_per_band: (lines - 1) * h.stride + reach,
+            rows_per_band,
             rows,
         }
     }
