@@ -2,22 +2,25 @@
 //! finished tiles take an epilogue ([`TileEpilogue`]) while they are in cache.
 //!
 //! B is stored as panels of [`NR`] columns, each panel `K × NR` contiguous (the last one zero-padded), so the
-//! microkernel streams one panel with two aligned-width vector loads per row of K. A is read in place (row-major,
-//! any row stride): each tile broadcasts [`MR`] of its rows. K is blocked by `KC` so that a panel block stays
-//! in L1 while every row tile of A passes over it. Threads split the panels: each owns whole column ranges of
-//! C, so no two threads write the same memory.
+//! microkernel streams one panel with one 16-lane (or two 8-lane) vector loads per row of K. K is blocked by `KC`
+//! so that a panel block stays in L1 while every row tile of A passes over it, and the rows by M blocks that
+//! stay in L2 while the thread's panels pass over them. Threads split the panels: each owns whole column ranges
+//! of C, so no two threads write the same memory.
 //!
-//! The AVX2+FMA microkernel (6 × 16, twelve accumulators) is chosen at run time; other CPUs run a portable
-//! loop over the same panels.
+//! The microkernel is chosen at run time: with AVX-512, tiles of 12 rows × 16 (twelve accumulators) broadcast
+//! A's values straight from its rows (row-major, any row stride) into the multiply-adds, unless those rows lie a
+//! multiple of 4 KiB apart (they would share their L1 sets), when A is packed as for AVX2; with AVX2+FMA, tiles
+//! of [`MR`] × 16 (twelve 8-lane accumulators) read A packed block by block into tiles whose values for one
+//! depth are contiguous; other CPUs run a portable loop over the same panels.
 
 use super::with_scratch;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// Columns per panel (two 8-lane vectors).
+/// Columns per panel (one 16-lane vector, or two 8-lane ones).
 pub const NR: usize = 16;
-/// Rows of A per microkernel tile.
+/// Rows of A per AVX2 microkernel tile.
 pub const MR: usize = 6;
 /// Depth of one K block.
 const KC: usize = 256;
@@ -35,10 +38,10 @@ const A_BLOCK: usize = MC_MAX.div_ceil(MR) * MR * KC_MAX;
 /// panel of B streams from memory once per K block rather than once per M block (BERT's 128 tokens).
 const MC_MAX: usize = 192;
 
-/// The rows per M block of a thread that owns `rows` rows.
-fn m_block(rows: usize) -> usize {
+/// The rows per M block of a thread that owns `rows` rows, for tiles of `mr` rows.
+fn m_block(rows: usize, mr: usize) -> usize {
     if rows <= MC_MAX {
-        rows.next_multiple_of(MR).max(MR)
+        rows.next_multiple_of(mr).max(mr)
     } else {
         MC
     }
@@ -122,6 +125,23 @@ pub fn sgemm(
     epilogue: &impl TileEpilogue,
     parallel: bool,
 ) -> Result<()> {
+    let kernel = Microkernel::detected();
+    sgemm_with(kernel, a, m, lda, b, c, ldc, epilogue, parallel)
+}
+
+/// [`sgemm`] with the microkernel `kernel` (one the CPU has).
+#[allow(clippy::too_many_arguments)]
+fn sgemm_with(
+    kernel: Microkernel,
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    epilogue: &impl TileEpilogue,
+    parallel: bool,
+) -> Result<()> {
     let (k, n) = (b.k, b.n);
     let fits_a = m == 0 || k == 0 || (m - 1) * lda + k <= a.len();
     let fits_c = m == 0 || n == 0 || (m - 1) * ldc + n <= c.len();
@@ -153,18 +173,18 @@ pub fn sgemm(
         let c_ptr = &c_ptr;
         // SAFETY: the checks above bound every row `i < m` of A (k values from `i * lda`) and of C (n values from
         // `i * ldc`); threads own disjoint row or panel ranges, so disjoint parts of C.
-        unsafe { panels_product(a, lda, rows, b, range, c_ptr.0, ldc, epilogue) };
+        unsafe { panels_product(kernel, a, lda, rows, b, range, c_ptr.0, ldc, epilogue) };
     };
     if threads <= 1 {
         run(0..m, 0..panels);
-    } else if panels >= FEW_PANELS * threads || m < FEW_PANELS * MR * threads {
+    } else if panels >= FEW_PANELS * threads || m < FEW_PANELS * kernel.tile_height() * threads {
         let per = panels.div_ceil(threads.min(panels));
         (0..panels.div_ceil(per))
             .into_par_iter()
             .for_each(|t| run(0..m, t * per..((t + 1) * per).min(panels)));
     } else {
         // Few panels to share and many rows (a narrow B): threads split the rows, and each packs only its own.
-        let per = m.div_ceil(threads).next_multiple_of(MR);
+        let per = m.div_ceil(threads).next_multiple_of(kernel.tile_height());
         (0..m.div_ceil(per))
             .into_par_iter()
             .for_each(|t| run(t * per..((t + 1) * per).min(m), 0..panels));
@@ -202,14 +222,12 @@ fn pack_panel(
     }
 }
 
-/// Packs rows `rows` × columns `kc..kc + kb` of a matrix whose element `(i, p)` is
-/// `a[i * row_stride + p * col_stride]` into [`MR`]-row tiles: `out[t * kb * MR + p * MR + r]`, rows past
-/// `rows.end` zero.
+/// Packs rows `rows` × columns `kc..kc + kb` of a row-major matrix `a` (row stride `lda`) into `MR`-row tiles:
+/// `out[t * kb * MR + p * MR + r]`, rows past `rows.end` zero.
 #[inline(always)]
-fn pack_tiles(
+fn pack_tiles<const MR: usize>(
     a: &[f32],
-    row_stride: usize,
-    col_stride: usize,
+    lda: usize,
     rows: Range<usize>,
     (kc, kb): (usize, usize),
     out: &mut [f32],
@@ -221,31 +239,13 @@ fn pack_tiles(
         .enumerate()
     {
         let first = rows.start + t * MR;
-        if col_stride == 1 && first + MR <= rows.end {
-            // A whole tile of contiguous rows: interleave their runs of `kb` values.
-            let run = |r: usize| {
-                let at = (first + r) * row_stride + kc;
-                a.get(at..at + kb)
-            };
-            if let [Some(r0), Some(r1), Some(r2), Some(r3), Some(r4), Some(r5)] =
-                [run(0), run(1), run(2), run(3), run(4), run(5)]
-            {
-                for (p, column) in tile.chunks_exact_mut(MR).enumerate() {
-                    column.copy_from_slice(&[r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]]);
-                }
-                continue;
-            }
-        }
+        let runs: [Option<&[f32]>; MR] = std::array::from_fn(|r| {
+            let at = (first + r) * lda + kc;
+            (first + r < rows.end).then(|| a.get(at..at + kb)).flatten()
+        });
         for (p, column) in tile.chunks_exact_mut(MR).enumerate() {
-            for (r, v) in column.iter_mut().enumerate() {
-                let i = first + r;
-                *v = match i < rows.end {
-                    true => a
-                        .get(i * row_stride + (kc + p) * col_stride)
-                        .copied()
-                        .unwrap_or(0.0),
-                    false => 0.0,
-                };
+            for (v, run) in column.iter_mut().zip(&runs) {
+                *v = run.and_then(|run| run.get(p)).copied().unwrap_or(0.0);
             }
         }
     }
@@ -266,10 +266,11 @@ unsafe impl Sync for SharedMut {}
 /// `epilogue`.
 ///
 /// # Safety
-/// Rows `i` in `rows` of A hold `b.k` values from `i * lda`; those rows of C hold `b.n` writable values from
-/// `c + i * ldc`.
+/// The CPU has `kernel`'s features; rows `i` in `rows` of A hold `b.k` values from `i * lda`; those rows of C
+/// hold `b.n` writable values from `c + i * ldc`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn panels_product(
+    kernel: Microkernel,
     a: &[f32],
     lda: usize,
     rows: Range<usize>,
@@ -280,12 +281,35 @@ unsafe fn panels_product(
     epilogue: &impl TileEpilogue,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return with_scratch(A_BLOCK, |tiles| {
-            // SAFETY: the features are present; the caller's bounds hold; `tiles` holds the largest block of A
-            // that `m_block` and `k_block` make.
-            unsafe { avx2::panels_product(a, lda, rows, b, panels, c, ldc, tiles, epilogue) }
-        });
+    {
+        let product = Blocks {
+            rows: rows.clone(),
+            b,
+            panels: panels.clone(),
+            c,
+            ldc,
+        };
+        // SAFETY (each arm): the caller promises the kernel's features and the bounds `run` needs; `scratch`
+        // holds the largest block of A that `m_block` and `k_block` make.
+        match kernel {
+            Microkernel::Avx512 if !avx512::rows_alias(lda) => {
+                let mut tiles = avx512::InPlace { a, lda, kc: 0 };
+                return unsafe { product.run(&mut tiles, epilogue) };
+            }
+            Microkernel::Avx512 => {
+                return with_scratch(A_BLOCK, |scratch| {
+                    let mut tiles = Packed::<{ avx512::MR }>::new(a, lda, scratch);
+                    unsafe { product.run(&mut tiles, epilogue) }
+                });
+            }
+            Microkernel::Avx2 => {
+                return with_scratch(A_BLOCK, |scratch| {
+                    let mut tiles = Packed::<MR>::new(a, lda, scratch);
+                    unsafe { product.run(&mut tiles, epilogue) }
+                });
+            }
+            Microkernel::Portable => {}
+        }
     }
     let k = b.k;
     for j in panels {
@@ -302,35 +326,104 @@ unsafe fn panels_product(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{MR, NR, PackedB, TileEpilogue, k_block, m_block, pack_tiles};
-    use std::arch::x86_64::*;
-    use std::ops::Range;
+/// The microkernels: [`Microkernel::detected`] is the one [`sgemm`] runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Microkernel {
+    /// Tiles of 12 rows × 16 with AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// Tiles of [`MR`] rows × 16 with AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// A plain loop over the panels, for any CPU.
+    Portable,
+}
 
-    /// See `super::panels_product`: K blocked by `k_block`, M by `m_block`; each M × K block of A is packed into
-    /// `tiles` as `MR`-row tiles, then every panel of the range takes those tiles.
-    #[target_feature(enable = "avx2,fma")]
+impl Microkernel {
+    /// The fastest microkernel this CPU runs.
+    fn detected() -> Microkernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx512::available() {
+                return Microkernel::Avx512;
+            }
+            if avx2::available() {
+                return Microkernel::Avx2;
+            }
+        }
+        Microkernel::Portable
+    }
+
+    /// The rows of C per tile: threads that split the rows take whole tiles.
+    fn tile_height(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Microkernel::Avx512 => avx512::MR,
+            _ => MR,
+        }
+    }
+}
+
+/// A microkernel and the layout of A it reads: what [`Blocks::run`] drives.
+#[cfg(target_arch = "x86_64")]
+trait RowTiles {
+    /// Rows of C per tile.
+    const MR: usize;
+    /// Makes depths `kc..kc + kb` of rows `rows` of A ready for [`RowTiles::tile`].
+    fn prepare(&mut self, rows: Range<usize>, kc: usize, kb: usize);
+    /// `C (+)= A · B` on rows `i..i + height` (prepared, `height` at most `MR`) of C at `c` (row stride `ldc`),
+    /// columns `0..cols` (at most [`NR`]), with the `kb` rows of [`NR`] values of a panel block at `b`.
+    ///
+    /// # Safety
+    /// The CPU has the kernel's features; `b` holds `kb * NR` values; the rows of C hold `cols` writable values.
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn panels_product(
-        a: &[f32],
-        lda: usize,
-        rows: Range<usize>,
-        b: &PackedB,
-        panels: Range<usize>,
+    unsafe fn tile(
+        &self,
+        i: usize,
+        kb: usize,
+        b: *const f32,
         c: *mut f32,
         ldc: usize,
-        tiles: &mut [f32],
-        epilogue: &impl TileEpilogue,
-    ) {
+        height: usize,
+        cols: usize,
+        accumulate: bool,
+    );
+}
+
+/// The blocked loops of one thread's share of the product: K cut by `k_block`, the rows by `m_block`, and each
+/// M × K block of A made ready once ([`RowTiles::prepare`]) for every panel of the range.
+#[cfg(target_arch = "x86_64")]
+struct Blocks<'a> {
+    rows: Range<usize>,
+    b: &'a PackedB,
+    panels: Range<usize>,
+    c: *mut f32,
+    ldc: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Blocks<'_> {
+    /// See `panels_product`.
+    ///
+    /// # Safety
+    /// As `panels_product`; the CPU has the features of `T`'s microkernel.
+    unsafe fn run<T: RowTiles>(&self, tiles: &mut T, epilogue: &impl TileEpilogue) {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let Blocks {
+            rows,
+            b,
+            panels,
+            c,
+            ldc,
+        } = self;
         let (k, depth) = (b.k, k_block(b.k));
         for kc in (0..k).step_by(depth) {
             let kb = depth.min(k - kc);
-            let block = m_block(rows.len());
+            let block = m_block(rows.len(), T::MR);
             for mc in rows.clone().step_by(block) {
                 let m_end = (mc + block).min(rows.end);
-                pack_tiles(a, lda, 1, mc..m_end, (kc, kb), tiles);
-                let tile_count = (m_end - mc).div_ceil(MR);
+                tiles.prepare(mc..m_end, kc, kb);
+                let tile_count = (m_end - mc).div_ceil(T::MR);
                 for j in panels.clone() {
                     let cols = NR.min(b.n - j * NR);
                     // SAFETY: the panel holds k * NR values.
@@ -339,9 +432,9 @@ mod avx2 {
                     // share per tile while this one is computed: its first tile then need not wait on memory.
                     let next = (j + 1 < panels.end).then(|| b.panel(j + 1)[kc * NR..].as_ptr());
                     let lines_per_tile = kb.div_ceil(tile_count);
-                    for i in (mc..m_end).step_by(MR) {
+                    for i in (mc..m_end).step_by(T::MR) {
                         if let Some(next) = next {
-                            let first = (i - mc) / MR * lines_per_tile;
+                            let first = (i - mc) / T::MR * lines_per_tile;
                             for line in first..(first + lines_per_tile).min(kb) {
                                 // SAFETY: a prefetch only hints; the address is within the next panel.
                                 unsafe {
@@ -349,11 +442,10 @@ mod avx2 {
                                 };
                             }
                         }
-                        let at = &tiles[(i - mc) / MR * MR * kb..];
-                        let height = MR.min(m_end - i);
-                        // SAFETY: rows i..i + height of C exist (caller); the tile holds kb * MR values.
+                        let height = T::MR.min(m_end - i);
+                        // SAFETY: rows i..i + height of C exist (caller); the panel block holds kb * NR values.
                         let ct = unsafe { c.add(i * ldc + j * NR) };
-                        unsafe { tile_rows(kb, at.as_ptr(), bt, ct, ldc, height, cols, kc > 0) };
+                        unsafe { tiles.tile(i, kb, bt, ct, *ldc, height, cols, kc > 0) };
                         if kc + kb < k {
                             continue;
                         }
@@ -368,24 +460,225 @@ mod avx2 {
             }
         }
     }
+}
 
-    /// [`tile`] for `rows` (1 to `MR`) rows.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_rows(
+/// A packed block by block into `tiles` as `MR`-row tiles (rows from `first`, `kb` deep; see `pack_tiles`), so
+/// that a tile's values for one depth are contiguous.
+#[cfg(target_arch = "x86_64")]
+struct Packed<'a, const MR: usize> {
+    a: &'a [f32],
+    lda: usize,
+    tiles: &'a mut [f32],
+    first: usize,
+    kb: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a, const MR: usize> Packed<'a, MR> {
+    /// Packs rows of `a` (row stride `lda`) into `tiles`, as [`RowTiles::prepare`] asks.
+    fn new(a: &'a [f32], lda: usize, tiles: &'a mut [f32]) -> Self {
+        Packed {
+            a,
+            lda,
+            tiles,
+            first: 0,
+            kb: 0,
+        }
+    }
+}
+
+/// Tiles of 12 rows run AVX-512's microkernel, of [`MR`] rows AVX2's.
+#[cfg(target_arch = "x86_64")]
+impl<const MR: usize> RowTiles for Packed<'_, MR> {
+    const MR: usize = MR;
+
+    fn prepare(&mut self, rows: Range<usize>, kc: usize, kb: usize) {
+        (self.first, self.kb) = (rows.start, kb);
+        pack_tiles::<MR>(self.a, self.lda, rows, (kc, kb), self.tiles);
+    }
+
+    unsafe fn tile(
+        &self,
+        i: usize,
         kb: usize,
-        a: *const f32,
         b: *const f32,
         c: *mut f32,
         ldc: usize,
-        rows: usize,
+        height: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        let a = self.tiles[(i - self.first) / MR * MR * self.kb..].as_ptr();
+        // SAFETY: the packed tile holds kb * MR values, row r's at stride MR from r; the rest is forwarded.
+        unsafe {
+            match MR {
+                avx512::MR => {
+                    avx512::tile_rows::<true>(height, kb, a, MR, b, c, ldc, cols, accumulate)
+                }
+                _ => avx2::tile_rows(height, kb, a, b, c, ldc, cols, accumulate),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{NR, RowTiles};
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    /// Rows per tile: twelve 16-lane accumulators, each broadcast from A straight into a multiply-add.
+    pub const MR: usize = 12;
+
+    /// Whether this CPU has AVX-512F.
+    pub fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Whether rows of A `lda` values apart share their L1 cache sets (a multiple of 4 KiB apart): a tile
+    /// reading its rows in place would then evict its own lines, so A is packed instead.
+    pub fn rows_alias(lda: usize) -> bool {
+        (lda * size_of::<f32>()).is_multiple_of(4096)
+    }
+
+    /// A read in place (row-major, row stride `lda`): a tile broadcasts each of its rows' values into the
+    /// multiply-adds, so A is never packed. `kc` is the first depth of the current K block.
+    pub struct InPlace<'a> {
+        pub a: &'a [f32],
+        pub lda: usize,
+        pub kc: usize,
+    }
+
+    impl RowTiles for InPlace<'_> {
+        const MR: usize = MR;
+
+        fn prepare(&mut self, _rows: Range<usize>, kc: usize, _kb: usize) {
+            self.kc = kc;
+        }
+
+        unsafe fn tile(
+            &self,
+            i: usize,
+            kb: usize,
+            b: *const f32,
+            c: *mut f32,
+            ldc: usize,
+            height: usize,
+            cols: usize,
+            accumulate: bool,
+        ) {
+            // SAFETY: rows i..i + height of A hold kc + kb values from i * lda (`panels_product`'s caller);
+            // the rest is forwarded.
+            unsafe {
+                let a = self.a.as_ptr().add(i * self.lda + self.kc);
+                tile_rows::<false>(height, kb, a, self.lda, b, c, ldc, cols, accumulate);
+            }
+        }
+    }
+
+    /// [`tile`] for `height` (1 to `MR`) rows, A's rows `lda` apart (in place) or packed.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_rows<const PACKED: bool>(
+        height: usize,
+        kb: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
         cols: usize,
         accumulate: bool,
     ) {
         // SAFETY: forwarded from the caller.
         unsafe {
-            match rows {
+            match height {
+                12 => tile::<12, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                11 => tile::<11, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                10 => tile::<10, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                9 => tile::<9, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                8 => tile::<8, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                7 => tile::<7, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                6 => tile::<6, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                5 => tile::<5, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                4 => tile::<4, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                3 => tile::<3, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                2 => tile::<2, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+                _ => tile::<1, PACKED>(kb, a, lda, b, c, ldc, cols, accumulate),
+            }
+        }
+    }
+
+    /// `R × NR` tile: `C (+)= A[R × kb] · B[kb × NR]`, writing `cols` columns; A's rows `lda` apart, or (`PACKED`)
+    /// a packed tile whose values for one depth are contiguous.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const R: usize, const PACKED: bool>(
+        kb: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        let mut acc = [_mm512_setzero_ps(); R];
+        for p in 0..kb {
+            // SAFETY: p < kb rows of the panel block and values of each A row (caller).
+            unsafe {
+                let bv = _mm512_loadu_ps(b.add(p * NR));
+                for (r, sum) in acc.iter_mut().enumerate() {
+                    let at = match PACKED {
+                        true => p * MR + r,
+                        false => r * lda + p,
+                    };
+                    *sum = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(at)), bv, *sum);
+                }
+            }
+        }
+        let mask: __mmask16 = if cols >= NR { !0 } else { (1u16 << cols) - 1 };
+        for (r, sum) in acc.iter().enumerate() {
+            // SAFETY: row r of C holds `cols` values from `c + r * ldc` (caller); masked lanes are not touched.
+            unsafe {
+                let dst = c.add(r * ldc);
+                let v = match accumulate {
+                    true => _mm512_add_ps(*sum, _mm512_maskz_loadu_ps(mask, dst)),
+                    false => *sum,
+                };
+                _mm512_mask_storeu_ps(dst, mask, v);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// Whether this CPU has AVX2 and FMA.
+    pub fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+
+    /// [`tile`] for `height` (1 to `MR`) rows of a packed tile at `a`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_rows(
+        height: usize,
+        kb: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match height {
                 6 => tile::<6>(kb, a, b, c, ldc, cols, accumulate),
                 5 => tile::<5>(kb, a, b, c, ldc, cols, accumulate),
                 4 => tile::<4>(kb, a, b, c, ldc, cols, accumulate),
@@ -490,19 +783,65 @@ mod tests {
             // One K block a little deeper than KC; rows split over the threads (few panels, many rows).
             (300, 257, 33),
             (97, 320, 64),
+            // Rows 4 KiB apart (A packed even with AVX-512), tiles of every height up to 12 in turn.
+            (25, 1024, 20),
             (2, 0, 3),
             (0, 4, 5),
         ] {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
             let packed = PackedB::pack(&b, k, n, n, 1).unwrap();
-            for parallel in [false, true] {
+            for (kernel, parallel) in every_kernel() {
                 let mut c = vec![f32::NAN; m * n];
-                sgemm(&a, m, k, &packed, &mut c, n, &Mark, parallel).unwrap();
+                sgemm_with(kernel, &a, m, k, &packed, &mut c, n, &Mark, parallel).unwrap();
                 for (at, (x, y)) in c.iter().zip(reference(&a, m, k, &b, n)).enumerate() {
                     let y = y + (at / n) as f32 + (at % n) as f32 / 1000.0;
                     assert!(
                         (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                        "{m}x{k}x{n}: {x} vs {y}"
+                        "{kernel:?} {m}x{k}x{n}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every microkernel this CPU runs, each on one thread and on the current pool.
+    fn every_kernel() -> Vec<(Microkernel, bool)> {
+        let mut kernels = vec![Microkernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2::available() {
+                kernels.push(Microkernel::Avx2);
+            }
+            if avx512::available() {
+                kernels.push(Microkernel::Avx512);
+            }
+        }
+        kernels
+            .into_iter()
+            .flat_map(|k| [(k, false), (k, true)])
+            .collect()
+    }
+
+    #[test]
+    fn every_tile_height_matches_reference() {
+        // A read in place (AVX-512) and packed (rows 4 KiB apart; AVX2 always).
+        for (k, m) in [40, 1024]
+            .into_iter()
+            .flat_map(|k| (1..=2 * 12 + 1).map(move |m| (k, m)))
+        {
+            let n = 35;
+            let b = values(k * n, 8);
+            let packed = PackedB::pack(&b, k, n, n, 1).unwrap();
+            let a = values(m * k, m);
+            let want = reference(&a, m, k, &b, n);
+            for (kernel, _) in every_kernel() {
+                let mut c = vec![f32::NAN; m * n];
+                sgemm_with(kernel, &a, m, k, &packed, &mut c, n, &Mark, false).unwrap();
+                for (at, (x, y)) in c.iter().zip(&want).enumerate() {
+                    let y = y + (at / n) as f32 + (at % n) as f32 / 1000.0;
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{kernel:?} m={m}: {x} vs {y}"
                     );
                 }
             }
@@ -522,13 +861,26 @@ mod tests {
             .map(|(j, p)| b[p * n + j])
             .collect();
         let packed = PackedB::pack(&bt, k, n, 1, k).unwrap();
-        let mut c = vec![0.0f32; m * (n + 2)];
-        sgemm(&a_wide, m, k + 3, &packed, &mut c, n + 2, &Mark, true).unwrap();
         let want = reference(&a, m, k, &b, n);
-        for i in 0..m {
-            for j in 0..n {
-                let w = want[i * n + j] + i as f32 + j as f32 / 1000.0;
-                assert!((c[i * (n + 2) + j] - w).abs() <= 1e-4);
+        for (kernel, parallel) in every_kernel() {
+            let mut c = vec![0.0f32; m * (n + 2)];
+            sgemm_with(
+                kernel,
+                &a_wide,
+                m,
+                k + 3,
+                &packed,
+                &mut c,
+                n + 2,
+                &Mark,
+                parallel,
+            )
+            .unwrap();
+            for i in 0..m {
+                for j in 0..n {
+                    let w = want[i * n + j] + i as f32 + j as f32 / 1000.0;
+                    assert!((c[i * (n + 2) + j] - w).abs() <= 1e-4, "{kernel:?}");
+                }
             }
         }
     }
@@ -545,10 +897,12 @@ mod tests {
 
     #[test]
     fn m_blocks_take_a_few_hundred_rows_whole() {
-        assert_eq!(m_block(128), 132);
-        assert_eq!(m_block(1), MR);
-        assert_eq!(m_block(MC_MAX + 1), MC);
-        assert!(m_block(MC_MAX) * KC_MAX <= A_BLOCK);
+        assert_eq!(m_block(128, MR), 132);
+        assert_eq!(m_block(128, 12), 132);
+        assert_eq!(m_block(1, MR), MR);
+        assert_eq!(m_block(MC_MAX + 1, MR), MC);
+        assert!(m_block(MC_MAX, MR) * KC_MAX <= A_BLOCK);
+        assert!(m_block(MC_MAX, 12) * KC_MAX <= A_BLOCK);
     }
 
     #[test]
