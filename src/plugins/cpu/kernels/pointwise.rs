@@ -434,10 +434,26 @@ mod avx512 {
     pub unsafe fn step<const R: usize, const V: usize, const F: u8, const G: bool>(s: &Step) {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         let prefetching = !s.ahead.is_null();
+        // The residual is read only after the loop, by the epilogue, and its rows (a plane apart) defeat the
+        // hardware prefetcher: the loop's first iterations fetch its lines, one each (a row's V vectors and the
+        // line after them, which an unaligned row also spans). 64->256 at 56x56 in ResNet-50: 9% faster.
+        let residual_ahead = match &s.last {
+            Some(l) if F & 2 != 0 => l.residual,
+            _ => std::ptr::null(),
+        };
         for kk in 0..s.depth {
             if prefetching {
                 // A prefetch reads nothing (step kk's weights lie inside the next tile anyway).
                 _mm_prefetch::<_MM_HINT_T1>(s.ahead.wrapping_add(kk * MR).cast::<i8>());
+            }
+            if F & 2 != 0 && kk < R * (V + 1) {
+                let (r, line) = (kk / (V + 1), kk % (V + 1));
+                // A prefetch reads nothing (the line lies in the residual's row, or just after it).
+                _mm_prefetch::<_MM_HINT_T0>(
+                    residual_ahead
+                        .wrapping_add(r * s.ld + line * 16)
+                        .cast::<i8>(),
+                );
             }
             // SAFETY: the caller's bounds: `depth` steps of MR weights and rows of NB input values.
             unsafe {
