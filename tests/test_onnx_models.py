@@ -262,6 +262,31 @@ def test_bfloat16_initializers_are_read():
     np.testing.assert_array_equal(ov.compile_model(model, "CPU")(x)[0], x + values)
 
 
+@pytest.mark.parametrize("outputs", [["y"], ["y", "mean", "inv_std"]])
+def test_layer_normalization_is_one_mvn_unless_its_statistics_are_used(outputs):
+    """LayerNormalization whose mean and inverse deviation go unused reads as one MVN (then the affine); with
+    them used it keeps the spelled-out statistics. Both agree with onnxruntime, statistics included."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(7)
+    gamma, beta = rng.standard_normal(48).astype(np.float32), rng.standard_normal(48).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("LayerNormalization", ["x", "g", "b"], outputs, axis=-1, epsilon=1e-5)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 5, 48])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
+        [numpy_helper.from_array(gamma, "g"), numpy_helper.from_array(beta, "b")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = ov.Core().read_model(proto)
+    types = {op.get_type_name() for op in model.get_ops()}
+    assert ("MVN" in types) == (len(outputs) == 1), types
+    x = (rng.standard_normal((3, 5, 48)) * 4 + 2).astype(np.float32)
+    got = ov.compile_model(model, "CPU")(x)
+    want = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(got[i], w, rtol=1e-4, atol=1e-5)
+
+
 def test_unsupported_ops_are_reported_all_at_once():
     graph = helper.make_graph(
         [
