@@ -1,4 +1,4 @@
-//! AVX-512 versions of the exp-based activations of [`math`] (the sigmoid, tanh, SiLU and the two GELUs), applied in
+//! AVX-512 versions of `exp` and the exp-based activations of [`math`] (the sigmoid, tanh, SiLU and the two GELUs), applied in
 //! place to slices: the same formulas and coefficients, sixteen values per step, with fused multiply-adds, `vscalefps`
 //! for the power of two of `exp` and a refined reciprocal instead of a division. The convolution and MatMul
 //! epilogues and the element-wise kernels use them where the CPU has AVX-512F (the portable loops over
@@ -19,6 +19,8 @@ pub enum Function {
     GeluTanh,
     /// [`super::math::tanh`].
     Tanh,
+    /// [`super::math::exp`] (Softmax).
+    Exp,
 }
 
 /// `row[i] = f(row[i])` for every value, with AVX-512 when the CPU has it; returns false, the row untouched,
@@ -34,6 +36,7 @@ pub fn apply(f: Function, row: &mut [f32]) -> bool {
                 Function::GeluErf => avx512::map::<{ avx512::GELU_ERF }>(row),
                 Function::GeluTanh => avx512::map::<{ avx512::GELU_TANH }>(row),
                 Function::Tanh => avx512::map::<{ avx512::TANH }>(row),
+                Function::Exp => avx512::map::<{ avx512::EXP }>(row),
             }
         };
         return true;
@@ -60,6 +63,8 @@ mod avx512 {
     pub const GELU_TANH: u8 = 2;
     /// [`map`]'s function: the hyperbolic tangent.
     pub const TANH: u8 = 4;
+    /// [`map`]'s function: the exponential.
+    pub const EXP: u8 = 5;
 
     /// Applies function `F` to every value of `row`, sixteen at a time (the last ones under a mask).
     #[target_feature(enable = "avx512f")]
@@ -71,6 +76,7 @@ mod avx512 {
             SILU => silu(x),
             GELU_ERF => gelu_erf(x),
             TANH => tanh(x),
+            EXP => exp(x),
             _ => gelu_tanh(x),
         };
         let mut at = 0;
@@ -240,7 +246,8 @@ mod tests {
         };
         type Reference = fn(f64) -> f64;
         type Scalar = fn(f32) -> f32;
-        let cases: [(Function, Reference, f64, (f64, f64)); 5] = [
+        let cases: [(Function, Reference, f64, (f64, f64)); 6] = [
+            (Function::Exp, f64::exp, 2.0, (1e-30, 1e-37)),
             (Function::Tanh, f64::tanh, 3.0, (1e-30, 1e-37)),
             (Function::Sigmoid, sigmoid64, 3.0, (1e-30, 1e-37)),
             (Function::Silu, |x| x * sigmoid64(x), 4.0, (1e-30, 1e-37)),
@@ -259,7 +266,8 @@ mod tests {
         // or an absolute 1e-8 in the GELUs' magnifying left tails).
         let xs: Vec<f32> = samples().into_iter().step_by(997).collect();
         let silu = |x| math::swish(x, 1.0);
-        let scalars: [(Function, Scalar, f32); 5] = [
+        let scalars: [(Function, Scalar, f32); 6] = [
+            (Function::Exp, math::exp, 1e-37),
             (Function::Tanh, math::tanh, 1e-37),
             (Function::Sigmoid, math::sigmoid, 1e-37),
             (Function::Silu, silu, 1e-37),
