@@ -235,6 +235,8 @@ fn kept_gap_is_unit(shape: &[usize], a: usize, b: usize) -> bool {
     a < b && shape[a + 1..b].iter().all(|&n| n == 1)
 }
 
+/// The least output a parallel task of a gathering Transpose writes (bytes).
+const GATHER_TASK_BYTES: usize = 16 * 1024;
 /// Output rows of a tiled 2-D transpose handled per task, and input rows per tile.
 const TRANSPOSE_TILE: usize = 16;
 
@@ -293,12 +295,20 @@ fn transpose_into<T: Copy + Send + Sync>(
             base += (rem % len) * st[d];
             rem /= len;
         }
+        if last_stride == 1 {
+            // A contiguous run of the input (BERT's heads split and merged: runs of 64).
+            row.copy_from_slice(&src[base..base + row.len()]);
+            return;
+        }
         for (j, v) in row.iter_mut().enumerate() {
             *v = src[base + j * last_stride];
         }
     };
     if parallel {
+        // Tasks of at least GATHER_TASK_BYTES: short rows are many.
+        let rows_per_task = (GATHER_TASK_BYTES / (last * std::mem::size_of::<T>()).max(1)).max(1);
         dst.par_chunks_mut(last)
+            .with_min_len(rows_per_task)
             .enumerate()
             .for_each(|(r, row)| gather(r, row));
     } else {
@@ -535,6 +545,9 @@ mod tests {
             (vec![3, 1, 4, 1, 5], vec![4, 1, 0, 3, 2]),
             (vec![1, 1, 1], vec![2, 0, 1]),
             (vec![6, 1, 7], vec![2, 1, 0]),
+            // BERT's heads: runs of 64 copied whole, and K's transposed gather.
+            (vec![1, 128, 12, 64], vec![0, 2, 1, 3]),
+            (vec![1, 128, 12, 64], vec![0, 2, 3, 1]),
         ] {
             let x = g.tensor(&shape);
             assert_kernel_matches(&Transpose, &[x, i64s(&order)], &[false, true], 0.0, 0.0);
