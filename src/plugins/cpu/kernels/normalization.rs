@@ -214,40 +214,40 @@ fn mvn_row(x: &[f32], y: &mut [f32], eps: f32, normalize_variance: bool, inside_
     y.iter_mut().for_each(|o| *o *= inv);
 }
 
-/// The largest value of `x` (NaN ignored, as `f32::max` does; -inf for an empty or all-NaN `x`), over 32
-/// independent lanes so that the compiler vectorises it (a fold is one chain of dependent comparisons: it took
-/// half of BERT's softmax rows of 128).
+/// The largest value of `x` (NaN ignored, as `f32::max` does; -inf for an empty or all-NaN `x`). A fold was one
+/// chain of dependent comparisons: it took half of BERT's softmax rows of 128.
 #[inline(always)]
 fn max_f32(x: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 32];
+    fold_lanes(x, f32::NEG_INFINITY, f32::max, f32::max)
+}
+
+/// `Σ v²` over `x`. A plain sum is one chain of dependent additions: BERT's LayerNorm rows of 768 took 3x longer.
+#[inline(always)]
+fn sum_of_squares(x: &[f32]) -> f32 {
+    fold_lanes(x, 0.0, |sum, v| sum + v * v, |a, b| a + b)
+}
+
+/// `step` folded over `x` from `start` in 32 independent lanes, so that the compiler vectorises it and no step
+/// waits on the one before; the lanes are then combined by `merge`.
+#[inline(always)]
+fn fold_lanes(
+    x: &[f32],
+    start: f32,
+    step: impl Fn(f32, f32) -> f32,
+    merge: impl Fn(f32, f32) -> f32,
+) -> f32 {
+    let mut lanes = [start; 32];
     let chunks = x.chunks_exact(lanes.len());
     let tail = chunks
         .remainder()
         .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
+        .fold(start, |acc, &v| step(acc, v));
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = lane.max(v);
+            *lane = step(*lane, v);
         }
     }
-    lanes.iter().copied().fold(tail, f32::max)
-}
-
-/// `Σ v²` over `x` in 32 independent lanes, so that the compiler vectorises it and the additions do not wait
-/// on one another (a plain sum is one chain of dependent additions: BERT's LayerNorm rows of 768 took 3x
-/// longer).
-#[inline(always)]
-fn sum_of_squares(x: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 32];
-    let chunks = x.chunks_exact(lanes.len());
-    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
-    for chunk in chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += v * v;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    lanes.into_iter().fold(tail, merge)
 }
 
 /// What is computed on each row along the last axis.
