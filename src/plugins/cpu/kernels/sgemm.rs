@@ -13,7 +13,7 @@
 //! of [`MR`] × 16 (twelve 8-lane accumulators) read A packed block by block into tiles whose values for one
 //! depth are contiguous; other CPUs run a portable loop over the same panels.
 
-use super::with_scratch;
+use super::{math, with_scratch};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -468,13 +468,27 @@ impl Blocks<'_> {
                                     columns.len(),
                                 )
                             };
-                            epilogue.apply(row, columns.start, values);
+                            apply_best(epilogue, row, columns.start, values);
                         }
                     }
                 }
             }
         }
     }
+}
+
+math::best_isa_fn! {
+    /// [`TileEpilogue::apply`] compiled for the best ISA: the blocked loops that call it are not.
+    #[cfg(target_arch = "x86_64")]
+    fn apply_best[E: TileEpilogue](epilogue: &E, row: usize, col: usize, values: &mut [f32])
+        => apply_epilogue
+}
+
+/// [`TileEpilogue::apply`], for [`apply_best`] to compile.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn apply_epilogue<E: TileEpilogue>(epilogue: &E, row: usize, col: usize, values: &mut [f32]) {
+    epilogue.apply(row, col, values);
 }
 
 /// A packed block by block into `tiles` as `MR`-row tiles (rows from `first`, `kb` deep; see `pack_tiles`), so
@@ -490,7 +504,7 @@ struct Packed<'a, const MR: usize> {
 
 #[cfg(target_arch = "x86_64")]
 impl<'a, const MR: usize> Packed<'a, MR> {
-    /// Packs rows of `a` (row stride `lda`) into `tiles`, as [`RowTiles::prepare`] asks.
+    /// Rows of `a` (row stride `lda`), to be packed into `tiles` block by block as [`RowTiles::prepare`] asks.
     fn new(a: &'a [f32], lda: usize, tiles: &'a mut [f32]) -> Self {
         Packed {
             a,
