@@ -217,6 +217,33 @@ def test_tensor_constructors(rt):
         rt.Tensor(np.ones((2, 3), np.float32)[:, :2], shared_memory=True)
 
 
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64,
+                                   np.uint64, np.float16, np.float32, np.float64])
+def test_tensor_from_each_numpy_dtype(rt, dtype):
+    a = (np.arange(6) % 3).astype(dtype).reshape(2, 3)
+    for shared in (False, True):
+        t = rt.Tensor(a, shared_memory=shared)
+        assert t.data.dtype == a.dtype and t.element_type == rt.Type(a.dtype)
+        np.testing.assert_array_equal(t.data, a)
+        assert np.shares_memory(t.data, a) == shared
+
+
+def test_tensor_from_a_byte_swapped_array_holds_its_values():
+    """A big-endian array (on this little-endian machine) is copied in the machine's byte order, so that the
+    tensor's values are the array's (OpenVINO keeps the raw bytes and reads other numbers); it cannot be shared."""
+    import ferrovino as fv
+
+    a = np.array([1.5, -2, 3], ">f4")
+    t = fv.Tensor(a)
+    assert t.element_type == fv.Type.f32 and t.data.dtype == np.float32
+    np.testing.assert_array_equal(t.data, [1.5, -2, 3])
+    x = fv.opset13.parameter([3], np.float32, name="x")
+    relu = fv.Core().compile_model(fv.Model([fv.opset13.relu(x)], [x]), "CPU")
+    np.testing.assert_array_equal(relu.create_infer_request().infer([t])[0], [1.5, 0, 3])
+    with pytest.raises(RuntimeError, match="byte order"):
+        fv.Tensor(a, shared_memory=True)
+
+
 @pytest.mark.parametrize("name", ["i4", "u4", "u1", "bf16", "boolean", "f16", "u64"])
 def test_tensor_types_match_openvino(rt, name):
     mine, theirs = rt.Tensor(getattr(rt.Type, name), [5]), ov.Tensor(getattr(ov.Type, name), [5])

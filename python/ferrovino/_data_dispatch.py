@@ -9,7 +9,7 @@ whenever the dtype differs, which converts the values as OpenVINO does) the data
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -25,14 +25,48 @@ def _is_flat_number_list(values: Any) -> bool:
     return isinstance(values, list) and all(isinstance(v, _SCALARS) for v in values)
 
 
-def _items(request: Any, inputs: Any) -> list[tuple[Key, Any]]:
+class InputPorts:
+    """A request's model inputs with what binding asks of them on every inference, looked up once: the input
+    each tensor name designates, and the numpy dtype each input takes as is (None where values always go
+    through a conversion: dynamic, bf16, packed and ml_dtypes types)."""
+
+    __slots__ = ("ports", "index_of_name", "dtypes")
+
+    def __init__(self, ports: list[ConstOutput]) -> None:
+        self.ports = ports
+        self.index_of_name: dict[str, int] = {}
+        for i, port in enumerate(ports):
+            for name in port.get_names():
+                self.index_of_name.setdefault(name, i)
+        self.dtypes = [_plain_dtype(port.get_element_type()) for port in ports]
+
+    def index(self, key: Key) -> Optional[int]:
+        """The input an index or a tensor name designates; None for other keys (ports) and unknown ones."""
+        if type(key) is int:
+            return key if 0 <= key < len(self.ports) else None
+        if type(key) is str:
+            return self.index_of_name.get(key)
+        return None
+
+
+def _plain_dtype(element_type: Type) -> Optional[np.dtype]:
+    """The numpy dtype whose arrays hold an element type's values as they are, if there is one."""
+    if element_type in (Type.dynamic, Type.bf16, Type.u4, Type.i4) or element_type.get_type_name() in _ML_DTYPES:
+        return None
+    try:
+        return np.dtype(element_type.to_dtype())
+    except (TypeError, RuntimeError, ValueError):
+        return None
+
+
+def _items(ports: list[ConstOutput], inputs: Any) -> list[tuple[Key, Any]]:
     """The ``(key, value)`` pairs an ``inputs`` argument stands for."""
     if isinstance(inputs, dict):
         return list(inputs.items())
     if isinstance(inputs, OVDict):
         return list(enumerate(inputs.values()))
     if isinstance(inputs, (list, tuple)):
-        if len(request.model_inputs) == 1 and _is_flat_number_list(inputs):
+        if len(ports) == 1 and _is_flat_number_list(inputs):
             return [(0, inputs)]
         return list(enumerate(inputs))
     return [(0, inputs)]
@@ -141,12 +175,24 @@ def _narrow_tensor(array: np.ndarray, element_type: Type, key: Key) -> Tensor:
 
 
 def dispatch(request: Any, inputs: Any, share_inputs: bool) -> None:
-    """Binds ``inputs`` to the request's input tensors."""
+    """Binds ``inputs`` to the request's input tensors (``request._inputs()`` describes its model inputs). An
+    array of an input's own dtype (the common case) is bound without the general conversions."""
     if inputs is None:
         return
-    for key, value in _items(request, inputs):
-        tensor = _to_tensor(value, _port(request, key), key, share_inputs)
-        if isinstance(key, int):
-            request.set_input_tensor(key, tensor)
+    ports: InputPorts = request._inputs()
+    for key, value in _items(ports.ports, inputs):
+        index = ports.index(key)
+        if index is None:
+            tensor = _to_tensor(value, _port(request, key), key, share_inputs)
+            if isinstance(key, int):
+                request.set_input_tensor(key, tensor)
+            else:
+                request.set_tensor(key, tensor)
+            continue
+        dtype = ports.dtypes[index]
+        if dtype is not None and type(value) is np.ndarray and value.dtype == dtype and value.ndim > 0:
+            flags = value.flags
+            tensor = Tensor(value, shared_memory=share_inputs and flags.c_contiguous and flags.writeable)
         else:
-            request.set_tensor(key, tensor)
+            tensor = _to_tensor(value, ports.ports[index], key, share_inputs)
+        request.set_input_tensor(index, tensor)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from ferrovino import _native
 from ferrovino._custom_op import Extensions
-from ferrovino._data_dispatch import dispatch
+from ferrovino._data_dispatch import InputPorts, dispatch
 from ferrovino._ovdict import OVDict
 from ferrovino.properties import from_value, to_config
 
@@ -101,9 +101,19 @@ class InferRequest(_native.InferRequest):
         self._error: Optional[BaseException] = None
         self._has_run = False
         self.userdata: Any = None
+        self._input_ports: Optional[InputPorts] = None
+        self._output_ports: Optional[list] = None
+
+    def _inputs(self) -> InputPorts:
+        """The model inputs as binding uses them (looked up on first use: a compiled model's inputs never change)."""
+        if self._input_ports is None:
+            self._input_ports = InputPorts(self.model_inputs)
+        return self._input_ports
 
     def _results(self, share_outputs: bool = False) -> OVDict:
-        return OVDict(dict(zip(self.model_outputs, self._output_arrays(share_outputs))))
+        if self._output_ports is None:
+            self._output_ports = self.model_outputs
+        return OVDict(dict(zip(self._output_ports, self._output_arrays(share_outputs))))
 
     def _check_idle(self) -> None:
         """Refuses a request whose asynchronous inference is running; forgets the error of a finished one (as

@@ -14,10 +14,11 @@ use super::shape::{PyShape, extract_shape};
 use crate::Error;
 use crate::ir::shape::{fmt_shape, num_elements, strides};
 use crate::ir::{ElementType, Tensor};
-use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, NPY_ORDER, PY_ARRAY_API, npy_intp};
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 
 /// A tensor (`Tensor(array, shared_memory=False)`, `Tensor(Type.f32, [1, 3])`).
 #[pyclass(module = "ferrovino", name = "Tensor")]
@@ -52,10 +53,51 @@ fn zeros_array<'py>(
         .call_method1("zeros", (storage_shape(et, shape), dtype_name(et)?))
 }
 
-/// The address of an array's first byte and whether it is read-only (numpy's array interface).
-fn buffer_address(arr: &Bound<'_, PyAny>) -> PyResult<(usize, bool)> {
-    let iface = arr.getattr("__array_interface__")?;
-    iface.get_item("data")?.extract()
+/// A new C-contiguous storage array for a tensor of `et` and `shape`, its values not initialised: made through
+/// numpy's C API, without the Python-level calls of `numpy.empty` (an inference's outputs are copied into such
+/// arrays, and each Python-level call costs tens of microseconds when the interpreter's caches are cold).
+fn empty_array<'py>(
+    py: Python<'py>,
+    et: ElementType,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    let descr = PyArrayDescr::new(py, dtype_name(et)?)?;
+    let mut dims = storage_shape(et, shape)
+        .into_iter()
+        .map(|d| {
+            npy_intp::try_from(d).map_err(|_| Error::Shape(format!("dimension {d} is too large")))
+        })
+        .collect::<crate::Result<Vec<npy_intp>>>()
+        .py()?;
+    let nd = std::ffi::c_int::try_from(dims.len())
+        .map_err(|_| PyRuntimeError::new_err("too many dimensions for numpy"))?;
+    // SAFETY: PyArray_NewFromDescr takes over the reference to `descr` and reads `nd` dimensions from `dims`;
+    // with null strides and data it allocates a C-contiguous buffer of its own. A null result means a Python
+    // exception is set, which `from_owned_ptr_or_err` returns.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            descr.into_dtype_ptr(),
+            nd,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
+
+/// The address of an array's first byte and whether it is read-only (read from the array object itself).
+fn buffer_address(arr: &Bound<'_, PyUntypedArray>) -> (usize, bool) {
+    // SAFETY: `as_array_ptr` is the array object `arr` holds a reference to, valid while `arr` lives.
+    let obj = unsafe { &*arr.as_array_ptr() };
+    (
+        obj.fields.data as usize,
+        obj.fields.flags & NPY_ARRAY_WRITEABLE == 0,
+    )
 }
 
 /// Wraps a C-contiguous, aligned numpy array (not copied) as a tensor of `et` and `shape`.
@@ -76,8 +118,7 @@ pub(crate) fn wrap_array(
             "the numpy array is not aligned for its element type",
         ));
     }
-    let itemsize: usize = a.dtype().getattr("itemsize")?.extract()?;
-    let nbytes = a.len() * itemsize;
+    let nbytes = a.len() * a.dtype().itemsize();
     let need = et.bytes_for(num_elements(shape));
     if nbytes != need {
         return Err(PyRuntimeError::new_err(format!(
@@ -85,7 +126,7 @@ pub(crate) fn wrap_array(
             fmt_shape(shape)
         )));
     }
-    let (addr, readonly) = buffer_address(&arr)?;
+    let (addr, readonly) = buffer_address(a);
     let owner: Py<PyAny> = arr.clone().unbind();
     // SAFETY: `addr` is the start of the array's `nbytes`-byte C-contiguous, aligned buffer (checked above); the
     // tensor keeps the array alive through `owner`, and numpy never moves the buffer of an array that is
@@ -109,14 +150,23 @@ pub(crate) fn wrap_array(
 
 /// Copies a Rust tensor into a new numpy array of its dtype and shape (packed types as bytes).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
-    let arr = zeros_array(py, t.element_type(), t.shape())?;
+    let arr = empty_array(py, t.element_type(), t.shape())?;
     let src = t.bytes();
+    let (addr, _) = buffer_address(&arr);
+    let size = arr.len() * arr.dtype().itemsize();
+    if size != src.len() {
+        return Err(PyRuntimeError::new_err(format!(
+            "a {} tensor of shape {} holds {} bytes, its numpy array {size}",
+            t.element_type(),
+            fmt_shape(t.shape()),
+            src.len()
+        )));
+    }
     if !src.is_empty() {
-        let (addr, _) = buffer_address(&arr)?;
-        // SAFETY: the array was just created with exactly `byte_size` writable bytes, and `src` has that length.
+        // SAFETY: the array was just created, C-contiguous and writable, with exactly `src.len()` bytes.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), addr as *mut u8, src.len()) };
     }
-    Ok(arr)
+    Ok(arr.into_any())
 }
 
 /// A Python tensor holding a copy of a Rust tensor.
@@ -130,8 +180,38 @@ pub fn zeros(py: Python<'_>, et: ElementType, shape: &[usize]) -> PyResult<PyTen
     wrap_array(zeros_array(py, et, shape)?, et, shape, false)
 }
 
+/// The element type of a builtin numpy dtype in the machine's byte order, read from the descriptor itself (kind
+/// and size); `None` for other dtypes, which go by name.
+fn builtin_element_type(descr: &Bound<'_, PyArrayDescr>) -> Option<ElementType> {
+    if descr.is_native_byteorder() == Some(false) {
+        return None;
+    }
+    Some(match (descr.kind(), descr.itemsize()) {
+        (b'b', 1) => ElementType::Boolean,
+        (b'f', 2) => ElementType::F16,
+        (b'f', 4) => ElementType::F32,
+        (b'f', 8) => ElementType::F64,
+        (b'i', 1) => ElementType::I8,
+        (b'i', 2) => ElementType::I16,
+        (b'i', 4) => ElementType::I32,
+        (b'i', 8) => ElementType::I64,
+        (b'u', 1) => ElementType::U8,
+        (b'u', 2) => ElementType::U16,
+        (b'u', 4) => ElementType::U32,
+        (b'u', 8) => ElementType::U64,
+        _ => return None,
+    })
+}
+
 /// The element type matching a numpy array's dtype (ml_dtypes' narrow types included).
 pub fn array_element_type(arr: &Bound<'_, PyAny>) -> PyResult<ElementType> {
+    if let Some(et) = arr
+        .cast::<PyUntypedArray>()
+        .ok()
+        .and_then(|a| builtin_element_type(&a.dtype()))
+    {
+        return Ok(et);
+    }
     let name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
     from_numpy_name(&name)
         .or_else(|| from_ml_dtypes_name(&name))
@@ -149,22 +229,43 @@ fn from_ml_dtypes_array(arr: &Bound<'_, PyAny>, et: ElementType) -> PyResult<PyT
     from_rust(arr.py(), &Tensor::from_f64s(et, &shape, &values).py()?)
 }
 
-/// A tensor over a numpy array: shared when possible and asked for, otherwise a C-contiguous copy. ml_dtypes
-/// arrays of narrow types (`float8_e4m3fn`, `int2`, …) are copied into tensors of the matching type.
-pub fn from_array(arr: &Bound<'_, PyAny>, shared_memory: bool) -> PyResult<PyTensor> {
-    let np = arr.py().import("numpy")?;
-    let dtype_name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
-    if let Some(et) = from_ml_dtypes_name(&dtype_name) {
-        return from_ml_dtypes_array(arr, et);
+/// A tensor over a numpy array: shared when possible and asked for, otherwise a C-contiguous copy (in the
+/// machine's byte order). ml_dtypes arrays of narrow types (`float8_e4m3fn`, `int2`, …) are copied into tensors
+/// of the matching type.
+pub fn from_array(arr: &Bound<'_, PyUntypedArray>, shared_memory: bool) -> PyResult<PyTensor> {
+    if arr.dtype().is_native_byteorder() == Some(false) {
+        // Tensors hold values in the machine's byte order: a copy converts them; sharing cannot.
+        if shared_memory {
+            return Err(PyRuntimeError::new_err(
+                "SHARED MEMORY MODE FOR THIS TENSOR IS NOT APPLICABLE! Passed numpy array must be in the machine's byte order.",
+            ));
+        }
+        let native = arr.dtype().call_method1("newbyteorder", ("=",))?;
+        let converted = arr.call_method1("astype", (native,))?;
+        return from_array(converted.cast::<PyUntypedArray>()?, false);
     }
-    let et = array_element_type(arr)?;
-    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let builtin = builtin_element_type(&arr.dtype());
+    if builtin.is_none() {
+        let dtype_name: String = arr.dtype().getattr("name")?.extract()?;
+        if let Some(et) = from_ml_dtypes_name(&dtype_name) {
+            return from_ml_dtypes_array(arr, et);
+        }
+    }
+    let et = match builtin {
+        Some(et) => et,
+        None => array_element_type(arr)?,
+    };
+    let shape = arr.shape().to_vec();
     let storage = if shared_memory {
-        arr.clone()
+        arr.clone().into_any()
     } else {
-        let kw = PyDict::new(arr.py());
-        kw.set_item("order", "C")?;
-        np.call_method("array", (arr,), Some(&kw))?
+        // SAFETY: `arr` is a live array object; PyArray_NewCopy returns a new reference to a C-ordered copy,
+        // or null with a Python exception set.
+        unsafe {
+            let copy =
+                PY_ARRAY_API.PyArray_NewCopy(arr.py(), arr.as_array_ptr(), NPY_ORDER::NPY_CORDER);
+            Bound::from_owned_ptr_or_err(arr.py(), copy)?
+        }
     };
     wrap_array(storage, et, &shape, shared_memory)
 }
@@ -200,15 +301,16 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (*args, shared_memory=false))]
     fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, shared_memory: bool) -> PyResult<PyTensor> {
-        let np = py.import("numpy")?;
-        let ndarray = np.getattr("ndarray")?;
         let first = args
             .get_item(0)
             .map_err(|_| PyTypeError::new_err("Tensor() needs at least one argument"))?;
         match args.len() {
-            1 if first.is_instance(&ndarray)? => from_array(&first, shared_memory),
+            1 if first.cast::<PyUntypedArray>().is_ok() => {
+                from_array(first.cast::<PyUntypedArray>()?, shared_memory)
+            }
             1 if first.is_instance_of::<PyList>() || first.hasattr("__array__")? => {
-                from_array(&np.call_method1("array", (first,))?, false)
+                let array = py.import("numpy")?.call_method1("array", (first,))?;
+                from_array(array.cast::<PyUntypedArray>()?, false)
             }
             1 => {
                 let port = port_of(&first)?;
