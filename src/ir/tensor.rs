@@ -113,6 +113,16 @@ impl Tensor {
         Tensor::zeros(element_type, shape)
     }
 
+    /// This tensor, when it owns its bytes and no other tensor shares them (so that writing them changes no
+    /// other tensor); itself as the error otherwise.
+    pub fn into_unique(mut self) -> std::result::Result<Tensor, Tensor> {
+        if matches!(Arc::get_mut(&mut self.storage), Some(Storage::Owned { .. })) {
+            Ok(self)
+        } else {
+            Err(self)
+        }
+    }
+
     /// A tensor holding a copy of `bytes`, which must be exactly the packed size of the shape.
     pub fn from_bytes(element_type: ElementType, shape: &[usize], bytes: &[u8]) -> Result<Tensor> {
         let mut t = Tensor::zeros(element_type, shape);

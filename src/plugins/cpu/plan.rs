@@ -30,6 +30,8 @@ struct Step {
     absorbed: Vec<Node>,
     /// The variable a ReadValue reads or an Assign writes.
     state: Option<StateAccess>,
+    /// The input whose memory output 0 is built in ([`Kernel::run_in_place`]), when the plan allows it.
+    in_place: Option<usize>,
 }
 
 /// How a step touches the request's variables (stateful models).
@@ -83,6 +85,30 @@ pub struct Plan {
 
 /// Where a node output lives during execution.
 type SlotMap = HashMap<(u64, usize), usize>;
+
+/// The input (index, buffer) whose workspace buffer `step`'s output 0 may be built in: the kernel asks for it
+/// ([`Kernel::in_place_input`]), the step reads that input once and releases it, and the buffer holds the
+/// output's size, known at compile time; the output is an intermediate that gets a buffer itself.
+fn in_place_buffer(
+    step: &Step,
+    slot_buffer: &[Option<usize>],
+    capacity: &[usize],
+    released: &std::collections::HashSet<usize>,
+) -> Option<(usize, usize)> {
+    let input = step.kernel.in_place_input()?;
+    let slot = *step.inputs.get(input)?;
+    let output = *step.outputs.first()?;
+    let need = step.output_bytes.first().copied().unwrap_or(0);
+    let buffer = slot_buffer.get(slot).copied().flatten()?;
+    let read_once = step.inputs.iter().filter(|&&s| s == slot).count() == 1;
+    (step.kernel.recycles_outputs()
+        && read_once
+        && step.release.contains(&slot)
+        && released.contains(&output)
+        && need > 0
+        && capacity.get(buffer).is_some_and(|&c| c >= need))
+    .then_some((input, buffer))
+}
 
 impl Plan {
     /// Builds the plan: folds constant sub-graphs, selects a kernel per node and computes slot lifetimes.
@@ -194,6 +220,7 @@ impl Plan {
                 node: node.clone(),
                 absorbed,
                 state: StateAccess::of(node),
+                in_place: None,
             });
         }
         let input_slots = model
@@ -292,13 +319,20 @@ impl Plan {
             .flat_map(|s| s.release.iter().copied())
             .collect();
         let mut kept_outputs = Vec::new();
-        for step in &self.steps {
+        for step in &mut self.steps {
+            // Output 0 built in the memory of an input that dies here: the output takes over its buffer.
+            let taken_over = in_place_buffer(step, &slot_buffer, &capacity, &released);
+            step.in_place = taken_over.map(|(input, _)| input);
             if step.kernel.recycles_outputs() {
                 for (i, &slot) in step.outputs.iter().enumerate() {
                     if self.output_slots.contains(&slot) && !kept_outputs.contains(&slot) {
                         kept_outputs.push(slot);
                     }
                     if !released.contains(&slot) {
+                        continue;
+                    }
+                    if let Some((_, buffer)) = taken_over.filter(|_| i == 0) {
+                        slot_buffer[slot] = Some(buffer);
                         continue;
                     }
                     let need = step.output_bytes.get(i).copied().unwrap_or(0);
@@ -322,7 +356,13 @@ impl Plan {
                     slot_buffer[slot] = Some(buffer);
                 }
             }
-            free.extend(step.release.iter().filter_map(|&s| slot_buffer[s]));
+            let kept = taken_over.map(|(_, buffer)| buffer);
+            free.extend(
+                step.release
+                    .iter()
+                    .filter_map(|&s| slot_buffer[s])
+                    .filter(|&b| Some(b) != kept),
+            );
         }
         self.buffer_count = capacity.len();
         self.slot_buffer = slot_buffer;
@@ -356,32 +396,45 @@ impl Plan {
         for (s, t) in self.input_slots.iter().zip(inputs) {
             values[*s] = Some(t.clone());
         }
+        let moved_away = Tensor::zeros(ElementType::F32, &[0]);
         for step in &self.steps {
+            // An in-place step's input moves into its output's spare (see `Kernel::run_in_place`).
+            let in_place = step
+                .in_place
+                .and_then(|i| Some((i, values[*step.inputs.get(i)?].take()?)));
             let args = step
                 .inputs
                 .iter()
-                .map(|&s| {
-                    values[s]
+                .enumerate()
+                .map(|(i, &s)| match &in_place {
+                    Some((moved, _)) if *moved == i => Ok(&moved_away),
+                    _ => values[s]
                         .as_ref()
-                        .ok_or_else(|| Error::Internal(format!("slot {s} is empty")))
+                        .ok_or_else(|| Error::Internal(format!("slot {s} is empty"))),
                 })
                 .collect::<Result<Vec<&Tensor>>>()?;
-            let mut spare: Vec<Option<Tensor>> = step
-                .outputs
-                .iter()
-                .map(|&s| match self.buffer_of(s) {
-                    Some(b) => workspace.buffers.get_mut(b).and_then(Option::take),
-                    None => workspace.outputs.get_mut(s).and_then(Option::take),
-                })
-                .collect();
+            let (in_place_at, mut spare): (Option<usize>, Vec<Option<Tensor>>) = match in_place {
+                Some((i, moved)) => (Some(i), vec![Some(moved)]),
+                None => (
+                    None,
+                    step.outputs
+                        .iter()
+                        .map(|&s| match self.buffer_of(s) {
+                            Some(b) => workspace.buffers.get_mut(b).and_then(Option::take),
+                            None => workspace.outputs.get_mut(s).and_then(Option::take),
+                        })
+                        .collect(),
+                ),
+            };
             let started = profile.is_some().then(Instant::now);
             let stored = match &step.state {
                 Some(StateAccess::Read(id)) => variables.get(id).cloned(),
                 _ => None,
             };
-            let outs = match stored {
-                Some(value) => Ok(vec![value]),
-                None => step.kernel.run_recycling(&args, &mut spare),
+            let outs = match (stored, in_place_at) {
+                (Some(value), _) => Ok(vec![value]),
+                (None, Some(i)) => step.kernel.run_in_place(&args, i, &mut spare),
+                (None, None) => step.kernel.run_recycling(&args, &mut spare),
             };
             let outs = outs.map_err(|e| {
                 let shapes: Vec<String> = args
@@ -555,6 +608,94 @@ mod tests {
             .map(|i| (i as f32 - 6.0).max(0.0) + (i as f32 - 6.0).abs())
             .collect();
         assert_eq!(out[0].typed::<f32>().unwrap(), &want[..]);
+    }
+
+    fn constant(shape: &[usize], seed: usize) -> Node {
+        let n: usize = shape.iter().product();
+        let values = (0..n)
+            .map(|i| ((i * 7 + seed) % 13) as f32 / 13.0 - 0.45)
+            .collect();
+        let t = Tensor::from_vec(shape, values).unwrap();
+        Node::new(Box::new(Constant::new(t)), vec![]).unwrap()
+    }
+
+    /// A 1x1 convolution of `x` to `out` channels.
+    fn pointwise(x: &Node, channels: usize, out: usize) -> Node {
+        let attrs = crate::ops::conv::ConvAttrs {
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads_begin: vec![0, 0],
+            pads_end: vec![0, 0],
+            ..Default::default()
+        };
+        let conv = crate::ops::conv::Convolution { attrs };
+        let w = constant(&[out, channels, 1, 1], out);
+        Node::new(Box::new(conv), vec![x.output(0), w.output(0)]).unwrap()
+    }
+
+    /// A bottleneck on a [1, 16, 10, 10] input: `a = Relu(x)`, then `Relu(conv(conv(a)) + a)` with a 1x1
+    /// convolution 16 -> 200 -> 16 (the second one two K blocks deep), the residual add and ReLU fused into it;
+    /// with `keep_residual`, `a` is also read after the fused step (`+ a` once more); then a Negative; with
+    /// `residual_is_input`, `a` is the input itself.
+    fn bottleneck(keep_residual: bool, residual_is_input: bool) -> Model {
+        let p = Parameter::new(
+            ElementType::F32,
+            PartialShape::from_static(&[1, 16, 10, 10]),
+        );
+        let x = Node::new(Box::new(p), vec![]).unwrap();
+        let a = if residual_is_input {
+            x.clone()
+        } else {
+            op("Relu", &[&x])
+        };
+        let wide = op("Relu", &[&pointwise(&a, 16, 200)]);
+        let sum = op("Add", &[&pointwise(&wide, 200, 16), &a]);
+        let mut y = op("Relu", &[&sum]);
+        if keep_residual {
+            y = op("Add", &[&y, &a]);
+        }
+        // The model's output gets no workspace buffer: the fused step's output is an intermediate.
+        let r = Node::new(Box::new(ResultOp), vec![op("Negative", &[&y]).output(0)]).unwrap();
+        Model::new(vec![r], vec![], vec![x], "bottleneck").unwrap()
+    }
+
+    /// A convolution whose fused residual dies at it is built in the residual's buffer (where the 1x1 kernel
+    /// runs it: AVX-512), and not when the residual is read later or is the model's input; the values are
+    /// the reference's on every run.
+    #[test]
+    fn a_dying_residual_is_overwritten_in_place() {
+        let x = Tensor::from_vec(
+            &[1, 16, 10, 10],
+            (0..1600)
+                .map(|i| ((i * 5) % 17) as f32 / 17.0 - 0.5)
+                .collect(),
+        )
+        .unwrap();
+        for (keep_residual, residual_is_input) in [(false, false), (true, false), (false, true)] {
+            let model = bottleneck(keep_residual, residual_is_input);
+            let plan = Plan::build(&model).unwrap();
+            let in_place = plan.steps.iter().filter(|s| s.in_place.is_some()).count();
+            let expected =
+                !keep_residual && !residual_is_input && super::kernels::pointwise::available();
+            assert_eq!(
+                in_place,
+                usize::from(expected),
+                "{keep_residual} {residual_is_input}"
+            );
+            let want =
+                crate::ir::interpret::evaluate_model(&model, std::slice::from_ref(&x)).unwrap();
+            let mut ws = Workspace::default();
+            for _ in 0..3 {
+                let got = run_once(&plan, &mut ws, &x);
+                let (got, want) = (
+                    got[0].typed::<f32>().unwrap(),
+                    want[0].typed::<f32>().unwrap(),
+                );
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() <= 1e-4 + 1e-4 * w.abs(), "{g} vs {w}");
+                }
+            }
+        }
     }
 
     /// The model's output (an Add, a recycling kernel) is written into the tensor the run before returned once

@@ -2,7 +2,7 @@
 //! packed at compile time from the known input values), or `None`; the plan then falls back to the op's
 //! reference evaluation.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::{ElementType, Tensor};
 use crate::ops::{Op, TensorDesc};
 use std::cell::RefCell;
@@ -48,8 +48,49 @@ pub trait Kernel: Debug + Send + Sync {
     fn recycles_outputs(&self) -> bool {
         false
     }
+    /// The input whose memory output 0 may be built in ([`Kernel::run_in_place`]), if any: the plan lets it
+    /// when that input dies at this step and lives in a workspace buffer of the output's size.
+    fn in_place_input(&self) -> Option<usize> {
+        None
+    }
+    /// [`Kernel::run_recycling`] with input `in_place` moved into `spare[0]` (its place in `inputs` holds an
+    /// empty tensor), so that output 0 can be built in that input's memory. The default puts the input back
+    /// and computes output 0 in new memory.
+    fn run_in_place(
+        &self,
+        inputs: &[&Tensor],
+        in_place: usize,
+        spare: &mut [Option<Tensor>],
+    ) -> Result<Vec<Tensor>> {
+        run_with_input_restored(self, inputs, in_place, spare)
+    }
     /// A short name for profiling (`gemm_f32`, `ref`).
     fn name(&self) -> &'static str;
+}
+
+/// What [`Kernel::run_in_place`] does by default: puts the moved input back among the inputs and runs
+/// [`Kernel::run_recycling`], output 0 in new memory.
+pub fn run_with_input_restored<K: Kernel + ?Sized>(
+    kernel: &K,
+    inputs: &[&Tensor],
+    in_place: usize,
+    spare: &mut [Option<Tensor>],
+) -> Result<Vec<Tensor>> {
+    let moved = take_moved_input(spare)?;
+    let mut args = inputs.to_vec();
+    let slot = args
+        .get_mut(in_place)
+        .ok_or_else(|| Error::Internal(format!("no input {in_place} to compute in place of")))?;
+    *slot = &moved;
+    kernel.run_recycling(&args, spare)
+}
+
+/// The input [`Kernel::run_in_place`] finds moved into `spare[0]`.
+pub fn take_moved_input(spare: &mut [Option<Tensor>]) -> Result<Tensor> {
+    spare
+        .first_mut()
+        .and_then(Option::take)
+        .ok_or_else(|| Error::Internal("an in-place step without its input".into()))
 }
 
 /// Output `index` of a kernel: the spare buffer the plan handed over for it, re-shaped (contents stale: the

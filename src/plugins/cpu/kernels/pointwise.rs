@@ -114,6 +114,9 @@ pub struct RegisterEpilogue<'a> {
     pub bias: &'a [f32],
     /// One value per output value, or empty.
     pub residual: &'a [f32],
+    /// Whether the output already holds a residual on entry (the convolution is built in the residual's
+    /// memory): the sums are added to it, as a later K block adds to an earlier one's. `residual` is then empty.
+    pub residual_in_output: bool,
     /// The bounds, or none.
     pub bounds: Option<(f32, f32)>,
 }
@@ -137,6 +140,7 @@ pub fn convolve(
         || dst.len() != m * positions
         || !(epilogue.bias.is_empty() || epilogue.bias.len() == m)
         || !(residual_len == 0 || residual_len == dst.len())
+        || (residual_len > 0 && epilogue.residual_in_output)
     {
         return Err(Error::Internal(format!(
             "1x1 convolution of {k} channels x {positions} positions by a {m}x{k} filter into {} values \
@@ -269,7 +273,7 @@ impl Job<'_> {
                                     },
                                     ld: p,
                                     width,
-                                    accumulate: k0 > 0,
+                                    accumulate: k0 > 0 || self.epilogue.residual_in_output,
                                     last: (k0 + depth == k).then(|| self.last_step(t, p0)),
                                 };
                                 // SAFETY: the caller's guarantees; `weights` holds `depth` steps of MR values
@@ -434,11 +438,13 @@ mod avx512 {
     pub unsafe fn step<const R: usize, const V: usize, const F: u8, const G: bool>(s: &Step) {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         let prefetching = !s.ahead.is_null();
-        // The residual is read only after the loop, by the epilogue, and its rows (a plane apart) defeat the
-        // hardware prefetcher: the loop's first iterations fetch its lines, one each (a row's V vectors and the
-        // line after them, which an unaligned row also spans). 64->256 at 56x56 in ResNet-50: 9% faster.
-        let residual_ahead = match &s.last {
+        // The residual (or the output a residual or an earlier K block left, when accumulating) is read only
+        // after the loop, by the epilogue, and its rows (a plane apart) defeat the hardware prefetcher: the
+        // loop's first iterations fetch its lines, one each (a row's V vectors and the line after them, which
+        // an unaligned row also spans). 64->256 at 56x56 in ResNet-50: 9% faster.
+        let rows_ahead = match &s.last {
             Some(l) if F & 2 != 0 => l.residual,
+            _ if s.accumulate => s.out.cast_const(),
             _ => std::ptr::null(),
         };
         for kk in 0..s.depth {
@@ -446,13 +452,11 @@ mod avx512 {
                 // A prefetch reads nothing (step kk's weights lie inside the next tile anyway).
                 _mm_prefetch::<_MM_HINT_T1>(s.ahead.wrapping_add(kk * MR).cast::<i8>());
             }
-            if F & 2 != 0 && kk < R * (V + 1) {
+            if kk < R * (V + 1) && !rows_ahead.is_null() {
                 let (r, line) = (kk / (V + 1), kk % (V + 1));
-                // A prefetch reads nothing (the line lies in the residual's row, or just after it).
+                // A prefetch reads nothing (the line lies in the row, or just after it).
                 _mm_prefetch::<_MM_HINT_T0>(
-                    residual_ahead
-                        .wrapping_add(r * s.ld + line * 16)
-                        .cast::<i8>(),
+                    rows_ahead.wrapping_add(r * s.ld + line * 16).cast::<i8>(),
                 );
             }
             // SAFETY: the caller's bounds: `depth` steps of MR weights and rows of NB input values.

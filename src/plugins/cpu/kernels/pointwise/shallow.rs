@@ -63,6 +63,7 @@ pub fn convolve(
         || dst.len() != m * positions
         || !(epilogue.bias.is_empty() || epilogue.bias.len() == m)
         || !(epilogue.residual.is_empty() || epilogue.residual.len() == dst.len())
+        || epilogue.residual_in_output
     {
         return Err(Error::Internal(format!(
             "shallow convolution of {channels} channels by a {m}x{k} filter into {} values",
