@@ -633,14 +633,14 @@ mod tests {
         Node::new(Box::new(conv), vec![x.output(0), w.output(0)]).unwrap()
     }
 
-    /// A bottleneck on a [1, 16, 10, 10] input: `a = Relu(x)`, then `Relu(conv(conv(a)) + a)` with a 1x1
-    /// convolution 16 -> 200 -> 16 (the second one two K blocks deep), the residual add and ReLU fused into it;
-    /// with `keep_residual`, `a` is also read after the fused step (`+ a` once more); then a Negative; with
-    /// `residual_is_input`, `a` is the input itself.
+    /// A bottleneck on a [1, 16, 15, 15] input (more positions than the 1x1 direct convolution takes):
+    /// `a = Relu(x)`, then `Relu(conv(conv(a)) + a)` with a 1x1 convolution 16 -> 200 -> 16 (the second one two
+    /// K blocks deep), the residual add and ReLU fused into it; with `keep_residual`, `a` is also read after the
+    /// fused step (`+ a` once more); then a Negative; with `residual_is_input`, `a` is the input itself.
     fn bottleneck(keep_residual: bool, residual_is_input: bool) -> Model {
         let p = Parameter::new(
             ElementType::F32,
-            PartialShape::from_static(&[1, 16, 10, 10]),
+            PartialShape::from_static(&[1, 16, 15, 15]),
         );
         let x = Node::new(Box::new(p), vec![]).unwrap();
         let a = if residual_is_input {
@@ -665,8 +665,8 @@ mod tests {
     #[test]
     fn a_dying_residual_is_overwritten_in_place() {
         let x = Tensor::from_vec(
-            &[1, 16, 10, 10],
-            (0..1600)
+            &[1, 16, 15, 15],
+            (0..3600)
                 .map(|i| ((i * 5) % 17) as f32 / 17.0 - 0.5)
                 .collect(),
         )

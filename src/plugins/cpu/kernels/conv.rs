@@ -100,7 +100,7 @@ enum PackedFilter {
 /// A constant filter packed for [`direct_conv`] or [`pointwise`], when that path will run it: not depthwise
 /// (which runs its own loop); when the input's (`data`) shape is known, a kxk filter only if
 /// [`direct_conv::suits`] its geometry, and a 1x1 filter only if the geometry is [`unpadded_pointwise`] (for
-/// [`direct_conv`] on at most [`POINTWISE_DIRECT_POSITIONS`] positions, else for [`pointwise`]).
+/// [`direct_conv`] where [`runs_direct`], else for [`pointwise`]).
 fn pack_filters(
     w: &Tensor,
     attrs: &ConvAttrs,
@@ -128,7 +128,7 @@ fn pack_filters(
         return match known {
             Some(a) if !unpadded_pointwise(&a) => None,
             Some(a)
-                if positions(&a) <= POINTWISE_DIRECT_POSITIONS
+                if runs_direct(positions(&a), *in_per_group, out_per_group)
                     && direct_conv::suits(&compact(&a)) =>
             {
                 direct_conv::pack(w, groups, out_per_group).map(PackedFilter::Direct)
@@ -149,6 +149,19 @@ fn pack_filters(
 /// pointwise kernel fills vectors of positions, which few positions leave half empty (ResNet-50's 7x7 layers
 /// run direct, with vectors of output channels).
 const POINTWISE_DIRECT_POSITIONS: usize = 64;
+
+/// The most output positions of a 1x1 convolution with more input than output channels that runs
+/// [`direct_conv`]: its vectors of output channels leave nothing empty where 14x14 positions fill 6.1 of
+/// [`pointwise`]'s two-vector blocks (ResNet-50's 1024->256 and 1024->512 at 14x14, two threads, in-model:
+/// 0.86-0.89x; those with more output channels, 256->1024, ran slower direct).
+const NARROWING_DIRECT_POSITIONS: usize = 196;
+
+/// Whether an unpadded 1x1 convolution of `positions` output positions, from `inputs` to `outputs` channels
+/// per group, runs [`direct_conv`] rather than [`pointwise`].
+fn runs_direct(positions: usize, inputs: usize, outputs: usize) -> bool {
+    positions <= POINTWISE_DIRECT_POSITIONS
+        || (positions <= NARROWING_DIRECT_POSITIONS && inputs > outputs)
+}
 
 /// Output positions of the (lifted) axes `a`.
 fn positions(a: &[Axis; 3]) -> usize {
@@ -1492,7 +1505,7 @@ mod tests {
             (vec![1, 20, 9, 29], vec![40, 20, 3, 3], false),
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
-            (vec![1, 200, 12, 12], vec![30, 200, 1, 1], false),
+            (vec![1, 200, 15, 15], vec![30, 200, 1, 1], false),
             // A 1x1 filter on few positions: the direct convolution, bias and bounds in its tiles.
             (vec![2, 24, 7, 7], vec![40, 24, 1, 1], false),
             (vec![1, 12, 7, 7], vec![3, 5, 4, 3, 3], true),
@@ -1566,7 +1579,7 @@ mod tests {
                 // residual's own memory when it holds it alone, else into a copy (the shared one unchanged).
                 let pointwise_runs = !grouped
                     && filter[2..] == [1, 1]
-                    && data[2] * data[3] > POINTWISE_DIRECT_POSITIONS
+                    && !runs_direct(data[2] * data[3], data[1], filter[0])
                     && pointwise::available();
                 let in_registers = activation != Activation::Swish;
                 let in_place = with_residual && pointwise_runs && in_registers;
@@ -1936,8 +1949,7 @@ mod tests {
         }
     }
 
-    /// 1x1 filters where the CPU has AVX-512: [`pointwise`] on more than [`POINTWISE_DIRECT_POSITIONS`]
-    /// positions (partial tiles of output channels and blocks of positions, several K blocks, strides that
+    /// 1x1 filters where the CPU has AVX-512: [`pointwise`] unless [`runs_direct`] (partial tiles of output channels and blocks of positions, several K blocks, strides that
     /// subsample the input in 1-D, 2-D and 3-D, dilation, groups, batches, one input channel), the direct
     /// convolution on its subsampled input below; elsewhere they check the GEMM paths.
     #[test]
@@ -1954,7 +1966,7 @@ mod tests {
                 &[0, 0],
             ),
             case(
-                &[1, 330, 9, 13],
+                &[1, 330, 15, 15],
                 &[13, 330, 1, 1],
                 false,
                 &[1, 1],
@@ -1964,7 +1976,7 @@ mod tests {
             ),
             case(
                 &[2, 24, 28, 27],
-                &[20, 24, 1, 1],
+                &[30, 24, 1, 1],
                 false,
                 &[2, 2],
                 &[1, 1],
@@ -2040,6 +2052,16 @@ mod tests {
             ),
         ];
         let direct = [
+            // More input than output channels on at most 14x14 positions.
+            case(
+                &[1, 330, 9, 13],
+                &[13, 330, 1, 1],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
             case(
                 &[1, 40, 14, 14],
                 &[32, 40, 1, 1],
