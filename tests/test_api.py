@@ -497,6 +497,22 @@ def test_shared_inputs_are_not_copied(rt, cpu):
     assert not np.shares_memory(fresh.get_input_tensor().data, x)
 
 
+def test_copied_inputs_reuse_the_request_tensor(rt, cpu):
+    """Without sharing, each inference copies its input into the tensor the previous copy made (OpenVINO copies
+    into the request's tensor): same memory, new values. A tensor the caller bound in between is not written."""
+    compiled = cpu.compile_model(relu_model(rt, (3,)), "CPU")
+    req = compiled.create_infer_request()
+    np.testing.assert_array_equal(req.infer({0: np.array([1, -1, 2], np.float32)})[0], [1, 0, 2])
+    first = req.get_input_tensor().data
+    np.testing.assert_array_equal(req.infer({0: np.array([-3, 4, 5], np.float32)})[0], [0, 4, 5])
+    assert np.shares_memory(req.get_input_tensor().data, first)
+    mine = rt.Tensor(np.array([7, -7, 7], np.float32))
+    req.set_input_tensor(mine)
+    np.testing.assert_array_equal(req.infer({0: np.array([6, -6, -6], np.float32)})[0], [6, 0, 0])
+    if rt.__name__ == "ferrovino":  # OpenVINO writes into the caller's tensor
+        assert mine.data.tolist() == [7, -7, 7]
+
+
 def test_request_tensors_are_shared_with_python(rt, cpu):
     compiled = cpu.compile_model(relu_model(rt, (3,)), "CPU")
     req = compiled.create_infer_request()

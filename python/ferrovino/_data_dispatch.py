@@ -30,7 +30,7 @@ class InputPorts:
     each tensor name designates, and the numpy dtype each input takes as is (None where values always go
     through a conversion: dynamic, bf16, packed and ml_dtypes types)."""
 
-    __slots__ = ("ports", "index_of_name", "dtypes")
+    __slots__ = ("ports", "index_of_name", "dtypes", "copies")
 
     def __init__(self, ports: list[ConstOutput]) -> None:
         self.ports = ports
@@ -39,6 +39,24 @@ class InputPorts:
             for name in port.get_names():
                 self.index_of_name.setdefault(name, i)
         self.dtypes = [_plain_dtype(port.get_element_type()) for port in ports]
+        # Per input, the tensor binding last made to hold a copy of the caller's values, with a view of them.
+        self.copies: list[Optional[tuple[Tensor, np.ndarray]]] = [None] * len(ports)
+
+    def refill(self, request: Any, index: int, values: np.ndarray) -> bool:
+        """Copies ``values`` into the tensor binding last made for input ``index`` when the request still reads
+        that tensor and it has their shape, as OpenVINO copies into the request's own tensor: no new memory
+        per inference. False where it cannot."""
+        made = self.copies[index]
+        if made is None or made[1].shape != values.shape or request.get_input_tensor(index) is not made[0]:
+            return False
+        np.copyto(made[1], values)
+        return True
+
+    def copy(self, index: int, values: np.ndarray) -> Tensor:
+        """A new tensor holding a copy of ``values`` for input ``index``, remembered for ``refill``."""
+        tensor = Tensor(values, shared_memory=False)
+        self.copies[index] = (tensor, tensor.data)
+        return tensor
 
     def index(self, key: Key) -> Optional[int]:
         """The input an index or a tensor name designates; None for other keys (ports) and unknown ones."""
@@ -176,7 +194,8 @@ def _narrow_tensor(array: np.ndarray, element_type: Type, key: Key) -> Tensor:
 
 def dispatch(request: Any, inputs: Any, share_inputs: bool) -> None:
     """Binds ``inputs`` to the request's input tensors (``request._inputs()`` describes its model inputs). An
-    array of an input's own dtype (the common case) is bound without the general conversions."""
+    array of an input's own dtype (the common case) is bound without the general conversions and, when it is
+    not shared, copied into the tensor the previous inference's copy made where the request still reads it."""
     if inputs is None:
         return
     ports: InputPorts = request._inputs()
@@ -192,7 +211,12 @@ def dispatch(request: Any, inputs: Any, share_inputs: bool) -> None:
         dtype = ports.dtypes[index]
         if dtype is not None and type(value) is np.ndarray and value.dtype == dtype and value.ndim > 0:
             flags = value.flags
-            tensor = Tensor(value, shared_memory=share_inputs and flags.c_contiguous and flags.writeable)
+            if share_inputs and flags.c_contiguous and flags.writeable:
+                tensor = Tensor(value, shared_memory=True)
+            elif ports.refill(request, index, value):
+                continue
+            else:
+                tensor = ports.copy(index, value)
         else:
             tensor = _to_tensor(value, ports.ports[index], key, share_inputs)
         request.set_input_tensor(index, tensor)
