@@ -244,16 +244,15 @@ pub fn from_array(arr: &Bound<'_, PyUntypedArray>, shared_memory: bool) -> PyRes
         let converted = arr.call_method1("astype", (native,))?;
         return from_array(converted.cast::<PyUntypedArray>()?, false);
     }
-    let builtin = builtin_element_type(&arr.dtype());
-    if builtin.is_none() {
-        let dtype_name: String = arr.dtype().getattr("name")?.extract()?;
-        if let Some(et) = from_ml_dtypes_name(&dtype_name) {
-            return from_ml_dtypes_array(arr, et);
-        }
-    }
-    let et = match builtin {
+    let et = match builtin_element_type(&arr.dtype()) {
         Some(et) => et,
-        None => array_element_type(arr)?,
+        None => {
+            let dtype_name: String = arr.dtype().getattr("name")?.extract()?;
+            if let Some(et) = from_ml_dtypes_name(&dtype_name) {
+                return from_ml_dtypes_array(arr, et);
+            }
+            array_element_type(arr)?
+        }
     };
     let shape = arr.shape().to_vec();
     let storage = if shared_memory {
