@@ -81,6 +81,8 @@ pub struct Plan {
     /// The output slots a recycling kernel writes: each run keeps their tensors in the workspace for the
     /// next one.
     kept_outputs: Vec<usize>,
+    /// What an in-place step's kernel finds among its inputs where the input moved into its spare was.
+    moved_away: Tensor,
 }
 
 /// Where a node output lives during execution.
@@ -262,6 +264,7 @@ impl Plan {
             slot_buffer: Vec::new(),
             buffer_count: 0,
             kept_outputs: Vec::new(),
+            moved_away: Tensor::zeros(ElementType::F32, &[0]),
         };
         plan.compute_releases();
         plan.assign_buffers();
@@ -396,7 +399,6 @@ impl Plan {
         for (s, t) in self.input_slots.iter().zip(inputs) {
             values[*s] = Some(t.clone());
         }
-        let moved_away = Tensor::zeros(ElementType::F32, &[0]);
         for step in &self.steps {
             // An in-place step's input moves into its output's spare (see `Kernel::run_in_place`).
             let in_place = step
@@ -407,7 +409,7 @@ impl Plan {
                 .iter()
                 .enumerate()
                 .map(|(i, &s)| match &in_place {
-                    Some((moved, _)) if *moved == i => Ok(&moved_away),
+                    Some((moved, _)) if *moved == i => Ok(&self.moved_away),
                     _ => values[s]
                         .as_ref()
                         .ok_or_else(|| Error::Internal(format!("slot {s} is empty"))),

@@ -226,8 +226,14 @@ impl ConvKernel {
     }
 }
 
-/// Checks a fused residual's shape against the output's.
+/// Checks a fused residual's element type and shape against the output's.
 fn check_residual(residual: &Tensor, g: &ConvGeometry) -> Result<()> {
+    if residual.element_type() != ElementType::F32 {
+        return Err(Error::InvalidArgument(format!(
+            "fused residual of type {}, expected f32",
+            residual.element_type()
+        )));
+    }
     if residual.shape() != g.output_shape().as_slice() {
         return Err(Error::Shape(format!(
             "fused residual of shape {} for an output of shape {}",
@@ -274,7 +280,6 @@ impl Kernel for ConvKernel {
         let g = self.geometry(inputs)?;
         let residual = take_moved_input(spare)?;
         check_residual(&residual, &g)?;
-        residual.typed::<f32>()?;
         // The output starts as the residual: in its memory when nothing else holds it, else in a copy.
         let mut out = match residual.into_unique() {
             Ok(own) => own,
