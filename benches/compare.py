@@ -6,7 +6,9 @@
 
 For each model (see `benches/models.py`; files are cached under `benches/.models/`):
 
-- load: read + compile + first inference, per runtime (wall time);
+- load: read + compile + first inference, per runtime (wall time): the median of `--load-rounds` loads in cycling
+  order, after the model file has been read once into the page cache (so that no runtime pays for the disk
+  on another's behalf) and with each runtime's modules already imported;
 - latency: interleaved rounds, each round runs every runtime once with the order cycling through all permutations
   (so no runtime always follows the same one); the median of the rounds after a few warm-up rounds;
 - the ratios ferrovino/ONNX Runtime and ferrovino/OpenVINO (below 1.0: ferrovino is faster);
@@ -271,20 +273,38 @@ def interleaved(runners: dict, results: dict, rounds: int, warmup: int, step: Ca
                 record(results[name], value)
 
 
+def read_into_page_cache(path: Path) -> None:
+    """Reads the file once and drops the bytes, so that the first runtime to load it does not also pay for the disk."""
+    with open(path, "rb") as file:
+        while file.read(1 << 24):
+            pass
+
+
 def latency_run(model: Any, runners: dict, args: argparse.Namespace) -> dict[str, Result]:
-    """Load + compile + first inference per runtime, then interleaved timed rounds and the output check."""
+    """Load + compile + first inference per runtime (``--load-rounds`` times), then interleaved timed rounds and
+    the output check."""
     results = {name: Result() for name in runners}
     first: dict[str, list] = {}
-    for name, runner in runners.items():
-        try:
-            t0 = time.perf_counter()
-            runner.load(model.path, feeds=model.feeds)
-            first[name] = runner.infer(model.feeds)
-            results[name].load_s = time.perf_counter() - t0
-        except Exception as error:
-            results[name].error = describe(error)
-            if args.verbose:
-                traceback.print_exc()
+    read_into_page_cache(model.path)
+    loads: dict[str, list[float]] = {name: [] for name in runners}
+    for order in cycle_orders(list(runners), args.load_rounds):
+        for name in order:
+            if results[name].error is not None:
+                continue
+            runners[name].close()
+            gc.collect()
+            try:
+                t0 = time.perf_counter()
+                runners[name].load(model.path, feeds=model.feeds)
+                first[name] = runners[name].infer(model.feeds)
+                loads[name].append(time.perf_counter() - t0)
+            except Exception as error:
+                results[name].error = describe(error)
+                if args.verbose:
+                    traceback.print_exc()
+    for name, times in loads.items():
+        if times and results[name].error is None:
+            results[name].load_s = statistics.median(times)
     reference = first.get(REFERENCE)
     for name, outputs in first.items():
         if reference is not None:
@@ -556,6 +576,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated subset of " + ",".join(RUNTIMES))
     p.add_argument("--rounds", type=int, default=20, help="timed interleaved rounds (default 20)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
+    p.add_argument("--load-rounds", type=int, default=3,
+                   help="loads (read + compile + first inference) per runtime, median reported (default 3)")
     p.add_argument("--threads", type=int, default=available_cores(), help="threads per runtime (default: all cores)")
     p.add_argument("--device", default="CPU", help="ferrovino's device (the peers stay on CPU)")
     p.add_argument("--throughput", action="store_true", help="also measure THROUGHPUT-hint inferences/s")
@@ -576,8 +598,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--feed-names", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.sgemm_sizes = [int(s) for s in args.sgemm_sizes.split(",") if s]
-    if min(args.threads, args.rounds, args.throughput_rounds) < 1 or args.warmup < 0:
-        p.error("--threads, --rounds and --throughput-rounds must be >= 1, --warmup >= 0")
+    if min(args.threads, args.rounds, args.throughput_rounds, args.load_rounds) < 1 or args.warmup < 0:
+        p.error("--threads, --rounds, --throughput-rounds and --load-rounds must be >= 1, --warmup >= 0")
     return args
 
 
