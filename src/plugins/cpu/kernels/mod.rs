@@ -22,6 +22,7 @@ pub mod epilogue;
 pub mod interpolate;
 pub mod math;
 pub mod matmul;
+pub mod max_pool_stride2;
 pub mod normalization;
 pub mod pointwise;
 pub mod pooling;

@@ -4,7 +4,7 @@
 //! input run per tap over each output row, which vectorises.
 
 use super::conv::{PhasedRows, ow_range, tap_range, tap_source};
-use super::{Kernel, math, take_output, with_scratch};
+use super::{Kernel, math, max_pool_stride2, take_output, with_scratch};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
 use crate::ops::conv::{Axis, lift3};
@@ -167,11 +167,18 @@ impl Kernel for MaxPoolKernel {
     }
 }
 
-/// Max over each window of one plane, values only, when no window is all padding. 2-D windows with unit
-/// strides run [`max_unit_stride`]; otherwise the plane's rows are laid out split into stride phases
+/// Max over each window of one plane, values only, when no window is all padding. 2-D windows with stride 2
+/// along the width run [`max_pool_stride2`] where the CPU has AVX-512F, 2-D windows with unit strides run
+/// [`max_unit_stride`]; otherwise the plane's rows are laid out split into stride phases
 /// ([`PhasedRows`]), so that the input values one tap reads for a row of outputs are contiguous, and each
 /// output row starts at -inf and takes, per tap, the max with that run.
 fn max_values_plane(p: &Planes, runs: &WidthRuns, x: &[f32], v: &mut [f32]) {
+    if max_pool_stride2::suits(&p.axes) {
+        with_scratch(max_pool_stride2::scratch_len(&p.axes), |row| {
+            max_pool_stride2::max_plane(&p.axes, x, row, v)
+        });
+        return;
+    }
     if let Some(grid) = UnitStrideGrid::of(&p.axes) {
         with_scratch(grid.scratch_len(), |scratch| {
             max_unit_stride_best(&p.axes, &grid, x, scratch, v)
@@ -445,14 +452,26 @@ mod tests {
     fn max_pool_ties_and_nans_pick_what_the_reference_picks() {
         // Values from a few levels so that windows hold ties, and NaN at the start of some windows and in the
         // middle of others.
-        let values: Vec<f32> = (0..2 * 7 * 8)
+        // Rows of 40: stride-2 windows span several vectors of the AVX-512 path.
+        let values: Vec<f32> = (0..2 * 7 * 40)
             .map(|i| match i % 11 {
                 3 | 8 => f32::NAN,
                 k => (k % 3) as f32,
             })
             .collect();
-        let x = [Tensor::from_vec(&[1, 2, 7, 8], values).unwrap()];
-        for (kernel, strides, pads) in [([3, 3], [1, 1], [1, 1]), ([2, 3], [2, 1], [0, 2])] {
+        // The values-only kernels skip a NaN wherever it falls: the reference's values with NaN read as -inf.
+        let skipped: Vec<f32> = values
+            .iter()
+            .map(|&v| if v.is_nan() { f32::NEG_INFINITY } else { v })
+            .collect();
+        let skipped = Tensor::from_vec(&[1, 2, 7, 40], skipped).unwrap();
+        let x = [Tensor::from_vec(&[1, 2, 7, 40], values).unwrap()];
+        for (kernel, strides, pads) in [
+            ([3, 3], [1, 1], [1, 1]),
+            ([2, 3], [2, 1], [0, 2]),
+            ([3, 3], [2, 2], [1, 1]),
+            ([2, 5], [1, 2], [0, 2]),
+        ] {
             let mut m = MaxPool::new(8);
             m.attrs = attrs(
                 &kernel,
@@ -464,6 +483,7 @@ mod tests {
                 AutoPad::Explicit,
             );
             assert_kernel_matches(&m, &x, &[], 0.0, 0.0);
+            values_only_matches_reference(&m, &x[0], &skipped);
         }
     }
 
@@ -481,7 +501,33 @@ mod tests {
             AutoPad::SameLower,
             AutoPad::Valid,
         ];
-        let shapes: [(&[usize], PoolAttrs); 8] = [
+        let shapes: [(&[usize], PoolAttrs); 10] = [
+            // Stride 2 along the width (the AVX-512 path where there is one): ResNet's 3x3/2 over rows of two
+            // vectors and a masked tail, and a 1-D window of 5 whose left padding is 2.
+            (
+                &[1, 3, 9, 37],
+                attrs(
+                    &[3, 3],
+                    &[2, 2],
+                    &[1, 1],
+                    &[1, 1],
+                    &[1, 1],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
+            (
+                &[2, 2, 70],
+                attrs(
+                    &[5],
+                    &[2],
+                    &[1],
+                    &[2],
+                    &[2],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
             // Strides of 1 (the separable path): YOLO's SPPF 5x5, an asymmetric 3x2 window, and 1-D.
             (
                 &[1, 3, 7, 9],
@@ -599,7 +645,7 @@ mod tests {
                             m.axis = axis;
                             if m.infer(&[TensorDesc::of_tensor(&x[0])]).is_ok() {
                                 assert_kernel_matches(&m, &x, &[], 0.0, 0.0);
-                                values_only_matches_reference(&m, &x[0]);
+                                values_only_matches_reference(&m, &x[0], &x[0]);
                             }
                         }
                     }
@@ -613,11 +659,12 @@ mod tests {
         }
     }
 
-    /// The values-only kernel returns exactly the reference's values (and nothing else).
-    fn values_only_matches_reference(m: &MaxPool, x: &Tensor) {
+    /// The values-only kernel returns on `x` exactly the reference's values on `expected_from` (and nothing
+    /// else).
+    fn values_only_matches_reference(m: &MaxPool, x: &Tensor, expected_from: &Tensor) {
         let kernel = select_values_only(m, &[TensorDesc::of_tensor(x)]).unwrap();
         let got = kernel.run(&[x]).unwrap();
-        let want = m.evaluate(&[x]).unwrap();
+        let want = m.evaluate(&[expected_from]).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].shape(), want[0].shape());
         assert_eq!(
