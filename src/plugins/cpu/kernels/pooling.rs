@@ -4,6 +4,7 @@
 //! input run per tap over each output row, which vectorises.
 
 use super::conv::{PhasedRows, ow_range, tap_range, tap_source};
+use super::reduction::sum_f32;
 use super::{Kernel, math, max_pool_stride2, take_output, with_scratch};
 use crate::error::Result;
 use crate::ir::{ElementType, Tensor};
@@ -12,6 +13,9 @@ use crate::ops::pooling::{AvgPool, MaxPool, empty_window_max};
 use crate::ops::util::check_input_count;
 use crate::ops::{Op, TensorDesc};
 use rayon::prelude::*;
+
+/// Input values an AvgPool task takes (whole planes, at least one).
+const TASK_VALUES: usize = 1 << 14;
 
 /// Picks the f32 MaxPool or AvgPool kernel.
 pub fn select(op: &dyn Op, inputs: &[TensorDesc]) -> Option<Box<dyn Kernel>> {
@@ -83,6 +87,17 @@ impl Planes {
                 }
             }
         }
+    }
+
+    /// True when a plane has one window, which covers its input exactly (no padding, every tap once).
+    fn is_global(&self) -> bool {
+        self.axes.iter().all(|a| {
+            a.output == 1
+                && a.kernel == a.input
+                && a.dilation == 1
+                && a.pad_begin == 0
+                && a.pad_end == 0
+        })
     }
 
     /// True when every window holds at least one input value (padding alone never makes a window).
@@ -375,15 +390,33 @@ impl Kernel for AvgPoolKernel {
         let p = Planes::new(x.shape(), &axes)?;
         let xs = x.typed::<f32>()?;
         let mut out = take_output(spare, 0, ElementType::F32, &p.out_shape);
-        if p.out_size > 0 {
+        if p.out_size == 0 || p.in_size == 0 {
+            return Ok(vec![out]);
+        }
+        // Whole planes per task, about TASK_VALUES input values each.
+        let planes = (TASK_VALUES / p.in_size).max(1);
+        let tasks = out
+            .typed_mut::<f32>()?
+            .par_chunks_mut(planes * p.out_size)
+            .zip(xs.par_chunks(planes * p.in_size));
+        if p.is_global() {
+            // One window covering each plane exactly (GlobalAveragePool): a vectorised sum per plane.
+            let count = p.in_size as f32;
+            tasks.for_each(|(v, x)| {
+                for (o, plane) in v.iter_mut().zip(x.chunks_exact(p.in_size)) {
+                    *o = sum_f32(plane) / count;
+                }
+            });
+        } else {
             let exclude = self.0.exclude_pad;
-            out.typed_mut::<f32>()?
-                .par_chunks_mut(p.out_size)
-                .enumerate()
-                .for_each(|(c, v)| {
-                    let base = c * p.in_size;
-                    avg_plane(&p, &xs[base..base + p.in_size], exclude, v);
-                });
+            tasks.for_each(|(v, x)| {
+                for (o, plane) in v
+                    .chunks_exact_mut(p.out_size)
+                    .zip(x.chunks_exact(p.in_size))
+                {
+                    avg_plane(&p, plane, exclude, o);
+                }
+            });
         }
         Ok(vec![out])
     }
@@ -501,7 +534,21 @@ mod tests {
             AutoPad::SameLower,
             AutoPad::Valid,
         ];
-        let shapes: [(&[usize], PoolAttrs); 10] = [
+        let shapes: [(&[usize], PoolAttrs); 11] = [
+            // A window covering the whole plane (GlobalAveragePool's) under explicit and VALID padding, and
+            // the padded windows the other padding modes make of it.
+            (
+                &[2, 3, 7, 7],
+                attrs(
+                    &[7, 7],
+                    &[1, 1],
+                    &[1, 1],
+                    &[0, 0],
+                    &[0, 0],
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                ),
+            ),
             // Stride 2 along the width (the AVX-512 path where there is one): ResNet's 3x3/2 over rows of two
             // vectors and a masked tail, and a 1-D window of 5 whose left padding is 2.
             (
@@ -655,6 +702,37 @@ mod tests {
                         assert_kernel_matches(&p, &x, &[], 1e-5, 1e-5);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn global_average_pool_matches_reference() {
+        let mut rng = Lcg(5);
+        // Many planes per task; planes larger than a task; a 1-D and a 3-D window.
+        let cases: [(&[usize], &[i64]); 4] = [
+            (&[1, 2048, 7, 7], &[7, 7]),
+            (&[1, 3, 130, 131], &[130, 131]),
+            (&[2, 5, 9], &[9]),
+            (&[1, 2, 3, 4, 5], &[3, 4, 5]),
+        ];
+        for (shape, kernel) in cases {
+            let x = [rng.tensor(shape)];
+            let zeros = vec![0i64; kernel.len()];
+            let ones = vec![1i64; kernel.len()];
+            for exclude_pad in [true, false] {
+                let mut p = AvgPool::new(16);
+                p.exclude_pad = exclude_pad;
+                p.attrs = attrs(
+                    kernel,
+                    &ones,
+                    &ones,
+                    &zeros,
+                    &zeros,
+                    RoundingType::Floor,
+                    AutoPad::Explicit,
+                );
+                assert_kernel_matches(&p, &x, &[], 1e-5, 1e-5);
             }
         }
     }
