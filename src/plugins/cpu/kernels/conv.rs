@@ -9,6 +9,7 @@
 use super::depthwise;
 use super::direct_conv::{self, PackedFilters};
 use super::epilogue::{Activation, Epilogue};
+use super::even_values;
 use super::pointwise;
 use super::{Kernel, run_with_input_restored, take_moved_input, take_output, with_scratch};
 use crate::error::{Error, Result};
@@ -643,12 +644,14 @@ fn subsample(x: &[f32], a: &[Axis; 3], sub: &mut [f32], parallel: bool) {
         for (line, out) in dst.chunks_exact_mut(a[2].output.max(1)).enumerate() {
             let (od, oh) = (line / a[1].output.max(1), line % a[1].output.max(1));
             let row = (od * a[0].stride * a[1].input + oh * a[1].stride) * a[2].input;
-            let source = src
-                .get(row..)
-                .unwrap_or(&[])
-                .iter()
-                .step_by(a[2].stride.max(1));
-            for (v, &s) in out.iter_mut().zip(source) {
+            let source = src.get(row..).unwrap_or(&[]);
+            if a[2].stride == 2 && even_values::copy_evens(source, out) {
+                continue;
+            }
+            for (v, &s) in out
+                .iter_mut()
+                .zip(source.iter().step_by(a[2].stride.max(1)))
+            {
                 *v = s;
             }
         }
@@ -1988,6 +1991,17 @@ mod tests {
                 &[0, 0],
                 &[0, 0],
             ),
+            // Stride 2 along rows longer than two vectors (the AVX-512 subsampling), in 2-D and 1-D.
+            case(
+                &[1, 24, 6, 70],
+                &[30, 24, 1, 1],
+                false,
+                &[2, 2],
+                &[1, 1],
+                &[0, 0],
+                &[0, 0],
+            ),
+            case(&[1, 8, 299], &[12, 8, 1], false, &[2], &[1], &[0], &[0]),
             case(
                 &[2, 8, 12, 12],
                 &[2, 12, 4, 1, 1],

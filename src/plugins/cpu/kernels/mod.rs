@@ -19,6 +19,7 @@ pub mod depthwise_rows;
 pub mod direct_conv;
 pub mod elementwise;
 pub mod epilogue;
+pub mod even_values;
 pub mod interpolate;
 pub mod math;
 pub mod matmul;
