@@ -513,6 +513,35 @@ def test_copied_inputs_reuse_the_request_tensor(rt, cpu):
         assert mine.data.tolist() == [7, -7, 7]
 
 
+def test_shared_inputs_by_name(rt, cpu):
+    """infer({name: array}, share_inputs=True): an array that can be shared as it is becomes the input tensor (the
+    request reads the caller's memory); a strided or read-only array is copied and gives the same answer; an
+    unknown name is refused, named; the results are copies."""
+    compiled = cpu.compile_model(relu_model(rt, (3,)), "CPU")
+    req = compiled.create_infer_request()
+    x = np.array([1, -2, 3], np.float32)
+    out = req.infer({"x": x}, share_inputs=True)
+    np.testing.assert_array_equal(out[0], [1, 0, 3])
+    assert np.shares_memory(req.get_input_tensor().data, x)
+    x[:] = [-1, 5, -6]
+    req.infer()
+    np.testing.assert_array_equal(req.get_output_tensor().data, [0, 5, 0])
+    req.infer({"x": np.array([9, 9, 9], np.float32)}, share_inputs=True)
+    np.testing.assert_array_equal(out[0], [1, 0, 3])
+    strided = np.array([4, 0, -4, 0, 8, 0], np.float32)[::2]
+    readonly = np.array([4, -4, 8], np.float32)
+    readonly.flags.writeable = False
+    for value in (strided, readonly):
+        np.testing.assert_array_equal(req.infer({"x": value}, share_inputs=True)[0], [4, 0, 8])
+    assert not np.shares_memory(req.get_input_tensor().data, readonly)
+    with pytest.raises(Exception, match="nope"):
+        req.infer({"nope": x}, share_inputs=True)
+    if rt.__name__ == "ferrovino":  # the one-call path takes shareable arrays by name and leaves the rest
+        np.testing.assert_array_equal(req._infer_shared({"x": x})[0], [0, 5, 0])
+        declined = ({"x": strided}, {"x": readonly}, {0: x}, {"x": x.astype(np.float64)}, {"nope": x}, {"x": [1.0]})
+        assert all(req._infer_shared(d) is None for d in declined)
+
+
 def test_request_tensors_are_shared_with_python(rt, cpu):
     compiled = cpu.compile_model(relu_model(rt, (3,)), "CPU")
     req = compiled.create_infer_request()

@@ -111,9 +111,13 @@ class InferRequest(_native.InferRequest):
         return self._input_ports
 
     def _results(self, share_outputs: bool = False) -> OVDict:
+        return self._as_results(self._output_arrays(share_outputs))
+
+    def _as_results(self, arrays: list) -> OVDict:
+        """The outputs' arrays keyed by the model's output ports."""
         if self._output_ports is None:
             self._output_ports = self.model_outputs
-        return OVDict(dict(zip(self._output_ports, self._output_arrays(share_outputs))))
+        return OVDict(dict(zip(self._output_ports, arrays)))
 
     def _check_idle(self) -> None:
         """Refuses a request whose asynchronous inference is running; forgets the error of a finished one (as
@@ -126,6 +130,12 @@ class InferRequest(_native.InferRequest):
               decode_strings: bool = True) -> OVDict:
         """Binds ``inputs`` (see the module docs of ``_data_dispatch``), runs one inference and returns the outputs."""
         self._check_idle()
+        if share_inputs and not share_outputs and type(inputs) is dict:
+            # Arrays that can be shared as they are: bound, run and read back in one native call.
+            arrays = self._infer_shared(inputs)
+            if arrays is not None:
+                self._has_run = True
+                return self._as_results(arrays)
         dispatch(self, inputs, share_inputs)
         super().infer()
         self._has_run = True

@@ -8,7 +8,7 @@ use super::compiled_model::PyCompiledModel;
 use super::errors::{IntoPyResult, detached};
 use super::model::model_repr;
 use super::output::{PyConstOutput, const_output, port_names, port_of};
-use super::tensor::{PyTensor, to_numpy, zeros};
+use super::tensor::{PyTensor, shared_tensor_of, to_numpy, zeros};
 use crate::Error;
 use crate::ir::{Output, PartialShape};
 use crate::runtime::exec_graph::{ProfileStatus, profiling_info};
@@ -311,6 +311,45 @@ impl PyInferRequest {
         });
         self.busy.store(false, Ordering::Release);
         result
+    }
+    /// `infer(inputs, share_inputs=True)` in one call, for a dict of tensor names to numpy arrays that can be
+    /// shared as they are (see [`shared_tensor_of`]): binds them, runs one inference (the interpreter released)
+    /// and returns copies of the outputs as numpy arrays. `None`, with nothing bound, where a key is not an
+    /// input's name or a value cannot be shared as it is: `infer` then binds them by its general path.
+    fn _infer_shared<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyDict>,
+    ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+        let model = self.compiled.model();
+        let ports = model.inputs();
+        let mut bound = Vec::with_capacity(inputs.len());
+        for (key, value) in inputs.iter() {
+            let Ok(name) = key.cast::<PyString>() else {
+                return Ok(None);
+            };
+            let Ok(index) = model.input_index(&name.to_cow()?) else {
+                return Ok(None);
+            };
+            let Some(et) = ports.get(index).map(Output::element_type) else {
+                return Ok(None);
+            };
+            match shared_tensor_of(&value, et)? {
+                Some(tensor) => bound.push((index, tensor)),
+                None => return Ok(None),
+            }
+        }
+        let mut st = self.lock()?;
+        for (index, tensor) in bound {
+            st.request.set_input(index, tensor.inner.clone()).py()?;
+            st.inputs[index] = Some(Py::new(py, tensor)?);
+        }
+        let state = &mut *st;
+        detached(py, || state.timed_infer())?;
+        (0..model.results.len())
+            .map(|i| to_numpy(py, st.request.output(i).py()?))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
     }
     /// Copies of every output of the last inference as numpy arrays (views of the output tensors when `share`).
     #[pyo3(signature = (share=false))]

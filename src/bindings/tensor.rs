@@ -229,6 +229,28 @@ fn from_ml_dtypes_array(arr: &Bound<'_, PyAny>, et: ElementType) -> PyResult<PyT
     from_rust(arr.py(), &Tensor::from_f64s(et, &shape, &values).py()?)
 }
 
+/// A tensor sharing `value`'s memory when `value` is a numpy array of `et`'s own dtype with at least one
+/// dimension, C-contiguous, aligned, writeable and in the machine's byte order (what `Tensor(value,
+/// shared_memory=True)` makes of it); `None` for anything else.
+pub(crate) fn shared_tensor_of(
+    value: &Bound<'_, PyAny>,
+    et: ElementType,
+) -> PyResult<Option<PyTensor>> {
+    let Ok(arr) = value.cast::<PyUntypedArray>() else {
+        return Ok(None);
+    };
+    if arr.ndim() == 0
+        || !arr.is_c_contiguous()
+        || !arr.is_aligned()
+        || buffer_address(arr).1
+        || builtin_element_type(&arr.dtype()) != Some(et)
+    {
+        return Ok(None);
+    }
+    let shape = arr.shape().to_vec();
+    wrap_array(value.clone(), et, &shape, true).map(Some)
+}
+
 /// A tensor over a numpy array: shared when possible and asked for, otherwise a C-contiguous copy (in the
 /// machine's byte order). ml_dtypes arrays of narrow types (`float8_e4m3fn`, `int2`, …) are copied into tensors
 /// of the matching type.
