@@ -22,6 +22,7 @@ pub fn copy_evens(src: &[f32], dst: &mut [f32]) -> bool {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use crate::plugins::cpu::kernels::math::lanes_below;
     use std::arch::x86_64::*;
 
     /// Outputs per vector.
@@ -49,15 +50,6 @@ mod avx512 {
                 let picked = _mm512_permutex2var_ps(lo, evens, hi);
                 _mm512_mask_storeu_ps(dst.as_mut_ptr().add(c), lanes_below(dst.len() - c), picked);
             }
-        }
-    }
-
-    /// The mask of the first `n` lanes (all sixteen for `n` >= 16).
-    fn lanes_below(n: usize) -> __mmask16 {
-        if n >= LANES {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
         }
     }
 }

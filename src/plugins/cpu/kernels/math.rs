@@ -47,6 +47,16 @@ macro_rules! best_isa_fn {
 }
 pub(crate) use best_isa_fn;
 
+/// The AVX-512 mask of the first `n` of sixteen lanes (all of them for `n` >= 16).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn lanes_below(n: usize) -> std::arch::x86_64::__mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as std::arch::x86_64::__mmask16
+    }
+}
+
 /// A scalar f32 function that vectorised loops inline: implementations mark `apply` `#[inline(always)]`.
 pub trait Unary: Copy + Send + Sync {
     /// The function's value at `x`.

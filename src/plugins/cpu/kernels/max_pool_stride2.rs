@@ -67,6 +67,7 @@ mod avx512 {
     use super::{GUARD, LANES, scratch_len};
     use crate::ops::conv::Axis;
     use crate::plugins::cpu::kernels::conv::{tap_range, tap_source};
+    use crate::plugins::cpu::kernels::math::lanes_below;
     use std::arch::x86_64::*;
 
     /// [`super::max_plane`]'s work.
@@ -117,15 +118,6 @@ mod avx512 {
                 // SAFETY: the mask keeps the store inside the output row.
                 unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(c), lanes_below(ow - c), m) };
             }
-        }
-    }
-
-    /// The mask of the first `n` lanes (all sixteen for `n` >= 16).
-    fn lanes_below(n: usize) -> __mmask16 {
-        if n >= LANES {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
         }
     }
 }
