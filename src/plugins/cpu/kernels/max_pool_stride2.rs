@@ -11,7 +11,7 @@ const GUARD: usize = 16;
 const LANES: usize = 16;
 
 /// Whether this CPU runs [`max_plane`] and it serves axes `a` (depth, height, width): depth trivial, width
-/// stride 2 without dilation, a window at most [`GUARD`] wide and left padding at most [`GUARD`].
+/// stride 2 without dilation, a window at most 16 wide and left padding at most 16 (the guard).
 pub fn suits(a: &[Axis; 3]) -> bool {
     let w = &a[2];
     available()
