@@ -45,7 +45,8 @@ pub fn scratch_len(a: &[Axis; 3]) -> usize {
 
 /// Max over each window of one plane: `x` holds the input plane (`height × width`), `v` the output plane,
 /// `row` at least [`scratch_len`] values. A NaN input is skipped (the running max starts at -inf and keeps
-/// itself against a NaN), as the reference does. Does nothing where [`suits`] is false or a length is short.
+/// itself against a NaN), and a window of padding alone gives -inf. Does nothing where [`suits`] is false or a
+/// length is short.
 pub fn max_plane(a: &[Axis; 3], x: &[f32], row: &mut [f32], v: &mut [f32]) {
     let (h, w) = (&a[1], &a[2]);
     if !suits(a)
@@ -85,8 +86,13 @@ mod avx512 {
         // Lanes 0, 2, .., 30 of two vectors side by side.
         let evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
         for (r, out) in v.chunks_exact_mut(ow.max(1)).take(h.output).enumerate() {
-            // The running max down the window's input rows, row after row, sixteen columns at a time.
-            for (i, kh) in tap_range(h, r).enumerate() {
+            // The running max down the window's input rows, row after row, sixteen columns at a time (-inf for a
+            // window of padding rows alone).
+            let sources = tap_range(h, r);
+            if sources.is_empty() {
+                row[GUARD..GUARD + iw].fill(f32::NEG_INFINITY);
+            }
+            for (i, kh) in sources.enumerate() {
                 let from = tap_source(h, r, kh) * iw;
                 for c in (0..iw).step_by(LANES) {
                     // SAFETY: row `tap_source` < height, and the mask keeps the load inside that row (the
@@ -119,5 +125,48 @@ mod avx512 {
                 unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(c), lanes_below(ow - c), m) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axis(input: usize, output: usize, kernel: usize, stride: usize, pad: usize) -> Axis {
+        Axis {
+            input,
+            output,
+            kernel,
+            stride,
+            dilation: 1,
+            pad_begin: pad,
+            pad_end: pad,
+        }
+    }
+
+    /// Output rows whose windows cover padding rows alone are -inf, also after a row of values (no stale row).
+    #[test]
+    fn windows_of_padding_rows_alone_give_minus_infinity() {
+        let a = [
+            axis(1, 1, 1, 1, 0),
+            axis(3, 3, 1, 2, 1),
+            axis(20, 10, 3, 2, 1),
+        ];
+        if !suits(&a) {
+            return;
+        }
+        let x: Vec<f32> = (0..60).map(|i| i as f32).collect();
+        let mut row = vec![0.0; scratch_len(&a)];
+        let mut v = vec![0.0; 30];
+        max_plane(&a, &x, &mut row, &mut v);
+        assert!(
+            v[..10]
+                .iter()
+                .chain(&v[20..])
+                .all(|&m| m == f32::NEG_INFINITY)
+        );
+        // Input row 1 (values 20..40): output c takes columns 2c-1..=2c+1.
+        let want: Vec<f32> = (0..10).map(|c| (20 + (2 * c + 1).min(19)) as f32).collect();
+        assert_eq!(v[10..20], want);
     }
 }
