@@ -390,7 +390,14 @@ impl Kernel for AvgPoolKernel {
         let p = Planes::new(x.shape(), &axes)?;
         let xs = x.typed::<f32>()?;
         let mut out = take_output(spare, 0, ElementType::F32, &p.out_shape);
-        if p.out_size == 0 || p.in_size == 0 {
+        if p.out_size == 0 {
+            return Ok(vec![out]);
+        }
+        if p.in_size == 0 {
+            // Empty planes: every window is padding alone.
+            for v in out.typed_mut::<f32>()?.chunks_exact_mut(p.out_size) {
+                avg_plane(&p, &[], self.0.exclude_pad, v);
+            }
             return Ok(vec![out]);
         }
         // Whole planes per task, about TASK_VALUES input values each.
@@ -735,6 +742,32 @@ mod tests {
                 assert_kernel_matches(&p, &x, &[], 1e-5, 1e-5);
             }
         }
+    }
+
+    /// Planes of no values padded into windows: the windows' averages over their padding (0), as the reference
+    /// says, in every output value, none left as the recycled output buffer held it.
+    #[test]
+    fn average_pool_of_empty_planes_averages_the_padding() {
+        let x = Tensor::from_vec(&[1, 2, 0, 0], Vec::<f32>::new()).unwrap();
+        let mut p = AvgPool::new(16);
+        p.exclude_pad = false;
+        p.attrs = attrs(
+            &[2, 2],
+            &[1, 1],
+            &[1, 1],
+            &[1, 1],
+            &[1, 1],
+            RoundingType::Floor,
+            AutoPad::Explicit,
+        );
+        let want = p.evaluate(&[&x]).unwrap();
+        let kernel = select(&p, &[TensorDesc::of_tensor(&x)]).unwrap();
+        let stale = Tensor::from_vec(want[0].shape(), vec![7.0f32; want[0].len()]).unwrap();
+        let got = kernel.run_recycling(&[&x], &mut [Some(stale)]).unwrap();
+        assert_eq!(
+            want[0].typed::<f32>().unwrap(),
+            got[0].typed::<f32>().unwrap()
+        );
     }
 
     /// The values-only kernel returns on `x` exactly the reference's values on `expected_from` (and nothing
