@@ -542,6 +542,19 @@ def test_shared_inputs_by_name(rt, cpu):
         assert all(req._infer_shared(d) is None for d in declined)
 
 
+def test_shared_inputs_of_a_two_input_model(rt, cpu):
+    """share_inputs=True with two named arrays: both shared, or one shareable and one strided (then both go through
+    the general binding); the sum is right either way and a later call rebinds both."""
+    req = cpu.compile_model(add_model(rt), "CPU").create_infer_request()
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.full((2, 3), 10, np.float32)
+    np.testing.assert_array_equal(req.infer({"a": a, "b": b}, share_inputs=True)[0], a + b)
+    assert np.shares_memory(req.get_tensor("a").data, a) and np.shares_memory(req.get_tensor("b").data, b)
+    strided = np.full((2, 6), -1, np.float32)[:, ::2]
+    np.testing.assert_array_equal(req.infer({"a": a, "b": strided}, share_inputs=True)[0], a - 1)
+    np.testing.assert_array_equal(req.infer({"b": b, "a": b}, share_inputs=True)[0], b + b)
+
+
 def test_request_tensors_are_shared_with_python(rt, cpu):
     compiled = cpu.compile_model(relu_model(rt, (3,)), "CPU")
     req = compiled.create_infer_request()
