@@ -1,7 +1,8 @@
 //! f32 convolution kernels (Convolution, GroupConvolution): [`depthwise`] for one channel per group; where the
 //! CPU has AVX-512 and the filter is constant, [`pointwise`] for unpadded 1x1 filters (strided ones on a
-//! subsampled copy of the input) and the direct convolution of [`direct_conv`] for kxk filters and for 1x1
-//! filters on few positions; otherwise a plain GEMM for 1x1 stride-1 unpadded filters and im2col + GEMM (the
+//! subsampled copy of the input), [`winograd`] for 3x3 filters of stride 1 on inputs of a known shape with
+//! enough tiles and channels, and the direct convolution of [`direct_conv`] for the other kxk filters and for
+//! 1x1 filters on few positions; otherwise a plain GEMM for 1x1 stride-1 unpadded filters and im2col + GEMM (the
 //! `gemm` crate). Every problem is lifted to three spatial axes so one code path serves 1-D, 2-D and 3-D. Work
 //! is split over (batch, group) jobs with rayon when there are enough of them, otherwise the kernel itself runs
 //! in parallel.
@@ -11,6 +12,7 @@ use super::direct_conv::{self, PackedFilters};
 use super::epilogue::{Activation, Epilogue};
 use super::even_values;
 use super::pointwise;
+use super::winograd;
 use super::{Kernel, run_with_input_restored, take_moved_input, take_output, with_scratch};
 use crate::error::{Error, Result};
 use crate::ir::shape::{fmt_shape, num_elements};
@@ -96,6 +98,8 @@ enum PackedFilter {
     Direct(PackedFilters),
     /// For [`pointwise`]: 1x1 filters.
     Pointwise(pointwise::PackedFilters),
+    /// For [`winograd`]: 3x3 filters of stride 1 on inputs of a known shape that it [`winograd::suits`].
+    Winograd(winograd::PackedFilters),
 }
 
 /// A constant filter packed for [`direct_conv`] or [`pointwise`], when that path will run it: not depthwise
@@ -139,6 +143,9 @@ fn pack_filters(
     }
     if known.is_some_and(|a| pointwise::shallow::suits(&a, *in_per_group)) {
         return pointwise::pack(w, groups, out_per_group).map(PackedFilter::Pointwise);
+    }
+    if known.is_some_and(|a| winograd::suits(&a, *in_per_group, out_per_group)) {
+        return winograd::pack(w, groups, out_per_group).map(PackedFilter::Winograd);
     }
     if known.is_some_and(|a| !direct_conv::suits(&a)) {
         return None;
@@ -516,6 +523,11 @@ fn run_job(
                 return on_compact_input(xs, cin, a, parallel, |x, compact| {
                     direct_conv::convolve(x, cin, compact, filter, dst, finishing, parallel)
                 });
+            }
+        }
+        Some(PackedFilter::Winograd(f)) if winograd::suits(a, cin, g.out_per_group) => {
+            if let Some(filter) = f.group(gr, g.out_per_group, cin * job.ksz) {
+                return winograd::convolve(xs, cin, a, filter, dst, finishing, parallel);
             }
         }
         // kxk filters the direct convolution takes.
@@ -1512,6 +1524,9 @@ mod tests {
             (vec![1, 20, 9, 11], vec![13, 20, 3, 3], false),
             (vec![1, 20, 9, 29], vec![40, 20, 3, 3], false),
             (vec![2, 12, 7, 26], vec![3, 5, 4, 3, 3], true),
+            // Winograd: one job per image, and two groups of 32 channels.
+            (vec![2, 32, 15, 18], vec![40, 32, 3, 3], false),
+            (vec![1, 64, 16, 16], vec![2, 32, 32, 3, 3], true),
             (vec![2, 8, 30, 30], vec![16, 8, 1, 1], false),
             (vec![1, 200, 15, 15], vec![30, 200, 1, 1], false),
             // A 1x1 filter on few positions: the direct convolution, bias and bounds in its tiles.
@@ -1620,7 +1635,7 @@ mod tests {
                     for (i, ((p, r), g)) in p.iter().zip(r).zip(g).enumerate() {
                         let want = act(p + bias[(i / spatial) % channels] + r);
                         assert!(
-                            (want - g).abs() <= 1e-4,
+                            (want - g).abs() <= 1e-4 * (1.0 + want.abs()),
                             "{data:?} {activation:?} residual {with_residual} at {i}: {g} vs {want}"
                         );
                     }
@@ -1953,6 +1968,7 @@ mod tests {
         match pack_filters(&w, &attrs_of(c), kind, Some(&data)) {
             Some(PackedFilter::Direct(_)) => "direct",
             Some(PackedFilter::Pointwise(_)) => "pointwise",
+            Some(PackedFilter::Winograd(_)) => "winograd",
             None => "none",
         }
     }
@@ -2141,6 +2157,7 @@ mod tests {
         ) {
             Some(PackedFilter::Direct(_)) => "direct",
             Some(PackedFilter::Pointwise(_)) => "pointwise",
+            Some(PackedFilter::Winograd(_)) => "winograd",
             None => "none",
         };
         let (direct, pointwise) = if direct_conv::available() {
@@ -2167,6 +2184,72 @@ mod tests {
         let w3 = Lcg(2).tensor(&[32, 16, 3, 3]);
         assert_eq!(path(&w3, &attrs, Some(&data(40))), direct);
         assert_eq!(path(&w3, &attrs, None), direct);
+        // 3x3 of stride 1 with 32 channels in and out: Winograd on 16 tiles of 4x4 outputs or more (18x18
+        // outputs: 25 tiles), direct on fewer (14x14 outputs of a 16x16 input without padding: 16 tiles, 13x13:
+        // 16 too, 12x12: 9), and when the shape is unknown.
+        let w32 = Lcg(2).tensor(&[32, 32, 3, 3]);
+        let data32 = |h: usize| {
+            TensorDesc::new(
+                ElementType::F32,
+                crate::ir::PartialShape::from_static(&[1, 32, h, h]),
+            )
+        };
+        let winograd = if winograd::available() {
+            "winograd"
+        } else {
+            direct
+        };
+        assert_eq!(path(&w32, &attrs, Some(&data32(20))), winograd);
+        assert_eq!(path(&w32, &attrs, Some(&data32(15))), winograd);
+        assert_eq!(path(&w32, &attrs, Some(&data32(14))), direct);
+        assert_eq!(path(&w32, &attrs, None), direct);
+    }
+
+    /// Geometries that run [`winograd`] with a constant filter (where the CPU has AVX-512; elsewhere the
+    /// im2col path): sides off the tile size, asymmetric padding, batches, groups.
+    #[test]
+    fn winograd_convolution_matches_reference() {
+        let mut rng = Lcg(13);
+        let cases = [
+            case(
+                &[1, 32, 16, 16],
+                &[32, 32, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+            case(
+                &[2, 48, 20, 17],
+                &[40, 48, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[0, 1],
+                &[1, 0],
+            ),
+            case(
+                &[1, 64, 16, 20],
+                &[2, 32, 32, 3, 3],
+                true,
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+                &[1, 1],
+            ),
+        ];
+        let path = if winograd::available() {
+            "winograd"
+        } else {
+            "none"
+        };
+        on_one_and_two_threads(|_| {
+            for c in &cases {
+                assert_eq!(packed_path(c), path, "{:?}", c.data);
+                check(c, &mut rng);
+            }
+        });
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod pooling;
 pub mod reduction;
 pub mod sgemm;
 pub mod vector_math;
+pub mod winograd;
 
 /// A compiled computation for one node.
 pub trait Kernel: Debug + Send + Sync {

@@ -100,6 +100,18 @@ impl PackedB {
         Ok(PackedB { k, n, data })
     }
 
+    /// A `k × n` matrix whose panels are already laid out in `data` as [`PackedB::panel`] reads them, one after
+    /// the other.
+    pub fn from_panels(k: usize, n: usize, data: Vec<f32>) -> Result<PackedB> {
+        if data.len() != n.div_ceil(NR) * k * NR {
+            return Err(Error::Internal(format!(
+                "{} values for the panels of a {k}x{n} matrix",
+                data.len()
+            )));
+        }
+        Ok(PackedB { k, n, data })
+    }
+
     /// Rows (K).
     pub fn k(&self) -> usize {
         self.k
@@ -132,6 +144,58 @@ pub fn sgemm(
 ) -> Result<()> {
     let kernel = Microkernel::detected();
     sgemm_with(kernel, a, m, lda, b, c, ldc, epilogue, parallel)
+}
+
+/// `c = a · b` over panels `panels` of `b` only (columns `panels.start * NR..panels.end * NR`, clipped to N), on
+/// the calling thread, with no epilogue; the other columns of `c` are left as they are. Shapes and strides as in
+/// [`sgemm`].
+pub fn sgemm_panels(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    panels: Range<usize>,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<()> {
+    let (k, n) = (b.k, b.n);
+    let end = n.min(panels.end * NR);
+    let fits_a = m == 0 || k == 0 || (m - 1) * lda + k <= a.len();
+    let fits_c = m == 0 || end == 0 || (m - 1) * ldc + end <= c.len();
+    if !fits_a || !fits_c || lda < k || ldc < end || panels.start > panels.end {
+        return Err(Error::Internal(format!(
+            "sgemm of {m}x{k} by panels {panels:?} of {k}x{n} with buffers of {} and {} values (strides \
+             {lda}, {ldc})",
+            a.len(),
+            c.len()
+        )));
+    }
+    if m == 0 || panels.start * NR >= end {
+        return Ok(());
+    }
+    if k == 0 {
+        for row in c.chunks_mut(ldc).take(m) {
+            row[panels.start * NR..end].fill(0.0);
+        }
+        return Ok(());
+    }
+    let panels = panels.start..end.div_ceil(NR);
+    // SAFETY: the checks above bound rows `i < m` of A (k values from `i * lda`) and of C (the panels' columns
+    // from `i * ldc`, which the product writes and nothing else); the kernel is the detected one.
+    unsafe {
+        panels_product(
+            Microkernel::detected(),
+            a,
+            lda,
+            0..m,
+            b,
+            panels,
+            c.as_mut_ptr(),
+            ldc,
+            &(),
+        )
+    };
+    Ok(())
 }
 
 /// [`sgemm`] with the microkernel `kernel` (one the CPU has).
@@ -262,6 +326,11 @@ pub trait TileEpilogue: Sync {
     fn apply(&self, row: usize, col: usize, values: &mut [f32]);
 }
 
+/// No epilogue.
+impl TileEpilogue for () {
+    fn apply(&self, _row: usize, _col: usize, _values: &mut [f32]) {}
+}
+
 /// A raw pointer to C that the threads share; each writes only its own columns.
 struct SharedMut(*mut f32);
 // SAFETY: see `sgemm`: the threads write disjoint parts of C (row or column ranges).
@@ -272,7 +341,7 @@ unsafe impl Sync for SharedMut {}
 ///
 /// # Safety
 /// The CPU has `kernel`'s features; rows `i` in `rows` of A hold `b.k` values from `i * lda`; those rows of C
-/// hold `b.n` writable values from `c + i * ldc`.
+/// hold writable values from `c + i * ldc` at the panels' columns (up to `b.n`), the only ones written.
 #[allow(clippy::too_many_arguments)]
 unsafe fn panels_product(
     kernel: Microkernel,
