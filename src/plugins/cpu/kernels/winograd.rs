@@ -35,8 +35,6 @@ const MIN_TILES: usize = 16;
 const MIN_CHANNELS: usize = 32;
 /// Tiles per band: a band's transformed input and products stay in L2.
 const BAND_TILES: usize = 32;
-/// Work items per thread, where bands alone are too few (items then split the output channels).
-const ITEMS_PER_THREAD: usize = 2;
 
 /// Whether this CPU runs [`convolve`].
 pub fn available() -> bool {
@@ -51,10 +49,11 @@ pub fn available() -> bool {
 }
 
 /// Whether a convolution of axes `a` (lifted, trivial axes first) runs here: 2-D, 3×3, stride and dilation 1,
-/// enough tiles and channels (`inputs` and `outputs` per group).
+/// outputs at least four wide, enough tiles and channels (`inputs` and `outputs` per group).
 pub fn suits(a: &[Axis; 3], inputs: usize, outputs: usize) -> bool {
     available()
         && is_3x3(a)
+        && a[2].output >= TILE
         && tiles(a) >= MIN_TILES
         && inputs >= MIN_CHANNELS
         && outputs >= MIN_CHANNELS
@@ -214,7 +213,7 @@ impl Grid {
 }
 
 /// The convolution of one (batch, group) job: `dst[C_out × P]` from `x`, the group's `channels` input planes, by
-/// the transformed filters `filter`, for axes `a` (2-D 3×3 of stride 1: [`suits`] without its size limits),
+/// the transformed filters `filter`, for axes `a` (2-D 3×3 of stride 1, outputs at least four wide: [`suits`] without its limits on tiles and channels),
 /// finished as `finishing` says. Threads split bands of tile rows and runs of output channels when `parallel`.
 pub fn convolve(
     x: &[f32],
@@ -231,6 +230,7 @@ pub fn convolve(
     let positions = grid.output[0] * grid.output[1];
     if !available()
         || !is_3x3(a)
+        || grid.output[1] < TILE
         || filter.points.len() != POINTS
         || channels != filter.channels
         || x.len() < channels * h * w
@@ -291,8 +291,9 @@ struct Plan {
 impl Plan {
     /// Bands of about [`BAND_TILES`] tiles (a multiple of `threads` of them where that leaves each band
     /// [`MIN_TILES`] and the tile rows allow: ResNet-50's 14x14 layers, one band of sixteen tiles rather than two
-    /// of eight, 0.97x in-model on two threads); runs of
-    /// panels enough for [`ITEMS_PER_THREAD`] items per thread where the bands are fewer.
+    /// of eight, 0.97x in-model on two threads); where the bands are fewer than the threads, runs of panels make
+    /// one item per thread (each item transforms its band's input: two runs per thread, as first tried, took
+    /// ResNet-50's 14x14 layers and YOLO's 20x20 ones 1.10-1.46x the time).
     fn of(grid: &Grid, threads: usize) -> Plan {
         let rows = grid.tiles[0];
         let tiles = rows * grid.tiles[1];
@@ -307,9 +308,7 @@ impl Plan {
         let rows_per_band = rows.div_ceil(bands).max(1);
         let bands = rows.div_ceil(rows_per_band).max(1);
         let panels = grid.outputs.div_ceil(LANES);
-        let runs = (ITEMS_PER_THREAD * threads)
-            .div_ceil(bands)
-            .clamp(1, panels.max(1));
+        let runs = threads.div_ceil(bands).clamp(1, panels.max(1));
         Plan {
             rows,
             rows_per_band,
@@ -536,19 +535,20 @@ mod avx512 {
                 let per_channel = transpose16(values);
                 let rows_here = TILE.min(oh - r * TILE);
                 let cols_here = TILE.min(ow - t * TILE);
-                let mut staged = [0.0f32; LANES];
+                // Row y's outputs are lanes 4y..4y + 4: one masked store each, from a base 4y values before
+                // the row's first (inside the channel's plane: y rows of at least four values come before).
+                let row_lanes = math::lanes_below(cols_here);
                 for (c, v) in per_channel.iter().take(lanes).enumerate() {
-                    // SAFETY: sixteen writable values.
-                    unsafe { _mm512_storeu_ps(staged.as_mut_ptr(), *v) };
                     for y in 0..rows_here {
                         let at = (k0 + c) * oh * ow + (r * TILE + y) * ow + t * TILE;
                         // SAFETY: channel k0 + c < C_out, row r * 4 + y < oh and columns up to ow lie in the
-                        // checked output; they are this item's (caller).
+                        // checked output, and they are this item's (caller); `at - 4y` >= 0 as ow >= 4
+                        // (checked by `convolve`), and the masked lanes are not accessed.
                         unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                staged.as_ptr().add(y * TILE),
-                                out.get().add(at),
-                                cols_here,
+                            _mm512_mask_storeu_ps(
+                                out.get().add(at - y * TILE),
+                                row_lanes << (y * TILE),
+                                *v,
                             )
                         };
                     }
@@ -783,6 +783,23 @@ mod tests {
             a[2],
         ];
         assert!(convolve(&x, 16, &strided, filter, &mut dst, finishing, false).is_err());
+        // Outputs narrower than a tile: 62 rows of 3 (the stores take rows of at least four values).
+        let narrow = axes(64, 3, [0, 1], [0, 1]);
+        assert!(!suits(&narrow, 32, 32));
+        let mut narrow_dst = vec![0.0f32; 20 * 62 * 3];
+        let narrow_x = vec![1.0f32; 16 * 64 * 3];
+        assert!(
+            convolve(
+                &narrow_x,
+                16,
+                &narrow,
+                filter,
+                &mut narrow_dst,
+                finishing,
+                false
+            )
+            .is_err()
+        );
         convolve(&x, 16, &a, filter, &mut dst, finishing, false).unwrap();
         // Each output sums 0.5 over the taps inside: 16 channels x 9 taps in the middle, 16 x 4 at a corner.
         assert_eq!(dst[9], 72.0);
