@@ -144,8 +144,8 @@ fn pack_filters(
     if known.is_some_and(|a| pointwise::shallow::suits(&a, *in_per_group)) {
         return pointwise::pack(w, groups, out_per_group).map(PackedFilter::Pointwise);
     }
-    if known.is_some_and(|a| winograd::suits(&a, *in_per_group, out_per_group)) {
-        return winograd::pack(w, groups, out_per_group).map(PackedFilter::Winograd);
+    if let Some(tile) = known.and_then(|a| winograd::tile_for(&a, *in_per_group, out_per_group)) {
+        return winograd::pack(w, groups, out_per_group, tile).map(PackedFilter::Winograd);
     }
     if known.is_some_and(|a| !direct_conv::suits(&a)) {
         return None;
@@ -2184,9 +2184,9 @@ mod tests {
         let w3 = Lcg(2).tensor(&[32, 16, 3, 3]);
         assert_eq!(path(&w3, &attrs, Some(&data(40))), direct);
         assert_eq!(path(&w3, &attrs, None), direct);
-        // 3x3 of stride 1 with 32 channels in and out: Winograd on 16 tiles of 4x4 outputs or more (18x18
-        // outputs: 25 tiles), direct on fewer (14x14 outputs of a 16x16 input without padding: 16 tiles, 13x13:
-        // 16 too, 12x12: 9), and when the shape is unknown.
+        // 3x3 of stride 1 with 32 channels in and out: Winograd on 36 tiles of 4x4 or of 2x2 outputs or more
+        // (24x24 outputs: 36 of 4x4; 18x18: 81 of 2x2; 12x12: 36 of 2x2), direct on fewer (10x10: 25 of 2x2),
+        // and when the shape is unknown.
         let w32 = Lcg(2).tensor(&[32, 32, 3, 3]);
         let data32 = |h: usize| {
             TensorDesc::new(
@@ -2199,18 +2199,29 @@ mod tests {
         } else {
             direct
         };
+        assert_eq!(path(&w32, &attrs, Some(&data32(26))), winograd);
         assert_eq!(path(&w32, &attrs, Some(&data32(20))), winograd);
-        assert_eq!(path(&w32, &attrs, Some(&data32(15))), winograd);
-        assert_eq!(path(&w32, &attrs, Some(&data32(14))), direct);
+        assert_eq!(path(&w32, &attrs, Some(&data32(14))), winograd);
+        assert_eq!(path(&w32, &attrs, Some(&data32(12))), direct);
         assert_eq!(path(&w32, &attrs, None), direct);
     }
 
     /// Geometries that run [`winograd`] with a constant filter (where the CPU has AVX-512; elsewhere the
-    /// im2col path): sides off the tile size, asymmetric padding, batches, groups.
+    /// im2col path): 4x4 tiles (24x24 outputs) and 2x2 ones, sides off the tile size, asymmetric padding,
+    /// batches, groups.
     #[test]
     fn winograd_convolution_matches_reference() {
         let mut rng = Lcg(13);
         let cases = [
+            case(
+                &[1, 32, 24, 26],
+                &[40, 32, 3, 3],
+                false,
+                &[1, 1],
+                &[1, 1],
+                &[1, 0],
+                &[1, 0],
+            ),
             case(
                 &[1, 32, 16, 16],
                 &[32, 32, 3, 3],
