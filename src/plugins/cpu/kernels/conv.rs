@@ -102,8 +102,9 @@ enum PackedFilter {
     Winograd(winograd::PackedFilters),
 }
 
-/// A constant filter packed for [`direct_conv`] or [`pointwise`], when that path will run it: not depthwise
-/// (which runs its own loop); when the input's (`data`) shape is known, a kxk filter only if
+/// A constant filter packed for [`direct_conv`], [`pointwise`] or [`winograd`], when that path will run it: not
+/// depthwise (which runs its own loop); when the input's (`data`) shape is known, a 3x3 filter for [`winograd`]
+/// where it has a tile size for the geometry ([`winograd::tile_for`]), another kxk filter only if
 /// [`direct_conv::suits`] its geometry, and a 1x1 filter only if the geometry is [`unpadded_pointwise`] (for
 /// [`direct_conv`] where [`runs_direct`], else for [`pointwise`]).
 fn pack_filters(

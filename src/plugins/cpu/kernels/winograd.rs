@@ -10,9 +10,9 @@
 //!
 //! A work item takes a band of tile rows and a run of those panels. It copies the band's input rows into a
 //! padded, channel-last block (sixteen channels per vector, transposed 16×16 at a time), transforms its tiles
-//! (vectors of sixteen channels), runs the products of every point for its panels, and transforms them back into the NCHW
-//! output with the bias and bounds applied in registers; the rest of the epilogue then runs on its finished
-//! rows. Everything but the output stays in the work item's own scratch memory.
+//! (vectors of sixteen channels), runs the products of every point for its panels, and transforms them back
+//! into the NCHW output with the bias and bounds applied in registers; the rest of the epilogue then runs on its
+//! finished rows. Everything but the output stays in the work item's own scratch memory.
 
 use super::direct_conv::{Finishing, SharedOutput};
 use super::sgemm::{NR, PackedB};
@@ -337,11 +337,12 @@ struct Plan {
 }
 
 impl Plan {
-    /// Bands of about [`BAND_TILES`] tiles (a multiple of `threads` of them where that leaves each band
-    /// [`MIN_BAND_TILES`] and the tile rows allow: ResNet-50's 14x14 layers, one band of sixteen tiles rather than two
-    /// of eight, 0.97x in-model on two threads); where the bands are fewer than the threads, runs of panels make
-    /// one item per thread (each item transforms its band's input: two runs per thread, as first tried, took
-    /// ResNet-50's 14x14 layers and YOLO's 20x20 ones 1.10-1.46x the time).
+    /// Bands of about [`BAND_TILES`] tiles, a multiple of `threads` of them where that leaves each band
+    /// [`MIN_BAND_TILES`] and the tile rows allow (ResNet-50's 14x14 layers with 4×4 tiles: one band of sixteen
+    /// tiles rather than two of eight, 0.97x in-model on two threads). Where the bands are fewer than the
+    /// threads, runs of panels make one item per thread; each item transforms its band's input (two items per
+    /// thread took ResNet-50's 14x14 layers and YOLO's 20x20 ones 1.10-1.46x the time, and one band in two runs
+    /// rather than two bands of 28 and 21 2×2 tiles 1.06x on the 14x14 layers).
     fn of(grid: &Grid, threads: usize) -> Plan {
         let rows = grid.tiles[0];
         let tiles = rows * grid.tiles[1];
