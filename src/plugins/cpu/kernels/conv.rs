@@ -2181,13 +2181,15 @@ mod tests {
             ..attrs.clone()
         };
         assert_eq!(path(&w, &padded, Some(&data(20))), "none");
-        // kxk filters: packed whatever the positions, and when the input's shape is unknown.
+        // kxk filters: packed whatever the positions, and when the input's shape is unknown (3x3 filters of
+        // stride 1 on enough tiles and channels take Winograd, below).
+        let w5 = Lcg(2).tensor(&[32, 16, 5, 5]);
+        assert_eq!(path(&w5, &attrs, Some(&data(40))), direct);
         let w3 = Lcg(2).tensor(&[32, 16, 3, 3]);
-        assert_eq!(path(&w3, &attrs, Some(&data(40))), direct);
         assert_eq!(path(&w3, &attrs, None), direct);
-        // 3x3 of stride 1 with 32 channels in and out: Winograd on 36 tiles of 4x4 or of 2x2 outputs or more
-        // (24x24 outputs: 36 of 4x4; 18x18: 81 of 2x2; 12x12: 36 of 2x2), direct on fewer (10x10: 25 of 2x2),
-        // and when the shape is unknown.
+        // 3x3 of stride 1 with 16 or 32 channels in and 32 out: Winograd on 36 tiles of 4x4 or of 2x2 outputs
+        // or more (38x38 outputs: 100 of 4x4; 24x24: 36 of 4x4; 18x18: 81 of 2x2; 12x12: 36 of 2x2), direct on
+        // fewer (10x10: 25 of 2x2), and when the shape is unknown.
         let w32 = Lcg(2).tensor(&[32, 32, 3, 3]);
         let data32 = |h: usize| {
             TensorDesc::new(
@@ -2200,6 +2202,7 @@ mod tests {
         } else {
             direct
         };
+        assert_eq!(path(&w3, &attrs, Some(&data(40))), winograd);
         assert_eq!(path(&w32, &attrs, Some(&data32(26))), winograd);
         assert_eq!(path(&w32, &attrs, Some(&data32(20))), winograd);
         assert_eq!(path(&w32, &attrs, Some(&data32(14))), winograd);
