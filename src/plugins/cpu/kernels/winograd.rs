@@ -309,9 +309,18 @@ pub fn convolve(
         let out = SharedOutput::new(dst);
         let item = |i: usize| {
             let (rows, panels) = plan.item(i);
-            // SAFETY: the CPU has AVX-512 (checked above); items own disjoint (tile rows, output channels)
-            // blocks of the checked output.
-            unsafe { avx512::band(x, &grid, filter, rows, panels, &finishing, &out) }
+            // SAFETY: the CPU has AVX-512 (checked above); the tile side picks the transforms' sizes; items own
+            // disjoint (tile rows, output channels) blocks of the checked output.
+            unsafe {
+                match grid.tile {
+                    LARGE => avx512::band::<LARGE, { LARGE + 2 }>(
+                        x, &grid, filter, rows, panels, &finishing, &out,
+                    ),
+                    _ => avx512::band::<SMALL, { SMALL + 2 }>(
+                        x, &grid, filter, rows, panels, &finishing, &out,
+                    ),
+                }
+            }
         };
         if threads > 1 {
             use rayon::prelude::*;
@@ -390,43 +399,19 @@ impl Plan {
 mod avx512 {
     use super::super::sgemm;
     use super::super::{math, transpose16, with_scratch};
-    use super::{Finishing, Grid, LANES, LARGE, PackedFilter, SMALL, SharedOutput};
+    use super::{Finishing, Grid, LANES, PackedFilter, SharedOutput};
     use crate::error::Result;
     use std::arch::x86_64::*;
     use std::ops::Range;
 
-    /// One work item: tile rows `rows` by output-channel panels `panels` of the job (see [`super::convolve`]).
+    /// One work item: tile rows `rows` by output-channel panels `panels` of the job (see [`super::convolve`]),
+    /// for tiles of `T × T` outputs, `S = T + 2` inputs a side.
     ///
     /// # Safety
     /// The CPU has AVX-512F; `x` holds the job's input planes and `out` its output (sizes checked by the
-    /// caller); no other item writes these rows of these channels.
+    /// caller); `grid.tile` is `T`; no other item writes these rows of these channels.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn band(
-        x: &[f32],
-        grid: &Grid,
-        filter: &PackedFilter,
-        rows: Range<usize>,
-        panels: Range<usize>,
-        finishing: &Finishing<'_>,
-        out: &SharedOutput,
-    ) -> Result<()> {
-        // SAFETY: the caller's guarantees, forwarded; the tile side picks the transforms' sizes.
-        unsafe {
-            match grid.tile {
-                LARGE => {
-                    band_of::<LARGE, { LARGE + 2 }>(x, grid, filter, rows, panels, finishing, out)
-                }
-                _ => band_of::<SMALL, { SMALL + 2 }>(x, grid, filter, rows, panels, finishing, out),
-            }
-        }
-    }
-
-    /// [`band`] for tiles of `T × T` outputs, `S = T + 2` inputs a side.
-    ///
-    /// # Safety
-    /// As [`band`]; `grid.tile` is `T`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn band_of<const T: usize, const S: usize>(
+    pub(super) unsafe fn band<const T: usize, const S: usize>(
         x: &[f32],
         grid: &Grid,
         filter: &PackedFilter,
